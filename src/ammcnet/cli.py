@@ -1,0 +1,68 @@
+"""The `ammcnet` command: a thin layer over the importable API.
+
+Each sub-command lives in ``ammcnet.commands.<name>`` and exposes ``register(subparsers)``,
+which adds its parser and sets ``func`` to a function ``(args) -> int``. User errors
+(:class:`ammcnet.AmmcError`) are printed as one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ammcnet import __version__
+from ammcnet.errors import AmmcError
+
+#: Sub-command modules under ``ammcnet.commands``, in the order ``--help`` lists them.
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "prepare",
+    "verify",
+    "train",
+    "test",
+    "evaluate",
+    "detect",
+    "import_official",
+    "export",
+    "bench",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ammcnet",
+        description="AMMC-Net video anomaly detection: prepare data, train, test, evaluate, detect.",
+    )
+    parser.add_argument("--version", action="version", version=f"ammcnet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"ammcnet.commands.{name}")
+        except ModuleNotFoundError as exc:  # a command not built yet in this checkout
+            if exc.name == f"ammcnet.commands.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except AmmcError as exc:
+        print(f"ammcnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ammcnet {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""ammcnet.models"""
