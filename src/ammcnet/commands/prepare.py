@@ -1,0 +1,56 @@
+"""``ammcnet prepare ROOT``: decode, resize and compute optical flow once into the cache.
+
+>>> import argparse; p = argparse.ArgumentParser().add_subparsers(); register(p)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ammcnet.data.layouts import LAYOUTS
+from ammcnet.flow import BACKENDS, DIS_PRESETS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("prepare", help="decode, resize and compute optical flow into the cache")
+    p.add_argument("root", help="dataset root folder")
+    p.add_argument("--size", type=int, nargs="+", default=[256], metavar="N",
+                   help="model grid: one value (square) or H W (default 256)")
+    p.add_argument("--flow", default="dis", choices=BACKENDS, help="flow backend (default dis)")
+    p.add_argument("--flow-preset", default="medium", choices=list(DIS_PRESETS), help="DIS preset (default medium)")
+    p.add_argument("--flow-dir", default=None, help="folder of precomputed .flo files (with --flow flo)")
+    p.add_argument("--cache", default=None, help="cache folder (default $AMMCNET_CACHE or ~/.cache/ammcnet)")
+    p.add_argument("--workers", type=int, default=1, help="videos prepared in parallel processes (default 1)")
+    p.add_argument("--split", dest="splits", action="append", choices=["train", "test"],
+                   help="prepare only this split (repeatable; default both)")
+    p.add_argument("--layout", default="auto", choices=LAYOUTS, help="dataset layout (default: detect)")
+    p.add_argument("--max-videos", type=int, default=None, help="only the first N videos of each split (quick trials)")
+    p.add_argument("--skip-bad", action="store_true", help="skip videos that fail and list them at the end")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ammcnet.data.cache import prepare_dataset
+    from ammcnet.errors import ConfigError
+
+    if len(args.size) not in (1, 2):
+        raise ConfigError("--size takes one value (square) or two (H W)")
+    if args.flow == "flo" and not args.flow_dir:
+        raise ConfigError("--flow flo needs --flow-dir (the folder of precomputed .flo files)")
+    size = (args.size[0], args.size[-1])
+    ds = prepare_dataset(
+        args.root, size=size, flow=args.flow, flow_preset=args.flow_preset, flow_dir=args.flow_dir,
+        cache_dir=args.cache, workers=args.workers, splits=tuple(args.splits or ("train", "test")),
+        skip_bad=args.skip_bad, progress=not args.no_progress, layout=args.layout, max_videos=args.max_videos,
+    )
+    for split in ("train", "test"):
+        n = ds.num_frames(split)
+        if n:
+            print(f"{split}: {len(n)} videos, {sum(n)} frames")
+    skipped = ds.manifest.get("skipped", [])
+    for s in skipped:
+        print(f"skipped {s['split']}/{s['name']}: {s['error']}", file=sys.stderr)
+    print(ds.root)
+    return 1 if skipped else 0

@@ -1,0 +1,39 @@
+"""``ammcnet train ROOT --preset NAME``: two-stage training into a run folder."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train AMMC-Net (stage 1: each stream, stage 2: joint with AMFT)",
+        description="Train AMMC-Net on the normal videos of a dataset root or a prepared cache folder.",
+    )
+    p.add_argument("root", help="dataset root (prepared and cached automatically) or a prepared cache folder")
+    p.add_argument("--preset", default="cpu-lite", help="preset name (see --list-presets) or a YAML file [cpu-lite]")
+    p.add_argument("--out", default=None, help="run folder [runs/<preset>]")
+    p.add_argument("--stage", choices=("1", "2", "all"), default="all", help="which stage(s) to run [all]")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set stage1.iterations=1000 (repeatable)")
+    p.add_argument("--cache", default=None, help="cache folder for prepared data [$AMMCNET_CACHE or ~/.cache/ammcnet]")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda [auto]")
+    p.add_argument("--workers", type=int, default=None, help="data loader / preparation worker processes")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ammcnet.training import load_preset, train
+
+    overrides = list(args.overrides)
+    if args.workers is not None:
+        overrides.append(f"data.workers={args.workers}")
+    config = load_preset(args.preset, overrides)
+    out = args.out or f"runs/{config.name}"
+    path = train(args.root, config, out, stage=args.stage, resume=args.resume, cache_dir=args.cache,
+                 device=args.device, progress=not args.no_progress)
+    print(path)
+    return 0

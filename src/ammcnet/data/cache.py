@@ -1,0 +1,360 @@
+"""The prepared-data cache: decoded, resized frames and normalised flows as memory-mappable ``.npy``.
+
+One cache entry is a folder ``<cache>/<dataset>-<key>`` where ``key`` hashes the sources (paths,
+file counts, sizes, times), the grid size, the flow backend with its parameters and the
+normalisation rule, so changing any of them gives a new entry instead of a stale one::
+
+    manifest.json                      written last, once every video is done
+    train/<video>/frames.npy           (N, H, W, 3) uint8
+    train/<video>/flows.npy            (N - 1, H, W, 2) float16, normalise_flow applied
+    train/<video>/done.json            per-video marker, written after its arrays
+    test/<video>/labels.npy            (N,) uint8 0/1 (when the dataset has labels)
+    test/<video>/pixel_masks.npy       (N, H, W) bool, nearest-resized (when it has masks)
+
+Every file is written atomically; a video folder without ``done.json`` is redone on the next run.
+
+>>> import tempfile, pathlib, numpy as np, cv2
+>>> r = pathlib.Path(tempfile.mkdtemp())
+>>> for i in range(3):
+...     (r / "train" / "v").mkdir(parents=True, exist_ok=True)
+...     _ = cv2.imwrite(str(r / "train" / "v" / f"{i}.png"), np.full((8, 8, 3), 40 * i, np.uint8))
+>>> ds = prepare_dataset(r, size=(8, 8), cache_dir=r / "cache", splits=("train",), progress=False)
+>>> ds.frames("train", "v").shape, ds.flows("train", "v").shape
+((3, 8, 8, 3), (2, 8, 8, 2))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ammcnet.data.layouts import DatasetLayout, VideoRef, discover_dataset
+from ammcnet.data.masks import MaskRef
+from ammcnet.errors import AmmcError, ConfigError, DataError
+from ammcnet.flow import FlowBackend, get_flow_backend, normalisation_info, normalise_flow
+from ammcnet.utils.io import atomic_path, save_npy_atomic, write_json_atomic
+
+#: Cache format version; part of the key.
+CACHE_FORMAT = "ammcnet-cache/1"
+#: Resize rule for frames (the authors': bilinear, aspect ratio not kept).
+RESIZE_RULE = "cv2.INTER_LINEAR, aspect ratio not kept"
+SPLITS = ("train", "test")
+
+
+def default_cache_dir() -> Path:
+    """``$AMMCNET_CACHE``, else ``~/.cache/ammcnet``."""
+    env = os.environ.get("AMMCNET_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "ammcnet"
+
+
+def _source_signature(ref: VideoRef) -> dict[str, Any]:
+    p = ref.path
+    if p.is_dir():
+        stats = [e.stat() for e in os.scandir(p) if e.is_file() and not e.name.startswith(".")]
+        return {"path": str(p), "files": len(stats), "bytes": sum(s.st_size for s in stats),
+                "mtime_ns": max((s.st_mtime_ns for s in stats), default=0)}
+    s = p.stat()
+    return {"path": str(p), "bytes": s.st_size, "mtime_ns": s.st_mtime_ns}
+
+
+def _label_signature(layout: DatasetLayout) -> dict[str, Any] | None:
+    f = layout.label_file
+    if f is None:
+        return None
+    s = f.stat()
+    return {"path": str(f), "mtime_ns": s.st_mtime_ns, "bytes": s.st_size}
+
+
+@dataclass
+class _Job:
+    split: str
+    name: str
+    source: Path
+    out: Path
+    size: tuple[int, int]
+    flow: str | FlowBackend
+    flow_kwargs: dict[str, Any]
+    labels: np.ndarray | None
+    mask: MaskRef | None
+    threads: int
+
+
+def _prepare_video(job: _Job) -> dict[str, Any]:
+    """Decode, resize, compute flow and write one video's folder. Returns its manifest entry."""
+    import cv2
+
+    if job.threads:
+        cv2.setNumThreads(job.threads)
+    backend = job.flow if isinstance(job.flow, FlowBackend) else get_flow_backend(job.flow, **job.flow_kwargs)
+    try:
+        from ammcnet.data.video import open_video
+
+        frames = open_video(job.source).read_all(job.size)
+        n = len(frames)
+        if job.labels is not None and len(job.labels) != n:
+            raise DataError(f"labels give {len(job.labels)} frames but {job.source} has {n}; fix the label file")
+        job.out.mkdir(parents=True, exist_ok=True)
+        save_npy_atomic(job.out / "frames.npy", frames)
+        with atomic_path(job.out / "flows.npy") as tmp:
+            mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(max(n - 1, 0), *job.size, 2))
+            for j, flow in enumerate(backend.video_flows(frames, video=job.name, split=job.split)):
+                mm[j] = normalise_flow(flow, job.size)
+            mm.flush()
+            del mm
+        entry: dict[str, Any] = {"name": job.name, "source": str(job.source), "num_frames": n}
+        if job.labels is not None:
+            save_npy_atomic(job.out / "labels.npy", np.asarray(job.labels, np.uint8))
+            entry["anomalous_frames"] = int(np.asarray(job.labels).sum())
+        if job.mask is not None:
+            masks = job.mask.load(job.size)
+            if len(masks) != n:
+                raise DataError(f"{job.mask.path} has {len(masks)} pixel masks but {job.source} has {n} frames; fix the masks")
+            save_npy_atomic(job.out / "pixel_masks.npy", masks)
+            entry["pixel_masks"] = True
+        write_json_atomic(job.out / "done.json", entry)
+        return entry
+    except BaseException:
+        shutil.rmtree(job.out, ignore_errors=True)  # never leave a half-written video behind
+        raise
+
+
+def _cache_key(layout: DatasetLayout, selected: dict[str, list[VideoRef]], size: tuple[int, int],
+               flow_params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    spec = {
+        "format": CACHE_FORMAT,
+        "layout": layout.kind,
+        "root": str(layout.root),
+        "size": list(size),
+        "resize": RESIZE_RULE,
+        "flow": flow_params,
+        "normalisation": normalisation_info(),
+        "sources": {s: [_source_signature(v) for v in refs] for s, refs in selected.items()},
+        "labels": _label_signature(layout),
+    }
+    blob = json.dumps(spec, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16], spec
+
+
+class PreparedDataset:
+    """One cache entry (a folder with ``manifest.json``): frames, flows, labels, pixel masks.
+
+    Arrays come back memory-mapped, so opening is cheap and many processes can share them.
+
+    Attributes:
+        root: the entry's folder.
+        manifest: the parsed manifest.
+        size: (H, W) of the cached grid.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().resolve()
+        mf = self.root / "manifest.json"
+        if not mf.is_file():
+            raise DataError(f"{self.root} is not a prepared dataset (no manifest.json); run `ammcnet prepare` first")
+        try:
+            self.manifest: dict[str, Any] = json.loads(mf.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataError(f"cannot read {mf} ({exc}); delete the folder and run `ammcnet prepare` again") from None
+        if self.manifest.get("format") != CACHE_FORMAT:
+            raise DataError(f"{mf} has format {self.manifest.get('format')!r}, expected {CACHE_FORMAT}; prepare again")
+        self.size: tuple[int, int] = tuple(self.manifest["size"])  # type: ignore[assignment]
+        self._entries = {s: {e["name"]: e for e in self.manifest["splits"].get(s, [])} for s in SPLITS}
+
+    def __repr__(self) -> str:
+        return f"PreparedDataset({str(self.root)!r}, size={self.size})"
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("dataset", self.root.name))
+
+    def _check(self, split: str, video: str) -> Path:
+        if split not in self._entries:
+            raise ConfigError(f"unknown split {split!r}; choose 'train' or 'test'")
+        if video not in self._entries[split]:
+            raise DataError(f"video {video!r} is not in the {split} split of {self.root}")
+        return self.root / split / video
+
+    def videos(self, split: str) -> list[str]:
+        if split not in self._entries:
+            raise ConfigError(f"unknown split {split!r}; choose 'train' or 'test'")
+        return list(self._entries[split])
+
+    def num_frames(self, split: str) -> list[int]:
+        return [int(e["num_frames"]) for e in self._entries[split].values()] if split in self._entries else []
+
+    def frames(self, split: str, video: str) -> np.ndarray:
+        """(N, H, W, 3) uint8 RGB, memory-mapped."""
+        return np.load(self._check(split, video) / "frames.npy", mmap_mode="r")
+
+    def flows(self, split: str, video: str) -> np.ndarray:
+        """(N - 1, H, W, 2) float16 normalised flow, memory-mapped; flow j = frame j -> j + 1."""
+        return np.load(self._check(split, video) / "flows.npy", mmap_mode="r")
+
+    def labels(self, video: str) -> np.ndarray | None:
+        """(N,) uint8 0/1 frame labels of a test video, or None when unlabelled."""
+        p = self._check("test", video) / "labels.npy"
+        return np.load(p) if p.is_file() else None
+
+    def pixel_masks(self, video: str) -> np.ndarray | None:
+        """(N, H, W) bool pixel masks at the cache size, or None."""
+        p = self._check("test", video) / "pixel_masks.npy"
+        return np.load(p, mmap_mode="r") if p.is_file() else None
+
+
+def open_prepared(path: str | os.PathLike[str]) -> PreparedDataset:
+    """Open a cache entry folder written by :func:`prepare_dataset`."""
+    return PreparedDataset(path)
+
+
+def prepare_dataset(
+    root: str | os.PathLike[str],
+    *,
+    size: tuple[int, int] | int = (256, 256),
+    flow: str | FlowBackend = "dis",
+    flow_preset: str = "medium",
+    flow_dir: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    workers: int = 1,
+    splits: Sequence[str] = SPLITS,
+    skip_bad: bool = False,
+    progress: bool = True,
+    layout: str = "auto",
+    max_videos: int | None = None,
+) -> PreparedDataset:
+    """Decode, resize and compute flow for a dataset once; later steps read only the cache.
+
+    Args:
+        root: dataset root (any layout :func:`discover_dataset` knows).
+        size: (H, W) of the model grid, or one int for a square grid.
+        flow: backend name (``dis``, ``farneback``, ``flo``) or a ready :class:`FlowBackend`.
+        flow_preset: DIS preset (ultrafast/fast/medium); ignored by other backends.
+        flow_dir: folder of precomputed ``.flo`` files for ``flow="flo"``.
+        cache_dir: where entries live; default ``$AMMCNET_CACHE`` or ``~/.cache/ammcnet``.
+        workers: videos processed in parallel processes.
+        splits: which splits to prepare.
+        skip_bad: skip a video that fails (reported at the end) instead of stopping.
+        progress: show a tqdm bar with ETA on stderr (only on a terminal).
+        layout: dataset layout, ``auto`` to detect.
+        max_videos: keep only the first N videos of each split (quick trials).
+
+    Returns:
+        The :class:`PreparedDataset`. A complete entry with the same key is reused as is.
+
+    Raises:
+        DataError: unreadable input (unless ``skip_bad``) or mismatched labels.
+    """
+    size = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)  # type: ignore[assignment]
+    if len(size) != 2 or min(size) < 8:
+        raise ConfigError(f"size must be (H, W) with both >= 8, got {size}")
+    for s in splits:
+        if s not in SPLITS:
+            raise ConfigError(f"unknown split {s!r}; choose from {', '.join(SPLITS)}")
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if isinstance(flow, FlowBackend):
+        if workers > 1:
+            raise ConfigError("a FlowBackend object runs in one process; pass workers=1 or a backend name")
+        backend, flow_kwargs = flow, {}
+    else:
+        flow_kwargs = {"preset": flow_preset} if flow == "dis" else ({"flow_dir": flow_dir} if flow == "flo" else {})
+        backend = get_flow_backend(flow, **flow_kwargs)
+    lay = discover_dataset(root, layout)
+    selected = {s: lay.split(s)[:max_videos] for s in splits}
+    key, spec = _cache_key(lay, selected, size, backend.params())
+    entry = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    entry = entry.resolve() / f"{lay.name}-{key}"
+    mf = entry / "manifest.json"
+    if mf.is_file():
+        try:
+            done = json.loads(mf.read_text())
+            if done.get("key") == key:
+                return PreparedDataset(entry)
+        except (OSError, json.JSONDecodeError):
+            mf.unlink()
+
+    labels: list[np.ndarray | None] = [None] * len(lay.test)
+    if "test" in splits and lay.has_labels:
+        labels = list(lay.test_labels or labels)
+    masks = lay.pixel_mask_refs or [None] * len(lay.test)
+
+    jobs: list[_Job] = []
+    entries: dict[tuple[str, str], dict[str, Any]] = {}
+    threads = 1 if workers > 1 else 0
+    for s in splits:
+        for i, v in enumerate(selected[s]):
+            out = entry / s / v.name
+            marker = out / "done.json"
+            if marker.is_file():
+                try:
+                    entries[(s, v.name)] = json.loads(marker.read_text())
+                    continue
+                except (OSError, json.JSONDecodeError):
+                    pass
+            if out.exists():
+                shutil.rmtree(out)  # an interrupted video: redo it from scratch
+            jobs.append(_Job(s, v.name, v.path, out, size, flow if isinstance(flow, FlowBackend) else flow, flow_kwargs,
+                             labels[i] if s == "test" else None, masks[i] if s == "test" else None, threads))
+
+    skipped = _run_jobs(jobs, entries, workers=workers, skip_bad=skip_bad, progress=progress)
+    manifest = {
+        **spec,
+        "key": key,
+        "dataset": lay.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "splits": {s: [entries[(s, v.name)] for v in selected[s] if (s, v.name) in entries] for s in splits},
+        "skipped": skipped,
+    }
+    write_json_atomic(mf, manifest)
+    return PreparedDataset(entry)
+
+
+def _run_jobs(jobs: list[_Job], entries: dict, *, workers: int, skip_bad: bool, progress: bool) -> list[dict[str, str]]:
+    from tqdm.auto import tqdm
+
+    skipped: list[dict[str, str]] = []
+    bar = tqdm(total=len(jobs), unit="video", desc="prepare", disable=None if progress else True)
+
+    def record(job: _Job, result: dict[str, Any] | None, exc: BaseException | None) -> None:
+        if exc is None:
+            entries[(job.split, job.name)] = result
+        elif isinstance(exc, AmmcError) and skip_bad:
+            skipped.append({"split": job.split, "name": job.name, "error": str(exc)})
+        else:
+            raise exc
+        bar.update(1)
+
+    try:
+        if workers == 1:
+            for job in jobs:
+                try:
+                    res = _prepare_video(job)
+                except AmmcError as exc:
+                    record(job, None, exc)
+                else:
+                    record(job, res, None)
+        else:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+                futures = {pool.submit(_prepare_video, j): j for j in jobs}
+                try:
+                    for fut in as_completed(futures):
+                        exc = fut.exception()
+                        record(futures[fut], None if exc else fut.result(), exc)
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+    finally:
+        bar.close()
+    return skipped

@@ -1,0 +1,108 @@
+"""Alarm events: runs of alarmed frames, merged across short gaps, with their peak.
+
+An event opens at the first alarmed frame and closes once ``min_gap + 1`` consecutive frames
+are quiet (so gaps of up to ``min_gap`` quiet frames do not split it); events shorter than
+``min_frames`` alarmed frames are dropped as flicker.
+
+>>> events_from_scores([0, 5, 6, 0, 7, 0, 0, 0, 9], threshold=4, min_gap=1)
+[Event(start=1, end=4, peak_frame=4, peak_score=7.0, alarmed_frames=3, start_time=None, end_time=None), \
+Event(start=8, end=8, peak_frame=8, peak_score=9.0, alarmed_frames=1, start_time=None, end_time=None)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class Event:
+    """One alarm event; ``start`` and ``end`` are the first and last alarmed frame (inclusive)."""
+
+    start: int
+    end: int
+    peak_frame: int
+    peak_score: float
+    alarmed_frames: int
+    start_time: float | None = None
+    end_time: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class EventTracker:
+    """Group alarms into :class:`Event` objects online, one frame at a time.
+
+    Args:
+        min_gap: quiet frames allowed inside one event (0 = every quiet frame ends it).
+        min_frames: alarmed frames an event needs to be reported.
+    """
+
+    def __init__(self, min_gap: int = 0, min_frames: int = 1) -> None:
+        if min_gap < 0 or min_frames < 1:
+            raise ValueError(f"min_gap must be >= 0 and min_frames >= 1, got {min_gap}, {min_frames}")
+        self.min_gap = int(min_gap)
+        self.min_frames = int(min_frames)
+        self.events: list[Event] = []
+        self._open: Event | None = None
+        self._quiet = 0
+
+    def update(self, index: int, score: float, alarm: bool, timestamp: float | None = None) -> Event | None:
+        """Add one frame; returns the event that this frame closed, if any."""
+        closed = None
+        if alarm:
+            if self._open is None:
+                self._open = Event(index, index, index, float(score), 0, timestamp, timestamp)
+            ev = self._open
+            ev.end, ev.end_time = index, timestamp
+            ev.alarmed_frames += 1
+            if score > ev.peak_score:
+                ev.peak_score, ev.peak_frame = float(score), index
+            self._quiet = 0
+        elif self._open is not None:
+            self._quiet += 1
+            if self._quiet > self.min_gap:
+                closed = self._close()
+        return closed
+
+    def _close(self) -> Event | None:
+        ev, self._open, self._quiet = self._open, None, 0
+        if ev is not None and ev.alarmed_frames >= self.min_frames:
+            self.events.append(ev)
+            return ev
+        return None
+
+    def finish(self) -> list[Event]:
+        """Close an open event (end of stream) and return every reported event."""
+        self._close()
+        return list(self.events)
+
+    def snapshot(self) -> list[Event]:
+        """Events so far, including the open one if it is long enough (for interim files)."""
+        out = list(self.events)
+        if self._open is not None and self._open.alarmed_frames >= self.min_frames:
+            out.append(Event(**asdict(self._open)))
+        return out
+
+    @property
+    def active(self) -> bool:
+        """True while an event is open."""
+        return self._open is not None
+
+
+def events_from_scores(
+    scores: Sequence[float],
+    threshold: float,
+    *,
+    frames: Sequence[int] | None = None,
+    min_gap: int = 0,
+    min_frames: int = 1,
+) -> list[Event]:
+    """Offline form of :class:`EventTracker` for a whole score sequence (alarm = score > threshold)."""
+    tracker = EventTracker(min_gap, min_frames)
+    idx = list(frames) if frames is not None else list(range(len(scores)))
+    for i, s in zip(idx, scores, strict=True):
+        tracker.update(i, float(s), float(s) > threshold)
+    return tracker.finish()

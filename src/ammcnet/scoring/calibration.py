@@ -1,0 +1,164 @@
+"""Calibration: statistics of every score record on held-out normal clips.
+
+The honest protocol normalises each record with these statistics instead of the test video's own
+min and max (which needs the whole test video, and the paper's weights need the test labels).
+A calibration is a plain JSON-able dict stored in the model file::
+
+    {"format": "ammcnet-calibration/1", "num_frames": 480, "num_videos": 2,
+     "records": {"rgb_psnr": {"mean": .., "std": .., "min": .., "max": ..,
+                              "quantiles": {"0.5": .., "0.9": .., "0.99": .., "0.999": ..}}, ...},
+     "fused": {"weights": {..}, "smoothing": {..}, "mean": .., "std": ..,
+               "levels": [...], "values": [...]},       # quantile table of the fused score
+     "thresholds": {"0.05": .., "0.01": .., "0.001": ..}} # alarm threshold per false-alarm rate
+
+>>> import numpy as np
+>>> cal = calibration_from_records([{"rgb_psnr": np.linspace(20, 40, 101)}])
+>>> round(cal["records"]["rgb_psnr"]["mean"], 6), abs(round(threshold_for_fpr(cal, 0.5), 6))
+(30.0, 0.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ammcnet.errors import ConfigError, DataError
+from ammcnet.scoring.fusion import FusionWeights, Smoothing, fuse_records, smooth
+
+FORMAT = "ammcnet-calibration/1"
+#: Quantiles stored per record.
+RECORD_QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.99, 0.999)
+#: False-alarm rates whose alarm thresholds are stored ready to use.
+STORED_FPRS: tuple[float, ...] = (0.05, 0.01, 0.001)
+#: Levels of the fused-score quantile table (dense, plus a geometric tail for small rates).
+FUSED_LEVELS: np.ndarray = np.unique(np.concatenate([np.linspace(0.0, 1.0, 201), 1.0 - np.geomspace(1e-2, 1e-5, 16)]))
+
+
+def summarise(values: np.ndarray) -> dict[str, Any]:
+    """Mean, std, min, max and :data:`RECORD_QUANTILES` of a 1-D array, as plain floats."""
+    v = np.asarray(values, np.float64).ravel()
+    if v.size == 0:
+        raise DataError("no normal frames to calibrate on: give calibrate() at least one clip")
+    if not np.isfinite(v).all():
+        raise DataError("non-finite scores on the calibration clips: the model's predictions are not finite")
+    return {
+        "mean": float(v.mean()),
+        "std": float(v.std()),
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "quantiles": {str(q): float(np.quantile(v, q)) for q in RECORD_QUANTILES},
+    }
+
+
+def calibration_from_records(
+    videos: Sequence[Mapping[str, np.ndarray]],
+    weights: FusionWeights | None = None,
+    smoothing: Smoothing | None = None,
+) -> dict[str, Any]:
+    """Build a calibration from per-frame records of normal clips.
+
+    Args:
+        videos: one mapping record -> (n,) values per normal video, in frame order (only scored
+            frames; no warm-up copies).
+        weights: fusion weights whose fused-score distribution and thresholds are stored.
+        smoothing: smoothing applied (within each video) before the fused quantiles are taken.
+
+    Returns:
+        The JSON-able calibration dict described in the module docstring.
+    """
+    weights = weights or FusionWeights()
+    smoothing = smoothing or Smoothing()
+    videos = [v for v in videos if len(next(iter(v.values()), []))]
+    if not videos:
+        raise DataError("no normal frames to calibrate on: give calibrate() at least one clip")
+    names = [n for n in videos[0] if all(n in v for v in videos)]
+    pooled = {n: np.concatenate([np.asarray(v[n], np.float64) for v in videos]) for n in names}
+    cal: dict[str, Any] = {
+        "format": FORMAT,
+        "num_frames": int(len(next(iter(pooled.values())))),
+        "num_videos": len(videos),
+        "records": {n: summarise(pooled[n]) for n in names},
+    }
+    fused = np.concatenate([smooth(fuse_records(v, cal, weights), smoothing) for v in videos])
+    cal["fused"] = {
+        "weights": weights.as_dict(),
+        "smoothing": smoothing.as_dict(),
+        "mean": float(fused.mean()),
+        "std": float(fused.std()),
+        "levels": [float(x) for x in FUSED_LEVELS],
+        "values": [float(x) for x in np.quantile(fused, FUSED_LEVELS)],
+    }
+    cal["thresholds"] = {str(f): threshold_for_fpr(cal, f) for f in STORED_FPRS}
+    return cal
+
+
+def threshold_for_fpr(
+    calibration: Mapping[str, Any],
+    fpr: float = 0.01,
+    weights: FusionWeights | None = None,
+    smoothing: Smoothing | None = None,
+) -> float:
+    """Alarm threshold on the honest score that normal frames exceed with rate ``fpr``.
+
+    It is the (1 - fpr) quantile of the fused score on the calibration's normal clips, read
+    from the stored quantile table (linear interpolation). With few calibration frames, rates
+    below 1 / num_frames are extrapolated only as far as the largest normal score.
+
+    Args:
+        calibration: a dict from :func:`calibration_from_records` / :func:`calibrate`.
+        fpr: target false-alarm rate per frame, in (0, 1).
+        weights, smoothing: if given, must equal those the calibration was built with (the
+            threshold of another fusion would be meaningless).
+    """
+    if not 0.0 < fpr < 1.0:
+        raise ConfigError(f"false-alarm rate must be in (0, 1), got {fpr}")
+    fused = calibration.get("fused") if calibration else None
+    if not fused:
+        raise ConfigError(
+            "the calibration has no fused-score table: re-run calibration (ammcnet.scoring.calibrate) to get alarm thresholds"
+        )
+    if weights is not None and weights.as_dict() != fused["weights"]:
+        raise ConfigError(
+            f"fusion weights {weights.as_dict()} differ from the calibrated {fused['weights']}: recalibrate with these weights"
+        )
+    if smoothing is not None and smoothing.as_dict() != fused["smoothing"]:
+        raise ConfigError(
+            f"smoothing {smoothing.as_dict()} differs from the calibrated {fused['smoothing']}: recalibrate with it"
+        )
+    return float(np.interp(1.0 - fpr, fused["levels"], fused["values"]))
+
+
+def calibrate(
+    model: Any,
+    clip_dataset: Any,
+    *,
+    batch_size: int = 16,
+    device: str = "cpu",
+    weights: FusionWeights | None = None,
+    smoothing: Smoothing | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Score held-out normal clips and summarise every record (see the module docstring).
+
+    Args:
+        model: an ``AMMCNet`` (put in eval mode here; BN and the memory are frozen).
+        clip_dataset: a ``ClipDataset`` of normal clips (e.g. the training run's validation videos).
+        batch_size: inference batch size (does not change any value).
+        device: torch device string.
+        weights, smoothing: the fusion used for the stored fused-score table and thresholds.
+        progress: show a tqdm bar.
+
+    Returns:
+        The JSON-able calibration dict.
+    """
+    from ammcnet.scoring.inference import score_clips
+
+    index, records = score_clips(model, clip_dataset, batch_size=batch_size, device=device, progress=progress)
+    videos = []
+    for v in np.unique(index[:, 0]):
+        rows = np.flatnonzero(index[:, 0] == v)
+        rows = rows[np.argsort(index[rows, 1], kind="stable")]
+        videos.append({name: values[rows] for name, values in records.items()})
+    return calibration_from_records(videos, weights, smoothing)

@@ -1,0 +1,277 @@
+"""``train()``: prepare (or open) the data, run stage 1 and/or stage 2, write the run folder.
+
+>>> from ammcnet.training import load_preset
+>>> cfg = load_preset("tiny")
+>>> # train("data/ped2", cfg, "runs/ped2-tiny")   # -> Path("runs/ped2-tiny/model.pt")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from ammcnet import __version__
+from ammcnet.errors import CheckpointError, ConfigError, DataError
+from ammcnet.models import AMMCNet, ModelConfig, load_model_file, save_model_file
+from ammcnet.models.checkpoint import check_state_dict
+from ammcnet.training.config import TrainConfig
+from ammcnet.training.metrics_log import MetricsLog
+from ammcnet.training.presets import load_config_file
+from ammcnet.training.sampling import ClipSubset, split_train_val
+from ammcnet.training.state import checkpoint_dir, latest_checkpoint
+from ammcnet.training.trainer import StageContext, StepHook, load_best, run_stage
+from ammcnet.utils.io import write_text_atomic
+
+STAGES = {"1": (1,), "2": (2,), "all": (1, 2)}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cpu``/``cuda`` as asked."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ConfigError(f"--device {device!r}: use auto, cpu or cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is available; use --device cpu")
+    return torch.device(device)
+
+
+def model_config(config: TrainConfig, *, use_amft: bool | None = None) -> ModelConfig:
+    """The :class:`ModelConfig` a training config describes (optionally without AMFT, for stage 1)."""
+    fields = dataclasses.asdict(config.model)
+    if use_amft is not None:
+        fields["use_amft"] = use_amft and fields["use_amft"]
+    return ModelConfig(**fields)
+
+
+def open_training_data(
+    root: str | os.PathLike[str], config: TrainConfig, *, cache_dir: str | os.PathLike[str] | None, progress: bool
+) -> tuple[Any, Any, Any]:
+    """Prepared dataset plus the training and held-out clip sets.
+
+    ``root`` is either a prepared cache entry (a folder with ``manifest.json``) or a dataset root,
+    which is prepared with the config's data settings (cached, so a second call is instant).
+
+    Raises:
+        DataError: the cache does not match the config's size, or there are no training clips.
+    """
+    from ammcnet.data.cache import open_prepared, prepare_dataset
+    from ammcnet.data.clips import ClipDataset
+
+    root = Path(root)
+    if not root.exists():
+        raise DataError(f"{root} does not exist; pass a dataset root or a prepared cache folder")
+    if (root / "manifest.json").is_file():
+        prepared = open_prepared(root)
+    else:
+        prepared = prepare_dataset(
+            root,
+            size=tuple(config.data.size),
+            flow=config.data.flow,
+            flow_preset=config.data.flow_preset,
+            cache_dir=cache_dir,
+            workers=max(1, config.data.workers),
+            splits=("train",),
+            progress=progress,
+        )
+    if tuple(prepared.size) != tuple(config.data.size):
+        h, w = prepared.size
+        raise DataError(
+            f"{prepared.root} holds {h}x{w} frames but the config wants {config.data.size[0]}x{config.data.size[1]}; "
+            f"pass the dataset root instead, or --set data.size=[{h},{w}]"
+        )
+    if not prepared.videos("train"):
+        raise DataError(f"{prepared.root} has no training videos; prepare the train split of the dataset")
+    clips = ClipDataset(prepared, "train", frames_in=config.model.frames_in, flows_in=config.model.flows_in)
+    if len(clips) == 0:
+        raise DataError(
+            f"{prepared.root}: no training clips (every video is shorter than frames_in + 1 = "
+            f"{config.model.frames_in + 1} frames); use longer videos or a smaller model.frames_in"
+        )
+    train_rows, val_rows = split_train_val(clips.index, config.data.val_fraction)
+    if len(train_rows) == 0:
+        raise DataError(f"{prepared.root}: no training clips left after holding out data.val_fraction")
+    return prepared, ClipSubset(clips, train_rows), ClipSubset(clips, val_rows)
+
+
+def _check_run_folder(out: Path, stages: tuple[int, ...], resume: bool) -> None:
+    if resume:
+        return
+    taken = [s for s in stages if latest_checkpoint(out, s) is not None]
+    if taken or (out / "model.pt").exists():
+        raise CheckpointError(
+            f"{out} already holds a training run; pass --resume to continue it or choose another --out"
+        )
+
+
+def _calibrate(model: AMMCNet, val_set: Any, config: TrainConfig, device: torch.device) -> dict[str, Any] | None:
+    try:
+        from ammcnet.scoring import calibrate
+    except ImportError:
+        try:
+            from ammcnet.scoring.calibration import calibrate
+        except ImportError:
+            return None
+    if len(val_set) == 0:
+        return None
+    model.eval()
+    try:
+        return calibrate(model, val_set, batch_size=config.scoring.batch_size, device=str(device))
+    finally:
+        model.train()
+
+
+def train(
+    root: str | os.PathLike[str],
+    config: TrainConfig,
+    out: str | os.PathLike[str],
+    *,
+    stage: str = "all",
+    resume: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    hook: StepHook | None = None,
+) -> Path:
+    """Train AMMC-Net in two stages and write a run folder.
+
+    Args:
+        root: dataset root or prepared cache folder.
+        config: the training config (see :func:`ammcnet.training.load_preset`).
+        out: run folder (created).
+        stage: ``"1"``, ``"2"`` (needs ``out/stage1.pt``) or ``"all"``.
+        resume: continue from the newest checkpoint of each stage.
+        cache_dir: cache folder for prepared data.
+        device: ``auto`` (CUDA if present), ``cpu`` or ``cuda``.
+        progress: show a progress bar on a terminal.
+        hook: called after every step with (stage, step, logs).
+
+    Returns:
+        Path of the final model file ``out/model.pt``.
+
+    Raises:
+        ConfigError, DataError, CheckpointError: one-line problems with the input.
+    """
+    if stage not in STAGES:
+        raise ConfigError(f"--stage {stage!r}: use 1, 2 or all")
+    stages = STAGES[stage]
+    config.validate()
+    out = Path(out)
+    _check_run_folder(out, stages, resume)
+    if 2 in stages and 1 not in stages and not (out / "stage1.pt").is_file():
+        raise CheckpointError(f"{out / 'stage1.pt'} not found; run stage 1 first (--stage 1 or --stage all)")
+    dev = resolve_device(device)
+    if dev.type == "cpu":
+        torch.set_num_threads(os.cpu_count() or 1)
+    if resume and (out / "config.yaml").is_file():
+        saved = load_config_file(out / "config.yaml")
+        if dataclasses.asdict(saved.model) != dataclasses.asdict(config.model):
+            raise CheckpointError(
+                f"{out / 'config.yaml'} was trained with other model settings; resume with the same preset and "
+                "model.* values, or choose another --out"
+            )
+
+    prepared, train_set, val_set = open_training_data(root, config, cache_dir=cache_dir, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint_dir(out).mkdir(exist_ok=True)
+    write_text_atomic(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    resume_after = _resume_point(out) if resume else None
+    log = MetricsLog(
+        out / "metrics.csv",
+        resume_after=resume_after,
+        tensorboard_dir=(out / "tensorboard") if config.run.tensorboard else None,
+    )
+    ctx = StageContext(out, train_set, val_set, dev, log, progress=progress, hook=hook)
+    meta: dict[str, Any] = {
+        "preset": config.name,
+        "dataset": str(prepared.root),
+        "train_clips": len(train_set),
+        "val_clips": len(val_set),
+        "device": str(dev),
+        "torch_version": str(torch.__version__),
+        "ammcnet_version": __version__,
+    }
+    try:
+        model: AMMCNet | None = None
+        stage1_disc = None
+        if 1 in stages:
+            torch.manual_seed(config.run.seed)
+            model = AMMCNet(model_config(config, use_amft=False)).to(dev)
+            summary = run_stage(1, model, config, ctx, resume=resume)
+            meta["stage1"] = _select(out, 1, model, config, summary)
+            stage1_disc = summary["appearance_disc"]
+            save_model_file(out / "stage1.pt", model, train_config=config.to_dict(), meta={**meta, "stage": 1})
+        if 2 in stages:
+            torch.manual_seed(config.run.seed + 1)
+            model = AMMCNet(model_config(config)).to(dev)
+            _load_stage1(out / "stage1.pt", model)
+            if stage1_disc is None and config.stage2.load_discriminator:
+                stage1_disc = _stage1_disc(out)
+            summary = run_stage(
+                2,
+                model,
+                config,
+                ctx,
+                resume=resume,
+                init_disc=stage1_disc if config.stage2.load_discriminator else None,
+            )
+            meta["stage2"] = _select(out, 2, model, config, summary)
+        assert model is not None
+        calibration = _calibrate(model, val_set, config, dev)
+        meta["stage"] = max(stages)
+        save_model_file(out / "model.pt", model.cpu(), calibration=calibration, train_config=config.to_dict(), meta=meta)
+    finally:
+        log.close()
+    return out / "model.pt"
+
+
+def _select(out: Path, stage: int, model: AMMCNet, config: TrainConfig, summary: dict[str, Any]) -> dict[str, Any]:
+    info = {
+        "steps": summary["steps"],
+        "val_loss": summary["val_loss"],
+        "best_val": summary["best_val"],
+        "best_step": summary["best_step"],
+        "selected_step": summary["steps"],
+    }
+    if config.run.select == "val":
+        step = load_best(out, stage, model)
+        if step is not None:
+            info["selected_step"] = step
+    return info
+
+
+def _load_stage1(path: Path, model: AMMCNet) -> None:
+    """Copy both streams (memories included) from the stage-1 model file; AMFT stays freshly initialised."""
+    loaded = load_model_file(path)
+    state = loaded.model.state_dict()
+    own = model.state_dict()
+    stream_keys = {k: v for k, v in own.items() if not k.startswith("amft.")}
+
+    class _Streams(torch.nn.Module):
+        def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+            return stream_keys
+
+    check_state_dict(path, _Streams(), state, fix="run stage 1 again with the same model.* settings")
+    model.load_state_dict(state, strict=False)
+
+
+def _stage1_disc(out: Path) -> dict[str, Any] | None:
+    from ammcnet.training.state import load_train_state
+
+    ckpt = latest_checkpoint(out, 1)
+    if ckpt is None:
+        return None
+    return load_train_state(ckpt)["parts"]["appearance"]["disc"]
+
+
+def _resume_point(out: Path) -> tuple[int, int]:
+    for s in (2, 1):
+        ckpt = latest_checkpoint(out, s)
+        if ckpt is not None:
+            return (s, int(ckpt.stem.split("-")[1]))
+    return (0, 0)

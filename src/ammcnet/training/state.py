@@ -1,0 +1,114 @@
+"""Resumable training checkpoints: everything needed to continue a run bit for bit.
+
+A checkpoint holds the model (codebook buffers and BN statistics included), every optimiser and
+scheduler, the discriminators, the step, the sampler position and the python / numpy / torch RNG
+states. Files are written atomically and contain only tensors and plain containers, so they load
+with ``torch.load(weights_only=True)``.
+
+>>> import tempfile, pathlib
+>>> run = pathlib.Path(tempfile.mkdtemp())
+>>> checkpoint_path(run, 1, 42).name
+'stage1-0000042.pt'
+>>> latest_checkpoint(run, 1) is None
+True
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ammcnet.errors import CheckpointError
+from ammcnet.utils.io import torch_save_atomic
+
+STATE_FORMAT = "ammcnet-train-state/1"
+_NAME = re.compile(r"^stage([12])-(\d{7})\.pt$")
+
+
+def checkpoint_dir(run: Path) -> Path:
+    return Path(run) / "checkpoints"
+
+
+def checkpoint_path(run: Path, stage: int, step: int) -> Path:
+    return checkpoint_dir(run) / f"stage{stage}-{step:07d}.pt"
+
+
+def list_checkpoints(run: Path, stage: int) -> list[tuple[int, Path]]:
+    """(step, path) of a stage's checkpoints, oldest first."""
+    folder = checkpoint_dir(run)
+    if not folder.is_dir():
+        return []
+    found = []
+    for p in folder.iterdir():
+        m = _NAME.match(p.name)
+        if m and int(m.group(1)) == stage:
+            found.append((int(m.group(2)), p))
+    return sorted(found)
+
+
+def latest_checkpoint(run: Path, stage: int) -> Path | None:
+    found = list_checkpoints(run, stage)
+    return found[-1][1] if found else None
+
+
+def prune_checkpoints(run: Path, stage: int, keep: int) -> None:
+    """Delete all but the newest ``keep`` checkpoints of a stage."""
+    for _, path in list_checkpoints(run, stage)[: -keep if keep > 0 else None]:
+        path.unlink(missing_ok=True)
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, numpy and torch RNG states as weights-only-loadable values."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": _to_plain(random.getstate()),
+        "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` captured."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _to_plain(obj: Any) -> Any:
+    if isinstance(obj, tuple):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def save_train_state(path: Path, state: dict[str, Any]) -> None:
+    """Write a training checkpoint atomically (adds the format tag and RNG states)."""
+    torch_save_atomic(path, {"format": STATE_FORMAT, "rng": rng_state(), **state})
+
+
+def load_train_state(path: Path) -> dict[str, Any]:
+    """Read a training checkpoint, with one-line errors for missing, corrupt or foreign files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} not found; start without --resume or pick the right --out")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated ({exc.__class__.__name__}); delete it to resume "
+            "from the previous one"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise CheckpointError(f"{path} is not an ammcnet training checkpoint; delete it or choose another --out")
+    return state
