@@ -73,7 +73,7 @@ def make_ucsd_layout(root: Path, train=(6,), test=(6, 7)) -> Path:
     for i, n in enumerate(test):
         write_frames(root / "Test" / f"Test{i + 1:03d}", moving_frames(n, seed=20 + i), ext=".tif", start=1)
         write_masks(root / "Test" / f"Test{i + 1:03d}_gt", n, range(1, 3), ext=".bmp")
-        lines.append(f"TestVideoFile{{end+1}}.gt_frame = [2:3];")
+        lines.append("TestVideoFile{end+1}.gt_frame = [2:3];")
     (root / "Test" / f"{root.name}.m").write_text("\n".join(lines) + "\n")
     return root
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from ammcnet.cli import main
+from ammcnet.data import discover_dataset, verify_dataset
+from ammcnet.errors import ConfigError, DataError
 from test_data_fixtures import (
     make_avenue_layout,
     make_custom_layout,
@@ -12,10 +16,6 @@ from test_data_fixtures import (
     make_ucsd_layout,
     write_frames,
 )
-
-from ammcnet.cli import main
-from ammcnet.data import discover_dataset, verify_dataset
-from ammcnet.errors import ConfigError, DataError
 
 
 def test_frames_layout(tmp_path):

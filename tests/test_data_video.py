@@ -5,11 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from test_data_fixtures import moving_frames, write_avi, write_frames
 
 from ammcnet.data import FrameFolderSource, VideoFileSource, open_video
 from ammcnet.data.video import natural_key
 from ammcnet.errors import DataError
+from test_data_fixtures import moving_frames, write_avi, write_frames
 
 
 def test_natural_sort_and_rgb_order(tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_data_fixtures import moving_frames, texture
 
 from ammcnet.errors import CheckpointError, ConfigError, DataError
 from ammcnet.flow import (
@@ -17,6 +16,7 @@ from ammcnet.flow import (
     rescale_flow,
     write_flo,
 )
+from test_data_fixtures import moving_frames, texture
 
 
 def test_flo_roundtrip_and_magic(tmp_path):

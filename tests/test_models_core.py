@@ -79,15 +79,16 @@ def test_per_sample_commit_does_not_depend_on_batch() -> None:
     with torch.no_grad():
         full = net(frames, flows)
         one = net(frames[1:2], flows[1:2])
-    torch.testing.assert_close(full.frame_commit_per_sample[1:2], one.frame_commit_per_sample)
-    torch.testing.assert_close(full.frame_pred[1:2], one.frame_pred, atol=1e-5, rtol=1e-5)
+    # equal up to float rounding of batch-size dependent kernels (a batch mean would differ by far more)
+    torch.testing.assert_close(full.frame_commit_per_sample[1:2], one.frame_commit_per_sample, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(full.frame_pred[1:2], one.frame_pred, atol=1e-4, rtol=1e-4)
     assert not torch.allclose(full.frame_commit_per_sample[0], full.frame_commit_per_sample[1])
 
 
 def test_codebook_updates_only_in_train_mode() -> None:
     cfg = ModelConfig(**SMALL)
     net = AMMCNet(cfg)
-    frames, flows = _inputs(cfg, 2, 32)
+    frames, flows = _inputs(cfg, 2, 16)
     buffers = lambda: {k: v.clone() for k, v in net.state_dict().items() if "codebook" in k}  # noqa: E731
     before = buffers()
     net.eval()
@@ -142,14 +143,16 @@ def test_memory_output_is_residual_plus_decoded_topk_codes() -> None:
 def test_gradients_reach_every_parameter() -> None:
     cfg = ModelConfig(**SMALL)
     net = AMMCNet(cfg).train()
-    frames, flows = _inputs(cfg, 2, 32)
+    frames, flows = _inputs(cfg, 2, 16)
     out = net(frames, flows)
     target = torch.zeros_like(out.frame_pred)
     pred_loss = (out.frame_pred - target).pow(2).mean() + out.flow_pred.pow(2).mean()
     pred_loss.backward(retain_graph=True)
     no_pred_grad = {n for n, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0}
     # spec 2.4: the codes come from a buffer, so the prediction never reaches the projection enc
-    assert no_pred_grad == {f"{s}.memory.enc.{p}" for s in ("appearance", "motion") for p in ("weight", "bias")}
+    assert no_pred_grad == {
+        f"{s}.memory.enc.{p}" for s in ("appearance", "motion") for p in ("weight", "bias")
+    }
     (out.frame_commit + out.flow_commit).backward()
     for name, p in net.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
@@ -169,19 +172,29 @@ def test_appearance_only_ablation() -> None:
         torch.testing.assert_close(alone.eval()(frames).pred, out.frame_pred)
 
 
+def _batch_stats(net: AMMCNet) -> AMMCNet:
+    """Eval mode (codebooks frozen) but BatchNorm on batch statistics, so features keep their scale."""
+    net.eval()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.train()
+    return net
+
+
 def test_no_amft_ablation_streams_are_independent() -> None:
     cfg = ModelConfig(use_amft=False, **SMALL)
-    net = _lively(AMMCNet(cfg)).eval()
+    net = _batch_stats(AMMCNet(cfg))
     assert net.amft is None and net.motion is not None
     frames, flows = _inputs(cfg, 2, 32)
+    other = torch.randn_like(flows)
     with torch.no_grad():
         a = net(frames, flows)
-        b = net(frames, flows * 3)
+        b = net(frames, other)
     assert torch.equal(a.frame_pred, b.frame_pred)
-    assert not torch.allclose(a.flow_pred, b.flow_pred)
-    full = _lively(AMMCNet(ModelConfig(**SMALL))).eval()
+    assert (a.flow_pred - b.flow_pred).abs().max() > 1e-2
+    full = _batch_stats(AMMCNet(ModelConfig(**SMALL)))
     with torch.no_grad():
-        assert not torch.allclose(full(frames, flows).frame_pred, full(frames, flows * 3).frame_pred)
+        assert (full(frames, flows).frame_pred - full(frames, other).frame_pred).abs().max() > 1e-4
 
 
 def test_amft_uses_pre_exchange_features() -> None:

@@ -16,7 +16,9 @@ def register(subparsers: Any) -> None:
             "RUN/model.pt, which `ammcnet test --model RUN` accepts. Missing, extra or mis-shaped keys are refused."
         ),
     )
-    parser.add_argument("checkpoint", help="the authors' .pth (plain state_dict, wrapped, or module.-prefixed)")
+    parser.add_argument(
+        "checkpoint", help="the authors' .pth (plain state_dict, wrapped, or module.-prefixed)"
+    )
     parser.add_argument("--out", required=True, help="run folder to write (RUN/model.pt)")
     parser.add_argument("--dataset", default=None, help="dataset name to record in the model file's meta")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing RUN/model.pt")

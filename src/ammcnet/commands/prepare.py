@@ -50,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
         if n:
             print(f"{split}: {len(n)} videos, {sum(n)} frames")
     skipped = ds.manifest.get("skipped", [])
+    if skipped:
+        print(f"{len(skipped)} video(s) skipped (--skip-bad):", file=sys.stderr)
     for s in skipped:
-        print(f"skipped {s['split']}/{s['name']}: {s['error']}", file=sys.stderr)
+        print(f"  {s['split']}/{s['name']}: {s['error']}", file=sys.stderr)
     print(ds.root)
     return 1 if skipped else 0

@@ -8,9 +8,8 @@
 from ammcnet.data.cache import PreparedDataset, default_cache_dir, open_prepared, prepare_dataset
 from ammcnet.data.layouts import LAYOUTS, PUBLISHED_TOTALS, DatasetLayout, VideoRef, discover_dataset
 from ammcnet.data.masks import MaskRef
-from ammcnet.data.video import FrameFolderSource, VideoFileSource, VideoSource, open_video
 from ammcnet.data.verify import VerifyReport, verify_dataset
-
+from ammcnet.data.video import FrameFolderSource, VideoFileSource, VideoSource, open_video
 
 
 def __getattr__(name: str):

@@ -17,10 +17,10 @@ Every file is written atomically; a video folder without ``done.json`` is redone
 >>> r = pathlib.Path(tempfile.mkdtemp())
 >>> for i in range(3):
 ...     (r / "train" / "v").mkdir(parents=True, exist_ok=True)
-...     _ = cv2.imwrite(str(r / "train" / "v" / f"{i}.png"), np.full((8, 8, 3), 40 * i, np.uint8))
->>> ds = prepare_dataset(r, size=(8, 8), cache_dir=r / "cache", splits=("train",), progress=False)
+...     _ = cv2.imwrite(str(r / "train" / "v" / f"{i}.png"), np.full((16, 16, 3), 40 * i, np.uint8))
+>>> ds = prepare_dataset(r, size=(16, 16), cache_dir=r / "cache", splits=("train",), progress=False)
 >>> ds.frames("train", "v").shape, ds.flows("train", "v").shape
-((3, 8, 8, 3), (2, 8, 8, 2))
+((3, 16, 16, 3), (2, 16, 16, 2))
 """
 
 from __future__ import annotations
@@ -254,8 +254,8 @@ def prepare_dataset(
         DataError: unreadable input (unless ``skip_bad``) or mismatched labels.
     """
     size = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)  # type: ignore[assignment]
-    if len(size) != 2 or min(size) < 8:
-        raise ConfigError(f"size must be (H, W) with both >= 8, got {size}")
+    if len(size) != 2 or min(size) < 16:
+        raise ConfigError(f"size must be (H, W) with both >= 16 (DIS flow needs 12 px), got {size}")
     for s in splits:
         if s not in SPLITS:
             raise ConfigError(f"unknown split {s!r}; choose from {', '.join(SPLITS)}")
@@ -302,7 +302,7 @@ def prepare_dataset(
                     pass
             if out.exists():
                 shutil.rmtree(out)  # an interrupted video: redo it from scratch
-            jobs.append(_Job(s, v.name, v.path, out, size, flow if isinstance(flow, FlowBackend) else flow, flow_kwargs,
+            jobs.append(_Job(s, v.name, v.path, out, size, flow, flow_kwargs,
                              labels[i] if s == "test" else None, masks[i] if s == "test" else None, threads))
 
     skipped = _run_jobs(jobs, entries, workers=workers, skip_bad=skip_bad, progress=progress)

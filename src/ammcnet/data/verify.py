@@ -98,6 +98,7 @@ class VerifyReport:
     layout: DatasetLayout
     rows: list[SplitRow]
     problems: list[str]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -118,6 +119,7 @@ class VerifyReport:
                 f"{r.split:<6} {r.videos:>6} {r.frames:>7} {','.join(r.resolutions) or '-':<18} "
                 f"{num(r.label_frames):>12} {num(r.anomalous_frames):>9} {cover:>11}"
             )
+        lines += [f"note: {n}" for n in self.notes]
         if self.problems:
             lines.append(f"{len(self.problems)} problem(s):")
             lines += [f"  - {p}" for p in self.problems]
@@ -182,6 +184,7 @@ def verify_dataset(root: str | os.PathLike[str], layout: str = "auto", deep: boo
     """
     lay = discover_dataset(root, layout)
     problems: list[str] = []
+    notes: list[str] = []
     rows = []
     counts: dict[str, list[int]] = {}
     for split in ("train", "test"):
@@ -208,7 +211,7 @@ def verify_dataset(root: str | os.PathLike[str], layout: str = "auto", deep: boo
         except AmmcError as exc:
             problems.append(str(exc))
     elif lay.test:
-        problems.append(f"{lay.root}: no frame labels found for the test split (see docs/usage/data.md for label files)")
+        notes.append(f"{lay.root}: no frame labels for the test split; evaluation needs them (see docs/usage/data.md)")
     if lay.pixel_masks is not None:
         covered = 0
         for v, n, ref in zip(lay.test, counts["test"], lay.pixel_mask_refs, strict=True):
@@ -229,7 +232,7 @@ def verify_dataset(root: str | os.PathLike[str], layout: str = "auto", deep: boo
             if exp is not None and row.frames != exp:
                 problems.append(f"{lay.name} {row.split} split has {row.frames} frames, the published total is {exp}; "
                                 "some frames are missing or extra")
-    return VerifyReport(lay, rows, problems)
+    return VerifyReport(lay, rows, problems, notes)
 
 
 __all__ = ["SplitRow", "VerifyReport", "image_header_size", "verify_dataset", "DataError"]

@@ -81,8 +81,8 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cell: float)
     return cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def _ground(config: SceneConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Lawn and paving without furniture; also returns the paved-area mask."""
+def ground(config: SceneConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Lawn and paving without furniture, and the (H, W) bool mask of the paved area (the normal paths)."""
     h, w = config.height, config.width
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     scale = np.maximum(SCALE_FAR + (SCALE_NEAR - SCALE_FAR) * yy / h, 0.3)
@@ -113,7 +113,7 @@ def build_scene(config: SceneConfig, seed: int) -> Scene:
     """Render the fixed background for ``seed``: the same view for train and test videos."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5CE7E]))
     h, w = config.height, config.width
-    background, _ = _ground(config, rng)
+    background, _ = ground(config, rng)
     scene = Scene(h, w, background)
     ph = config.person_height * h
     y0, y1 = scene.walkway
@@ -134,7 +134,7 @@ def build_scene(config: SceneConfig, seed: int) -> Scene:
         furniture.append((y, actors.shrub(fx * w, y, ph * scene.scale(y), float(rng.uniform()))))
     furniture.sort(key=lambda item: item[0])
     ids = np.zeros((h, w), np.int32)
-    for k, (base_y, rows) in enumerate(furniture, start=1):
+    for k, (_, rows) in enumerate(furniture, start=1):
         draw_object(background, ids, np.asarray(rows, np.float64), k)
     for k, (base_y, _) in enumerate(furniture, start=1):
         r, c = np.nonzero(ids == k)

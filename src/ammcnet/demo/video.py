@@ -299,6 +299,6 @@ def render_video(config: SceneConfig, num_frames: int, *, anomalies: Sequence = 
     labels = masks.reshape(num_frames, -1).any(axis=1).astype(np.uint8)
     info = [
         {"kind": kind, "start_requested": start, "start": fr[0] if fr else -1, "end": fr[-1] if fr else -1}
-        for (kind, start), fr in zip(events, event_frames)
+        for (kind, start), fr in zip(events, event_frames, strict=True)
     ]
     return RenderedVideo(frames, masks, labels, info, tracks)

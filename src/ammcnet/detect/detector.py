@@ -91,13 +91,26 @@ def settings_from_train_config(train_config: Mapping[str, Any] | None) -> tuple[
     return (size[0], size[1]), str(data.get("flow", FALLBACK_FLOW[0])), str(data.get("flow_preset", FALLBACK_FLOW[1]))
 
 
+def online_table(calibration: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The calibration's fused-score quantile table built with causal smoothing, if it has one.
+
+    A table under ``fused_causal`` (or a ``fused`` table whose smoothing is already causal)
+    matches the online score exactly; otherwise None and the offline table is used.
+    """
+    for key in ("fused_causal", "fused"):
+        table = calibration.get(key)
+        if isinstance(table, Mapping) and "levels" in table and (table.get("smoothing") or {}).get("causal"):
+            return dict(table)
+    return None
+
+
 def resolve_threshold(
     calibration: Mapping[str, Any] | None, threshold: str | float | None, fpr: float = 0.01
 ) -> float | None:
     """``"auto"`` -> the calibrated threshold for false-alarm rate ``fpr``; a number -> itself.
 
-    The calibration's quantile table comes from normal clips smoothed as ``ammcnet test`` does
-    (see ``docs/deviations/detect.md`` for the causal-smoothing caveat).
+    A quantile table built with causal smoothing (see :func:`online_table`) is preferred; else the
+    offline table is used (see ``docs/deviations/detect.md`` for the causal-smoothing caveat).
     """
     if threshold is None:
         return None
@@ -109,6 +122,9 @@ def resolve_threshold(
                 raise ConfigError(f"--threshold {threshold!r}: give 'auto' or a number") from None
         if not calibration:
             raise ConfigError("--threshold auto needs a calibrated model (training stores it); give a number instead")
+        online = online_table(calibration)
+        if online is not None:
+            return threshold_for_fpr({"fused": online}, fpr)
         return threshold_for_fpr(calibration, fpr)
     return float(threshold)
 
@@ -171,6 +187,8 @@ class Detector:
         self.threshold = threshold
         self.error_maps = error_maps
         self.map_flow_weight = float(map_flow_weight)
+        self.model_path: Path | None = None
+        self.last_latency_s: float | None = None
         self.reset()
 
     @classmethod

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ammcnet.errors import ConfigError
+
 
 @dataclass
 class Event:
@@ -42,7 +44,7 @@ class EventTracker:
 
     def __init__(self, min_gap: int = 0, min_frames: int = 1) -> None:
         if min_gap < 0 or min_frames < 1:
-            raise ValueError(f"min_gap must be >= 0 and min_frames >= 1, got {min_gap}, {min_frames}")
+            raise ConfigError(f"min_gap must be >= 0 and min_frames >= 1, got {min_gap}, {min_frames}")
         self.min_gap = int(min_gap)
         self.min_frames = int(min_frames)
         self.events: list[Event] = []

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from ammcnet.data.video import IMAGE_EXTS, VIDEO_EXTS, decode_image, list_frames
-from ammcnet.errors import AmmcError, DataError
+from ammcnet.errors import DataError
 
 #: Consecutive failed reads of a live source after which it is given up.
 DEFAULT_MAX_FAILURES = 30
@@ -135,7 +135,7 @@ def open_source(source: str | int | os.PathLike[str] | Capture) -> tuple[Capture
         n = len(source) if hasattr(source, "__len__") else None  # type: ignore[arg-type]
         return source, SourceInfo(type(source).__name__, "capture", getattr(source, "fps", None), n)  # type: ignore[return-value]
     text = str(source)
-    if isinstance(source, int) or text.isdigit():
+    if isinstance(source, int) or (text.isdigit() and not Path(text).exists()):
         cap = cv2.VideoCapture(int(text))
         if not cap.isOpened():
             raise DataError(f"cannot open camera {text}; check the index (0 is the first camera) and permissions")
@@ -260,14 +260,10 @@ class FrameReader:
             self._put(("end", reason))
 
     def _timestamp(self, index: int, t0: float) -> float:
-        if self.info.kind == "file":
-            ms = float(self.capture.get(cv2.CAP_PROP_POS_MSEC) or 0.0)  # type: ignore[attr-defined]
-            if ms > 0 or index == 0:
-                return ms / 1000.0
-        if self.info.fps and not self.info.live:
-            return index / self.info.fps
-        if self.info.kind == "folder":
-            return float(index)
+        """Files: frame index / fps (container clocks are unreliable: tree.avi's runs 6x fast);
+        folders: the index; live sources: wall-clock seconds since the first read."""
+        if not self.info.live:
+            return index / self.info.fps if self.info.fps else float(index)
         return time.monotonic() - t0
 
     def __iter__(self) -> Iterator[Frame]:
@@ -299,8 +295,3 @@ class FrameReader:
                 except Exception:  # noqa: BLE001 - releasing a broken capture must not hide the real outcome
                     pass
 
-
-def check_source_arg(source: str) -> None:
-    """Reject an obviously wrong SOURCE before a model is loaded."""
-    if not source:
-        raise AmmcError("no SOURCE given: pass a video file, frame folder, URL or camera index")

@@ -102,6 +102,8 @@ class OnnxBackend(_Backend):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(threads or torch.get_num_threads())
         opts.inter_op_num_threads = 1
+        # no busy-waiting between ops: on a shared CPU spinning threads steal the cores they wait for
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=providers or ["CPUExecutionProvider"])

@@ -131,7 +131,9 @@ class AMMCNet(nn.Module):
                 frame_codes=a_mem.indices,
             )
         if flows is None:
-            raise DataError("this model has a motion stream: pass flows (B, 2*flows_in, H, W) as well as frames")
+            raise DataError(
+                "this model has a motion stream: pass flows (B, 2*flows_in, H, W) as well as frames"
+            )
         self._check_input("flows", flows, self.config.motion_in_channels)
         if flows.shape[0] != frames.shape[0] or flows.shape[2:] != frames.shape[2:]:
             raise DataError(

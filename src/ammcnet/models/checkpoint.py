@@ -82,7 +82,9 @@ def to_plain(obj: Any, where: str = "value") -> Any:
         return {str(k): to_plain(v, f"{where}.{k}") for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-    raise TypeError(f"{where}: cannot store a {type(obj).__name__} in a model file (use plain numbers, str, lists, dicts)")
+    raise TypeError(
+        f"{where}: cannot store a {type(obj).__name__} in a model file (use plain numbers, str, lists, dicts)"
+    )
 
 
 def save_model_file(
@@ -131,16 +133,28 @@ def resolve_model_path(path_or_run_dir: str | os.PathLike[str]) -> Path:
             )
         return candidate
     if not path.exists():
-        raise CheckpointError(f"{path}: no such model file or run folder: check the path (ammcnet train writes RUN/model.pt)")
+        raise CheckpointError(
+            f"{path}: no such model file or run folder: check the path (ammcnet train writes RUN/model.pt)"
+        )
     return path
 
 
 def _read(path: Path, map_location: Any) -> Any:
     if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: file is empty (0 bytes): the download or the save did not finish; fetch it again")
+        raise CheckpointError(
+            f"{path}: file is empty (0 bytes): the download or the save did not finish; fetch it again"
+        )
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError, KeyError) as exc:
+    except (
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        RuntimeError,
+        EOFError,
+        ValueError,
+        OSError,
+        KeyError,
+    ) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
             f"{path}: not a readable model file ({reason[:160]}): it is corrupt, truncated or not a torch file; "
@@ -149,7 +163,10 @@ def _read(path: Path, map_location: Any) -> Any:
 
 
 def check_state_dict(
-    path: Path | str, model: torch.nn.Module, state: dict[str, Any], fix: str = "use a model file of this architecture"
+    path: Path | str,
+    model: torch.nn.Module,
+    state: dict[str, Any],
+    fix: str = "use a model file of this architecture",
 ) -> None:
     """Refuse a state dict whose keys or shapes differ from ``model``'s, naming the first few."""
     expected = model.state_dict()
@@ -158,17 +175,22 @@ def check_state_dict(
     shapes = [
         f"{k} {tuple(state[k].shape)} != {tuple(expected[k].shape)}"
         for k in expected
-        if k in state and (not isinstance(state[k], torch.Tensor) or tuple(state[k].shape) != tuple(expected[k].shape))
+        if k in state
+        and (not isinstance(state[k], torch.Tensor) or tuple(state[k].shape) != tuple(expected[k].shape))
     ]
     problems = []
     if missing:
-        problems.append(f"{len(missing)} missing key(s) ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})")
+        problems.append(
+            f"{len(missing)} missing key(s) ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})"
+        )
     if unexpected:
         problems.append(
             f"{len(unexpected)} unexpected key(s) ({', '.join(unexpected[:3])}{', ...' if len(unexpected) > 3 else ''})"
         )
     if shapes:
-        problems.append(f"{len(shapes)} mis-shaped key(s) ({'; '.join(shapes[:2])}{'; ...' if len(shapes) > 2 else ''})")
+        problems.append(
+            f"{len(shapes)} mis-shaped key(s) ({'; '.join(shapes[:2])}{'; ...' if len(shapes) > 2 else ''})"
+        )
     if problems:
         raise CheckpointError(f"{path}: weights do not fit the model: {', '.join(problems)}: {fix}")
 
@@ -198,8 +220,12 @@ def load_model_file(path_or_run_dir: str | os.PathLike[str], map_location: Any =
     if not isinstance(obj, dict) or "format" not in obj:
         hint = ""
         if isinstance(obj, dict) and _looks_official(obj):
-            hint = f" (it looks like the authors' weights: run `ammcnet import-official {path} --out RUN` first)"
-        raise CheckpointError(f"{path}: not an ammcnet model file (no format tag){hint}: pass RUN/model.pt written by ammcnet")
+            hint = (
+                f" (it looks like the authors' weights: run `ammcnet import-official {path} --out RUN` first)"
+            )
+        raise CheckpointError(
+            f"{path}: not an ammcnet model file (no format tag){hint}: pass RUN/model.pt written by ammcnet"
+        )
     if obj["format"] != MODEL_FORMAT:
         raise CheckpointError(
             f"{path}: model file format {obj['format']!r} is not supported (expected {MODEL_FORMAT!r}): "
@@ -211,10 +237,17 @@ def load_model_file(path_or_run_dir: str | os.PathLike[str], map_location: Any =
     try:
         config = ModelConfig.from_dict(obj["model_config"])
     except (ConfigError, TypeError) as exc:
-        raise CheckpointError(f"{path}: stored model config is invalid ({exc}): re-save the model with this version") from exc
+        raise CheckpointError(
+            f"{path}: stored model config is invalid ({exc}): re-save the model with this version"
+        ) from exc
     model = AMMCNet(config)
     state = obj["state_dict"]
-    check_state_dict(path, model, state, fix="the file belongs to another architecture or version; re-train or re-import it")
+    check_state_dict(
+        path,
+        model,
+        state,
+        fix="the file belongs to another architecture or version; re-train or re-import it",
+    )
     model.load_state_dict(state)
     model.to(map_location if map_location is not None else "cpu").eval()
     return LoadedModel(

@@ -59,7 +59,9 @@ class ModelConfig:
         if float(self.ema_eps) <= 0.0:
             raise ConfigError(f"model config: ema_eps must be > 0, got {self.ema_eps!r}")
         if self.streams not in STREAMS:
-            raise ConfigError(f"model config: streams must be one of {', '.join(STREAMS)}, got {self.streams!r}")
+            raise ConfigError(
+                f"model config: streams must be one of {', '.join(STREAMS)}, got {self.streams!r}"
+            )
         self.ema_decay = float(self.ema_decay)
         self.ema_eps = float(self.ema_eps)
         self.use_amft = bool(self.use_amft)
@@ -95,7 +97,9 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"model config: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"model config: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
+            )
         return cls(**data)
 
 

@@ -31,7 +31,9 @@ class PatchDiscriminator(nn.Module):
         if len(widths) < 2:
             raise ValueError(f"PatchDiscriminator needs at least two widths, got {widths}")
         if widths[-1] != widths[-2]:
-            raise ValueError(f"PatchDiscriminator widths must end with a repeated entry, e.g. (64, 128, 128); got {widths}")
+            raise ValueError(
+                f"PatchDiscriminator widths must end with a repeated entry, e.g. (64, 128, 128); got {widths}"
+            )
         layers: list[nn.Module] = []
         prev = in_channels
         for width in widths[:-1]:

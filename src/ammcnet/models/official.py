@@ -66,7 +66,9 @@ _FORWARD = {"stream": _rules(_STREAM_RULES, False), "bridge": _rules(_BRIDGE_RUL
 _INVERSE = {"stream": _rules(_STREAM_RULES, True), "bridge": _rules(_BRIDGE_RULES, True)}
 
 
-def _rename(key: str, prefixes: Mapping[str, str], table: dict[str, list[tuple[re.Pattern[str], str]]]) -> str:
+def _rename(
+    key: str, prefixes: Mapping[str, str], table: dict[str, list[tuple[re.Pattern[str], str]]]
+) -> str:
     head, _, rest = key.partition(".")
     if head not in prefixes:
         raise KeyError(key)
@@ -88,7 +90,9 @@ def _rename_all(sd: Mapping[str, Any], prefixes: Mapping[str, str], table: Any, 
             unknown.append(key)
     if unknown:
         more = ", ..." if len(unknown) > 3 else ""
-        raise CheckpointError(f"{len(unknown)} key(s) not in the {side} model: {', '.join(unknown[:3])}{more}")
+        raise CheckpointError(
+            f"{len(unknown)} key(s) not in the {side} model: {', '.join(unknown[:3])}{more}"
+        )
     return out
 
 
@@ -151,7 +155,9 @@ def load_official_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Te
     """Read an authors' ``.pth`` (plain, wrapped or DataParallel) as a state dict with their key names."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such file: pass the authors' checkpoint (e.g. load_model_ckpt/ped2.pth)")
+        raise CheckpointError(
+            f"{path}: no such file: pass the authors' checkpoint (e.g. load_model_ckpt/ped2.pth)"
+        )
     if path.stat().st_size == 0:
         raise CheckpointError(
             f"{path}: file is empty (0 bytes): the repository ships placeholder .pth files; download the real weights"
@@ -177,11 +183,23 @@ def official_model(sd: Mapping[str, Any], source: str = "state_dict") -> AMMCNet
     except CheckpointError as exc:
         raise CheckpointError(f"{source}: {exc}: {fix}") from exc
     model = AMMCNet(config)
-    expected_official = set(ammcnet_to_official_state_dict(model.state_dict()))
-    missing = sorted(expected_official - set(sd))
+    expected = ammcnet_to_official_state_dict(model.state_dict())
+    missing = [k for k in expected if k not in sd]
     if missing:
         more = ", ..." if len(missing) > 3 else ""
-        raise CheckpointError(f"{source}: {len(missing)} missing key(s) ({', '.join(missing[:3])}{more}): {fix}")
+        raise CheckpointError(
+            f"{source}: {len(missing)} missing key(s) ({', '.join(missing[:3])}{more}): {fix}"
+        )
+    shapes = [
+        f"{k} {tuple(np.shape(sd[k]))} != {tuple(v.shape)}"
+        for k, v in expected.items()
+        if tuple(np.shape(sd[k])) != tuple(v.shape)
+    ]
+    if shapes:
+        more = "; ..." if len(shapes) > 2 else ""
+        raise CheckpointError(
+            f"{source}: {len(shapes)} mis-shaped key(s) ({'; '.join(shapes[:2])}{more}): {fix}"
+        )
     check_state_dict(source, model, {k: _as_tensor(v) for k, v in ours.items()}, fix=fix)
     model.load_state_dict({k: _as_tensor(v) for k, v in ours.items()})
     return model.eval()
@@ -216,7 +234,12 @@ def import_official(
     sd = load_official_state_dict(path)
     model = official_model(sd, source=str(path))
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    meta = {"source": "official", "source_file": str(path.resolve()), "source_sha256": digest, "official_keys": len(sd)}
+    meta = {
+        "source": "official",
+        "source_file": str(path.resolve()),
+        "source_sha256": digest,
+        "official_keys": len(sd),
+    }
     if dataset:
         meta["dataset"] = dataset
     save_model_file(target, model, meta=meta)

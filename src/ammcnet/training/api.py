@@ -166,8 +166,26 @@ def train(
     if 2 in stages and 1 not in stages and not (out / "stage1.pt").is_file():
         raise CheckpointError(f"{out / 'stage1.pt'} not found; run stage 1 first (--stage 1 or --stage all)")
     dev = resolve_device(device)
+    threads_before = torch.get_num_threads()
     if dev.type == "cpu":
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(config.run.threads or os.cpu_count() or 1)
+    try:
+        return _train(root, config, out, stages, resume, cache_dir, dev, progress, hook)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(
+    root: str | os.PathLike[str],
+    config: TrainConfig,
+    out: Path,
+    stages: tuple[int, ...],
+    resume: bool,
+    cache_dir: str | os.PathLike[str] | None,
+    dev: torch.device,
+    progress: bool,
+    hook: StepHook | None,
+) -> Path:
     if resume and (out / "config.yaml").is_file():
         saved = load_config_file(out / "config.yaml")
         if dataclasses.asdict(saved.model) != dataclasses.asdict(config.model):

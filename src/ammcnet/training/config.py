@@ -118,7 +118,20 @@ class StageSettings:
 
 @dataclass
 class RunSettings:
-    """Seeding, logging, checkpointing and device options."""
+    """Seeding, logging, checkpointing and device options.
+
+    Args:
+        seed: seeds model init, discriminators and the batch order.
+        log_every: steps between ``metrics.csv`` rows.
+        checkpoint_every: steps between resumable checkpoints (and validation).
+        keep_checkpoints: newest checkpoints kept per stage.
+        val_max_batches: held-out batches per validation.
+        select: ``last`` (final step) or ``val`` (lowest validation loss) as the final model.
+        bf16: bf16 autocast on CUDA.
+        compile: ``torch.compile`` the stage-2 model on CUDA.
+        tensorboard: also write TensorBoard scalars (if installed).
+        threads: CPU threads for torch; 0 = all cores.
+    """
 
     seed: int = 2017
     log_every: int = 10
@@ -129,6 +142,7 @@ class RunSettings:
     bf16: bool = False
     compile: bool = False
     tensorboard: bool = False
+    threads: int = 0
 
 
 @dataclass

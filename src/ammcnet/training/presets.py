@@ -20,7 +20,6 @@ from ammcnet.errors import ConfigError
 from ammcnet.training.config import TrainConfig, apply_overrides, config_from_dict
 
 
-
 def _preset_dir() -> Path:
     return Path(str(resources.files("ammcnet").joinpath("presets")))
 

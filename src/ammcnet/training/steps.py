@@ -4,9 +4,10 @@ Stage 1 trains each stream with its own memory, optimiser and discriminator (the
 nothing, so one step updates both on the same paired batch). Stage 2 trains both streams and the
 AMFT jointly with the appearance discriminator only, as the authors' ``Twostream_vq_Loss``.
 
->>> from ammcnet.training.config import LossWeights
->>> sorted(weighted({"int": 2.0, "gd": 1.0}, {"int": 0.5, "gd": 0.0}).items())
-[('gd', 0.0), ('int', 1.0)]
+>>> import torch
+>>> batch = to_device({"frames": torch.zeros(2, 12, 32, 32), "video": [0, 1]}, torch.device("cpu"))
+>>> batch["frames"].shape, batch["video"]
+(torch.Size([2, 12, 32, 32]), [0, 1])
 """
 
 from __future__ import annotations
@@ -20,11 +21,6 @@ from torch import Tensor, nn
 
 from ammcnet.training.config import LossWeights
 from ammcnet.training.losses import adversarial_loss, discriminator_loss, gradient_loss, intensity_loss
-
-
-def weighted(terms: dict[str, float], weights: dict[str, float]) -> dict[str, float]:
-    """Multiply named terms by their weights (helper for logs and docs)."""
-    return {k: terms[k] * weights[k] for k in terms}
 
 
 @dataclass
@@ -53,7 +49,7 @@ def _g_then_d(
     g_loss.backward()
     part.opt_g.step()
     part.disc.requires_grad_(True)
-    d_loss = discriminator_loss(part.disc(real), part.disc(fake.detach()))
+    d_loss = discriminator_loss(part.disc(real), part.disc(fake.detach().float()))
     part.opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     part.opt_d.step()

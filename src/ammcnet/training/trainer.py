@@ -19,6 +19,7 @@ checkpoint and leaves the trained model in memory. File layout of a run folder::
 from __future__ import annotations
 
 import contextlib
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -34,6 +36,7 @@ from ammcnet.errors import CheckpointError
 from ammcnet.models import AMMCNet, PatchDiscriminator, init_weights_normal
 from ammcnet.training.config import StageSettings, TrainConfig
 from ammcnet.training.metrics_log import MetricsLog
+from ammcnet.training.distributed import ShardedStepBatchSampler, init_distributed, prepare_data_parallel
 from ammcnet.training.sampling import StepBatchSampler
 from ammcnet.training.state import (
     checkpoint_dir,
@@ -49,6 +52,13 @@ from ammcnet.utils.io import torch_save_atomic
 
 #: Called after every step with (stage, step, logs); tests use it to interrupt a run.
 StepHook = Callable[[int, int, dict[str, float]], None]
+
+
+def seed_worker(worker_id: int) -> None:
+    """Give each DataLoader worker its own python/numpy seed (derived from torch's per-worker seed)."""
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
 
 
 def stage_settings(config: TrainConfig, stage: int) -> StageSettings:
@@ -148,6 +158,8 @@ def run_stage(
         parts["appearance"] = GanPart(
             _adam(model.parameters(), config.optim.lr_g, config), d_app, _adam(d_app.parameters(), config.optim.lr_d, config)
         )
+    dctx = init_distributed(device.type)  # single process unless started by torchrun
+    prepare_data_parallel(model, parts.values(), dctx)  # no-op in a single process
     for name, part in parts.items():
         scheds[f"{name}.g"] = _sched(part.opt_g, config)
         scheds[f"{name}.d"] = _sched(part.opt_d, config)
@@ -175,9 +187,15 @@ def run_stage(
 
     total = settings.iterations
     n_train = len(ctx.train_set)
-    sampler = StepBatchSampler(
-        n_train, settings.batch_size, seed=config.run.seed, stage=stage, start=start, stop=max(start, total)
-    )
+    if dctx.enabled:  # each rank takes its share of every global batch
+        sampler = ShardedStepBatchSampler(
+            n_train, settings.batch_size, seed=config.run.seed, stage=stage, start=start, stop=max(start, total),
+            rank=dctx.rank, world_size=dctx.world_size,
+        )
+    else:
+        sampler = StepBatchSampler(
+            n_train, settings.batch_size, seed=config.run.seed, stage=stage, start=start, stop=max(start, total)
+        )
     workers = config.data.workers
     loader = DataLoader(
         ctx.train_set,
@@ -185,6 +203,7 @@ def run_stage(
         num_workers=workers,
         pin_memory=device.type == "cuda",
         persistent_workers=False,
+        worker_init_fn=seed_worker,
     )
     val_loader = DataLoader(ctx.val_set, batch_size=settings.batch_size, shuffle=False, num_workers=0)
     autocast = _autocast_factory(config, device)
@@ -216,7 +235,7 @@ def run_stage(
         )
         prune_checkpoints(ctx.run, stage, config.run.keep_checkpoints)
 
-    bar = _progress(stage, start, total, ctx.progress)
+    bar = _progress(stage, start, total, ctx.progress and dctx.is_main)
     model.train()
     step = start
     last_val: float | None = None
@@ -236,10 +255,10 @@ def run_stage(
             bar.update(1)
             at_ckpt = step % config.run.checkpoint_every == 0 or step == total
             val = None
-            if at_ckpt and len(ctx.val_set) > 0:
+            if at_ckpt and len(ctx.val_set) > 0 and dctx.is_main:
                 val = validation_loss(model, val_loader, w, stage, device, config.run.val_max_batches)
                 last_val = val
-            if step % config.run.log_every == 0 or at_ckpt:
+            if (step % config.run.log_every == 0 or at_ckpt) and dctx.is_main:
                 now = time.perf_counter()
                 it_s = steps_since_log / max(now - t_log, 1e-9)
                 t_log, steps_since_log = now, 0
@@ -249,13 +268,13 @@ def run_stage(
                 row["time_s"] = round(now - t_start, 3)
                 ctx.log.write(row)
                 bar.set_postfix({k: f"{logs[k]:.4f}" for k in ("g_loss", "d_loss", "int") if k in logs}, refresh=False)
-            if at_ckpt:
+            if at_ckpt and dctx.is_main:
                 save(step, val)
             if ctx.hook is not None:
                 ctx.hook(stage, step, logs)
     finally:
         bar.close()
-    if step == start and ckpt is None:
+    if step == start and ckpt is None and dctx.is_main:
         # nothing trained (0 iterations): still leave a checkpoint so resumes see the stage as done
         save(step, None)
     return {

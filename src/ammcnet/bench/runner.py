@@ -1,0 +1,280 @@
+"""``ammcnet bench``: end-to-end, model-only and training throughput, against a plain eager baseline.
+
+Every optimised figure is printed beside the plain eager model (``model.eval()`` under
+``torch.no_grad``, batch 1, sequential decode/flow) measured in the same run, because absolute
+times on a shared machine drift while ratios hold. Model weights are random unless a run is
+given (speed does not depend on them).
+
+>>> cfg = BenchConfig(preset="tiny", frames=10, seconds=0.05, batches=(1, 2), train_steps=1, onnx=False)
+>>> report = run_benchmark(cfg)
+>>> report["model"]["eager_b1"]["fps"] > 0 and report["end_to_end"]["optimised"]["frames"] == 10
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ammcnet.bench.pipeline import score_stream
+from ammcnet.bench.system import machine_info, peak_memory_mb, time_call
+from ammcnet.errors import ConfigError
+
+
+@dataclass
+class BenchConfig:
+    """What to measure.
+
+    Args:
+        preset: training preset giving the model sizes, input size and training batch.
+        device: ``cpu`` or ``cuda``.
+        video: a video file or frame folder for the end-to-end figure (default: a generated scene).
+        model: a run folder or model file (default: random weights of the preset's sizes).
+        frames: frames of the video used end to end.
+        batches: batch sizes tried for the model-only figure.
+        seconds: minimum seconds per timed measurement.
+        train_steps: timed stage-2 training steps (0 = skip).
+        onnx: also measure ONNX Runtime (CPU only).
+        channels_last: also measure channels-last weights.
+        compile: also measure ``torch.compile`` (slow to warm up on CPU).
+        threads: torch threads (default: leave as is).
+    """
+
+    preset: str = "cpu-lite"
+    device: str = "cpu"
+    video: str | None = None
+    model: str | None = None
+    frames: int = 60
+    batches: tuple[int, ...] = (1, 2, 4, 8, 16)
+    seconds: float = 3.0
+    train_steps: int = 3
+    onnx: bool = True
+    channels_last: bool = True
+    compile: bool = False
+    threads: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _load(cfg: BenchConfig) -> tuple[Any, Any]:
+    from ammcnet.models import AMMCNet, ModelConfig, load_model_file
+    from ammcnet.training.presets import load_preset
+
+    train_cfg = load_preset(cfg.preset)
+    if cfg.model:
+        loaded = load_model_file(cfg.model)
+        return loaded.model, train_cfg
+    torch.manual_seed(0)
+    return AMMCNet(ModelConfig(**asdict(train_cfg.model))).eval(), train_cfg
+
+
+def _scene_frames(size: tuple[int, int], n: int) -> list[np.ndarray]:
+    from ammcnet.demo import SceneConfig, render_video
+
+    h, w = size
+    # render at a camera-like size (multiple of 8, aspect 3:2), the pipeline then resizes
+    return list(render_video(SceneConfig(height=max(64, h), width=max(96, (w * 3 // 2) // 8 * 8)), n, seed=0).frames)
+
+
+def _video_frames(cfg: BenchConfig, size: tuple[int, int], tmp: Path) -> tuple[Any, str]:
+    from ammcnet.data import open_video
+
+    if cfg.video:
+        return open_video(cfg.video), str(cfg.video)
+    import cv2
+
+    frames = _scene_frames(size, cfg.frames)
+    path = tmp / "scene.avi"  # written and decoded again, so decoding is part of the figure
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (w, h))
+    for fr in frames:
+        writer.write(cv2.cvtColor(fr, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return open_video(path), f"generated scene {w}x{h}, {len(frames)} frames (MJPG)"
+
+
+def _inputs(model_cfg: Any, size: tuple[int, int], batch: int, device: str) -> tuple[torch.Tensor, ...]:
+    h, w = size
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(batch, 3 * model_cfg.frames_in, h, w, generator=g) * 2 - 1,
+         torch.rand(batch, 3, h, w, generator=g) * 2 - 1,
+         torch.randn(batch, 2 * model_cfg.flows_in, h, w, generator=g) * 0.05,
+         torch.randn(batch, 2, h, w, generator=g) * 0.05)
+    return tuple(t.to(device) for t in x)
+
+
+def _model_fps(backend: Any, model_cfg: Any, size: tuple[int, int], batch: int, cfg: BenchConfig) -> dict[str, float]:
+    fr, tg, fl, ft = _inputs(model_cfg, size, batch, cfg.device)
+    motion = backend.motion is not None
+    sync = torch.cuda.synchronize if cfg.device.startswith("cuda") else None
+    sec = time_call(lambda: backend.score(fr, tg, fl if motion else None, ft if motion else None),
+                    warmup=2, min_iters=3, min_seconds=cfg.seconds, sync=sync)
+    return {"batch": batch, "seconds_per_call": sec, "fps": batch / sec}
+
+
+class _Eager:
+    """The baseline: the plain model under no_grad, scored with the same heads."""
+
+    def __init__(self, model: Any) -> None:
+        from ammcnet.export.heads import ScoringGraph
+
+        self.graph = ScoringGraph(model.eval())
+        self.config, self.motion = model.config, getattr(model, "motion", None)
+
+    def score(self, fr: Any, tg: Any, fl: Any = None, ft: Any = None) -> dict[str, np.ndarray]:
+        with torch.no_grad():
+            outs = self.graph(fr, tg, fl, ft)
+        return {k: v.cpu().numpy() for k, v in zip(self.graph.output_names, outs, strict=True)}
+
+
+class _Compiled(_Eager):
+    def __init__(self, model: Any) -> None:
+        from ammcnet.export import optimize_for_inference
+
+        super().__init__(optimize_for_inference(model))
+        self.graph = torch.compile(self.graph)
+
+
+def _train_speed(model: Any, train_cfg: Any, size: tuple[int, int], steps: int, device: str) -> dict[str, float]:
+    import copy
+    import time
+
+    from ammcnet.models import PatchDiscriminator, init_weights_normal
+    from ammcnet.training.steps import GanPart, stage2_step
+
+    net = copy.deepcopy(model).to(device).train()
+    disc = PatchDiscriminator(3, tuple(train_cfg.disc.widths)).to(device)
+    init_weights_normal(disc)
+    part = GanPart(torch.optim.Adam(net.parameters(), 1e-4), disc, torch.optim.Adam(disc.parameters(), 1e-5))
+    b = int(train_cfg.stage2.batch_size)
+    fr, tg, fl, ft = _inputs(net.config, size, b, device)
+    batch = {"frames": fr, "target": tg, "flows": fl, "flow_target": ft}
+    stage2_step(net, batch, part, train_cfg.loss)  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        stage2_step(net, batch, part, train_cfg.loss)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    sec = (time.perf_counter() - t0) / steps
+    return {"batch": b, "seconds_per_step": sec, "samples_per_s": b / sec}
+
+
+def _pick_threads(backend: Any, mcfg: Any, size: tuple[int, int], cfg: BenchConfig, default: int,
+                  report: dict[str, Any]) -> int:
+    """Torch threads for the optimised path, by measurement: 1 or the default.
+
+    On a CPU shared with other busy processes, OpenMP worker threads that wait for a descheduled
+    sibling can make 2 threads several times slower than 1, so the choice is measured, not assumed.
+    """
+    probe: dict[str, float] = {}
+    for n in sorted({1, default}):
+        torch.set_num_threads(n)
+        probe[str(n)] = _model_fps(backend, mcfg, size, 1, cfg)["fps"]
+    torch.set_num_threads(default)
+    report["model"]["threads_probe_fps"] = probe
+    return int(max(probe, key=lambda k: probe[k]))
+
+
+def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
+    """Measure and return a JSON-able report (see :func:`format_report`)."""
+    from ammcnet.export import OnnxBackend, TorchBackend, export_onnx
+
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device cuda but no CUDA device is visible: use --device cpu")
+    default_threads = torch.get_num_threads()
+    model, train_cfg = _load(cfg)
+    model = model.to(cfg.device).eval()
+    size = tuple(int(v) for v in train_cfg.data.size)
+    mcfg = model.config
+    report: dict[str, Any] = {"config": {k: v for k, v in asdict(cfg).items() if k != "extra"},
+                              "machine": machine_info(cfg.device), "size": list(size),
+                              "model_config": asdict(mcfg), "model": {}, "end_to_end": {}}
+    with tempfile.TemporaryDirectory(prefix="ammcnet-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        backends: dict[str, Any] = {"eager": _Eager(model), "fused": TorchBackend(model, device=cfg.device)}
+        # the plain baseline runs with torch's default threads, as a user gets it
+        report["model"]["eager_b1"] = _model_fps(backends["eager"], mcfg, size, 1, cfg)
+        report["model"]["default_threads"] = default_threads
+        threads = cfg.threads or _pick_threads(backends["fused"], mcfg, size, cfg, default_threads, report)
+        torch.set_num_threads(threads)
+        report["machine"]["torch_threads"] = threads
+        if cfg.channels_last:
+            backends["fused_channels_last"] = TorchBackend(model, channels_last=True, device=cfg.device)
+        if cfg.compile:
+            backends["compiled"] = _Compiled(model)
+        if cfg.onnx and cfg.device == "cpu":
+            with contextlib.suppress(Exception):  # onnxruntime missing: just not measured
+                backends["onnx"] = OnnxBackend(export_onnx(model, tmp / "m.onnx", size=size), threads=threads)
+        # model only, batch 1, every variant
+        for name, be in backends.items():
+            if name == "eager":
+                continue
+            report["model"][f"{name}_b1"] = _model_fps(be, mcfg, size, 1, cfg)
+        best_name = max((n for n in backends if n != "eager"), key=lambda n: report["model"][f"{n}_b1"]["fps"])
+        report["model"]["best_backend"] = best_name
+        sweep = {b: report["model"][f"{best_name}_b1"] if b == 1 else _model_fps(backends[best_name], mcfg, size, b, cfg)
+                 for b in cfg.batches}
+        best_b = max(sweep, key=lambda b: sweep[b]["fps"])
+        report["model"]["batch_sweep"] = {str(b): v["fps"] for b, v in sweep.items()}
+        report["model"]["best_batch"] = {**sweep[best_b], "backend": best_name}
+        report["model"]["speedup_b1"] = report["model"][f"{best_name}_b1"]["fps"] / report["model"]["eager_b1"]["fps"]
+        report["model"]["speedup_best"] = sweep[best_b]["fps"] / report["model"]["eager_b1"]["fps"]
+        # end to end on a video
+        video, desc = _video_frames(cfg, size, tmp)
+        report["end_to_end"]["video"] = desc
+        flow = dict(flow=train_cfg.data.flow, flow_preset=train_cfg.data.flow_preset)
+        e2e_batch = min(4, best_b)
+        torch.set_num_threads(default_threads)
+        _, base = score_stream(video, backends["eager"], size=size, batch_size=1, threaded=False,
+                               max_frames=cfg.frames, **flow)
+        torch.set_num_threads(threads)
+        _, fast = score_stream(video, backends[best_name], size=size, batch_size=e2e_batch, threaded=True,
+                               max_frames=cfg.frames, **flow)
+        report["end_to_end"]["eager_sequential"] = base
+        report["end_to_end"]["optimised"] = {**fast, "backend": best_name, "batch": e2e_batch, "threaded": True}
+        report["end_to_end"]["speedup"] = fast["fps"] / base["fps"]
+        if cfg.train_steps > 0:
+            report["training"] = _train_speed(model, train_cfg, size, cfg.train_steps, cfg.device)
+    report["peak_memory_mb"] = peak_memory_mb(cfg.device)
+    report["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+    return report
+
+
+def format_report(r: dict[str, Any]) -> str:
+    """A short human-readable summary of :func:`run_benchmark`'s report."""
+    m, e = r["machine"], r["end_to_end"]
+    lines = [
+        f"machine: {m['processor']} x{m['cpu_count']} | torch {m['torch']} | threads {m['torch_threads']} "
+        f"(baseline {r['model'].get('default_threads', '?')}, probe {r['model'].get('threads_probe_fps', {})}) | "
+        f"onnxruntime {m.get('onnxruntime')} | load avg {m.get('load_avg_1m')} -> {m.get('load_avg_1m_end')}"
+        + (f" | {m['gpu']}" if m.get("gpu") else ""),
+        f"preset {r['config']['preset']} at {r['size'][0]}x{r['size'][1]}, device {r['config']['device']}",
+        "model only (fps, frames per second of model + score heads):",
+    ]
+    base = r["model"]["eager_b1"]["fps"]
+    for k, v in r["model"].items():
+        if k.endswith("_b1") and isinstance(v, dict):
+            lines.append(f"  {k[:-3]:<22} batch 1: {v['fps']:8.2f} fps  ({v['fps'] / base:4.2f}x eager)")
+    bb = r["model"]["best_batch"]
+    sweep = ", ".join(f"b{b}: {f:.1f}" for b, f in r["model"]["batch_sweep"].items())
+    lines.append(f"  best: {bb['backend']} batch {bb['batch']}: {bb['fps']:.2f} fps ({r['model']['speedup_best']:.2f}x eager b1)"
+                 f"  [{sweep}]")
+    b, o = e["eager_sequential"], e["optimised"]
+    lines += [
+        f"end to end ({e['video']}; decode + resize + flow + model + score):",
+        f"  eager, sequential, batch 1: {b['fps']:7.2f} fps  (decode {b['decode_resize']:.2f}s, flow {b['flow']:.2f}s, "
+        f"model {b['model']:.2f}s over {b['frames']} frames)",
+        f"  {o['backend']}, threaded, batch {o['batch']}: {o['fps']:7.2f} fps  ({e['speedup']:.2f}x)",
+    ]
+    if "training" in r:
+        t = r["training"]
+        lines.append(f"training (stage 2, batch {t['batch']}): {t['samples_per_s']:.2f} samples/s "
+                     f"({t['seconds_per_step']:.2f} s/step)")
+    lines.append(f"peak memory: {r['peak_memory_mb']:.0f} MiB ({'RSS' if r['config']['device'] == 'cpu' else 'CUDA allocated'})")
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""``ammcnet bench``: throughput of the whole pipeline and of the model, against a plain eager baseline."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _batches(text: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"batch sizes must look like 1,4,16, got {text!r}") from None
+    if not vals or min(vals) < 1:
+        raise argparse.ArgumentTypeError("batch sizes must be positive")
+    return vals
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="measure fps (end to end and model only), training samples/s and peak memory",
+        description="Measure, after warm-up, end-to-end fps on a video (decode + resize + flow + model + score), "
+        "model-only fps at batch 1 and at the best batch, training samples/s and peak memory; every figure "
+        "beside a plain eager baseline measured in the same run.",
+    )
+    p.add_argument("--preset", default="cpu-lite", help="training preset with the model sizes (default cpu-lite)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--video", default=None, help="video file or frame folder (default: a generated scene)")
+    p.add_argument("--model", default=None, metavar="RUN", help="run folder or model file (default: random weights)")
+    p.add_argument("--frames", type=int, default=60, help="frames scored end to end (default 60)")
+    p.add_argument("--batches", type=_batches, default=(1, 2, 4, 8, 16), help="batch sizes tried (default 1,2,4,8,16)")
+    p.add_argument("--seconds", type=float, default=3.0, help="minimum seconds per timed measurement (default 3)")
+    p.add_argument("--train-steps", type=int, default=3, help="timed training steps, 0 to skip (default 3)")
+    p.add_argument("--no-onnx", action="store_true", help="do not measure ONNX Runtime")
+    p.add_argument("--compile", action="store_true", help="also measure torch.compile (slow warm-up)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--json", default=None, metavar="OUT", help="also write the full report as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ammcnet.bench import BenchConfig, format_report, run_benchmark
+    from ammcnet.utils.io import write_json_atomic
+
+    cfg = BenchConfig(preset=args.preset, device=args.device, video=args.video, model=args.model, frames=args.frames,
+                      batches=args.batches, seconds=args.seconds, train_steps=args.train_steps, onnx=not args.no_onnx,
+                      compile=args.compile, threads=args.threads)
+    report = run_benchmark(cfg)
+    if args.json:
+        write_json_atomic(args.json, report)
+    print(format_report(report))
+    return 0

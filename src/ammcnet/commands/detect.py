@@ -1,0 +1,81 @@
+"""``ammcnet detect``: live anomaly detection on a video file, frame folder, stream or camera.
+
+Example::
+
+    ammcnet detect street.mp4 --model runs/ped2 --out alarms/ --video alarms/street.mp4
+    ammcnet detect rtsp://cam.local/stream --model runs/ped2 --threshold auto --fpr 0.001 --out live/
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ammcnet.errors import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "detect",
+        help="score a video, frame folder, RTSP/HTTP stream or camera online and raise alarms",
+        description="Score every frame of SOURCE as it arrives (after F warm-up frames) with a trained model, "
+                    "normalised by the calibration stored at training; write per-frame JSON Lines, alarm events "
+                    "and optionally an annotated MP4.",
+    )
+    p.add_argument("source", help="video file, frame folder, rtsp:// or http:// URL, or camera index (0, 1, ...)")
+    p.add_argument("--model", required=True, metavar="RUN", help="run folder (RUN/model.pt) or model file")
+    p.add_argument("--threshold", default="auto",
+                   help="alarm threshold on the score: 'auto' (calibrated for --fpr, default) or a number")
+    p.add_argument("--fpr", type=float, default=0.01,
+                   help="target false-alarm rate per normal frame for --threshold auto (default 0.01)")
+    p.add_argument("--out", default=None, metavar="DIR", help="write frames.jsonl, events.json, summary.json here")
+    p.add_argument("--video", default=None, metavar="OUT.mp4", help="write an annotated MP4 (heatmap, score strip, banner)")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--batch", type=int, default=None,
+                   help="frames per model call (default 8 for files and folders, 1 for live sources)")
+    p.add_argument("--min-gap", type=int, default=0, help="quiet frames allowed inside one event (default 0)")
+    p.add_argument("--min-frames", type=int, default=1, help="alarmed frames an event needs (default 1)")
+    p.add_argument("--max-failures", type=int, default=30,
+                   help="consecutive failed reads that end a live source (default 30)")
+    p.add_argument("--read-timeout", type=float, default=10.0,
+                   help="seconds without a frame before a source counts as stalled (default 10)")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (default: torch's choice; 1 is often fastest for small models on a busy CPU)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ammcnet.detect import run_detection
+
+    if not 0.0 < args.fpr < 1.0:
+        raise ConfigError(f"--fpr {args.fpr}: give a false-alarm rate in (0, 1), e.g. 0.01")
+    if args.min_gap < 0 or args.min_frames < 1:
+        raise ConfigError("--min-gap must be >= 0 and --min-frames >= 1")
+    if args.threads < 0:
+        raise ConfigError(f"--threads {args.threads}: give 0 (torch's default) or a positive count")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.out is None and args.video is None:
+        print("ammcnet detect: no --out or --video given; only the summary is printed", file=sys.stderr)
+    summary = run_detection(
+        args.source,
+        args.model,
+        out=args.out,
+        video=args.video,
+        threshold=args.threshold,
+        fpr=args.fpr,
+        device=args.device,
+        batch=args.batch,
+        min_gap=args.min_gap,
+        min_frames=args.min_frames,
+        max_failures=args.max_failures,
+        read_timeout=args.read_timeout,
+        max_frames=args.max_frames,
+        progress=False if args.no_progress else None,
+    )
+    print(summary.report())
+    return 0

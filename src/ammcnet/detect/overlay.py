@@ -1,0 +1,134 @@
+"""The annotated MP4: error heatmap over the frame, a scrolling score strip and an alarm banner.
+
+The heatmap is scaled by the largest error seen so far in the stream (not per frame, which
+would make every quiet frame look hot). Written with ``cv2.VideoWriter`` (``mp4v``) to a
+temporary name and renamed on :meth:`OverlayWriter.close`, which callers run in ``finally``.
+
+>>> import numpy as np, tempfile, pathlib
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "o.mp4"
+>>> w = OverlayWriter(p, fps=10, threshold=1.0)
+>>> for i in range(3): w.write(np.zeros((48, 64, 3), np.uint8), score=float(i), alarm=i == 2, index=i)
+>>> w.close().exists(), w.frames_written
+(True, 3)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import deque
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ammcnet.errors import AmmcError
+
+#: Output width limits in pixels (small sources are upscaled to stay readable).
+MIN_WIDTH, MAX_WIDTH = 320, 960
+#: Height of the score strip in pixels, and how many frames it shows.
+STRIP_HEIGHT, STRIP_FRAMES = 60, 200
+#: Heatmap opacity.
+HEAT_ALPHA = 0.45
+
+
+class OverlayWriter:
+    """Write annotated frames to an MP4; the output size is fixed by the first frame.
+
+    Args:
+        path: the .mp4 to write.
+        fps: frames per second of the output.
+        threshold: alarm threshold drawn on the strip (None = not drawn).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], fps: float = 25.0, threshold: float | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.mp4", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self.fps = float(fps) if fps and fps > 0 else 25.0
+        self.threshold = threshold
+        self._writer: cv2.VideoWriter | None = None
+        self._frame_size: tuple[int, int] | None = None  # (H, W) of the picture area
+        self._scores: deque[tuple[float, bool]] = deque(maxlen=STRIP_FRAMES)
+        self._heat_max = 1e-12
+        self.frames_written = 0
+
+    def _open(self, shape: tuple[int, int]) -> None:
+        h, w = shape
+        width = int(min(max(w, MIN_WIDTH), MAX_WIDTH)) // 2 * 2
+        height = int(round(h * width / w)) // 2 * 2
+        self._frame_size = (height, width)
+        fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+        self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (width, height + STRIP_HEIGHT))
+        if not self._writer.isOpened():
+            raise AmmcError(f"OpenCV cannot write {self.path} with the mp4v codec; choose another --video path or omit it")
+
+    def write(
+        self,
+        rgb: np.ndarray,
+        *,
+        score: float | None,
+        alarm: bool,
+        index: int,
+        error_map: np.ndarray | None = None,
+    ) -> None:
+        """Add one frame (warm-up frames: ``score=None``)."""
+        if self._writer is None:
+            self._open(rgb.shape[:2])
+        h, w = self._frame_size  # type: ignore[misc]
+        img = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
+        if error_map is not None:
+            m = np.asarray(error_map, np.float32)
+            self._heat_max = max(self._heat_max, float(m.max()))
+            m8 = np.clip(m / self._heat_max * 255.0, 0, 255).astype(np.uint8)
+            heat = cv2.cvtColor(cv2.applyColorMap(cv2.resize(m8, (w, h)), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+            img = cv2.addWeighted(img, 1.0 - HEAT_ALPHA, heat, HEAT_ALPHA, 0.0)
+        if score is not None:
+            self._scores.append((float(score), bool(alarm)))
+        canvas = np.zeros((h + STRIP_HEIGHT, w, 3), np.uint8)
+        canvas[:h] = img
+        self._draw_strip(canvas[h:], w)
+        if alarm:
+            cv2.rectangle(canvas, (0, 0), (w - 1, 22), (220, 30, 30), -1)
+            cv2.putText(canvas, f"ALARM  score {score:.2f}", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+        label = f"frame {index}" + ("" if score is None else f"  score {score:.2f}")
+        cv2.putText(canvas, label, (6, h - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
+        self._writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))  # type: ignore[union-attr]
+        self.frames_written += 1
+
+    def _draw_strip(self, strip: np.ndarray, w: int) -> None:
+        strip[:] = 24
+        if not self._scores:
+            return
+        values = np.array([s for s, _ in self._scores])
+        lo, hi = float(values.min()), float(values.max())
+        if self.threshold is not None:
+            lo, hi = min(lo, self.threshold), max(hi, self.threshold)
+        span = max(hi - lo, 1e-9)
+
+        def y(v: float) -> int:
+            return int(round((STRIP_HEIGHT - 6) - (v - lo) / span * (STRIP_HEIGHT - 12)))
+
+        step = w / STRIP_FRAMES
+        x0 = w - len(values) * step
+        pts = np.array([[int(x0 + i * step), y(v)] for i, v in enumerate(values)], np.int32)
+        for i, (_, a) in enumerate(self._scores):
+            if a:
+                x = int(x0 + i * step)
+                cv2.rectangle(strip, (x, 0), (int(x + step) + 1, STRIP_HEIGHT - 1), (90, 20, 20), -1)
+        if self.threshold is not None:
+            cv2.line(strip, (0, y(self.threshold)), (w - 1, y(self.threshold)), (200, 200, 200), 1)
+        cv2.polylines(strip, [pts.reshape(-1, 1, 2)], False, (80, 200, 255), 1)
+
+    def close(self) -> Path:
+        """Release the writer and move the file into place (call in ``finally``)."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+            if self.frames_written:
+                os.replace(self._tmp, self.path)
+        if self._tmp.exists():
+            self._tmp.unlink()
+        return self.path

@@ -1,0 +1,248 @@
+"""``run_detection``: a source in, per-frame scores, alarm events and an annotated video out.
+
+Files written under ``out`` (every one valid at any moment, even after a crash or Ctrl-C)::
+
+    frames.jsonl   one JSON object per scored frame, flushed as it is written
+    events.json    alarm events, rewritten atomically whenever one closes and at the end
+    summary.json   counts, threshold, stop reason, latency and throughput (written at the end)
+
+>>> import numpy as np, tempfile, pathlib
+>>> from ammcnet.models import AMMCNet, ModelConfig
+>>> cal = {"records": {r: {"mean": 0.0, "std": 1.0} for r in ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit")}}
+>>> det = Detector(AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)), cal, size=(32, 32), threshold=0.0)
+>>> class Cam:
+...     i = 0
+...     def read(self):
+...         self.i += 1
+...         return self.i <= 7, np.full((24, 24, 3), 30 * self.i % 255, np.uint8)
+...     def release(self): pass
+>>> s = run_detection(Cam(), det, out=pathlib.Path(tempfile.mkdtemp()), max_failures=2, progress=False)
+>>> s.frames_read, s.frames_scored, s.read_failures
+(7, 3, 2)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ammcnet.detect.detector import Detector, FrameResult
+from ammcnet.detect.events import Event, EventTracker
+from ammcnet.detect.overlay import OverlayWriter
+from ammcnet.detect.sources import (
+    DEFAULT_MAX_FAILURES,
+    DEFAULT_READ_TIMEOUT,
+    Capture,
+    FrameReader,
+    open_source,
+)
+from ammcnet.utils.io import write_json_atomic
+
+#: Frames per model call when reading a file or folder (live sources use 1 for low latency).
+DEFAULT_FILE_BATCH = 8
+FRAMES_FILE, EVENTS_FILE, SUMMARY_FILE = "frames.jsonl", "events.json", "summary.json"
+
+
+@dataclass
+class DetectionSummary:
+    """What a detection run did.
+
+    Attributes:
+        source: the source as given.
+        frames_read: frames decoded and given to the detector.
+        frames_scored: frames with a score (``frames_read - F`` once the history is full).
+        read_failures: failed or corrupt reads that were skipped.
+        stop_reason: why reading stopped.
+        threshold: the alarm threshold used (None = no alarms).
+        alarmed_frames: frames whose score exceeded the threshold.
+        events: the alarm events.
+        seconds: wall time of the whole run.
+        fps: frames read per second of wall time.
+        latency_ms_mean, latency_ms_p95: time from a frame entering the detector to its score
+            (resize + flow + model + fusion; a batched frame waits for its whole batch).
+        outputs: paths of the files written.
+    """
+
+    source: str
+    frames_read: int = 0
+    frames_scored: int = 0
+    read_failures: int = 0
+    stop_reason: str = ""
+    threshold: float | None = None
+    alarmed_frames: int = 0
+    events: list[Event] = field(default_factory=list)
+    seconds: float = 0.0
+    fps: float = 0.0
+    latency_ms_mean: float | None = None
+    latency_ms_p95: float | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["events"] = [e.as_dict() for e in self.events]
+        return d
+
+    def report(self) -> str:
+        """A few human lines for the terminal."""
+        lat = "n/a" if self.latency_ms_mean is None else f"{self.latency_ms_mean:.1f} ms mean, {self.latency_ms_p95:.1f} ms p95"
+        thr = "none" if self.threshold is None else f"{self.threshold:.4f}"
+        lines = [
+            f"{self.source}: {self.frames_read} frames read, {self.frames_scored} scored, "
+            f"{self.read_failures} failed reads; stopped: {self.stop_reason}",
+            f"threshold {thr}: {self.alarmed_frames} alarmed frames in {len(self.events)} event(s)",
+        ]
+        lines += [f"  event frames {e.start}-{e.end}, peak {e.peak_score:.3f} at frame {e.peak_frame}" for e in self.events[:20]]
+        lines.append(f"latency {lat}; throughput {self.fps:.1f} frames/s over {self.seconds:.1f} s")
+        return "\n".join(lines)
+
+
+def _write_events(path: Path | None, summary: DetectionSummary, events: list[Event], done: bool) -> None:
+    if path is None:
+        return
+    write_json_atomic(path, {
+        "source": summary.source,
+        "threshold": summary.threshold,
+        "complete": done,
+        "stop_reason": summary.stop_reason,
+        "events": [e.as_dict() for e in events],
+    })
+
+
+def run_detection(
+    source: str | int | os.PathLike[str] | Capture,
+    run: str | os.PathLike[str] | Detector,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    video: str | os.PathLike[str] | None = None,
+    threshold: str | float | None = "auto",
+    fpr: float = 0.01,
+    device: str = "cpu",
+    batch: int | None = None,
+    min_gap: int = 0,
+    min_frames: int = 1,
+    max_failures: int = DEFAULT_MAX_FAILURES,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    max_frames: int | None = None,
+    progress: bool | None = None,
+) -> DetectionSummary:
+    """Run a trained model over a video, frame folder, stream or camera and report alarms.
+
+    Args:
+        source: video file, frame folder, ``rtsp://``/``http://`` URL, camera index, or a capture object.
+        run: run folder / model file, or a ready :class:`Detector` (then ``threshold``, ``fpr``,
+            ``device`` are the detector's own).
+        out: folder for ``frames.jsonl``, ``events.json`` and ``summary.json`` (None = no files).
+        video: annotated MP4 to write (heatmap, score strip, alarm banner), or None.
+        threshold: ``"auto"`` (calibrated for ``fpr``), a number, or None for scores only.
+        fpr: target false-alarm rate per frame for ``"auto"``.
+        device: torch device string.
+        batch: frames per model call (default 8 for files and folders, 1 for live sources).
+        min_gap: quiet frames allowed inside one event.
+        min_frames: alarmed frames an event needs.
+        max_failures: consecutive failed reads that end a live source.
+        read_timeout: seconds without a frame before a source counts as stalled.
+        max_frames: stop after this many frames.
+        progress: tqdm bar on stderr (default: only on a terminal).
+
+    Returns:
+        :class:`DetectionSummary`; the files in ``out`` are complete even if this raises.
+    """
+    if batch is not None and batch < 1:
+        from ammcnet.errors import ConfigError
+
+        raise ConfigError(f"--batch must be >= 1, got {batch}")
+    detector = run if isinstance(run, Detector) else Detector.from_run(
+        run, device=device, threshold=threshold, fpr=fpr, error_maps=video is not None
+    )
+    if video is not None:
+        detector.error_maps = True
+    capture, info = open_source(source)
+    reader = FrameReader(capture, info, max_failures=max_failures, read_timeout=read_timeout, max_frames=max_frames)
+    batch = batch or (1 if info.live else DEFAULT_FILE_BATCH)
+    summary = DetectionSummary(source=str(source) if not hasattr(source, "read") else info.name,
+                               threshold=detector.threshold)
+    tracker = EventTracker(min_gap, min_frames)
+    out_dir = Path(out) if out is not None else None
+    events_path = out_dir / EVENTS_FILE if out_dir else None
+    jsonl = None
+    overlay = None
+    latencies: list[float] = []
+    t_start = time.perf_counter()
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=info.num_frames, unit="frame", desc="detect", file=sys.stderr,
+               disable=(not sys.stderr.isatty()) if progress is None else not progress)
+    try:
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            jsonl = (out_dir / FRAMES_FILE).open("w", encoding="utf-8")
+            summary.outputs["frames"] = str(out_dir / FRAMES_FILE)
+            summary.outputs["events"] = str(events_path)
+            _write_events(events_path, summary, [], False)
+        if video is not None:
+            overlay = OverlayWriter(video, fps=info.fps or 25.0, threshold=detector.threshold)
+            summary.outputs["video"] = str(video)
+        pending: list = []
+
+        def flush() -> None:
+            t0 = time.perf_counter()
+            results = detector.process([f.rgb for f in pending], [f.timestamp for f in pending])
+            dt = time.perf_counter() - t0
+            for frame, res in zip(pending, results, strict=True):
+                _emit(frame, res, dt)
+            pending.clear()
+
+        def _emit(frame: Any, res: FrameResult | None, dt: float) -> None:
+            summary.frames_read += 1
+            bar.update(1)
+            if res is not None:
+                latencies.append(dt)
+                summary.frames_scored += 1
+                summary.alarmed_frames += int(res.alarm)
+                if jsonl is not None:
+                    jsonl.write(json.dumps(res.as_json()) + "\n")
+                    jsonl.flush()
+                if tracker.update(res.index, res.score, res.alarm, res.timestamp) is not None:
+                    _write_events(events_path, summary, tracker.snapshot(), False)
+            if overlay is not None:
+                overlay.write(frame.rgb, score=None if res is None else res.score, alarm=bool(res and res.alarm),
+                              index=frame.index, error_map=None if res is None else res.error_map)
+
+        for frame in reader:
+            pending.append(frame)
+            if len(pending) >= batch:
+                flush()
+        if pending:
+            flush()
+        summary.stop_reason = reader.stop_reason or "end of stream"
+    except KeyboardInterrupt:
+        summary.stop_reason = "interrupted"
+        raise
+    finally:
+        bar.close()
+        summary.read_failures = reader.failures
+        if not summary.stop_reason:
+            summary.stop_reason = "stopped by an error"
+        summary.events = tracker.finish()
+        summary.seconds = time.perf_counter() - t_start
+        summary.fps = summary.frames_read / max(summary.seconds, 1e-9)
+        if latencies:
+            lat = np.asarray(latencies) * 1000.0
+            summary.latency_ms_mean = float(lat.mean())
+            summary.latency_ms_p95 = float(np.percentile(lat, 95))
+        if jsonl is not None:
+            jsonl.close()
+        if overlay is not None:
+            overlay.close()
+        _write_events(events_path, summary, summary.events, True)
+        if out_dir is not None:
+            summary.outputs["summary"] = str(out_dir / SUMMARY_FILE)
+            write_json_atomic(out_dir / SUMMARY_FILE, summary.as_dict())
+    return summary

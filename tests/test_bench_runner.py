@@ -1,0 +1,58 @@
+"""The streaming pipeline's clip indexing and the `ammcnet bench` report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from ammcnet.bench import score_stream
+from ammcnet.cli import main
+from ammcnet.demo import SceneConfig, render_video
+from ammcnet.export import TorchBackend
+from ammcnet.flow import get_flow_backend, normalise_flow
+from ammcnet.models import AMMCNet, ModelConfig
+
+
+def _unit(fr: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(fr.astype(np.float32) * (2.0 / 255.0) - 1.0).permute(2, 0, 1)
+
+
+def test_stream_records_follow_the_clip_convention() -> None:
+    frames = list(render_video(SceneConfig(height=32, width=48), 9, seed=2).frames)
+    torch.manual_seed(0)
+    backend = TorchBackend(AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)))
+    rec, stats = score_stream(frames, backend, size=(32, 32), flow_preset="ultrafast", batch_size=1, threaded=False)
+    assert rec["t"].tolist() == [4, 5, 6, 7, 8] and stats["frames"] == 9 and stats["fps"] > 0
+    rec3, _ = score_stream(frames, backend, size=(32, 32), flow_preset="ultrafast", batch_size=3, threaded=True)
+    for k in ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit"):
+        np.testing.assert_allclose(rec[k], rec3[k], rtol=1e-5, atol=1e-7)
+    # frame t = 6 by hand: frames 2..5 -> 6, flows 2..4 -> flow 5 (flow j = frame j -> j + 1)
+    import cv2
+
+    small = [cv2.resize(f, (32, 32), interpolation=cv2.INTER_LINEAR) for f in frames]
+    dis = get_flow_backend("dis", preset="ultrafast")
+    flows = [torch.from_numpy(normalise_flow(dis.compute(small[j], small[j + 1]))).permute(2, 0, 1) for j in range(8)]
+    t = 6
+    exp = backend.score(torch.cat([_unit(small[j]) for j in range(t - 4, t)])[None], _unit(small[t])[None],
+                        torch.cat(flows[t - 4 : t - 1])[None], flows[t - 1][None])
+    i = rec["t"].tolist().index(t)
+    for k in ("rgb_psnr", "flow_error", "flow_commit"):
+        np.testing.assert_allclose(rec[k][i], exp[k][0], rtol=1e-5, err_msg=k)
+
+
+def test_bench_cli_writes_a_report(tmp_path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    rc = main(["bench", "--preset", "tiny", "--frames", "8", "--seconds", "0.02", "--batches", "1,2",
+               "--train-steps", "1", "--json", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "eager" in text and "end to end" in text and "peak memory" in text
+    r = json.loads(out.read_text())
+    assert r["model"]["eager_b1"]["fps"] > 0 and r["model"]["best_batch"]["batch"] in (1, 2)
+    assert {"fused_b1", "onnx_b1"} <= set(r["model"]) and r["model"]["speedup_best"] > 0
+    assert r["end_to_end"]["optimised"]["frames"] == 8 and r["end_to_end"]["eager_sequential"]["frames"] == 8
+    assert r["training"]["samples_per_s"] > 0 and r["peak_memory_mb"] > 10
+    assert r["machine"]["torch"] == torch.__version__
+    assert main(["bench", "--preset", "no-such-preset", "--train-steps", "0"]) == 2

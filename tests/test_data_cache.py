@@ -1,0 +1,142 @@
+"""`prepare`: the cache layout, flows against direct calls, keys, resuming and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from ammcnet.cli import main
+from ammcnet.data import open_prepared, open_video, prepare_dataset
+from ammcnet.errors import DataError
+from ammcnet.flow import get_flow_backend, normalise_flow, write_flo
+from test_data_fixtures import make_custom_layout, make_frames_layout, moving_frames, write_frames
+
+SIZE = (16, 24)
+
+
+def _prep(root, cache, **kw):
+    return prepare_dataset(root, size=SIZE, cache_dir=cache, progress=False, **kw)
+
+
+def test_prepare_layout_and_contents(tmp_path):
+    root = make_frames_layout(tmp_path / "mini")
+    ds = _prep(root, tmp_path / "cache", flow_preset="fast")
+    assert ds.root.parent == (tmp_path / "cache").resolve() and ds.root.name.startswith("mini-")
+    assert ds.videos("train") == ["01", "02"] and ds.num_frames("test") == [7, 10]
+    frames, flows = ds.frames("test", "02"), ds.flows("test", "02")
+    assert frames.shape == (10, 16, 24, 3) and frames.dtype == np.uint8 and isinstance(frames, np.memmap)
+    assert flows.shape == (9, 16, 24, 2) and flows.dtype == np.float16
+    src = open_video(root / "testing" / "frames" / "02").read_all(SIZE)
+    assert np.array_equal(frames, src)
+    direct = normalise_flow(get_flow_backend("dis", preset="fast").compute(src[3], src[4]))
+    assert np.allclose(flows[3], direct, atol=1e-3)
+    assert ds.labels("01").tolist() == [0, 0, 1, 1, 1, 1, 0]
+    pm = ds.pixel_masks("01")
+    assert pm.shape == (7, 16, 24) and pm.dtype == bool and pm[3].any() and not pm[0].any()
+    man = ds.manifest
+    assert man["flow"]["preset"] == "fast" and man["normalisation"]["rule"] == "divide_by_grid_clip1/v1"
+    assert man["splits"]["train"][0]["source"].endswith("01")
+    assert not list(ds.root.rglob(".*"))  # no temp files
+
+
+def test_same_settings_reuse_new_settings_new_key(tmp_path):
+    root = make_custom_layout(tmp_path / "c", labels=None)
+    a = _prep(root, tmp_path / "cache", flow_preset="ultrafast")
+    mtime = (a.root / "manifest.json").stat().st_mtime_ns
+    b = _prep(root, tmp_path / "cache", flow_preset="ultrafast")
+    assert b.root == a.root and (a.root / "manifest.json").stat().st_mtime_ns == mtime
+    c = _prep(root, tmp_path / "cache", flow_preset="fast")
+    d = prepare_dataset(root, size=(16, 16), cache_dir=tmp_path / "cache", flow_preset="ultrafast", progress=False)
+    assert len({a.root, c.root, d.root}) == 3
+    write_frames(root / "train" / "walk", moving_frames(1, seed=9), ext=".png", start=50)  # sources changed
+    e = _prep(root, tmp_path / "cache", flow_preset="ultrafast")
+    assert e.root != a.root and e.num_frames("train") == [7, 7]
+
+
+def test_resume_redoes_only_unfinished_videos(tmp_path):
+    root = make_custom_layout(tmp_path / "c", labels=None)
+    ds = _prep(root, tmp_path / "cache", flow_preset="ultrafast")
+    (ds.root / "manifest.json").unlink()
+    (ds.root / "train" / "walk" / "done.json").unlink()  # as if killed while writing "walk"
+    keep = (ds.root / "train" / "cam" / "frames.npy").stat().st_mtime_ns
+    ds2 = _prep(root, tmp_path / "cache", flow_preset="ultrafast")
+    assert ds2.root == ds.root and ds2.videos("train") == ["cam", "walk"]
+    assert (ds.root / "train" / "cam" / "frames.npy").stat().st_mtime_ns == keep
+    assert (ds.root / "train" / "walk" / "done.json").is_file()
+
+
+def test_bad_video_leaves_nothing_half_written(tmp_path):
+    root = make_custom_layout(tmp_path / "c", labels=None)
+    bad = write_frames(root / "train" / "zbad", moving_frames(5, seed=4))
+    f = bad / "002.jpg"
+    f.write_bytes(f.read_bytes()[:50])
+    with pytest.raises(DataError, match="002.jpg.*truncated"):
+        _prep(root, tmp_path / "cache")
+    entry = next((tmp_path / "cache").iterdir())
+    assert not (entry / "manifest.json").exists() and not (entry / "train" / "zbad").exists()
+    ds = _prep(root, tmp_path / "cache", skip_bad=True)
+    assert ds.videos("train") == ["cam", "walk"]
+    assert ds.manifest["skipped"][0]["name"] == "zbad" and "truncated" in ds.manifest["skipped"][0]["error"]
+
+
+def test_unlabelled_test_split_and_label_count_mismatch(tmp_path):
+    root = make_frames_layout(tmp_path / "mini", with_masks=False)
+    (root / "mini.mat").unlink()
+    ds = _prep(root, tmp_path / "cache", splits=("test",))
+    assert ds.videos("test") == ["01", "02"] and ds.labels("01") is None and ds.pixel_masks("01") is None
+    bad = make_custom_layout(tmp_path / "c2", labels=None)
+    (bad / "labels.json").write_text(json.dumps({"t0": [0] * 5}))  # 5-frame mask for an 8-frame video
+    with pytest.raises(DataError, match="t0"):
+        _prep(bad, tmp_path / "cache2")
+    assert not any((tmp_path / "cache2").rglob("*.npy"))  # refused before any work
+
+
+def test_flo_backend_in_prepare(tmp_path):
+    root = make_custom_layout(tmp_path / "c", labels=None)
+    fdir = tmp_path / "flo"
+    for name, n in (("cam", 7), ("walk", 6), ("t0", 8)):
+        split = "test" if name == "t0" else "train"
+        for j in range(n - 1):
+            write_flo(fdir / split / name / f"{j:03d}.flo", np.full((8, 12, 2), (1.0, -0.5), np.float32))
+    ds = _prep(root, tmp_path / "cache", flow="flo", flow_dir=fdir)
+    fl = np.asarray(ds.flows("train", "walk"), np.float32)
+    assert np.allclose(fl[..., 0], 2.0 / SIZE[1], atol=1e-3)  # 1 px at 12 wide = 2 px at 24 wide
+    assert np.allclose(fl[..., 1], -1.0 / SIZE[0], atol=1e-3)  # v kept: -0.5 px at 8 high = -1 px at 16 high
+
+
+def test_workers_match_single_process(tmp_path):
+    root = make_custom_layout(tmp_path / "c", labels=None)
+    one = _prep(root, tmp_path / "a", flow_preset="ultrafast")
+    two = _prep(root, tmp_path / "b", flow_preset="ultrafast", workers=2)
+    for s in ("train", "test"):
+        for v in one.videos(s):
+            assert np.array_equal(one.frames(s, v), two.frames(s, v))
+            assert np.array_equal(one.flows(s, v), two.flows(s, v))
+
+
+def test_prepare_cli_and_open_prepared(tmp_path, capsys):
+    root = make_custom_layout(tmp_path / "c")
+    rc = main(["prepare", str(root), "--size", "16", "24", "--flow-preset", "ultrafast", "--cache",
+               str(tmp_path / "cache"), "--no-progress"])
+    assert rc == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0] == "train: 2 videos, 13 frames"
+    ds = open_prepared(out[-1])
+    assert ds.size == (16, 24) and ds.labels("t0").sum() == 2
+    with pytest.raises(DataError, match="not a prepared dataset"):
+        open_prepared(tmp_path)
+    assert main(["prepare", str(root), "--flow", "flo"]) == 2
+    assert "--flow-dir" in capsys.readouterr().err
+
+
+def test_grey_tif_frames_prepare(tmp_path):
+    d = tmp_path / "g" / "train" / "v"
+    d.mkdir(parents=True)
+    for i in range(3):
+        cv2.imwrite(str(d / f"{i}.tif"), np.full((10, 10), 30 * i, np.uint8))
+    ds = prepare_dataset(tmp_path / "g", size=(16, 16), cache_dir=tmp_path / "cache", progress=False, splits=("train",))
+    f = ds.frames("train", "v")
+    assert f.shape == (3, 16, 16, 3) and (f[2] == 60).all()

@@ -1,0 +1,61 @@
+"""The demo job end to end on a tiny scene and model, and the ``ammcnet demo`` command in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from ammcnet.cli import main
+from ammcnet.demo import SceneConfig
+
+# Cyclists cross the 48-px frame in about 12 frames, so each 24-frame test video has both classes.
+TINY_SCENE = SceneConfig(height=32, width=48, train_videos=1, test_videos=2, train_frames=12, test_frames=24,
+                         anomaly_kinds=("cyclist",))
+TINY_TRAIN = [
+    "data.size=[32,48]", "data.flow_preset=ultrafast", "model.features_root=4", "model.embed_dim=8",
+    "model.n_embed=16", "disc.widths=[8,16,16]", "stage1.iterations=1", "stage2.iterations=1",
+    "stage1.batch_size=2", "stage2.batch_size=2", "run.checkpoint_every=1", "run.log_every=1",
+    "run.val_max_batches=1", "data.val_fraction=0.3",
+]
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread: on a busy 2-core machine two spinning threads make tiny convolutions far slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.slow
+def test_run_demo_end_to_end(tmp_path, one_thread):
+    pytest.importorskip("ammcnet.training")
+    from ammcnet.demo.job import run_demo
+
+    result = run_demo(tmp_path / "demo", quick=True, scene=TINY_SCENE, overrides=TINY_TRAIN, progress=False)
+    assert 0.0 <= result["auc"] <= 1.0
+    metrics = json.loads((Path(result["test_dir"]) / "metrics.json").read_text())
+    assert metrics["num_videos"] == 2 and metrics["honest"]["auc_micro"] == pytest.approx(result["auc"])
+    report = Path(result["report"]).read_text()
+    assert "honest frame AUC" in report and "cyclist" in report
+    assert Path(result["model"]).is_file() and set(result["seconds"]) >= {"scene", "prepare", "train", "test"}
+    assert Path(result["detect"]["annotated"]).is_file()
+
+
+def test_cli_scene_only(tmp_path, capsys, monkeypatch):
+    import ammcnet.demo.job as job
+
+    monkeypatch.setattr(job, "demo_settings", lambda quick=False, overrides=(): (TINY_SCENE, None))
+    out = tmp_path / "walk"
+    assert main(["demo", "--scene-only", "--out", str(out), "--no-progress", "--seed", "1"]) == 0
+    assert "scene dataset:" in capsys.readouterr().out
+    assert (out / "walk.mat").is_file() and len(list((out / "testing" / "frames").iterdir())) == 2
+    # another seed into the same folder: one-line error, exit status 2, nothing overwritten
+    assert main(["demo", "--scene-only", "--out", str(out), "--no-progress", "--seed", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ammcnet demo: error:") and "choose another folder" in err and "Traceback" not in err
+    assert '"seed": 1' in (out / "scene.json").read_text()

@@ -1,0 +1,101 @@
+"""Data-parallel training on 2 CPU processes (gloo): identical weights and codebooks on every rank."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from ammcnet.models import AMMCNet, EMACodebook, ModelConfig, PatchDiscriminator
+from ammcnet.training.config import LossWeights
+from ammcnet.training.distributed import (
+    DistContext,
+    ShardedStepBatchSampler,
+    prepare_model,
+    sync_codebooks,
+    sync_optimizer,
+)
+from ammcnet.training.sampling import StepBatchSampler
+from ammcnet.training.steps import GanPart, stage2_step
+
+WORLD = 2
+GLOBAL_BATCH = 4
+
+
+def _data(step: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(100 + step)
+    b = GLOBAL_BATCH
+    return {"frames": torch.rand(b, 12, 16, 16, generator=g) * 2 - 1, "target": torch.rand(b, 3, 16, 16, generator=g) * 2 - 1,
+            "flows": torch.randn(b, 6, 16, 16, generator=g) * 0.1, "flow_target": torch.randn(b, 2, 16, 16, generator=g) * 0.1}
+
+
+def _worker(rank: int, init_file: str, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    try:
+        ctx = DistContext(rank, WORLD)
+        torch.manual_seed(rank)  # different starts on purpose: prepare_model must broadcast rank 0's
+        model = prepare_model(AMMCNet(ModelConfig(features_root=2, embed_dim=4, n_embed=8)), ctx)
+        disc = PatchDiscriminator(3, (4, 4))
+        prepare_model(disc, ctx)
+        opt_g = sync_optimizer(torch.optim.Adam(model.parameters(), lr=1e-2), after_step=model)
+        opt_d = sync_optimizer(torch.optim.Adam(disc.parameters(), lr=1e-2), after_step=disc)
+        part = GanPart(opt_g, disc, opt_d)
+        model.train()
+        for step in range(2):
+            batch = {k: v[rank::WORLD] for k, v in _data(step).items()}  # this rank's shard
+            stage2_step(model, batch, part, LossWeights())
+        # a codebook fed half the features on each rank must equal one fed all of them
+        torch.manual_seed(7)
+        cb = EMACodebook(4, 8, decay=0.9)
+        sync_codebooks(cb)
+        flat = torch.randn(20, 4, generator=torch.Generator().manual_seed(3))
+        top1 = cb.distances(flat).argmin(1)
+        cb.update(flat[rank::WORLD], top1[rank::WORLD])
+        torch.save({"model": model.state_dict(), "disc": disc.state_dict(), "cb": cb.state_dict()},
+                   f"{out_dir}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_gloo_ranks_end_identical(tmp_path) -> None:
+    if not dist.is_available():
+        pytest.skip("torch.distributed is not available in this build")
+    mp.spawn(_worker, args=(str(tmp_path / "pg"), str(tmp_path)), nprocs=WORLD, join=True)
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD))
+    for part in ("model", "disc"):
+        assert r0[part].keys() == r1[part].keys()
+        for k in r0[part]:
+            assert torch.equal(r0[part][k], r1[part][k]), f"{part}.{k} differs between ranks"
+    codebook_keys = [k for k in r0["model"] if k.endswith("codebook.embed")]
+    assert len(codebook_keys) == 2
+    torch.manual_seed(0)  # training moved the weights away from rank 0's initial state
+    init = AMMCNet(ModelConfig(features_root=2, embed_dim=4, n_embed=8)).state_dict()
+    assert not torch.equal(init["appearance.inc.0.weight"], r0["model"]["appearance.inc.0.weight"])
+    assert not torch.equal(init["appearance.memory.codebook.embed"], r0["model"]["appearance.memory.codebook.embed"])
+    # codebook statistics were summed over ranks: same as one process seeing the whole batch
+    torch.manual_seed(7)
+    ref = EMACodebook(4, 8, decay=0.9)
+    flat = torch.randn(20, 4, generator=torch.Generator().manual_seed(3))
+    ref.update(flat, ref.distances(flat).argmin(1))
+    for k, v in ref.state_dict().items():
+        assert torch.allclose(r0["cb"][k], v, atol=1e-6), k
+
+
+def test_sharded_sampler_matches_global_order_and_resumes() -> None:
+    n, b = 23, 3
+    shards = [list(ShardedStepBatchSampler(n, b, seed=5, stage=2, start=0, stop=9, rank=r, world_size=2)) for r in (0, 1)]
+    glob = list(StepBatchSampler(n, b * 2, seed=5, stage=2, start=0, stop=9))
+    for step in range(9):
+        a, c = shards[0][step], shards[1][step]
+        assert len(a) == len(c) == b and not set(a) & set(c)
+        assert sorted(a + c) == sorted(glob[step])
+    resumed = list(ShardedStepBatchSampler(n, b, seed=5, stage=2, start=4, stop=9, rank=1, world_size=2))
+    assert resumed == shards[1][4:]
+    one = ShardedStepBatchSampler(n, b, seed=5, stage=2, start=0, stop=3)
+    assert list(one) == list(StepBatchSampler(n, b, seed=5, stage=2, start=0, stop=3))
+    with pytest.raises(ValueError):
+        ShardedStepBatchSampler(n, b, seed=0, stage=1, start=0, stop=1, rank=2, world_size=2)
+    assert np.all(np.diff([len(x) for x in shards[0]]) == 0)

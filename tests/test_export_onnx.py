@@ -1,0 +1,118 @@
+"""BatchNorm folding, the ONNX graph and the ONNX Runtime backend against the PyTorch model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ammcnet.cli import main
+from ammcnet.errors import CheckpointError, DataError
+from ammcnet.export import OnnxBackend, ScoringGraph, TorchBackend, export_onnx, fuse_batchnorm, optimize_for_inference
+from ammcnet.models import AMMCNet, ModelConfig, save_model_file
+from ammcnet.scoring.inference import mse_per_sample, psnr_per_sample
+
+TINY = ModelConfig(features_root=4, embed_dim=8, n_embed=16)
+
+
+def _trained_like(cfg: ModelConfig = TINY) -> AMMCNet:
+    """A tiny model whose BN statistics and codebooks are not at their initial values."""
+    torch.manual_seed(0)
+    net = AMMCNet(cfg)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.rand(2, 12, 32, 32) * 2 - 1, torch.randn(2, 6, 32, 32) * 0.1 if cfg.streams == "both" else None)
+    return net.eval()
+
+
+def _inputs(b: int = 3, seed: int = 1) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(b, 12, 32, 32, generator=g) * 2 - 1, torch.rand(b, 3, 32, 32, generator=g) * 2 - 1,
+            torch.randn(b, 6, 32, 32, generator=g) * 0.1, torch.randn(b, 2, 32, 32, generator=g) * 0.1)
+
+
+def test_fused_model_matches_and_memory_is_exact() -> None:
+    net = _trained_like()
+    fast = optimize_for_inference(net)
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    assert n_bn == 2 * 14 + 4
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # original untouched
+    frames, _, flows, _ = _inputs()
+    with torch.no_grad():
+        a, b = net(frames, flows), fast(frames, flows)
+    assert (a.frame_pred - b.frame_pred).abs().max() < 1e-5
+    assert (a.flow_pred - b.flow_pred).abs().max() < 1e-5
+    assert torch.equal(a.frame_codes, b.frame_codes) and torch.equal(a.flow_codes, b.flow_codes)
+    assert (a.frame_commit_per_sample - b.frame_commit_per_sample).abs().max() < 1e-5
+    for name in ("embed", "cluster_size", "embed_avg"):
+        assert torch.equal(getattr(net.appearance.memory.codebook, name), getattr(fast.appearance.memory.codebook, name))
+
+
+def test_fuse_counts_and_channels_last_copy() -> None:
+    net = _trained_like()
+    assert fuse_batchnorm(torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3), torch.nn.BatchNorm2d(2))) == 1
+    fast = optimize_for_inference(net, channels_last=True)
+    frames, _, flows, _ = _inputs(2)
+    with torch.no_grad():
+        ref = net(frames, flows).frame_pred
+        got = fast(frames.contiguous(memory_format=torch.channels_last), flows.contiguous(memory_format=torch.channels_last))
+    assert (ref - got.frame_pred).abs().max() < 1e-5
+
+
+def test_onnx_runtime_matches_pytorch(tmp_path) -> None:
+    net = _trained_like()
+    path = export_onnx(net, tmp_path / "m.onnx", size=(32, 32))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing half-written left
+    ort_b = OnnxBackend(path, threads=1)
+    assert ort_b.config == TINY and ort_b.motion is not None
+    frames, target, flows, flow_target = _inputs(3)  # batch 3 != export batch 2: dynamic axis
+    got = ort_b.score(frames, target, flows, flow_target)
+    with torch.no_grad():
+        ref = net(frames, flows)
+    exp = {
+        "frame_pred": ref.frame_pred, "flow_pred": ref.flow_pred,
+        "rgb_psnr": psnr_per_sample(ref.frame_pred, target), "flow_error": mse_per_sample(ref.flow_pred, flow_target),
+        "rgb_commit": ref.frame_commit_per_sample, "flow_commit": ref.flow_commit_per_sample,
+    }
+    for k, v in exp.items():
+        diff = np.abs(got[k].astype(np.float64) - v.double().numpy()).max()
+        assert diff <= 1e-4, (k, diff)
+    # the AMMCNet-style call, and the torch backend's records agree too
+    out = ort_b(frames, flows)
+    assert np.abs(out.frame_pred.numpy() - ref.frame_pred.numpy()).max() <= 1e-4
+    tb = TorchBackend(net).score(frames, target, flows, flow_target)
+    assert np.abs(tb["rgb_psnr"] - got["rgb_psnr"]).max() <= 1e-3
+    with pytest.raises(DataError, match="exported for 32x32"):
+        ort_b(torch.zeros(1, 12, 64, 64), torch.zeros(1, 6, 64, 64))
+
+
+def test_appearance_only_graph(tmp_path) -> None:
+    cfg = ModelConfig(features_root=4, embed_dim=8, n_embed=16, streams="appearance")
+    net = _trained_like(cfg)
+    b = OnnxBackend(export_onnx(net, tmp_path / "a.onnx", size=(32, 32)), threads=1)
+    assert b.motion is None and b.input_names == ["frames", "target"]
+    frames, target, _, _ = _inputs(2)
+    got = b.score(frames, target)
+    assert set(got) == {"frame_pred", "rgb_psnr", "rgb_commit"}
+    ref = ScoringGraph(net)(frames, target)
+    assert np.abs(got["rgb_psnr"] - ref[1].detach().numpy()).max() <= 1e-4
+
+
+def test_export_cli_and_errors(tmp_path, capsys) -> None:
+    run = tmp_path / "run"
+    save_model_file(run / "model.pt", _trained_like(), train_config={"data": {"size": [32, 32]}})
+    assert main(["export", str(run), "--onnx", str(tmp_path / "x.onnx")]) == 0
+    assert OnnxBackend(tmp_path / "x.onnx").size == (32, 32)
+    assert main(["export", str(tmp_path / "nope"), "--onnx", str(tmp_path / "y.onnx")]) == 2
+    assert "error" in capsys.readouterr().err and not (tmp_path / "y.onnx").exists()
+    with pytest.raises(CheckpointError, match="not found"):
+        OnnxBackend(tmp_path / "missing.onnx")
+    (tmp_path / "bad.onnx").write_bytes(b"not a graph")
+    with pytest.raises(CheckpointError, match="not a readable ONNX"):
+        OnnxBackend(tmp_path / "bad.onnx")

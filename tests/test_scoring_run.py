@@ -1,0 +1,165 @@
+"""Inference, calibration and `ammcnet test` end to end on a tiny generated dataset (32x32)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from ammcnet.cli import main
+from ammcnet.errors import ConfigError, DataError
+
+SIZE = 32
+TEST_FRAMES = (12, 10)
+ANOMALOUS = {"t1": range(6, 10), "t2": range(5, 8)}  # 0-based frames with a bright square
+
+
+def _frames(n: int, seed: int, anomalous: range = range(0)) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    base = cv2.GaussianBlur(rng.integers(0, 256, (SIZE, SIZE + n, 3), dtype=np.uint8), (5, 5), 1.5)
+    frames, masks = [], []
+    for i in range(n):
+        f = np.ascontiguousarray(base[:, i : i + SIZE])
+        m = np.zeros((SIZE, SIZE), np.uint8)
+        if i in anomalous:
+            f[8:16, 10:20] = 255
+            m[8:16, 10:20] = 255
+        frames.append(f)
+        masks.append(m)
+    return frames, masks
+
+
+def _write(folder: Path, images: list[np.ndarray]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, im in enumerate(images):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), im if im.ndim == 2 else cv2.cvtColor(im, cv2.COLOR_RGB2BGR))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A custom-layout dataset, its prepared cache, and a run folder with a random tiny model."""
+    from ammcnet.data import ClipDataset, prepare_dataset
+    from ammcnet.models import AMMCNet, ModelConfig, save_model_file
+    from ammcnet.scoring import calibrate
+
+    tmp = tmp_path_factory.mktemp("scoring")
+    root = tmp / "tiny"
+    _write(root / "train" / "v1", _frames(10, seed=1)[0])
+    rows = []
+    for j, (name, n) in enumerate(zip(ANOMALOUS, TEST_FRAMES, strict=True)):
+        frames, masks = _frames(n, seed=10 + j, anomalous=ANOMALOUS[name])
+        _write(root / "test" / name, frames)
+        _write(root / "pixel_masks" / name, masks)
+        rows.append(f"{name},{ANOMALOUS[name].start + 1},{ANOMALOUS[name].stop}")
+    (root / "labels.csv").write_text("video,start,end\n" + "\n".join(rows) + "\n")
+    prepared = prepare_dataset(root, size=(SIZE, SIZE), flow="farneback", cache_dir=tmp / "cache", progress=False)
+
+    torch.manual_seed(0)
+    model = AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)).eval()
+    cal = calibrate(model, ClipDataset(prepared, "train"), batch_size=4)
+    run = tmp / "run"
+    save_model_file(run / "model.pt", model, calibration=cal,
+                    train_config={"data": {"size": [SIZE, SIZE], "flow": "farneback"}})
+    return {"root": root, "prepared": prepared, "model": model, "run": run, "tmp": tmp, "cal": cal}
+
+
+def test_scores_do_not_depend_on_batch_size(tiny):
+    from ammcnet.scoring import score_prepared
+
+    a = score_prepared(tiny["model"], tiny["prepared"], batch_size=1, error_maps=True)
+    b = score_prepared(tiny["model"], tiny["prepared"], batch_size=7, error_maps=True)
+    assert list(a.records) == ["rgb_psnr", "rgb_commit", "flow_error", "flow_commit"]
+    assert a.num_frames.tolist() == list(TEST_FRAMES) and a.videos == list(ANOMALOUS)
+    for name in a.records:
+        for x, y in zip(a.records[name], b.records[name], strict=True):
+            assert np.isfinite(x).all()
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7)
+            assert np.all(x[:4] == x[4])  # warm-up entries copy the first scored frame
+    for x, y in zip(a.maps, b.maps, strict=True):
+        assert x.dtype == np.float16 and x.shape == (len(x), SIZE, SIZE)
+        np.testing.assert_allclose(x.astype(np.float32), y.astype(np.float32), rtol=1e-2, atol=1e-6)
+
+
+def test_psnr_record_matches_its_definition(tiny):
+    """rgb_psnr of one clip recomputed by hand from the model's prediction."""
+    from ammcnet.data import ClipDataset
+    from ammcnet.scoring import score_prepared
+
+    res = score_prepared(tiny["model"], tiny["prepared"], batch_size=4)
+    item = ClipDataset(tiny["prepared"], "test")[3]  # video 0, t = 7
+    with torch.inference_mode():
+        out = tiny["model"](item["frames"][None], item["flows"][None])
+    mse = (((out.frame_pred[0] + 1) / 2 - (item["target"] + 1) / 2) ** 2).mean().item()
+    fmse = ((out.flow_pred[0] - item["flow_target"]) ** 2).mean().item()
+    assert res.records["rgb_psnr"][0][7] == pytest.approx(10 * np.log10(1 / mse), rel=1e-5)
+    assert res.records["flow_error"][0][7] == pytest.approx(fmse, rel=1e-4)
+
+
+def test_calibration_comes_from_normal_clips(tiny):
+    cal = tiny["cal"]
+    assert cal["num_frames"] == 10 - 4 and cal["num_videos"] == 1
+    assert set(cal["records"]) == {"rgb_psnr", "rgb_commit", "flow_error", "flow_commit"}
+    st = cal["records"]["rgb_psnr"]
+    assert st["min"] <= st["quantiles"]["0.5"] <= st["max"]
+    json.dumps(cal)
+
+
+def test_cli_test_end_to_end(tiny, capsys):
+    out = tiny["tmp"] / "out"
+    rc = main(["test", str(tiny["run"]), str(tiny["prepared"].root), "--out", str(out), "--maps",
+               "--batch-size", "5", "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "honest micro AUC" in printed and "pixel AUC" in printed
+    for name in ("scores.npz", "honest_scores.npz", "metrics.json", "table.txt", "plots/roc.png",
+                 "plots/heatmaps.png", "plots/curves/t1.png", "plots/curves/t2.png", "maps/t1.npy"):
+        assert (out / name).is_file(), name
+    m = json.loads((out / "metrics.json").read_text())
+    # AUC on the test labels only: every test frame after the 4 warm-up frames, nothing else
+    assert m["honest"]["n_frames"] == sum(n - 4 for n in TEST_FRAMES) == m["scored_frames"]
+    assert 0.0 <= m["honest"]["auc_micro"] <= 1.0
+    assert any(r["name"] == "PSNR only" for r in m["protocols"])
+    assert 0.0 <= m["pixel"]["pixel_auc"] <= 1.0 and m["pixel"]["tbdc"] is None
+    assert m["pixel"]["rbdc"]["num_gt_regions"] == sum(len(r) for r in ANOMALOUS.values())
+    from ammcnet.metrics import load_score_file
+
+    sf = load_score_file(out / "scores.npz")
+    assert sf.record_names == sorted(["rgb_psnr", "rgb_commit", "flow_error", "flow_commit"])
+    assert load_score_file(out / "honest_scores.npz").record_names == ["anomaly"]
+    assert not list(out.rglob("*.tmp*"))  # nothing half-written left behind
+
+
+def test_dataset_root_is_prepared_at_the_model_size(tiny, monkeypatch):
+    """A dataset root (not a cache folder) is prepared with the run's settings, test split only."""
+    from ammcnet.scoring.runner import run_test
+
+    monkeypatch.setenv("AMMCNET_CACHE", str(tiny["tmp"] / "cache2"))
+    m = run_test(tiny["run"], tiny["root"], tiny["tmp"] / "out2", plots=False, progress=False)
+    assert m["size"] == [SIZE, SIZE] and m["honest"] is not None
+
+
+def test_bad_inputs_are_one_line_errors(tiny, capsys):
+    from ammcnet.data import prepare_dataset
+    from ammcnet.models import save_model_file
+    from ammcnet.scoring.runner import run_test
+
+    empty = tiny["tmp"] / "empty_run"
+    empty.mkdir()
+    assert main(["test", str(empty), str(tiny["prepared"].root), "--no-progress"]) == 2
+    assert "model.pt" in capsys.readouterr().err
+    # the model was trained at 32x32; a 40x40 cache does not match
+    other = prepare_dataset(tiny["root"], size=(40, 40), flow="farneback", cache_dir=tiny["tmp"] / "cache40",
+                            splits=("test",), progress=False)
+    with pytest.raises(DataError, match="trained at 32x32"):
+        run_test(tiny["run"], other.root, tiny["tmp"] / "bad", progress=False)
+    # no calibration: the honest protocol says so; the paper protocol still works
+    nocal = tiny["tmp"] / "nocal"
+    save_model_file(nocal / "model.pt", tiny["model"], train_config={"data": {"size": [SIZE, SIZE]}})
+    with pytest.raises(ConfigError, match="no calibration statistics"):
+        run_test(nocal, tiny["prepared"].root, tiny["tmp"] / "bad", progress=False)
+    m = run_test(nocal, tiny["prepared"].root, tiny["tmp"] / "paper", protocol="paper", plots=False, progress=False)
+    assert m["honest"] is None and m["protocols"]
