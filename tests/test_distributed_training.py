@@ -13,9 +13,8 @@ from ammcnet.training.config import LossWeights
 from ammcnet.training.distributed import (
     DistContext,
     ShardedStepBatchSampler,
-    prepare_model,
+    prepare_data_parallel,
     sync_codebooks,
-    sync_optimizer,
 )
 from ammcnet.training.sampling import StepBatchSampler
 from ammcnet.training.steps import GanPart, stage2_step
@@ -37,12 +36,10 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     try:
         ctx = DistContext(rank, WORLD)
         torch.manual_seed(rank)  # different starts on purpose: prepare_model must broadcast rank 0's
-        model = prepare_model(AMMCNet(ModelConfig(features_root=2, embed_dim=4, n_embed=8)), ctx)
+        model = AMMCNet(ModelConfig(features_root=2, embed_dim=4, n_embed=8))
         disc = PatchDiscriminator(3, (4, 4))
-        prepare_model(disc, ctx)
-        opt_g = sync_optimizer(torch.optim.Adam(model.parameters(), lr=1e-2), after_step=model)
-        opt_d = sync_optimizer(torch.optim.Adam(disc.parameters(), lr=1e-2), after_step=disc)
-        part = GanPart(opt_g, disc, opt_d)
+        part = GanPart(torch.optim.Adam(model.parameters(), lr=1e-2), disc, torch.optim.Adam(disc.parameters(), lr=1e-2))
+        prepare_data_parallel(model, [part], ctx)  # what the trainer calls under torchrun
         model.train()
         for step in range(2):
             batch = {k: v[rank::WORLD] for k, v in _data(step).items()}  # this rank's shard

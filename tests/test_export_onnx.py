@@ -8,11 +8,27 @@ import torch
 
 from ammcnet.cli import main
 from ammcnet.errors import CheckpointError, DataError
-from ammcnet.export import OnnxBackend, ScoringGraph, TorchBackend, export_onnx, fuse_batchnorm, optimize_for_inference
+from ammcnet.export import (
+    OnnxBackend,
+    ScoringGraph,
+    TorchBackend,
+    export_onnx,
+    fuse_batchnorm,
+    optimize_for_inference,
+)
 from ammcnet.models import AMMCNet, ModelConfig, save_model_file
 from ammcnet.scoring.inference import mse_per_sample, psnr_per_sample
 
 TINY = ModelConfig(features_root=4, embed_dim=8, n_embed=16)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on a 2-core machine shared with other test runs, 2 OpenMP threads are far slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def _trained_like(cfg: ModelConfig = TINY) -> AMMCNet:
@@ -116,3 +132,21 @@ def test_export_cli_and_errors(tmp_path, capsys) -> None:
     (tmp_path / "bad.onnx").write_bytes(b"not a graph")
     with pytest.raises(CheckpointError, match="not a readable ONNX"):
         OnnxBackend(tmp_path / "bad.onnx")
+
+
+def test_detector_runs_on_the_onnx_backend(tmp_path) -> None:
+    from ammcnet.demo import SceneConfig, render_video
+    from ammcnet.detect.detector import Detector
+    from ammcnet.scoring.calibration import calibration_from_records
+
+    net = _trained_like()
+    rng = np.random.default_rng(0)
+    cal = calibration_from_records([{k: rng.random(40) for k in ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit")}])
+    frames = list(render_video(SceneConfig(height=32, width=48), 7, seed=3).frames)
+    kw = dict(size=(32, 32), flow_preset="ultrafast")
+    ref = Detector(net, cal, **kw).process(frames)
+    got = Detector(OnnxBackend(export_onnx(net, tmp_path / "d.onnx", size=(32, 32)), threads=1), cal, **kw).process(frames)
+    assert [r is None for r in got] == [r is None for r in ref] == [True] * 4 + [False] * 3
+    for a, b in zip(ref[4:], got[4:], strict=True):
+        assert abs(a.records["rgb_psnr"] - b.records["rgb_psnr"]) <= 1e-3
+        assert abs(a.fused - b.fused) <= 1e-3

@@ -146,6 +146,23 @@ def test_bad_inputs_give_clear_errors(prepared, reference_run, tmp_path):
               device="cpu", progress=False)
 
 
+def test_stages_run_separately(prepared, tmp_path):
+    cfg = load_preset("tiny", ["stage1.iterations=2", "stage2.iterations=2", "run.select=val"])
+    out = tmp_path / "sep"
+    train(prepared, cfg, out, stage="1", device="cpu", progress=False)
+    assert not load_model_file(out).config.use_amft  # model.pt after stage 1 alone: the stage-1 model
+    train(prepared, cfg, out, stage="2", device="cpu", progress=False)
+    final = load_model_file(out)
+    assert final.model.amft is not None
+    assert final.meta["stage2"]["selected_step"] == final.meta["stage2"]["best_step"] == 2
+    assert (out / "checkpoints" / "stage2-best.pt").is_file()
+    rows = read_metrics(out / "metrics.csv")
+    assert [(r["stage"], r["step"]) for r in rows] == [("1", "1"), ("1", "2"), ("2", "1"), ("2", "2")]
+    with pytest.raises(CheckpointError, match="--resume"):
+        train(prepared, cfg, out, stage="2", device="cpu", progress=False)
+
+
+@pytest.mark.filterwarnings("ignore:video v0 has 4 frames")
 def test_empty_training_set(tmp_path):
     root = tmp_path / "short"
     _write_video(root / "train" / "v0", 4, 0)  # frames_in + 1 = 5 frames needed for one clip

@@ -118,7 +118,7 @@ def score_stream(
     flow_backend = get_flow_backend(flow, preset=flow_preset) if motion else None
     timings = {"decode_resize": 0.0, "flow": 0.0, "model": 0.0}
     if max_frames is not None:
-        frames = (fr for i, fr in zip(range(max_frames), frames))
+        frames = (fr for i, fr in zip(range(max_frames), frames, strict=False))
     gen = _frames_and_flows(frames, size, flow_backend, timings, motion)
     items = _threaded(gen) if threaded else gen
     past: deque[torch.Tensor] = deque(maxlen=f_in + 1)
@@ -131,7 +131,7 @@ def score_stream(
         if not pending:
             return
         t0 = time.perf_counter()
-        cols = list(zip(*pending))
+        cols = list(zip(*pending, strict=True))
         fr, tg = torch.stack(cols[1]), torch.stack(cols[2])
         fl, ft = (torch.stack(cols[3]), torch.stack(cols[4])) if motion else (None, None)
         res = backend.score(fr, tg, fl, ft)

@@ -204,6 +204,8 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         threads = cfg.threads or _pick_threads(backends["fused"], mcfg, size, cfg, default_threads, report)
         torch.set_num_threads(threads)
         report["machine"]["torch_threads"] = threads
+        if threads != default_threads:  # the eager model at the chosen threads: what fusion etc. add on top
+            report["model"]["eager_same_threads_b1"] = _model_fps(backends["eager"], mcfg, size, 1, cfg)
         if cfg.channels_last:
             backends["fused_channels_last"] = TorchBackend(model, channels_last=True, device=cfg.device)
         if cfg.compile:

@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the CPU, test it and print the frame AUC and the report path. Re-running reuses finished steps.",
     )
     p.add_argument("--out", default="runs/demo", help="working folder (default: runs/demo)")
-    p.add_argument("--quick", action="store_true", help="smaller scene, model and schedule (about a minute)")
+    p.add_argument("--quick", action="store_true", help="smaller scene and shorter training (120 + 60 steps instead of 300 + 150)")
     p.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -8,6 +8,7 @@ True
 """
 
 from ammcnet.demo.config import ANOMALY_KINDS, APPEARANCE_KINDS, MOTION_KINDS, SceneConfig
+from ammcnet.demo.job import demo_settings, run_demo
 from ammcnet.demo.scene import Scene, build_scene
 from ammcnet.demo.video import RenderedVideo, Track, render_video
 from ammcnet.demo.writer import generate_scene_dataset, intervals
@@ -21,7 +22,9 @@ __all__ = [
     "SceneConfig",
     "Track",
     "build_scene",
+    "demo_settings",
     "generate_scene_dataset",
     "intervals",
     "render_video",
+    "run_demo",
 ]

@@ -34,20 +34,17 @@ DEMO_SIZE = (64, 96)
 #: Training overrides on top of the ``cpu-lite`` preset (full demo, then --quick).
 DEMO_OVERRIDES: tuple[str, ...] = (
     f"data.size=[{DEMO_SIZE[0]},{DEMO_SIZE[1]}]", "data.flow_preset=medium", "data.val_fraction=0.15",
-    "model.features_root=16", "model.embed_dim=32", "model.n_embed=64",
-    "disc.widths=[16,32,32]", "optim.lr_g=0.001", "optim.lr_d=0.0001", "optim.milestones=[]",
-    "stage1.iterations=600", "stage1.batch_size=4", "stage2.iterations=300", "stage2.batch_size=4",
-    "run.log_every=20", "run.checkpoint_every=300", "run.keep_checkpoints=1", "run.val_max_batches=8",
+    "model.features_root=8", "model.embed_dim=16", "model.n_embed=32",
+    "disc.widths=[8,16,16]", "optim.lr_g=0.001", "optim.lr_d=0.0001", "optim.milestones=[]",
+    "stage1.iterations=300", "stage1.batch_size=4", "stage2.iterations=150", "stage2.batch_size=4",
+    "run.log_every=20", "run.checkpoint_every=150", "run.keep_checkpoints=1", "run.val_max_batches=4",
 )
-QUICK_OVERRIDES: tuple[str, ...] = (
-    "model.features_root=8", "model.embed_dim=16", "model.n_embed=32", "disc.widths=[8,16,16]",
-    "stage1.iterations=120", "stage2.iterations=60", "run.checkpoint_every=60", "run.val_max_batches=4",
-)
+QUICK_OVERRIDES: tuple[str, ...] = ("stage1.iterations=120", "stage2.iterations=60", "run.checkpoint_every=60")
 QUICK_SCENE = SceneConfig(train_videos=4, test_videos=6, train_frames=80, test_frames=80)
 
 
 def demo_settings(quick: bool = False, overrides: tuple[str, ...] | list[str] = ()) -> tuple[SceneConfig, Any]:
-    """The scene and training config the demo uses (``quick`` = smaller scene, model and schedule)."""
+    """The scene and training config the demo uses (``quick`` = smaller scene, shorter schedule)."""
     from ammcnet.training import load_preset
 
     extra = DEMO_OVERRIDES + (QUICK_OVERRIDES if quick else ()) + tuple(overrides)
@@ -56,11 +53,12 @@ def demo_settings(quick: bool = False, overrides: tuple[str, ...] | list[str] = 
     return (replace(QUICK_SCENE) if quick else SceneConfig()), config
 
 
-def _annotated_video(run_dir: Path, dataset: Path, video: str, out: Path, progress: bool) -> dict[str, Any]:
+def _annotated_video(run_dir: Path, dataset: Path, video: str, out: Path, progress: bool,
+                     device: str) -> dict[str, Any]:
     from ammcnet.detect.run import run_detection
 
     summary = run_detection(dataset / "testing" / "frames" / video, run_dir, out=out, video=out / "annotated.mp4",
-                            progress=progress)
+                            device=device, progress=progress)
     info = summary.as_dict() if hasattr(summary, "as_dict") else dict(vars(summary))
     return {"video": video, "annotated": str(out / "annotated.mp4"), "folder": str(out),
             "events": info.get("events", info.get("num_events"))}
@@ -104,7 +102,7 @@ def run_demo(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0,
 
     Args:
         out: working folder (created); earlier results in it are reused.
-        quick: smaller scene, model and schedule (about a minute instead of several).
+        quick: smaller scene and a shorter schedule (120 + 60 steps instead of 300 + 150).
         seed: scene seed (the training seed is the preset's).
         progress: tqdm bars on stderr (only on a terminal).
         scene: scene settings instead of the demo's.
@@ -165,7 +163,7 @@ def run_demo(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0,
         for e in info["events"]:
             counts[e["video"]] = counts.get(e["video"], 0) + max(e["end"] - e["start"] + 1, 0)
         video = max(counts, key=counts.get) if counts else info["test_videos"][0]
-        result["detect"] = _annotated_video(run_dir, dataset, video, out / f"detect{tag}", progress)
+        result["detect"] = _annotated_video(run_dir, dataset, video, out / f"detect{tag}", progress, device)
         seconds["detect"] = time.perf_counter() - t0
     report = out / f"REPORT{tag}.md"
     write_text_atomic(report, _report(result))

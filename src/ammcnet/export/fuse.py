@@ -58,7 +58,7 @@ def _fuse_sequential(seq: nn.Sequential) -> int:
     """Fold every (Conv2d, BatchNorm2d) pair of a Sequential in place; returns how many."""
     n = 0
     names = list(seq._modules.keys())
-    for a, b in zip(names, names[1:]):
+    for a, b in zip(names, names[1:], strict=False):
         conv, bn = seq._modules[a], seq._modules[b]
         if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
             seq._modules[a] = fuse_conv_bn(conv, bn)

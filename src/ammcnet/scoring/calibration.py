@@ -81,8 +81,20 @@ def calibration_from_records(
         "num_videos": len(videos),
         "records": {n: summarise(pooled[n]) for n in names},
     }
-    fused = np.concatenate([smooth(fuse_records(v, cal, weights), smoothing) for v in videos])
-    cal["fused"] = {
+    raw = [fuse_records(v, cal, weights) for v in videos]
+    cal["fused"] = _fused_table(raw, weights, smoothing)
+    if not smoothing.causal:
+        # the online detector smooths causally: its alarm threshold needs the causal table
+        causal = Smoothing(sigma=smoothing.sigma, causal=True, truncate=smoothing.truncate)
+        cal["fused_causal"] = _fused_table(raw, weights, causal)
+    cal["thresholds"] = {str(f): threshold_for_fpr(cal, f) for f in STORED_FPRS}
+    return cal
+
+
+def _fused_table(raw: Sequence[np.ndarray], weights: FusionWeights, smoothing: Smoothing) -> dict[str, Any]:
+    """Quantile table of the smoothed fused score over normal videos (smoothed within each)."""
+    fused = np.concatenate([smooth(r, smoothing) for r in raw])
+    return {
         "weights": weights.as_dict(),
         "smoothing": smoothing.as_dict(),
         "mean": float(fused.mean()),
@@ -90,8 +102,6 @@ def calibration_from_records(
         "levels": [float(x) for x in FUSED_LEVELS],
         "values": [float(x) for x in np.quantile(fused, FUSED_LEVELS)],
     }
-    cal["thresholds"] = {str(f): threshold_for_fpr(cal, f) for f in STORED_FPRS}
-    return cal
 
 
 def threshold_for_fpr(

@@ -38,6 +38,11 @@ RECORDS: tuple[str, ...] = ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit
 HIGH_IS_NORMAL: frozenset[str] = frozenset({"rgb_psnr"})
 #: Smallest standard deviation used to z-score a record (guards constant calibration records).
 MIN_STD = 1e-6
+#: Smallest standard deviation relative to the record's mean magnitude. A calibration from a few
+#: near-identical frames (a short clip of a still scene) can have a tiny spread, which would blow
+#: every later deviation up into a huge z-score and an alarm on every frame; a floor of 5 % of the
+#: mean keeps such a calibration usable and does not touch a calibration with a normal spread.
+REL_STD_FLOOR = 0.05
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,8 @@ def record_stats(calibration: Mapping[str, Any], name: str) -> tuple[float, floa
     """(mean, std) of one record in a calibration, with a clear error when it is absent."""
     try:
         stats = calibration["records"][name]
-        return float(stats["mean"]), max(float(stats["std"]), MIN_STD)
+        mean = float(stats["mean"])
+        return mean, max(float(stats["std"]), REL_STD_FLOOR * abs(mean), MIN_STD)
     except (KeyError, TypeError):
         raise ConfigError(
             f"the calibration has no statistics for record {name!r}: re-run calibration "

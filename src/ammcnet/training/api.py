@@ -103,7 +103,7 @@ def _check_run_folder(out: Path, stages: tuple[int, ...], resume: bool) -> None:
     if resume:
         return
     taken = [s for s in stages if latest_checkpoint(out, s) is not None]
-    if taken or (out / "model.pt").exists():
+    if taken:
         raise CheckpointError(
             f"{out} already holds a training run; pass --resume to continue it or choose another --out"
         )
@@ -119,9 +119,15 @@ def _calibrate(model: AMMCNet, val_set: Any, config: TrainConfig, device: torch.
             return None
     if len(val_set) == 0:
         return None
+    from ammcnet.scoring.fusion import FusionWeights, Smoothing
+
+    weights = FusionWeights.from_dict(config.scoring.weights)
+    smoothing = Smoothing.from_dict(config.scoring.smoothing)
     model.eval()
     try:
-        return calibrate(model, val_set, batch_size=config.scoring.batch_size, device=str(device))
+        return calibrate(
+            model, val_set, batch_size=config.scoring.batch_size, device=str(device), weights=weights, smoothing=smoothing
+        )
     finally:
         model.train()
 
@@ -198,7 +204,8 @@ def _train(
     out.mkdir(parents=True, exist_ok=True)
     checkpoint_dir(out).mkdir(exist_ok=True)
     write_text_atomic(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-    resume_after = _resume_point(out) if resume else None
+    # a fresh run keeps the rows of earlier stages only (e.g. stage 1's when running --stage 2)
+    resume_after = _resume_point(out) if resume else (min(stages) - 1, 2**62)
     log = MetricsLog(
         out / "metrics.csv",
         resume_after=resume_after,

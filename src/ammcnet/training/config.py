@@ -147,10 +147,19 @@ class RunSettings:
 
 @dataclass
 class ScoringSettings:
-    """Scoring defaults stored with the model: fixed a priori, never tuned on test labels."""
+    """Scoring defaults stored with the model: fixed a priori, never tuned on test labels.
 
-    commit_weight: float = 0.05
-    smooth_weight: float = 0.5
+    Args:
+        weights: weights of the z-scored records in the honest anomaly score
+            (``rgb_psnr``, ``rgb_commit``, ``flow_error``, ``flow_commit``; see
+            :class:`ammcnet.scoring.FusionWeights`). Empty = the documented defaults.
+        smoothing: temporal smoothing within each video (``sigma`` frames, ``causal``,
+            ``truncate``; see :class:`ammcnet.scoring.Smoothing`). Empty = the defaults.
+        batch_size: inference batch size for calibration (changes no score).
+    """
+
+    weights: dict = field(default_factory=dict)
+    smoothing: dict = field(default_factory=dict)
     batch_size: int = 16
 
 
@@ -238,6 +247,10 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}={value!r}: expected a number")
         return float(value)
+    if annotation is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}={value!r}: expected a mapping, e.g. {key}={{name: 1.0}}")
+        return dict(value)
     if annotation is str:
         if not isinstance(value, str):
             raise ConfigError(f"{key}={value!r}: expected a string")

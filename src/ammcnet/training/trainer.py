@@ -35,8 +35,8 @@ from torch.utils.data import DataLoader
 from ammcnet.errors import CheckpointError
 from ammcnet.models import AMMCNet, PatchDiscriminator, init_weights_normal
 from ammcnet.training.config import StageSettings, TrainConfig
-from ammcnet.training.metrics_log import MetricsLog
 from ammcnet.training.distributed import ShardedStepBatchSampler, init_distributed, prepare_data_parallel
+from ammcnet.training.metrics_log import MetricsLog
 from ammcnet.training.sampling import StepBatchSampler
 from ammcnet.training.state import (
     checkpoint_dir,
