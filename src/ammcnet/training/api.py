@@ -20,6 +20,7 @@ from ammcnet.errors import CheckpointError, ConfigError, DataError
 from ammcnet.models import AMMCNet, ModelConfig, load_model_file, save_model_file
 from ammcnet.models.checkpoint import check_state_dict
 from ammcnet.training.config import TrainConfig
+from ammcnet.training.distributed import barrier, init_distributed, verify_replicas, world_size
 from ammcnet.training.metrics_log import MetricsLog
 from ammcnet.training.presets import load_config_file
 from ammcnet.training.sampling import ClipSubset, split_train_val
@@ -172,11 +173,14 @@ def train(
     if 2 in stages and 1 not in stages and not (out / "stage1.pt").is_file():
         raise CheckpointError(f"{out / 'stage1.pt'} not found; run stage 1 first (--stage 1 or --stage all)")
     dev = resolve_device(device)
+    dctx = init_distributed(dev.type)  # a single process unless started by torchrun
+    if dctx.enabled:
+        dev = dctx.device
     threads_before = torch.get_num_threads()
     if dev.type == "cpu":
         torch.set_num_threads(config.run.threads or os.cpu_count() or 1)
     try:
-        return _train(root, config, out, stages, resume, cache_dir, dev, progress, hook)
+        return _train(root, config, out, stages, resume, cache_dir, dev, progress, hook, dctx.is_main)
     finally:
         torch.set_num_threads(threads_before)
 
@@ -191,7 +195,10 @@ def _train(
     dev: torch.device,
     progress: bool,
     hook: StepHook | None,
+    is_main: bool = True,
 ) -> Path:
+    """The body of :func:`train`. Under torchrun every rank runs it; only the main rank writes
+    files, and the others wait at barriers where they read what it wrote (``stage1.pt``)."""
     if resume and (out / "config.yaml").is_file():
         saved = load_config_file(out / "config.yaml")
         if dataclasses.asdict(saved.model) != dataclasses.asdict(config.model):
@@ -200,17 +207,23 @@ def _train(
                 "model.* values, or choose another --out"
             )
 
-    prepared, train_set, val_set = open_training_data(root, config, cache_dir=cache_dir, progress=progress)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint_dir(out).mkdir(exist_ok=True)
-    write_text_atomic(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-    # a fresh run keeps the rows of earlier stages only (e.g. stage 1's when running --stage 2)
-    resume_after = _resume_point(out) if resume else (min(stages) - 1, 2**62)
-    log = MetricsLog(
-        out / "metrics.csv",
-        resume_after=resume_after,
-        tensorboard_dir=(out / "tensorboard") if config.run.tensorboard else None,
-    )
+    if is_main:  # prepare the cache once; the other ranks then find it ready
+        open_training_data(root, config, cache_dir=cache_dir, progress=progress)
+    barrier()
+    prepared, train_set, val_set = open_training_data(root, config, cache_dir=cache_dir, progress=progress and is_main)
+    log: MetricsLog | _NullLog = _NullLog()
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        checkpoint_dir(out).mkdir(exist_ok=True)
+        write_text_atomic(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+        # a fresh run keeps the rows of earlier stages only (e.g. stage 1's when running --stage 2)
+        resume_after = _resume_point(out) if resume else (min(stages) - 1, 2**62)
+        log = MetricsLog(
+            out / "metrics.csv",
+            resume_after=resume_after,
+            tensorboard_dir=(out / "tensorboard") if config.run.tensorboard else None,
+        )
+    barrier()
     ctx = StageContext(out, train_set, val_set, dev, log, progress=progress, hook=hook)
     meta: dict[str, Any] = {
         "preset": config.name,
@@ -228,9 +241,13 @@ def _train(
             torch.manual_seed(config.run.seed)
             model = AMMCNet(model_config(config, use_amft=False)).to(dev)
             summary = run_stage(1, model, config, ctx, resume=resume)
+            verify_replicas(model)
+            barrier()  # the main rank's checkpoints are complete
             meta["stage1"] = _select(out, 1, model, config, summary)
             stage1_disc = summary["appearance_disc"]
-            save_model_file(out / "stage1.pt", model, train_config=config.to_dict(), meta={**meta, "stage": 1})
+            if is_main:
+                save_model_file(out / "stage1.pt", model, train_config=config.to_dict(), meta={**meta, "stage": 1})
+            barrier()  # every rank reads stage1.pt below
         if 2 in stages:
             torch.manual_seed(config.run.seed + 1)
             model = AMMCNet(model_config(config)).to(dev)
@@ -245,14 +262,29 @@ def _train(
                 resume=resume,
                 init_disc=stage1_disc if config.stage2.load_discriminator else None,
             )
+            verify_replicas(model)
+            barrier()
             meta["stage2"] = _select(out, 2, model, config, summary)
         assert model is not None
-        calibration = _calibrate(model, val_set, config, dev)
-        meta["stage"] = max(stages)
-        save_model_file(out / "model.pt", model.cpu(), calibration=calibration, train_config=config.to_dict(), meta=meta)
+        if is_main:
+            calibration = _calibrate(model, val_set, config, dev)
+            meta["stage"] = max(stages)
+            meta["world_size"] = world_size()
+            save_model_file(out / "model.pt", model.cpu(), calibration=calibration, train_config=config.to_dict(), meta=meta)
+        barrier()
     finally:
         log.close()
     return out / "model.pt"
+
+
+class _NullLog:
+    """The metrics log of a non-main rank: rank 0 alone writes metrics.csv."""
+
+    def write(self, row: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _select(out: Path, stage: int, model: AMMCNet, config: TrainConfig, summary: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import os
+import types
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -166,15 +167,16 @@ def sync_optimizer(optimizer: torch.optim.Optimizer, after_step: nn.Module | Non
     step = optimizer.step
 
     @functools.wraps(step)
-    def synced_step(*args, **kwargs):
-        for group in optimizer.param_groups:
+    def synced_step(self: torch.optim.Optimizer, *args, **kwargs):
+        for group in self.param_groups:
             allreduce_gradients(group["params"])
         out = step(*args, **kwargs)
         if after_step is not None:
             broadcast_batchnorm_stats(after_step)
         return out
 
-    optimizer.step = synced_step  # type: ignore[method-assign]
+    # a bound method, as LR schedulers expect when they wrap ``optimizer.step``
+    optimizer.step = types.MethodType(synced_step, optimizer)  # type: ignore[method-assign]
     optimizer._ammcnet_synced = True  # type: ignore[attr-defined]
     return optimizer
 
@@ -256,6 +258,40 @@ def prepare_data_parallel(model: nn.Module, parts: Iterable, ctx: DistContext) -
         broadcast_state(part.disc)
         sync_optimizer(part.opt_g, after_step=model)
         sync_optimizer(part.opt_d, after_step=part.disc)
+
+
+def world_size() -> int:
+    """Number of processes training together (1 without torchrun)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return 1
+
+
+def barrier() -> None:
+    """Wait for every rank (no-op in a single process)."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
+def verify_replicas(module: nn.Module) -> None:
+    """Check that every rank holds the same weights and buffers (codebooks, BN statistics).
+
+    Each rank sums each floating tensor of its ``state_dict`` (and its absolute values) in
+    float64; the vectors are gathered and must be equal. Cheap, and it turns a silent
+    divergence between ranks into a clear error at the end of a stage.
+
+    Raises:
+        RuntimeError: ranks hold different values.
+    """
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return
+    tensors = [t.detach() for t in module.state_dict().values() if t.is_floating_point()]
+    local = torch.stack([torch.stack([t.double().sum(), t.double().abs().sum()]) for t in tensors]).flatten()
+    gathered = [torch.zeros_like(local) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, local)
+    differ = [r for r, g in enumerate(gathered) if not torch.equal(g, gathered[0])]
+    if differ:
+        raise RuntimeError(f"ranks {differ} hold other weights than rank 0 after synchronised training")
 
 
 def cleanup() -> None:
