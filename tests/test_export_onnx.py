@@ -150,3 +150,37 @@ def test_detector_runs_on_the_onnx_backend(tmp_path) -> None:
     for a, b in zip(ref[4:], got[4:], strict=True):
         assert abs(a.records["rgb_psnr"] - b.records["rgb_psnr"]) <= 1e-3
         assert abs(a.fused - b.fused) <= 1e-3
+
+
+def test_detect_cli_backends_agree(tmp_path) -> None:
+    """`ammcnet detect --backend torch|onnx` gives the eager model's scores (ONNX to 1e-3)."""
+    import json
+
+    import cv2
+
+    from ammcnet.demo import SceneConfig, render_video
+    from ammcnet.scoring.calibration import calibration_from_records
+
+    net = _trained_like()
+    rng = np.random.default_rng(0)
+    cal = calibration_from_records([{k: rng.random(40) for k in ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit")}])
+    train_config = {"data": {"size": [32, 32], "flow": "dis", "flow_preset": "ultrafast"}}
+    save_model_file(tmp_path / "run" / "model.pt", net, calibration=cal, train_config=train_config)
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for i, frame in enumerate(render_video(SceneConfig(height=32, width=48), 9, seed=3).frames):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), frame[..., ::-1])
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", str(tmp_path / "run"), "--onnx", str(onnx_path)]) == 0
+    scores = {}
+    for backend in ("eager", "torch", "onnx"):
+        out = tmp_path / backend
+        args = ["detect", str(folder), "--model", str(tmp_path / "run"), "--out", str(out), "--backend", backend,
+                "--no-progress"] + (["--onnx", str(onnx_path)] if backend == "onnx" else [])
+        assert main(args) == 0
+        rows = [json.loads(line) for line in (out / "frames.jsonl").read_text().splitlines()]
+        scores[backend] = np.array([r["fused"] for r in rows])
+    assert len(scores["eager"]) == 5
+    np.testing.assert_allclose(scores["torch"], scores["eager"], atol=1e-4)
+    np.testing.assert_allclose(scores["onnx"], scores["eager"], atol=1e-3)
+    assert main(["detect", str(folder), "--model", str(tmp_path / "run"), "--backend", "onnx", "--no-progress"]) == 2

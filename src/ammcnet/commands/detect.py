@@ -42,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads (default: torch's choice; 1 is often fastest for small models on a busy CPU)")
+    p.add_argument("--backend", default="eager", choices=("eager", "torch", "onnx"),
+                   help="eager = the model as trained; torch = BatchNorm folded into the convs; "
+                        "onnx = ONNX Runtime on the graph of --onnx (default eager)")
+    p.add_argument("--onnx", default=None, metavar="FILE", help="graph written by `ammcnet export` (with --backend onnx)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -76,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         read_timeout=args.read_timeout,
         max_frames=args.max_frames,
         progress=False if args.no_progress else None,
+        backend=args.backend,
+        onnx=args.onnx,
     )
     print(summary.report())
     return 0

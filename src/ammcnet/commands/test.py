@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="honest (default; needs the model's calibration) or paper (conventions table only)")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="write no PNG plots")
     p.add_argument("--cache-dir", default=None, help="where a dataset root is prepared (default $AMMCNET_CACHE)")
-    p.add_argument("--workers", type=int, default=1, help="processes used to prepare a dataset root (default 1)")
+    p.add_argument("--workers", type=int, default=1, help="processes that prepare a dataset root and score the test videos, sharded by video; scores equal one process's (default 1)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=run)

@@ -199,6 +199,8 @@ class Detector:
         device: str = "cpu",
         threshold: str | float | None = "auto",
         fpr: float = 0.01,
+        backend: str = "eager",
+        onnx: str | os.PathLike[str] | None = None,
         **kwargs: Any,
     ) -> Detector:
         """Build a detector from a run folder or model file (grid, flow and calibration included).
@@ -208,6 +210,9 @@ class Detector:
             device: torch device string.
             threshold: ``"auto"`` (calibrated, for false-alarm rate ``fpr``), a number, or None.
             fpr: target false-alarm rate per frame for ``"auto"``.
+            backend: ``eager`` (the model as trained), ``torch`` (BatchNorm folded, same scores to
+                1e-5) or ``onnx`` (ONNX Runtime on ``onnx``, a graph written by ``ammcnet export``).
+            onnx: the ``.onnx`` file for ``backend="onnx"``.
             **kwargs: overrides of :class:`Detector` arguments (``size``, ``flow``, ``error_maps``...).
         """
         from ammcnet.models import load_model_file
@@ -218,7 +223,12 @@ class Detector:
         kwargs.setdefault("flow", flow)
         kwargs.setdefault("flow_preset", preset)
         thr = resolve_threshold(loaded.calibration, threshold, fpr)
-        det = cls(loaded.model, loaded.calibration, device=device, threshold=thr, **kwargs)
+        model: Any = loaded.model
+        if backend != "eager":
+            from ammcnet.export.backend import make_backend
+
+            model = make_backend(backend, loaded.model, onnx_path=onnx, device=device)
+        det = cls(model, loaded.calibration, device=device, threshold=thr, **kwargs)
         det.model_path = Path(loaded.path)
         return det
 

@@ -131,6 +131,8 @@ def run_detection(
     read_timeout: float = DEFAULT_READ_TIMEOUT,
     max_frames: int | None = None,
     progress: bool | None = None,
+    backend: str = "eager",
+    onnx: str | os.PathLike[str] | None = None,
 ) -> DetectionSummary:
     """Run a trained model over a video, frame folder, stream or camera and report alarms.
 
@@ -150,6 +152,9 @@ def run_detection(
         read_timeout: seconds without a frame before a source counts as stalled.
         max_frames: stop after this many frames.
         progress: tqdm bar on stderr (default: only on a terminal).
+        backend: ``eager`` (the model as trained), ``torch`` (BatchNorm folded into the convs) or
+            ``onnx`` (ONNX Runtime on the graph ``ammcnet export`` wrote, given as ``onnx``).
+        onnx: the exported ``.onnx`` file for ``backend="onnx"``.
 
     Returns:
         :class:`DetectionSummary`; the files in ``out`` are complete even if this raises.
@@ -159,7 +164,7 @@ def run_detection(
 
         raise ConfigError(f"--batch must be >= 1, got {batch}")
     detector = run if isinstance(run, Detector) else Detector.from_run(
-        run, device=device, threshold=threshold, fpr=fpr, error_maps=video is not None
+        run, device=device, threshold=threshold, fpr=fpr, error_maps=video is not None, backend=backend, onnx=onnx
     )
     if video is not None:
         detector.error_maps = True

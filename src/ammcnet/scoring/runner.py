@@ -194,7 +194,8 @@ def run_test(
             label-free records and the conventions table, no calibrated score).
         map_flow_weight: weight of the motion error added to the error maps.
         cache_dir: where a dataset root is prepared (default: the cache folder).
-        workers: processes used to prepare a dataset root.
+        workers: processes used to prepare a dataset root and to score the test videos
+            (videos are sharded over them; every score equals a single process's).
         progress: show tqdm bars (only on a terminal).
 
     Returns:
@@ -219,8 +220,14 @@ def run_test(
     prepared = resolve_test_data(root, loaded, cache_dir=cache_dir, workers=workers, progress=progress)
 
     t0 = time.perf_counter()
-    result = score_prepared(loaded.model, prepared, "test", batch_size=batch_size, device=device,
-                            error_maps=maps, map_flow_weight=map_flow_weight, progress=show)
+    if workers > 1:  # videos spread over processes; the scores equal a single process's
+        from ammcnet.scoring.sharded import score_prepared_sharded
+
+        result = score_prepared_sharded(loaded.model, prepared, "test", workers=workers, batch_size=batch_size,
+                                        device=device, error_maps=maps, map_flow_weight=map_flow_weight)
+    else:
+        result = score_prepared(loaded.model, prepared, "test", batch_size=batch_size, device=device,
+                                error_maps=maps, map_flow_weight=map_flow_weight, progress=show)
     seconds = time.perf_counter() - t0
     f = result.frames_in
     dataset = str(prepared.name).lower()
