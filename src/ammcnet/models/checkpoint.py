@@ -156,6 +156,8 @@ def _read(path: Path, map_location: Any) -> Any:
         KeyError,
     ) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in reason or "Weights only" in reason:  # torch's long advice is not ours to give
+            reason = "unpickling failed"
         raise CheckpointError(
             f"{path}: not a readable model file ({reason[:160]}): it is corrupt, truncated or not a torch file; "
             "re-save or re-download it"

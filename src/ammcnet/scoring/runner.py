@@ -126,13 +126,17 @@ def _alarm_point(honest: list[np.ndarray], labels: list[np.ndarray], threshold: 
 
 
 def _pixel_metrics(result: ScoreResult, masks: list[np.ndarray], progress: bool) -> tuple[dict[str, Any], Any]:
-    from ammcnet.metrics.localization import pixel_auc
+    from ammcnet.metrics.localization import default_map_sigma, pixel_auc, smooth_maps
     from ammcnet.metrics.rbdc import rbdc
 
     f = result.frames_in
-    out = {"pixel_auc": pixel_auc(result.maps, masks, skip=f),
-           "pixel_auc_anomalous_frames": pixel_auc(result.maps, masks, skip=f, frames="anomalous")}
-    r = rbdc(result.maps, masks, skip=f, progress=progress)
+    sigma = default_map_sigma(result.maps[0].shape)
+    maps = [smooth_maps(m, sigma) for m in result.maps]
+    out = {"map_sigma": sigma,
+           "pixel_auc": pixel_auc(maps, masks, skip=f),
+           "pixel_auc_anomalous_frames": pixel_auc(maps, masks, skip=f, frames="anomalous"),
+           "pixel_auc_raw_maps": pixel_auc(result.maps, masks, skip=f)}
+    r = rbdc(maps, masks, skip=f, progress=progress)
     out["rbdc"] = r.summary()
     out["tbdc"] = None
     out["tbdc_note"] = "TBDC needs anomaly tracks, which the dataset does not provide; not computed"
