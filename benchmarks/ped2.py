@@ -23,6 +23,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -39,6 +40,39 @@ VARIANTS = {
     "appearance": ["model.streams=appearance"],
     "noamft": ["model.use_amft=false"],
 }
+
+
+class TrainingClock:
+    """Adds this session's training time to ``bench_timing.json``, every minute and at the end.
+
+    The file is rewritten while training runs, so a run that is killed (and later resumed with
+    the same command) still accounts for the time it spent.
+    """
+
+    def __init__(self, path: Path, timing: dict, every: float = 60.0) -> None:
+        self.path, self.timing, self.every = path, timing, every
+        self.base = float(timing["train_seconds"])
+        self._stop = threading.Event()
+
+    def _write(self) -> None:
+        self.timing["train_seconds"] = self.base + time.perf_counter() - self.t0
+        if self.path.parent.is_dir():
+            write_json_atomic(self.path, self.timing)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self._write()
+
+    def __enter__(self) -> TrainingClock:
+        self.t0 = time.perf_counter()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._write()
 
 
 def machine() -> dict:
@@ -109,13 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {"train_seconds": 0.0, "sessions": 0}
     if not (run / "model.pt").is_file():
         resume = (run / "config.yaml").is_file()
-        t0 = time.perf_counter()
-        try:
+        timing["sessions"] += 1
+        with TrainingClock(timing_path, timing):
             train(root, config, run, stage="all", resume=resume, device=args.device, progress=progress)
-        finally:
-            timing["train_seconds"] += time.perf_counter() - t0
-            timing["sessions"] += 1
-            write_json_atomic(timing_path, timing)
     device = "cuda" if (args.device in ("auto", "cuda") and torch.cuda.is_available()) else "cpu"
     metrics = run_test(run, root, run / "test", device=device, maps=True, plots=True, progress=progress)
 
