@@ -53,7 +53,7 @@ class TorchBackend(_Backend):
         channels_last: channels-last weights and inputs.
         device: torch device string.
         compile: wrap the model in ``torch.compile`` (default mode). Measured on the 2-core CPU of
-            docs/usage/speed.md: 1.5-3x faster per frame than the fused model, after a warm-up of
+            the README (Speed, export and scale-out): 1.5-3x faster per frame than the fused model, after a warm-up of
             about 3 minutes, so worth it only for long runs.
     """
 
