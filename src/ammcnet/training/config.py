@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from ammcnet.errors import ConfigError
+from ammcnet.models.config import ModelConfig
 
 
 @dataclass
@@ -42,20 +43,8 @@ class DataSettings:
     val_fraction: float = 0.1
 
 
-@dataclass
-class ModelSettings:
-    """Mirror of :class:`ammcnet.models.ModelConfig` (kept here so presets validate without the model)."""
-
-    frames_in: int = 4
-    flows_in: int = 3
-    features_root: int = 64
-    embed_dim: int = 64
-    n_embed: int = 256
-    top_k: int = 2
-    ema_decay: float = 0.99
-    ema_eps: float = 1e-5
-    streams: str = "both"
-    use_amft: bool = True
+#: The ``model`` section of a training config is the model's own config, validated by it.
+ModelSettings = ModelConfig
 
 
 @dataclass

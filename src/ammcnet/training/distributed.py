@@ -35,14 +35,13 @@ import types
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import Sampler
 
 from ammcnet.errors import ConfigError
 from ammcnet.models.memory import EMACodebook
+from ammcnet.training.sampling import StepBatchSampler
 
 
 @dataclass
@@ -102,8 +101,11 @@ def current_context() -> DistContext:
     return DistContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
-class ShardedStepBatchSampler(Sampler[list[int]]):
+class ShardedStepBatchSampler(StepBatchSampler):
     """This rank's share of every global batch of steps ``start .. stop-1``.
+
+    The global batches are exactly those of :class:`StepBatchSampler` with ``batch_size *
+    world_size`` items; rank ``r`` takes items ``r::world_size`` of each.
 
     Args:
         n: number of training items.
@@ -114,29 +116,15 @@ class ShardedStepBatchSampler(Sampler[list[int]]):
 
     def __init__(self, n: int, batch_size: int, *, seed: int, stage: int, start: int, stop: int,
                  rank: int = 0, world_size: int = 1) -> None:
-        if n < 1:
-            raise ValueError("ShardedStepBatchSampler needs at least one item")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world of {world_size}")
-        self.n, self.batch_size, self.seed, self.stage = n, batch_size, seed, stage
-        self.start, self.stop, self.rank, self.world_size = start, stop, rank, world_size
-        self.global_batch = batch_size * world_size
-        self.steps_per_epoch = max(1, n // self.global_batch)
-
-    def position(self, step: int) -> dict[str, int]:
-        return {"epoch": step // self.steps_per_epoch, "batch": step % self.steps_per_epoch}
-
-    def __len__(self) -> int:
-        return max(0, self.stop - self.start)
+        super().__init__(n, batch_size * world_size, seed=seed, stage=stage, start=start, stop=stop)
+        self.rank, self.world_size = rank, world_size
+        self.global_batch = self.batch_size
 
     def __iter__(self) -> Iterator[list[int]]:
-        epoch, perm = -1, np.empty(0, dtype=np.int64)
-        for step in range(self.start, self.stop):
-            e, b = divmod(step, self.steps_per_epoch)
-            if e != epoch:
-                epoch, perm = e, np.random.default_rng([self.seed, self.stage, e]).permutation(self.n)
-            batch = perm[b * self.global_batch : (b + 1) * self.global_batch]
-            yield batch[self.rank :: self.world_size].tolist()
+        for batch in super().__iter__():
+            yield batch[self.rank :: self.world_size]
 
 
 def allreduce_gradients(params: Iterable[torch.Tensor]) -> None:
