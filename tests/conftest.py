@@ -11,8 +11,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("AMMCNET_SHARED", REPO.parent / "shared"))
 
-# Two cores: keep torch from oversubscribing them when tests run.
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# The tests run tiny models: one torch thread is fastest for them, and on a machine whose cores
+# are busy with other work, several spin-waiting threads per process run many times slower.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 import torch
 
 from ammcnet.bench import score_stream
@@ -14,15 +13,6 @@ from ammcnet.demo import SceneConfig, render_video
 from ammcnet.export import TorchBackend
 from ammcnet.flow import get_flow_backend, normalise_flow
 from ammcnet.models import AMMCNet, ModelConfig
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a 2-core machine shared with other test runs, 2 OpenMP threads are far slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _unit(fr: np.ndarray) -> torch.Tensor:

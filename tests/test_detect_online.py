@@ -35,16 +35,6 @@ def _frames(n: int, h: int = 36, w: int = 44, seed: int = 0) -> list[np.ndarray]
         out.append(img)
     return out
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread; two spin-waiting threads crawl on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("detect")

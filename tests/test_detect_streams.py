@@ -18,16 +18,6 @@ from ammcnet.scoring.fusion import RECORDS
 
 F = 4
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread; two spin-waiting threads crawl on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-
 @pytest.fixture(scope="module")
 def detector_factory():
     torch.manual_seed(1)

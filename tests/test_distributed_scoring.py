@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from ammcnet.data import prepare_dataset
@@ -11,15 +10,6 @@ from ammcnet.demo import SceneConfig, generate_scene_dataset
 from ammcnet.models import AMMCNet, ModelConfig
 from ammcnet.scoring.inference import score_prepared
 from ammcnet.scoring.sharded import PreparedSubset, score_prepared_sharded, shard_videos
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a 2-core machine shared with other test runs, 2 OpenMP threads are far slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_shard_videos_balances_and_covers() -> None:

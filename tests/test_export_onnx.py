@@ -22,15 +22,6 @@ from ammcnet.scoring.inference import mse_per_sample, psnr_per_sample
 TINY = ModelConfig(features_root=4, embed_dim=8, n_embed=16)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a 2-core machine shared with other test runs, 2 OpenMP threads are far slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _trained_like(cfg: ModelConfig = TINY) -> AMMCNet:
     """A tiny model whose BN statistics and codebooks are not at their initial values."""
     torch.manual_seed(0)
