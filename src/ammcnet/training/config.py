@@ -120,6 +120,8 @@ class RunSettings:
         compile: ``torch.compile`` the stage-2 model on CUDA.
         tensorboard: also write TensorBoard scalars (if installed).
         threads: CPU threads for torch; 0 = all cores.
+        sync_bn: under torchrun, SyncBatchNorm across ranks (CUDA only); otherwise rank 0's
+            BatchNorm running statistics are broadcast after every step.
     """
 
     seed: int = 2017
@@ -132,6 +134,7 @@ class RunSettings:
     compile: bool = False
     tensorboard: bool = False
     threads: int = 0
+    sync_bn: bool = False
 
 
 @dataclass

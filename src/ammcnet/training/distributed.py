@@ -230,7 +230,7 @@ def prepare_model(model: nn.Module, ctx: DistContext, *, sync_bn: bool = False) 
     return model
 
 
-def prepare_data_parallel(model: nn.Module, parts: Iterable, ctx: DistContext) -> None:
+def prepare_data_parallel(model: nn.Module, parts: Iterable, ctx: DistContext, *, sync_bn: bool = False) -> None:
     """Hook a training stage up for data parallelism (no-op in a single process).
 
     Args:
@@ -238,13 +238,17 @@ def prepare_data_parallel(model: nn.Module, parts: Iterable, ctx: DistContext) -
         parts: the stage's ``GanPart``s (``opt_g``, ``disc``, ``opt_d``): discriminators broadcast,
             every optimiser averages gradients before stepping and re-broadcasts BN statistics after.
         ctx: this process's place in the job.
+        sync_bn: compute BatchNorm statistics over all ranks (SyncBatchNorm, CUDA only) instead of
+            re-broadcasting rank 0's running statistics after each step.
     """
     if not ctx.enabled:
         return
-    prepare_model(model, ctx)
+    if sync_bn and ctx.device.type != "cuda":
+        raise ConfigError("run.sync_bn needs CUDA devices (SyncBatchNorm); leave it false on CPU")
+    prepare_model(model, ctx, sync_bn=sync_bn)
     for part in parts:
         broadcast_state(part.disc)
-        sync_optimizer(part.opt_g, after_step=model)
+        sync_optimizer(part.opt_g, after_step=None if sync_bn else model)
         sync_optimizer(part.opt_d, after_step=part.disc)
 
 

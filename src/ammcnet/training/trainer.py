@@ -159,7 +159,7 @@ def run_stage(
             _adam(model.parameters(), config.optim.lr_g, config), d_app, _adam(d_app.parameters(), config.optim.lr_d, config)
         )
     dctx = init_distributed(device.type)  # single process unless started by torchrun
-    prepare_data_parallel(model, parts.values(), dctx)  # no-op in a single process
+    prepare_data_parallel(model, parts.values(), dctx, sync_bn=config.run.sync_bn)  # no-op in a single process
     for name, part in parts.items():
         scheds[f"{name}.g"] = _sched(part.opt_g, config)
         scheds[f"{name}.d"] = _sched(part.opt_d, config)
