@@ -46,7 +46,7 @@ def _fmt(values: list[float], pct: bool = True) -> str:
 def _row_metrics(r: dict) -> dict[str, float | None]:
     m = r["metrics"]
     protocols = {p.get("name"): p for p in m.get("protocols") or []}
-    psnr_only = next((p for n, p in protocols.items() if n and n.startswith("rgb_psnr only, per-video")), None)
+    psnr_only = protocols.get("PSNR only")
     return {
         "honest_micro": _get(m, "honest", "auc_micro"),
         "honest_macro": _get(m, "honest", "auc_macro"),
@@ -87,7 +87,7 @@ def build() -> str:
         seeds = ",".join(str(r["seed"]) for r in rs)
         lines.append(
             f"| {preset} | {VARIANT_NAMES.get(variant, variant)} | {seeds} | {col('honest_micro')} | {col('honest_macro')} | "
-            f"{col('paper_micro')} | {col('psnr_pvn')} | {col('pixel_auc')} | {col('rbdc')} | {col('train_min', False)} |"
+            f"{col('paper_micro')} | {col('psnr_pvn')} | {col('pixel_auc')} | {col('rbdc', False)} | {col('train_min', False)} |"
         )
     lines += ["", "Runs:", ""]
     for r in runs:
