@@ -45,6 +45,14 @@ MIN_STD = 1e-6
 REL_STD_FLOOR = 0.05
 
 
+def _check_names(cls: type, data: Mapping[str, Any] | None, what: str) -> None:
+    """Refuse keys of ``data`` that are not fields of the dataclass ``cls``, naming the allowed ones."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data or {}) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what} {unknown}; allowed: {sorted(known)}")
+
+
 @dataclass(frozen=True)
 class FusionWeights:
     """Weights of the z-scored records in the honest anomaly score (fixed before testing).
@@ -64,13 +72,8 @@ class FusionWeights:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> FusionWeights:
         """Build from a preset's ``scoring.weights`` mapping, rejecting unknown names."""
-        if not data:
-            return cls()
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown fusion weight(s) {unknown}; allowed: {sorted(known)}")
-        return cls(**{k: float(v) for k, v in data.items()})
+        _check_names(cls, data, "fusion weight(s)")
+        return cls(**{k: float(v) for k, v in (data or {}).items()})
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -92,13 +95,8 @@ class Smoothing:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Smoothing:
-        if not data:
-            return cls()
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown smoothing option(s) {unknown}; allowed: {sorted(known)}")
-        out = cls(**data)
+        _check_names(cls, data, "smoothing option(s)")
+        out = cls(**(data or {}))
         if out.sigma < 0 or out.truncate <= 0:
             raise ConfigError(f"smoothing needs sigma >= 0 and truncate > 0, got {out}")
         return out
