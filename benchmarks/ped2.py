@@ -43,7 +43,7 @@ VARIANTS = {
 
 
 class TrainingClock:
-    """Adds this session's training time to ``bench_timing.json``, every minute and at the end.
+    """Adds this invocation's training time to ``bench_timing.json``, every minute and at the end.
 
     The file is rewritten while training runs, so a run that is killed (and later resumed with
     the same command) still accounts for the time it spent.
