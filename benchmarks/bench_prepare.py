@@ -80,15 +80,21 @@ def main() -> None:
             assert item["frames"].shape[0] == 12
             print(f"clip loading, {name}: {len(order)} random clips, single process: {len(order) / dt:.0f} clips/s wall, "
                   f"{len(order) / cpu:.0f} clips per CPU second")
-        # both cores: a DataLoader with 2 worker processes, as training with data.workers=2 reads
-        from torch.utils.data import DataLoader, Subset
+        # what training does: whole batches of 16 (ClipDataset.get_batch), in this process
+        # (data.workers=0) or packed in 2 worker processes and unpacked here (data.workers=2)
+        from torch.utils.data import BatchSampler, DataLoader
 
-        loader = DataLoader(Subset(clips, [int(i) for i in order]), batch_size=16, num_workers=2)
-        t0 = time.perf_counter()
-        n_read = sum(len(batch["t"]) for batch in loader)
-        dt = time.perf_counter() - t0
-        print(f"clip loading, DataLoader with 2 worker processes (batch 16, start-up included): "
-              f"{n_read / dt:.0f} clips/s wall")
+        from ammcnet.data.clips import ClipBatches, unpack_batch
+
+        for workers in (0, 2):
+            loader = DataLoader(ClipBatches(clips), sampler=BatchSampler([int(i) for i in order], 16, False),
+                                batch_size=None, num_workers=workers)
+            for rep in range(2):  # pass 1 includes the workers' start-up
+                t0 = time.perf_counter()
+                n_read = sum(len(unpack_batch(batch)["t"]) for batch in loader)
+                dt = time.perf_counter() - t0
+                print(f"clip loading, batches of 16, {workers} worker process(es), pass {rep + 1}"
+                      f"{' (start-up included)' if rep == 0 and workers else ''}: {n_read / dt:.0f} clips/s wall")
     print("load average after (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from ammcnet.data import ClipDataset, prepare_dataset
+from ammcnet.data.clips import ClipBatches, unpack_batch
+from ammcnet.data.tensors import frames_to_tensor, keep_freed_memory, split_channels
 from test_data_fixtures import moving_frames, write_frames
 
 
@@ -61,3 +63,40 @@ def test_dataloader_workers_deterministic(prepared):
     assert got.tolist() == ds.index[:, 1].tolist()
     batch = next(iter(loader))
     assert torch.equal(batch["target"][2], ds[2]["target"])
+
+
+def test_get_batch_equals_collated_items(prepared):
+    ds = ClipDataset(prepared, "train", videos=["a", "b"])
+    idx = [16, 0, 7, 3, 7]  # any order, repeats allowed
+    got = ds.get_batch(idx)
+    want = torch.utils.data.default_collate([ds[i] for i in idx])
+    assert set(got) == set(want)
+    for k in want:
+        assert torch.equal(got[k], want[k]), k
+    packed = ds.get_batch(idx, packed=True)
+    assert packed["rgb"].dtype == torch.uint8 and packed["rgb"].shape == (5, 5, 3, 16, 16)
+    assert packed["flow"].dtype == torch.float16 and packed["flow"].shape == (5, 4, 2, 16, 16)
+    unpacked = unpack_batch(packed)
+    assert all(torch.equal(unpacked[k], want[k]) for k in want)
+    assert unpack_batch(want) is want  # already unpacked: unchanged
+
+
+def test_batched_loader_with_workers_matches_single_process(prepared):
+    ds = ClipDataset(prepared, "train", videos=["a", "b"])
+    sampler = torch.utils.data.BatchSampler([5, 1, 9, 2, 12, 0, 3], 3, drop_last=False)
+    loaders = [torch.utils.data.DataLoader(ClipBatches(ds), sampler=sampler, batch_size=None, num_workers=n) for n in (0, 2)]
+    single, multi = ([unpack_batch(b) for b in loader] for loader in loaders)
+    assert [len(b["t"]) for b in multi] == [3, 3, 1]
+    for a, b in zip(single, multi, strict=True):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_split_channels_and_conversions():
+    rng = np.random.default_rng(0)
+    for arr in (rng.integers(0, 256, (2, 5, 7, 3), dtype=np.uint8), rng.random((3, 5, 7, 2)).astype(np.float16),
+                rng.random((5, 7, 3)).astype(np.float32)):
+        assert np.array_equal(split_channels(arr), np.moveaxis(arr, -1, -3))
+    u8 = rng.integers(0, 256, (2, 4, 4, 3), dtype=np.uint8)
+    ref = torch.from_numpy(u8.astype(np.float32) * np.float32(2 / 255) - np.float32(1)).permute(0, 3, 1, 2)
+    assert torch.equal(frames_to_tensor(u8), ref)  # the same arithmetic as the detector's numpy path had
+    assert isinstance(keep_freed_memory(), bool)

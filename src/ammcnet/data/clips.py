@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ammcnet.data.cache import PreparedDataset, open_prepared
+from ammcnet.data.tensors import flows_to_tensor, frames_to_tensor, keep_freed_memory, split_channels
 from ammcnet.errors import ConfigError, DataError
 
 
@@ -104,6 +105,7 @@ class ClipDataset(Dataset):
         pid = os.getpid()
         if self._pid != pid:
             self._maps, self._pid = {}, pid
+            keep_freed_memory()  # each clip allocates ~6 MB at 256x256: reuse it, no page faults
         if vi not in self._maps:
             name = self.video_names[vi]
             self._maps[vi] = (self.prepared.frames(self.split, name), self.prepared.flows(self.split, name))
@@ -113,11 +115,8 @@ class ClipDataset(Dataset):
         vi, t = (int(x) for x in self.index[i])
         frames, flows = self._arrays(vi)
         f = self.frames_in
-        # Make the layout channel-first while the data is small (uint8, float16; numpy's transpose
-        # is the fastest here), then let torch convert (several times faster than numpy for float16).
-        clip = torch.from_numpy(np.ascontiguousarray(frames[t - f : t + 1].transpose(0, 3, 1, 2)))
-        clip = clip.float().mul_(2.0 / 255.0).sub_(1.0)  # (F+1, 3, H, W) in [-1, 1]
-        fl = torch.from_numpy(np.ascontiguousarray(flows[t - f : t].transpose(0, 3, 1, 2))).float()  # (F, 2, H, W)
+        clip = frames_to_tensor(frames[t - f : t + 1])  # (F+1, 3, H, W) in [-1, 1]
+        fl = flows_to_tensor(flows[t - f : t])  # (F, 2, H, W)
         h, w = clip.shape[-2:]
         return {
             "frames": clip[:f].reshape(3 * f, h, w),
@@ -127,3 +126,83 @@ class ClipDataset(Dataset):
             "video": vi,
             "t": t,
         }
+
+    def get_batch(self, indices: Sequence[int], packed: bool = False) -> dict[str, torch.Tensor]:
+        """Clips ``indices`` already batched: equal to collating ``[self[i] for i in indices]``, faster.
+
+        Every clip is written straight into one batch array: no per-clip tensors, no stacking copy.
+        With ``packed=True`` the batch stays in the cache's compact types, ``rgb`` (B, F+1, 3, H, W)
+        uint8 and ``flow`` (B, F, 2, H, W) float16, about 10x fewer bytes than float32: that is what
+        DataLoader workers should hand over (shared-memory tensors are slow to allocate), and
+        :func:`unpack_batch` then converts in the consuming process, on its device.
+        ``video`` and ``t`` are int64 tensors.
+        """
+        rows = self.index[np.asarray(indices, dtype=np.int64).reshape(-1)]
+        f = self.frames_in
+        if len(rows):
+            h, w = self._arrays(int(rows[0, 0]))[0].shape[1:3]
+        else:
+            h = w = 0
+        rgb = np.empty((len(rows), f + 1, 3, h, w), np.uint8)
+        flo = np.empty((len(rows), f, 2, h, w), np.float16)
+        for k, (vi, t) in enumerate(rows.tolist()):
+            frames, flows = self._arrays(vi)
+            split_channels(frames[t - f : t + 1], rgb[k])
+            split_channels(flows[t - f : t], flo[k])
+        batch = {
+            "rgb": torch.from_numpy(rgb),
+            "flow": torch.from_numpy(flo),
+            "video": torch.from_numpy(rows[:, 0].copy()),
+            "t": torch.from_numpy(rows[:, 1].copy()),
+        }
+        return batch if packed else unpack_batch(batch)
+
+
+def unpack_batch(batch: dict[str, torch.Tensor], device: torch.device | str | None = None) -> dict[str, torch.Tensor]:
+    """A packed batch (see :meth:`ClipDataset.get_batch`) as model inputs on ``device``.
+
+    Moves the compact uint8/float16 data first and converts there (on a GPU the conversion is free
+    and the transfer 10x smaller). Batches that are not packed are returned unchanged.
+    """
+    if "rgb" not in batch:
+        return batch
+    keep_freed_memory()  # the float32 batch is ~10x the packed one: reuse freed blocks
+    rgb, flo = batch["rgb"].to(device), batch["flow"].to(device)
+    b, f1, _, h, w = rgb.shape
+    f = f1 - 1
+
+    def frames(x: torch.Tensor) -> torch.Tensor:
+        return x.float().mul_(2.0 / 255.0).sub_(1.0)
+
+    return {
+        "frames": frames(rgb[:, :f].reshape(b, 3 * f, h, w)),
+        "target": frames(rgb[:, f]),
+        "flows": flo[:, : f - 1].reshape(b, 2 * (f - 1), h, w).float(),
+        "flow_target": flo[:, f - 1].float(),
+        "video": batch["video"],
+        "t": batch["t"],
+    }
+
+
+class ClipBatches(Dataset):
+    """A clip dataset indexed by whole batches, for ``DataLoader(..., batch_size=None)``.
+
+    Give it a batch sampler as the DataLoader's ``sampler``: each item is then a list of clip
+    indices and comes back from ``get_batch`` (works for any dataset with that method, e.g. a
+    training subset). ``packed=True`` (the default) hands over compact batches: call
+    :func:`unpack_batch` on each in the consuming loop.
+
+    >>> # loader = DataLoader(ClipBatches(clips), sampler=BatchSampler(range(len(clips)), 16, False),
+    >>> #                     batch_size=None, num_workers=2)
+    >>> # for batch in loader: batch = unpack_batch(batch, device)
+    """
+
+    def __init__(self, clips: Dataset, packed: bool = True) -> None:
+        self.clips = clips
+        self.packed = packed
+
+    def __len__(self) -> int:
+        return len(self.clips)  # type: ignore[arg-type]
+
+    def __getitem__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        return self.clips.get_batch(indices, packed=self.packed)  # type: ignore[attr-defined]

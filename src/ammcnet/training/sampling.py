@@ -66,6 +66,10 @@ class ClipSubset(Dataset):
     def __getitem__(self, i: int) -> Any:
         return self.parent[int(self.rows[i])]
 
+    def get_batch(self, indices: Any, packed: bool = False) -> Any:
+        """Batched read through the parent (see ``ClipDataset.get_batch``)."""
+        return self.parent.get_batch(self.rows[np.asarray(indices, dtype=np.int64)], packed=packed)
+
     def __getattr__(self, name: str) -> Any:
         if name == "parent":  # not set yet (unpickling)
             raise AttributeError(name)
