@@ -122,6 +122,7 @@ def test_cli_test_end_to_end(tiny, capsys):
     # AUC on the test labels only: every test frame after the 4 warm-up frames, nothing else
     assert m["honest"]["n_frames"] == sum(n - 4 for n in TEST_FRAMES) == m["scored_frames"]
     assert 0.0 <= m["honest"]["auc_micro"] <= 1.0
+    assert set(m["honest"]["per_video_auc"]) <= {"t1", "t2"}  # keyed by video name, like every other row
     assert any(r["name"] == "PSNR only" for r in m["protocols"])
     assert 0.0 <= m["pixel"]["pixel_auc"] <= 1.0 and m["pixel"]["tbdc"] is None
     assert m["pixel"]["rbdc"]["num_gt_regions"] == sum(len(r) for r in ANOMALOUS.values())

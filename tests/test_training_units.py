@@ -56,6 +56,9 @@ def test_presets_load_and_state_the_paper_values():
     assert (ped2.loss.lam_int, ped2.loss.lam_gd, ped2.loss.lam_adv, ped2.loss.lam_flow) == (1.0, 1.0, 0.05, 0.0)
     assert (ped2.optim.lr_g, ped2.optim.lr_d, ped2.optim.gamma) == (1e-4, 1e-5, 0.5)
     assert load_preset("paper-avenue").loss.lam_int == 0.001
+    lite, hour = load_preset("cpu-lite"), load_preset("cpu-ped2")  # same model, longer schedule
+    assert hour.model == lite.model and hour.data == lite.data and hour.loss == lite.loss
+    assert (hour.stage1.iterations, hour.stage2.iterations) == (4000, 2000)
 
 
 def test_overrides_types_and_errors():

@@ -106,7 +106,8 @@ def _evaluate(result: ScoreResult, honest: list[np.ndarray] | None, labels: list
         if honest is not None:
             opts = EvalOptions(records={"anomaly": 1.0}, directions={"anomaly": "anomalous"}, normalise="none",
                                smooth="none", warmup=result.frames_in, name="honest (calibrated fusion, smoothed)")
-            h = evaluate_scores({"anomaly": honest}, labels, opts)
+            named = ScoreFile.from_records({"anomaly": honest}, result.num_frames, result.videos)  # per-video keys = names
+            h = evaluate_scores(named, labels, opts)
             h.notes.append("honest protocol: records z-scored with normal-clip statistics, fixed weights, "
                            "Gaussian smoothing within each video; no test label used")
             rows.append(h)
