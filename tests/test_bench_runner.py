@@ -24,7 +24,8 @@ def test_stream_records_follow_the_clip_convention() -> None:
     torch.manual_seed(0)
     backend = TorchBackend(AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)))
     rec, stats = score_stream(frames, backend, size=(32, 32), flow_preset="ultrafast", batch_size=1, threaded=False)
-    assert rec["t"].tolist() == [4, 5, 6, 7, 8] and stats["frames"] == 9 and stats["fps"] > 0
+    assert rec["t"].tolist() == [4, 5, 6, 7, 8] and stats["frames"] == 9 and stats["scored"] == 5
+    assert stats["fps"] > 0 and stats["fps_with_warmup"] > 0
     rec3, _ = score_stream(frames, backend, size=(32, 32), flow_preset="ultrafast", batch_size=3, threaded=True)
     for k in ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit"):
         np.testing.assert_allclose(rec[k], rec3[k], rtol=1e-5, atol=1e-7)

@@ -109,8 +109,11 @@ def score_stream(
 
     Returns:
         (records, stats): ``records`` has ``t`` (scored frame indices) and one float32 array per
-        record; ``stats`` has ``frames``, ``seconds`` (wall), ``fps`` and the seconds spent in
-        ``decode_resize``, ``flow`` and ``model`` (the first two in the producer thread when threaded).
+        record; ``stats`` has ``frames`` (read), ``scored``, ``seconds`` (wall), ``fps`` (the
+        steady-state rate: scored frames per second from the moment the first clip's history was
+        complete, so the F warm-up frames that need no model call do not inflate short runs),
+        ``fps_with_warmup`` (all frames over all seconds) and the seconds spent in ``decode_resize``,
+        ``flow`` and ``model`` (the first two in the producer thread when threaded).
     """
     cfg = backend.config
     f_in, p_in = int(cfg.frames_in), int(cfg.flows_in)
@@ -143,6 +146,7 @@ def score_stream(
         pending.clear()
 
     start = time.perf_counter()
+    steady_start: float | None = None
     n = 0
     for t, (frame, fl) in enumerate(items):
         n += 1
@@ -151,13 +155,19 @@ def score_stream(
             past_flows.append(torch.from_numpy(fl).permute(2, 0, 1))
         if t < f_in:
             continue
+        if steady_start is None:  # the first scorable frame has arrived: the steady state starts here
+            steady_start = time.perf_counter()
         clip = torch.cat(list(past)[:f_in])
         flows = torch.cat(list(past_flows)[:p_in]) if motion else None
         pending.append((t, clip, past[-1], flows, past_flows[-1] if motion else None))
         if len(pending) >= batch_size:
             flush()
     flush()
-    seconds = time.perf_counter() - start
+    end = time.perf_counter()
+    seconds = end - start
     records = {"t": np.asarray(ts, np.int64), **{k: np.concatenate(v) for k, v in out.items()}}
-    stats = {"frames": n, "seconds": seconds, "fps": n / max(seconds, 1e-9), **timings}
+    scored = len(ts)
+    steady = (end - steady_start) if steady_start is not None else 0.0
+    stats = {"frames": n, "scored": scored, "seconds": seconds, "fps": scored / steady if steady > 0 else 0.0,
+             "fps_with_warmup": n / max(seconds, 1e-9), **timings}
     return records, stats

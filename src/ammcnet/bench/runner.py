@@ -270,6 +270,7 @@ def format_report(r: dict[str, Any]) -> str:
     b, o = e["eager_sequential"], e["optimised"]
     lines += [
         f"end to end ({e['video']}; decode + resize + flow + model + score):",
+        "  (fps = scored frames per second once the history is full; warm-up frames not counted)",
         f"  eager, sequential, batch 1: {b['fps']:7.2f} fps  (decode {b['decode_resize']:.2f}s, flow {b['flow']:.2f}s, "
         f"model {b['model']:.2f}s over {b['frames']} frames)",
         f"  {o['backend']}, threaded, batch {o['batch']}: {o['fps']:7.2f} fps  ({e['speedup']:.2f}x)",
