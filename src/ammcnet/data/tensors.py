@@ -44,7 +44,7 @@ def split_channels(src: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
     if out is None:
         out = np.empty((*lead, c, h, w), src.dtype)
     as_int = {1: np.uint8, 2: np.uint16}.get(src.dtype.itemsize)
-    if as_int is None or c > 4:  # not a case the cache produces; numpy handles it
+    if as_int is None or c > 4 or not out.flags.c_contiguous:  # not what the cache produces: numpy does it
         np.copyto(out, np.moveaxis(src, -1, -3))
         return out
     src2, out2 = src.reshape(-1, h, w, c).view(as_int), out.reshape(-1, c, h, w).view(as_int)
@@ -53,19 +53,14 @@ def split_channels(src: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
     return out
 
 
-def _channels_first(a: np.ndarray) -> np.ndarray:
-    """A contiguous (..., C, H, W) copy of a channel-last array (a memory map included)."""
-    return split_channels(a)
-
-
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
     """(..., H, W, 3) uint8 RGB -> (..., 3, H, W) float32 in [-1, 1] (x * 2/255 - 1), contiguous."""
-    return torch.from_numpy(_channels_first(frames)).float().mul_(2.0 / 255.0).sub_(1.0)
+    return torch.from_numpy(split_channels(frames)).float().mul_(2.0 / 255.0).sub_(1.0)
 
 
 def flows_to_tensor(flows: np.ndarray) -> torch.Tensor:
     """(..., H, W, 2) float16 normalised flow -> (..., 2, H, W) float32, contiguous."""
-    return torch.from_numpy(_channels_first(flows)).float()
+    return torch.from_numpy(split_channels(flows)).float()
 
 
 def keep_freed_memory(mmap_threshold: int = 256 << 20, trim_threshold: int = 1 << 30) -> bool:

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 import torch
 
+from ammcnet.data.tensors import flows_to_tensor, frames_to_tensor
 from ammcnet.errors import ConfigError
 from ammcnet.flow import FlowBackend, get_flow_backend, normalise_flow
 from ammcnet.scoring.calibration import threshold_for_fpr
@@ -257,13 +258,12 @@ class Detector:
         """Run the model on a batch of clips, building tensors as ``ClipDataset`` does."""
         f = self.frames_in
         h, w = self.size
-        clip = np.stack([c[0] for c in clips]).astype(np.float32) * (2.0 / 255.0) - 1.0  # (B, F+1, H, W, 3)
-        clip_t = torch.from_numpy(clip).permute(0, 1, 4, 2, 3)  # (B, F+1, 3, H, W)
+        clip_t = frames_to_tensor(np.stack([c[0] for c in clips]))  # (B, F+1, 3, H, W) in [-1, 1]
         frames = clip_t[:, :f].reshape(len(clips), 3 * f, h, w).to(self.device)
         target = clip_t[:, f].contiguous().to(self.device)
         flows = flow_target = None
         if self.uses_motion:
-            fl = torch.from_numpy(np.stack([c[1] for c in clips]).astype(np.float32)).permute(0, 1, 4, 2, 3)
+            fl = flows_to_tensor(np.stack([c[1] for c in clips]))  # (B, F, 2, H, W)
             flows = fl[:, : f - 1].reshape(len(clips), 2 * (f - 1), h, w).to(self.device)
             flow_target = fl[:, f - 1].contiguous().to(self.device)
         with torch.inference_mode():
