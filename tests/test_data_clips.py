@@ -100,3 +100,11 @@ def test_split_channels_and_conversions():
     ref = torch.from_numpy(u8.astype(np.float32) * np.float32(2 / 255) - np.float32(1)).permute(0, 3, 1, 2)
     assert torch.equal(frames_to_tensor(u8), ref)  # the same arithmetic as the detector's numpy path had
     assert isinstance(keep_freed_memory(), bool)
+
+
+def test_allocator_tuning_can_be_turned_off(monkeypatch):
+    import ammcnet.data.tensors as tensors
+
+    monkeypatch.setattr(tensors, "_tuned_pid", None)
+    monkeypatch.setenv("AMMCNET_MALLOC_TUNING", "0")
+    assert tensors.keep_freed_memory() is False and tensors._tuned_pid is None
