@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "verify",
     "train",
     "test",
+    "calibrate",
     "evaluate",
     "detect",
     "import_official",

@@ -165,7 +165,7 @@ class Detector:
         if not calibration or "records" not in calibration:
             raise ConfigError(
                 "the model has no calibration statistics, so its scores cannot be normalised online; "
-                "use a model trained by `ammcnet train` (it calibrates at the end) or calibrate it with ammcnet.scoring.calibrate"
+                "use a model trained by `ammcnet train` (it calibrates at the end) or calibrate it with ammcnet calibrate RUN TRAINING_DATA"
             )
         h, w = (int(s) for s in size)
         if h % 8 or w % 8 or h <= 0 or w <= 0:

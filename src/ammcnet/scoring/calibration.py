@@ -127,15 +127,17 @@ def threshold_for_fpr(
     fused = calibration.get("fused") if calibration else None
     if not fused:
         raise ConfigError(
-            "the calibration has no fused-score table: re-run calibration (ammcnet.scoring.calibrate) to get alarm thresholds"
+            "the calibration has no fused-score table: run ammcnet calibrate RUN DATA to get alarm thresholds"
         )
     if weights is not None and weights.as_dict() != fused["weights"]:
         raise ConfigError(
-            f"fusion weights {weights.as_dict()} differ from the calibrated {fused['weights']}: recalibrate with these weights"
+            f"fusion weights {weights.as_dict()} differ from the calibrated {fused['weights']}: recalibrate with these weights "
+            "(ammcnet calibrate RUN DATA --set scoring.weights.NAME=VALUE)"
         )
     if smoothing is not None and smoothing.as_dict() != fused["smoothing"]:
         raise ConfigError(
-            f"smoothing {smoothing.as_dict()} differs from the calibrated {fused['smoothing']}: recalibrate with it"
+            f"smoothing {smoothing.as_dict()} differs from the calibrated {fused['smoothing']}: recalibrate with it "
+            "(ammcnet calibrate RUN DATA --set scoring.smoothing.sigma=VALUE)"
         )
     return float(np.interp(1.0 - fpr, fused["levels"], fused["values"]))
 

@@ -125,7 +125,7 @@ def record_stats(calibration: Mapping[str, Any], name: str) -> tuple[float, floa
     except (KeyError, TypeError):
         raise ConfigError(
             f"the calibration has no statistics for record {name!r}: re-run calibration "
-            "(ammcnet.scoring.calibrate on normal clips) with a model that produces it, or set its weight to 0"
+            "(ammcnet calibrate RUN TRAINING_DATA) with a model that produces it, or set its weight to 0"
         ) from None
 
 
@@ -222,7 +222,7 @@ def honest_scores(
     if not calibration or "records" not in calibration:
         raise ConfigError(
             "no calibration statistics: the honest protocol z-scores each record with statistics of normal "
-            "clips stored in the model file; calibrate the model (ammcnet.scoring.calibrate, run by training) "
+            "clips stored in the model file; calibrate the model (ammcnet calibrate RUN TRAINING_DATA; training does it) "
             "or use the paper protocol"
         )
     records = _as_records(score_file_or_records)

@@ -218,7 +218,7 @@ def run_test(
     if protocol == "honest" and not (loaded.calibration or {}).get("records"):
         raise ConfigError(
             f"{loaded.path} holds no calibration statistics, which the honest protocol needs; re-train (training "
-            "calibrates on its validation clips) or add them with ammcnet.scoring.calibrate, or pass --protocol paper"
+            "calibrates on its validation clips), add them with ammcnet calibrate RUN TRAINING_DATA, or pass --protocol paper"
         )
     out = Path(out) if out is not None else default_out_dir(run)
     show = progress and None  # tqdm: None = only on a terminal

@@ -1,0 +1,109 @@
+"""Recompute a trained model's calibration: new fusion weights or smoothing without re-training.
+
+The honest protocol and ``--threshold auto`` read statistics of the model's scores on held-out
+normal clips, stored in the model file at the end of training, together with the fused-score
+table of the weights and smoothing in force then. Changing ``scoring.weights`` or
+``scoring.smoothing`` afterwards needs those tables again: this module re-scores the same held-out
+clips (the last ``data.val_fraction`` of every training video, as training held them out) and
+rewrites the model file atomically. No test video and no label is read.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ammcnet.errors import ConfigError, DataError
+
+#: Keys ``--set`` may change here: how scores are fused, and which clips are held out.
+ALLOWED_PREFIXES: tuple[str, ...] = ("scoring.", "data.val_fraction")
+
+
+def recalibrate(
+    run: str | os.PathLike[str],
+    root: str | os.PathLike[str],
+    *,
+    overrides: tuple[str, ...] | list[str] = (),
+    preset: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    batch_size: int | None = None,
+    device: str = "cpu",
+    cache_dir: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Re-score the held-out normal training clips and store a new calibration.
+
+    Args:
+        run: a run folder (``RUN/model.pt``) or a model file.
+        root: the training data: a dataset root (prepared at the run's settings) or a prepared cache.
+        overrides: ``key=value`` settings under ``scoring.`` (weights, smoothing, batch size) or
+            ``data.val_fraction``.
+        preset: training settings to assume when the model file holds none (an imported model).
+        out: where to write the recalibrated model file (default: overwrite the input, atomically).
+        batch_size: inference batch size (default: ``scoring.batch_size``; changes no value).
+        device: torch device string.
+        cache_dir: where a dataset root is prepared.
+        progress: progress bars.
+
+    Returns:
+        A summary: ``model`` (path written), ``clips``, ``weights``, ``smoothing``, ``records``
+        (mean and std of each record) and ``threshold_fpr_0.01``.
+
+    Raises:
+        ConfigError: a key outside :data:`ALLOWED_PREFIXES`, or no training settings to go by.
+        DataError: no held-out clips.
+    """
+    from ammcnet.models import load_model_file, save_model_file
+    from ammcnet.scoring.calibration import calibrate, threshold_for_fpr
+    from ammcnet.scoring.fusion import FusionWeights, Smoothing
+    from ammcnet.training.api import open_training_data
+    from ammcnet.training.config import apply_overrides, config_from_dict
+    from ammcnet.training.presets import load_preset
+
+    bad = [o for o in overrides if not o.split("=", 1)[0].strip().startswith(ALLOWED_PREFIXES)]
+    if bad:
+        raise ConfigError(
+            f"--set {bad[0]!r}: only scoring.* and data.val_fraction can change after training "
+            "(other settings would describe a different model or data)"
+        )
+    loaded = load_model_file(run)
+    if loaded.train_config:
+        config = config_from_dict(loaded.train_config)
+    elif preset:
+        config = load_preset(preset)
+    else:
+        raise ConfigError(
+            f"{loaded.path} holds no training settings (an imported model?): pass --preset NAME to say at "
+            "which size and flow settings its data is prepared"
+        )
+    # spell out every weight and smoothing setting so that --set can name any of them
+    full = replace(config.scoring, weights=FusionWeights.from_dict(config.scoring.weights).as_dict(),
+                   smoothing=Smoothing.from_dict(config.scoring.smoothing).as_dict())
+    config = apply_overrides(replace(config, scoring=full), overrides)
+    if config.model != loaded.config:  # the weights decide the architecture (e.g. a preset for an import)
+        config = replace(config, model=loaded.config)
+    _, _, val_set = open_training_data(root, config, cache_dir=cache_dir, progress=progress)
+    if len(val_set) == 0:
+        raise DataError(
+            f"no held-out clips in {root} with data.val_fraction={config.data.val_fraction}: "
+            "pass --set data.val_fraction=0.1 (or larger)"
+        )
+    weights = FusionWeights.from_dict(config.scoring.weights)
+    smoothing = Smoothing.from_dict(config.scoring.smoothing)
+    calibration = calibrate(loaded.model, val_set, batch_size=batch_size or config.scoring.batch_size, device=device,
+                            weights=weights, smoothing=smoothing, progress=progress)
+    dest = Path(out) if out is not None else loaded.path
+    meta = {**(loaded.meta or {}), "recalibrated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "calibration_clips": len(val_set)}
+    save_model_file(dest, loaded.model.cpu(), calibration=calibration, train_config=config.to_dict(), meta=meta)
+    return {
+        "model": str(dest),
+        "clips": len(val_set),
+        "weights": weights.as_dict(),
+        "smoothing": smoothing.as_dict(),
+        "records": {k: {"mean": v["mean"], "std": v["std"]} for k, v in calibration["records"].items()},
+        "threshold_fpr_0.01": threshold_for_fpr(calibration, 0.01, weights=weights, smoothing=smoothing),
+    }

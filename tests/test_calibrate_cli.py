@@ -1,0 +1,54 @@
+"""`ammcnet calibrate`: new fusion weights for a trained model, from its held-out training clips only."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ammcnet.cli import main
+from ammcnet.data import prepare_dataset
+from ammcnet.models import AMMCNet, load_model_file, save_model_file
+from ammcnet.training import load_preset
+from test_data_fixtures import moving_frames, write_frames
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("calibrate")
+    root = tmp / "ds"
+    for name, n in (("a", 20), ("b", 25)):
+        write_frames(root / "train" / name, moving_frames(n, seed=len(name) + n), ext=".png")
+    write_frames(root / "test" / "t", moving_frames(12, seed=9), ext=".png")
+    prepared = prepare_dataset(root, size=(32, 32), flow_preset="ultrafast", cache_dir=tmp / "cache", progress=False)
+    config = load_preset("tiny")
+    torch.manual_seed(0)
+    model = AMMCNet(config.model).eval()
+    run = tmp / "run"
+    save_model_file(run / "model.pt", model, train_config=config.to_dict())  # no calibration yet
+    save_model_file(tmp / "imported.pt", model)  # no training settings either
+    return {"tmp": tmp, "prepared": prepared.root, "run": run}
+
+
+def test_calibrate_writes_new_weights_from_training_clips_only(setup, capsys):
+    out = setup["tmp"] / "recal.pt"
+    rc = main(["calibrate", str(setup["run"]), str(setup["prepared"]), "--set", "scoring.weights.flow_error=0.5",
+               "--out", str(out), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "alarm threshold at 1 % false alarms" in printed
+    cal = load_model_file(out).calibration
+    assert cal["fused"]["weights"]["flow_error"] == 0.5
+    assert set(cal["records"]) == {"rgb_psnr", "rgb_commit", "flow_error", "flow_commit"}
+    # tiny holds out the last 20 % of each training video's clips: 9 of the 16 + 21 (split_train_val)
+    assert load_model_file(out).meta["calibration_clips"] == 9
+    assert load_model_file(setup["run"]).calibration is None  # the input is untouched with --out
+
+
+def test_calibrate_refuses_model_changes_and_needs_settings(setup, capsys):
+    assert main(["calibrate", str(setup["run"]), str(setup["prepared"]), "--set", "stage1.iterations=9"]) == 2
+    assert "only scoring.* and data.val_fraction" in capsys.readouterr().err
+    imported = setup["tmp"] / "imported.pt"
+    assert main(["calibrate", str(imported), str(setup["prepared"]), "--no-progress"]) == 2
+    assert "--preset NAME" in capsys.readouterr().err
+    assert main(["calibrate", str(imported), str(setup["prepared"]), "--preset", "tiny", "--no-progress"]) == 0
+    assert load_model_file(imported).calibration["fused"]["weights"]["rgb_psnr"] == 1.0
