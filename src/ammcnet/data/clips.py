@@ -132,7 +132,7 @@ class ClipDataset(Dataset):
 
         Every clip is written straight into one batch array: no per-clip tensors, no stacking copy.
         With ``packed=True`` the batch stays in the cache's compact types, ``rgb`` (B, F+1, 3, H, W)
-        uint8 and ``flow`` (B, F, 2, H, W) float16, about 10x fewer bytes than float32: that is what
+        uint8 and ``flow`` (B, F, 2, H, W) float16, about 3x fewer bytes than float32: that is what
         DataLoader workers should hand over (shared-memory tensors are slow to allocate), and
         :func:`unpack_batch` then converts in the consuming process, on its device.
         ``video`` and ``t`` are int64 tensors.
@@ -162,11 +162,11 @@ def unpack_batch(batch: dict[str, torch.Tensor], device: torch.device | str | No
     """A packed batch (see :meth:`ClipDataset.get_batch`) as model inputs on ``device``.
 
     Moves the compact uint8/float16 data first and converts there (on a GPU the conversion is free
-    and the transfer 10x smaller). Batches that are not packed are returned unchanged.
+    and the transfer 3x smaller). Batches that are not packed are returned unchanged.
     """
     if "rgb" not in batch:
         return batch
-    keep_freed_memory()  # the float32 batch is ~10x the packed one: reuse freed blocks
+    keep_freed_memory()  # the float32 batch is ~3x the packed one: reuse freed blocks
     rgb, flo = batch["rgb"].to(device), batch["flow"].to(device)
     b, f1, _, h, w = rgb.shape
     f = f1 - 1
