@@ -199,6 +199,10 @@ class TrainConfig:
                 raise ConfigError(f"{name}: iterations must be >= 0 and batch_size >= 1 (got {st})")
         if self.run.log_every < 1 or self.run.checkpoint_every < 1:
             raise ConfigError("run.log_every and run.checkpoint_every must be >= 1")
+        from ammcnet.scoring.fusion import FusionWeights, Smoothing  # names checked now, not after training
+
+        FusionWeights.from_dict(self.scoring.weights)
+        Smoothing.from_dict(self.scoring.smoothing)
         return self
 
 
@@ -285,9 +289,14 @@ def _set_nested(data: dict[str, Any], key: str, value: Any) -> None:
         if part not in node or not isinstance(node[part], dict):
             raise ConfigError(f"unknown config key {key!r} in --set; see config.yaml of a run for the key names")
         node = node[part]
-    if parts[-1] not in node:
+    if parts[-1] not in node and tuple(parts[:-1]) not in _OPEN_MAPPINGS:
         raise ConfigError(f"unknown config key {key!r} in --set; see config.yaml of a run for the key names")
     node[parts[-1]] = value
+
+
+#: Mappings whose keys are checked where they are used (FusionWeights, Smoothing), not here: a preset
+#: may leave them empty (= the defaults), and ``--set scoring.weights.flow_error=0.5`` must still work.
+_OPEN_MAPPINGS: frozenset[tuple[str, ...]] = frozenset({("scoring", "weights"), ("scoring", "smoothing")})
 
 
 def apply_overrides(config: TrainConfig, overrides: typing.Iterable[str]) -> TrainConfig:
