@@ -24,7 +24,13 @@ import torch
 from torch.utils.data import Dataset
 
 from ammcnet.data.cache import PreparedDataset, open_prepared
-from ammcnet.data.tensors import flows_to_tensor, frames_to_tensor, keep_freed_memory, split_channels
+from ammcnet.data.tensors import (
+    flows_to_tensor,
+    frames_to_tensor,
+    keep_freed_memory,
+    split_channels,
+    unit_range,
+)
 from ammcnet.errors import ConfigError, DataError
 
 
@@ -170,13 +176,9 @@ def unpack_batch(batch: dict[str, torch.Tensor], device: torch.device | str | No
     rgb, flo = batch["rgb"].to(device), batch["flow"].to(device)
     b, f1, _, h, w = rgb.shape
     f = f1 - 1
-
-    def frames(x: torch.Tensor) -> torch.Tensor:
-        return x.float().mul_(2.0 / 255.0).sub_(1.0)
-
     return {
-        "frames": frames(rgb[:, :f].reshape(b, 3 * f, h, w)),
-        "target": frames(rgb[:, f]),
+        "frames": unit_range(rgb[:, :f].reshape(b, 3 * f, h, w)),
+        "target": unit_range(rgb[:, f]),
         "flows": flo[:, : f - 1].reshape(b, 2 * (f - 1), h, w).float(),
         "flow_target": flo[:, f - 1].float(),
         "video": batch["video"],

@@ -53,9 +53,14 @@ def split_channels(src: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
     return out
 
 
+def unit_range(x: torch.Tensor) -> torch.Tensor:
+    """uint8 tensor (any layout, any device) -> float32 in [-1, 1]: x * 2/255 - 1, the one rule used everywhere."""
+    return x.float().mul_(2.0 / 255.0).sub_(1.0)
+
+
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
     """(..., H, W, 3) uint8 RGB -> (..., 3, H, W) float32 in [-1, 1] (x * 2/255 - 1), contiguous."""
-    return torch.from_numpy(split_channels(frames)).float().mul_(2.0 / 255.0).sub_(1.0)
+    return unit_range(torch.from_numpy(split_channels(frames)))
 
 
 def flows_to_tensor(flows: np.ndarray) -> torch.Tensor:
