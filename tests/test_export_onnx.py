@@ -175,3 +175,22 @@ def test_detect_cli_backends_agree(tmp_path) -> None:
     np.testing.assert_allclose(scores["torch"], scores["eager"], atol=1e-4)
     np.testing.assert_allclose(scores["onnx"], scores["eager"], atol=1e-3)
     assert main(["detect", str(folder), "--model", str(tmp_path / "run"), "--backend", "onnx", "--no-progress"]) == 2
+
+
+def test_torch_backend_reduced_precision_autocast() -> None:
+    """bf16 autocast (meant for GPUs) runs, returns float32 and stays near the float32 outputs."""
+    from ammcnet.errors import ConfigError
+
+    net = _trained_like()
+    frames, target, flows, flow_target = _inputs(2)
+    ref = TorchBackend(net).score(frames, target, flows, flow_target)
+    half = TorchBackend(net, precision="bfloat16")
+    got = half.score(frames, target, flows, flow_target)
+    out = half(frames, flows)
+    assert out.frame_pred.dtype == torch.float32 and out.flow_commit_per_sample.dtype == torch.float32
+    assert all(v.dtype == np.float32 for v in got.values())
+    assert np.abs(got["frame_pred"] - ref["frame_pred"]).max() < 0.05
+    assert not np.array_equal(got["frame_pred"], ref["frame_pred"])  # really computed in bf16
+    assert np.abs(got["rgb_psnr"] - ref["rgb_psnr"]).max() < 0.5
+    with pytest.raises(ConfigError, match="unknown precision"):
+        TorchBackend(net, precision="int4")

@@ -164,3 +164,68 @@ def test_bad_inputs_are_one_line_errors(tiny, capsys):
         run_test(nocal, tiny["prepared"].root, tiny["tmp"] / "bad", progress=False)
     m = run_test(nocal, tiny["prepared"].root, tiny["tmp"] / "paper", protocol="paper", plots=False, progress=False)
     assert m["honest"] is None and m["protocols"]
+
+
+def test_int8_export_and_scoring_through_it(tiny, capsys):
+    """`export --int8` calibrates on training clips; `test --onnx` scores with it, close to float32."""
+    import onnx
+
+    from ammcnet.data import ClipDataset
+    from ammcnet.export import OnnxBackend, export_run
+    from ammcnet.metrics import load_score_file
+    from ammcnet.models import AMMCNet, ModelConfig, save_model_file
+    from ammcnet.scoring import calibrate
+
+    # He-initialised weights: signals keep their scale through the layers, so int8 rounding shows
+    torch.manual_seed(1)
+    model = AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)).eval()
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.Conv2d | torch.nn.ConvTranspose2d):
+            torch.nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
+    run = tiny["tmp"] / "run-he"
+    save_model_file(run / "model.pt", model, calibration=calibrate(model, ClipDataset(tiny["prepared"], "train"), batch_size=4),
+                    train_config={"data": {"size": [SIZE, SIZE], "flow": "farneback"}})
+    q = tiny["tmp"] / "m-int8.onnx"
+    assert main(["export", str(run), "--onnx", str(q), "--int8"]) == 2
+    assert "--calibrate TRAINING_DATA" in capsys.readouterr().err and not q.exists()
+    assert main(["export", str(run), "--onnx", str(q), "--int8", "--calibrate", str(tiny["prepared"].root),
+                 "--calibration-clips", "4"]) == 0
+    be = OnnxBackend(q)
+    assert be.precision == "int8" and be.config == model.config
+    ops = [n.op_type for n in onnx.load(str(q)).graph.node]
+    assert ops.count("QLinearConv") >= 20 and "Conv" in ops  # bodies int8, score heads float32
+    assert not [p for p in q.parent.iterdir() if p.name.startswith(".m-int8")]  # nothing half-written
+
+    ref_out, q_out = tiny["tmp"] / "out-f32", tiny["tmp"] / "out-int8"
+    for out, extra in ((ref_out, []), (q_out, ["--onnx", str(q)])):
+        assert main(["test", str(run), str(tiny["prepared"].root), "--out", str(out), "--no-plots",
+                     "--no-progress", "--quiet", *extra]) == 0
+    m = json.loads((q_out / "metrics.json").read_text())
+    assert m["backend"].startswith("onnx (int8)") and m["honest"] is not None
+    a, b = load_score_file(ref_out / "scores.npz"), load_score_file(q_out / "scores.npz")
+    def corr(sf, name):
+        x, y = np.concatenate(a.records[name]), np.concatenate(sf.records[name])
+        return float(np.corrcoef(x, y)[0, 1]), float(np.abs(x - y).max() / np.abs(x).max())
+
+    for name in a.records:
+        assert corr(b, name)[1] > 1e-5, name  # really another graph
+    assert corr(b, "rgb_psnr")[0] > 0.99  # the PSNR record survives int8 nearly unchanged
+    # float_motion keeps the motion encoder and memory float32: its commitment record is exact
+    q2 = export_run(run, tiny["tmp"] / "m-int8-fm.onnx", int8=True, calibrate=tiny["prepared"].root,
+                    calibration_clips=4, float_motion=True, progress=False)
+    assert main(["test", str(run), str(tiny["prepared"].root), "--out", str(tiny["tmp"] / "out-fm"), "--no-plots",
+                 "--no-progress", "--quiet", "--onnx", str(q2)]) == 0
+    c = load_score_file(tiny["tmp"] / "out-fm" / "scores.npz")
+    assert corr(c, "flow_commit")[1] < 1e-5 and corr(b, "flow_commit")[1] > 1e-3
+    assert corr(c, "rgb_commit")[1] > 1e-5  # the appearance stream is still int8
+
+
+def test_onnx_graph_of_another_model_is_refused(tiny):
+    from ammcnet.export import export_onnx
+    from ammcnet.models import AMMCNet, ModelConfig
+    from ammcnet.scoring.runner import run_test
+
+    other = export_onnx(AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=8)), tiny["tmp"] / "other.onnx",
+                        size=(SIZE, SIZE))
+    with pytest.raises(ConfigError, match="different model"):
+        run_test(tiny["run"], tiny["prepared"].root, tiny["tmp"] / "out-other", onnx=other, progress=False, plots=False)

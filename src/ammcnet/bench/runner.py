@@ -42,6 +42,9 @@ class BenchConfig:
         seconds: minimum seconds per timed measurement.
         train_steps: timed stage-2 training steps (0 = skip).
         onnx: also measure ONNX Runtime (CPU only).
+        int8: also measure the int8 ONNX graph (``ammcnet export --int8``; CPU only; calibrated on
+            random inputs here, which sets no accuracy but does not change the speed). Reported
+            beside the float figures, never picked as "best": its scores differ slightly.
         channels_last: also measure channels-last weights.
         compile: also measure ``torch.compile`` (slow to warm up on CPU).
         threads: torch threads (default: leave as is).
@@ -56,6 +59,7 @@ class BenchConfig:
     seconds: float = 3.0
     train_steps: int = 3
     onnx: bool = True
+    int8: bool = True
     channels_last: bool = True
     compile: bool = False
     threads: int | None = None
@@ -208,17 +212,27 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
             report["model"]["eager_same_threads_b1"] = _model_fps(backends["eager"], mcfg, size, 1, cfg)
         if cfg.channels_last:
             backends["fused_channels_last"] = TorchBackend(model, channels_last=True, device=cfg.device)
+        if cfg.device.startswith("cuda"):  # tensor cores; on a CPU without AVX-512 bf16 is emulated and slow
+            for precision in ("float16", "bfloat16"):
+                backends[f"fused_channels_last_{precision}"] = TorchBackend(
+                    model, channels_last=True, device=cfg.device, precision=precision)
         if cfg.compile:
             backends["compiled"] = _Compiled(model)
         if cfg.onnx and cfg.device == "cpu":
             with contextlib.suppress(Exception):  # onnxruntime missing: just not measured
                 backends["onnx"] = OnnxBackend(export_onnx(model, tmp / "m.onnx", size=size), threads=threads)
+                if cfg.int8:
+                    from ammcnet.export.quantize import quantize_onnx, synthetic_feeds
+
+                    feeds = synthetic_feeds(mcfg, size, 2, motion=getattr(model, "motion", None) is not None)
+                    backends["onnx_int8"] = OnnxBackend(quantize_onnx(tmp / "m.onnx", tmp / "m-int8.onnx", feeds),
+                                                        threads=threads)
         # model only, batch 1, every variant
         for name, be in backends.items():
             if name == "eager":
                 continue
             report["model"][f"{name}_b1"] = _model_fps(be, mcfg, size, 1, cfg)
-        best_name = max((n for n in backends if n != "eager"), key=lambda n: report["model"][f"{n}_b1"]["fps"])
+        best_name = max((n for n in backends if n not in ("eager", "onnx_int8")), key=lambda n: report["model"][f"{n}_b1"]["fps"])
         report["model"]["best_backend"] = best_name
         sweep = {b: report["model"][f"{best_name}_b1"] if b == 1 else _model_fps(backends[best_name], mcfg, size, b, cfg)
                  for b in cfg.batches}
@@ -241,6 +255,11 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         report["end_to_end"]["eager_sequential"] = base
         report["end_to_end"]["optimised"] = {**fast, "backend": best_name, "batch": e2e_batch, "threaded": True}
         report["end_to_end"]["speedup"] = fast["fps"] / base["fps"]
+        if "onnx_int8" in backends:
+            _, q = score_stream(video, backends["onnx_int8"], size=size, batch_size=e2e_batch, threaded=True,
+                                max_frames=cfg.frames, **flow)
+            report["end_to_end"]["int8"] = {**q, "backend": "onnx_int8", "batch": e2e_batch, "threaded": True}
+            report["end_to_end"]["int8_speedup"] = q["fps"] / base["fps"]
         if cfg.train_steps > 0:
             report["training"] = _train_speed(model, train_cfg, size, cfg.train_steps, cfg.device)
     report["peak_memory_mb"] = peak_memory_mb(cfg.device)
@@ -275,6 +294,10 @@ def format_report(r: dict[str, Any]) -> str:
         f"model {b['model']:.2f}s over {b['frames']} frames)",
         f"  {o['backend']}, threaded, batch {o['batch']}: {o['fps']:7.2f} fps  ({e['speedup']:.2f}x)",
     ]
+    if "int8" in e:
+        q = e["int8"]
+        lines.append(f"  onnx_int8, threaded, batch {q['batch']}: {q['fps']:7.2f} fps  ({e['int8_speedup']:.2f}x; "
+                     "int8 scores differ slightly from float32)")
     if "training" in r:
         t = r["training"]
         lines.append(f"training (stage 2, batch {t['batch']}): {t['samples_per_s']:.2f} samples/s "

@@ -32,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=3.0, help="minimum seconds per timed measurement (default 3)")
     p.add_argument("--train-steps", type=int, default=3, help="timed training steps, 0 to skip (default 3)")
     p.add_argument("--no-onnx", action="store_true", help="do not measure ONNX Runtime")
+    p.add_argument("--no-int8", action="store_true", help="do not measure the int8 ONNX graph")
     p.add_argument("--compile", action="store_true", help="also measure torch.compile (slow warm-up)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write the full report as JSON")
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = BenchConfig(preset=args.preset, device=args.device, video=args.video, model=args.model, frames=args.frames,
                       batches=args.batches, seconds=args.seconds, train_steps=args.train_steps, onnx=not args.no_onnx,
-                      compile=args.compile, threads=args.threads)
+                      int8=not args.no_int8, compile=args.compile, threads=args.threads)
     report = run_benchmark(cfg)
     if args.json:
         write_json_atomic(args.json, report)

@@ -1,4 +1,4 @@
-"""``ammcnet export RUN --onnx FILE``: the inference graph with its score heads, as ONNX."""
+"""``ammcnet export RUN --onnx FILE [--int8 --calibrate DATA]``: the inference graph with its score heads, as ONNX."""
 
 from __future__ import annotations
 
@@ -26,12 +26,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=_size, default=None, metavar="HxW",
                    help="input size (default: the training size stored in the model file)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
+    p.add_argument("--int8", action="store_true",
+                   help="write a statically quantised graph (uint8 activations, int8 weights): about 1.5x faster on "
+                        "a CPU, scores change slightly (see README); needs --calibrate")
+    p.add_argument("--calibrate", default=None, metavar="TRAINING_DATA",
+                   help="with --int8: the dataset root or prepared cache the model was trained on; its normal "
+                        "training clips set the activation ranges (no test data is read)")
+    p.add_argument("--int8-float-motion", action="store_true",
+                   help="with --int8: keep the motion stream's encoder and memory in float32 (motion records closer "
+                        "to float32, about 1.3x instead of 1.6x faster)")
+    p.add_argument("--calibration-clips", type=int, default=32, metavar="N",
+                   help="with --int8: evenly spaced training clips to calibrate on (default 32)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ammcnet.export import export_run
 
-    path = export_run(args.run, args.onnx, size=args.size, opset=args.opset)
+    if args.calibrate is not None and not args.int8:
+        print("note: --calibrate is only used with --int8", file=sys.stderr)
+    path = export_run(args.run, args.onnx, size=args.size, opset=args.opset, int8=args.int8,
+                      calibrate=args.calibrate, calibration_clips=args.calibration_clips,
+                      float_motion=args.int8_float_motion)
     print(f"wrote {path}", file=sys.stderr)
     return 0

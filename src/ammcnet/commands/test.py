@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-plots", dest="plots", action="store_false", help="write no PNG plots")
     p.add_argument("--cache-dir", default=None, help="where a dataset root is prepared (default $AMMCNET_CACHE)")
     p.add_argument("--workers", type=int, default=1, help="processes that prepare a dataset root and score the test videos, sharded by video; scores equal one process's (default 1)")
+    p.add_argument("--onnx", default=None, metavar="FILE",
+                   help="score with this graph from `ammcnet export` (float32 or --int8) through ONNX Runtime; "
+                        "calibration and settings still come from RUN")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=run)
@@ -43,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_out_dir(args.run)
     metrics = run_test(args.run, args.root, out, batch_size=args.batch_size, device=args.device, maps=args.maps,
                        plots=args.plots, protocol=args.protocol, map_flow_weight=args.map_flow_weight,
-                       cache_dir=args.cache_dir, workers=args.workers, progress=args.progress)
+                       cache_dir=args.cache_dir, workers=args.workers, progress=args.progress,
+                       onnx=args.onnx)
     if not args.quiet:
         table = out / "table.txt"
         if table.is_file():

@@ -1,20 +1,23 @@
 """ammcnet.export: inference-only rewrites, ONNX export and the inference backends.
 
->>> from ammcnet.export import optimize_for_inference, export_onnx, OnnxBackend, TorchBackend
+>>> from ammcnet.export import optimize_for_inference, export_onnx, quantize_onnx, OnnxBackend, TorchBackend
 """
 
-from ammcnet.export.backend import BACKENDS, OnnxBackend, TorchBackend, make_backend
+from ammcnet.export.backend import BACKENDS, PRECISIONS, OnnxBackend, TorchBackend, make_backend
 from ammcnet.export.fuse import fuse_batchnorm, fuse_conv_bn, optimize_for_inference
 from ammcnet.export.heads import ScoringGraph, psnr_f32
 from ammcnet.export.onnx_export import DEFAULT_OPSET, ONNX_FORMAT, export_onnx, export_run
+from ammcnet.export.quantize import calibration_feeds, quantize_onnx
 
 __all__ = [
     "BACKENDS",
     "DEFAULT_OPSET",
     "ONNX_FORMAT",
     "OnnxBackend",
+    "PRECISIONS",
     "ScoringGraph",
     "TorchBackend",
+    "calibration_feeds",
     "export_onnx",
     "export_run",
     "fuse_batchnorm",
@@ -22,4 +25,5 @@ __all__ = [
     "make_backend",
     "optimize_for_inference",
     "psnr_f32",
+    "quantize_onnx",
 ]

@@ -15,6 +15,8 @@ torch.Size([1, 3, 32, 32])
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -31,6 +33,8 @@ from ammcnet.models import AMMCOutput, ModelConfig
 
 #: Backend names accepted by :func:`make_backend` (and ``--backend``).
 BACKENDS: tuple[str, ...] = ("torch", "eager", "onnx")
+#: Compute precisions of :class:`TorchBackend`.
+PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "float16")
 
 
 class _Backend:
@@ -55,10 +59,17 @@ class TorchBackend(_Backend):
         compile: wrap the model in ``torch.compile`` (default mode). Measured on the 2-core CPU of
             the README (Speed, export and scale-out): 1.5-3x faster per frame than the fused model, after a warm-up of
             about 3 minutes, so worth it only for long runs.
+        precision: ``float32``, or ``bfloat16`` / ``float16`` autocast for the network (meant for
+            GPUs with tensor cores; bf16 on a CPU without AVX-512 is emulated and slow). Outputs
+            and score records are returned in float32 either way.
     """
 
     def __init__(self, model: nn.Module, *, fuse: bool = True, channels_last: bool = False, device: str = "cpu",
-                 compile: bool = False) -> None:
+                 compile: bool = False, precision: str = "float32") -> None:
+        if precision not in PRECISIONS:
+            from ammcnet.errors import ConfigError
+
+            raise ConfigError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         net = optimize_for_inference(model, channels_last=channels_last) if fuse else model.eval()
         net = net.to(device)
         self.model = torch.compile(net) if compile else net
@@ -66,7 +77,13 @@ class TorchBackend(_Backend):
         self.motion = getattr(model, "motion", None)
         self.device = torch.device(device)
         self.channels_last = channels_last
+        self.precision = precision
         self._graph = ScoringGraph(self.model)
+
+    def _autocast(self) -> Any:
+        if self.precision == "float32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=getattr(torch, self.precision))
 
     def _in(self, x: Tensor | None) -> Tensor | None:
         if x is None:
@@ -75,13 +92,18 @@ class TorchBackend(_Backend):
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def __call__(self, frames: Tensor, flows: Tensor | None = None) -> AMMCOutput:
-        with torch.inference_mode():
-            return self.model(self._in(frames), self._in(flows))
+        with torch.inference_mode(), self._autocast():
+            out = self.model(self._in(frames), self._in(flows))
+        if self.precision == "float32":
+            return out
+        fields = {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
+        return AMMCOutput(**{k: v.float() if isinstance(v, Tensor) and v.is_floating_point() else v
+                             for k, v in fields.items()})
 
     def score(self, frames: Tensor, target: Tensor, flows: Tensor | None = None,
               flow_target: Tensor | None = None) -> dict[str, np.ndarray]:
         """Predictions and per-sample records as float32 numpy arrays (names as the ONNX outputs)."""
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             outs = self._graph(self._in(frames), self._in(target), self._in(flows), self._in(flow_target))
         return {k: v.float().cpu().numpy() for k, v in zip(self._graph.output_names, outs, strict=True)}
 
@@ -123,6 +145,8 @@ class OnnxBackend(_Backend):
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.motion = True if "flows" in self.input_names else None
+        #: ``float32``, or ``int8`` for a graph written by ``ammcnet export --int8``
+        self.precision = props.get("ammcnet.precision", "float32")
 
     def _feed(self, frames: Any, target: Any, flows: Any, flow_target: Any) -> dict[str, np.ndarray]:
         def arr(x: Any) -> np.ndarray:

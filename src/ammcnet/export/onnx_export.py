@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ammcnet.errors import AmmcError, CheckpointError
+from ammcnet.errors import AmmcError, CheckpointError, ConfigError
 from ammcnet.export.fuse import optimize_for_inference
 from ammcnet.export.heads import ScoringGraph
 from ammcnet.utils.io import atomic_path
@@ -113,7 +114,9 @@ def _write_metadata(path: Path, model: nn.Module, size: tuple[int, int], meta: d
 
 
 def export_run(run: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *, size: tuple[int, int] | None = None,
-               opset: int = DEFAULT_OPSET) -> Path:
+               opset: int = DEFAULT_OPSET, int8: bool = False, calibrate: str | os.PathLike[str] | None = None,
+               calibration_clips: int = 32, float_motion: bool = False, cache_dir: str | None = None,
+               progress: bool = True) -> Path:
     """Export a run folder's (or model file's) model to ONNX, at the size it was trained at.
 
     Args:
@@ -121,16 +124,53 @@ def export_run(run: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *
         onnx_path: the ``.onnx`` file to write.
         size: (H, W) override; default: the training size in the model file, else 256x256.
         opset: ONNX opset version.
+        int8: write a statically quantised graph (:mod:`ammcnet.export.quantize`) instead.
+        calibrate: with ``int8``: the training data (dataset root or prepared cache) whose normal
+            training clips set the activation ranges.
+        calibration_clips: with ``int8``: how many evenly spaced training clips to calibrate on.
+        float_motion: with ``int8``: keep the motion stream's encoder and memory float32.
+        cache_dir: where a dataset root given as ``calibrate`` is prepared.
+        progress: progress bars while preparing calibration data.
     """
     from ammcnet.models import load_model_file
 
+    if int8 and calibrate is None:
+        raise ConfigError("--int8 needs normal clips to set the activation ranges: pass --calibrate TRAINING_DATA "
+                          "(the dataset root or prepared cache the model was trained on)")
     loaded = load_model_file(run)
     if size is None:
         size = _training_size(loaded.train_config)
     if size[0] % 8 or size[1] % 8:
         raise CheckpointError(f"--size {size[0]}x{size[1]} is not divisible by 8: pick e.g. "
                               f"{max(8, size[0] // 8 * 8)}x{max(8, size[1] // 8 * 8)}")
-    return export_onnx(loaded.model, onnx_path, size=size, opset=opset, meta={"source": str(loaded.path)})
+    meta = {"source": str(loaded.path)}
+    if not int8:
+        return export_onnx(loaded.model, onnx_path, size=size, opset=opset, meta=meta)
+    from ammcnet.export.quantize import calibration_feeds, quantize_onnx
+
+    feeds = calibration_feeds(_training_clips(loaded, calibrate, size, cache_dir, progress), calibration_clips,
+                              motion=getattr(loaded.model, "motion", None) is not None)
+    with tempfile.TemporaryDirectory(prefix="ammcnet-export-") as tmp:
+        fp32 = export_onnx(loaded.model, Path(tmp) / "fp32.onnx", size=size, opset=opset,
+                           meta={**meta, "int8_calibration": str(calibrate)})
+        return quantize_onnx(fp32, onnx_path, feeds, float_motion=float_motion)
+
+
+def _training_clips(loaded: Any, root: str | os.PathLike[str], size: tuple[int, int], cache_dir: str | None,
+                    progress: bool) -> Any:
+    """The training clips (not the held-out ones) of ``root`` at the export size."""
+    from dataclasses import replace
+
+    from ammcnet.training.api import open_training_data
+    from ammcnet.training.config import config_from_dict
+
+    if not loaded.train_config:
+        raise ConfigError(f"{loaded.path} holds no training settings (an imported model?), so its training data "
+                          "cannot be opened for int8 calibration; export float32 instead")
+    config = config_from_dict(loaded.train_config)
+    config = replace(config, model=loaded.config, data=replace(config.data, size=tuple(size)))
+    _, train_set, _ = open_training_data(root, config, cache_dir=cache_dir, progress=progress)
+    return train_set
 
 
 def _training_size(train_config: dict[str, Any] | None) -> tuple[int, int]:

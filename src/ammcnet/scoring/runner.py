@@ -184,6 +184,7 @@ def run_test(
     cache_dir: str | None = None,
     workers: int = 1,
     progress: bool = True,
+    onnx: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Score the test split of ``root`` with the model of ``run`` and evaluate it.
 
@@ -202,6 +203,8 @@ def run_test(
         workers: processes used to prepare a dataset root and to score the test videos
             (videos are sharded over them; every score equals a single process's).
         progress: show tqdm bars (only on a terminal).
+        onnx: score with this graph from ``ammcnet export`` (e.g. an ``--int8`` one) through ONNX
+            Runtime instead of the PyTorch model; calibration and settings still come from ``run``.
 
     Returns:
         The metrics dict also written to ``OUT/metrics.json``.
@@ -224,6 +227,16 @@ def run_test(
     show = progress and None  # tqdm: None = only on a terminal
     prepared = resolve_test_data(root, loaded, cache_dir=cache_dir, workers=workers, progress=progress)
 
+    scorer: Any = loaded.model
+    if onnx is not None:
+        from ammcnet.export import OnnxBackend
+
+        if workers > 1:
+            raise ConfigError("--onnx scores in one process (ONNX Runtime uses the threads itself): drop --workers")
+        scorer = OnnxBackend(onnx)
+        if scorer.config != loaded.config:
+            raise ConfigError(f"{onnx} was exported from a different model than {loaded.path}: export this run "
+                              f"again with ammcnet export {run} --onnx {onnx}")
     t0 = time.perf_counter()
     if workers > 1:  # videos spread over processes; the scores equal a single process's
         from ammcnet.scoring.sharded import score_prepared_sharded
@@ -231,7 +244,7 @@ def run_test(
         result = score_prepared_sharded(loaded.model, prepared, "test", workers=workers, batch_size=batch_size,
                                         device=device, error_maps=maps, map_flow_weight=map_flow_weight)
     else:
-        result = score_prepared(loaded.model, prepared, "test", batch_size=batch_size, device=device,
+        result = score_prepared(scorer, prepared, "test", batch_size=batch_size, device=device,
                                 error_maps=maps, map_flow_weight=map_flow_weight, progress=show)
     seconds = time.perf_counter() - t0
     f = result.frames_in
@@ -251,6 +264,7 @@ def run_test(
         "scoring_fps": float(sum(max(int(n) - f, 0) for n in result.num_frames) / max(seconds, 1e-9)),
         "device": device,
         "batch_size": batch_size,
+        "backend": "torch" if onnx is None else f"onnx ({scorer.precision}): {onnx}",
         "files": {"scores": str(out / "scores.npz")},
     }
     honest = threshold = None
