@@ -142,3 +142,37 @@ def test_cli_on_avi_writes_jsonl_events_and_mp4(setup: dict, tmp_path: Path, cap
     assert main(["detect", str(tmp_path / "missing.avi"), "--model", str(setup["run"])]) == 2
     assert main(["detect", str(avi), "--model", str(setup["run"]), "--threshold", "high"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_many_sources_over_worker_processes_equal_one_process(setup: dict, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    """`detect A B C --workers 2`: each source in OUT/<name>/, scores equal a sequential run."""
+    other = tmp_path / "src" / "clip"  # a second clip with the same name: folders must not collide
+    other.mkdir(parents=True)
+    for i, f in enumerate(_frames(N_FRAMES, seed=3)):
+        cv2.imwrite(str(other / f"{i:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    sources = [str(setup["folder"]), str(other), str(tmp_path / "missing")]
+    seq, par = tmp_path / "seq", tmp_path / "par"
+    assert main(["detect", *sources, "--model", str(setup["run"]), "--out", str(seq), "--no-progress"]) == 0
+    assert main(["detect", *sources, "--model", str(setup["run"]), "--out", str(par), "--no-progress",
+                 "--workers", "2", "--threads", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "failed" in printed and "index:" in printed
+    for out in (seq, par):
+        index = json.loads((out / "detections.json").read_text())["sources"]
+        assert [Path(s["folder"]).name for s in index] == ["clip", "clip-2", "missing"]
+        assert index[0]["error"] is None and index[1]["error"] is None and "missing" in index[2]["error"]
+        assert index[0]["frames_scored"] == N_FRAMES - F
+    for name in ("clip", "clip-2"):
+        a = [json.loads(x)["score"] for x in (seq / name / "frames.jsonl").read_text().splitlines()]
+        b = [json.loads(x)["score"] for x in (par / name / "frames.jsonl").read_text().splitlines()]
+        assert len(a) == N_FRAMES - F
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    a0 = [json.loads(x)["score"] for x in (seq / "clip" / "frames.jsonl").read_text().splitlines()]
+    a1 = [json.loads(x)["score"] for x in (seq / "clip-2" / "frames.jsonl").read_text().splitlines()]
+    assert not np.allclose(a0, a1)  # two different clips really were scored
+    # several sources need --out; one file for --video cannot serve many sources
+    assert main(["detect", *sources[:2], "--model", str(setup["run"])]) == 2
+    assert main(["detect", *sources[:2], "--model", str(setup["run"]), "--out", str(tmp_path / "v"),
+                 "--video", str(tmp_path / "v.mp4")]) == 2
+    assert "--out" in capsys.readouterr().err

@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "normalised by the calibration stored at training; write per-frame JSON Lines, alarm events "
                     "and optionally an annotated MP4.",
     )
-    p.add_argument("source", help="video file, frame folder, rtsp:// or http:// URL, or camera index (0, 1, ...)")
+    p.add_argument("source", nargs="+",
+                   help="video file, frame folder, rtsp:// or http:// URL, or camera index (0, 1, ...); several "
+                        "sources are each detected into OUT/<name>/")
     p.add_argument("--model", required=True, metavar="RUN", help="run folder (RUN/model.pt) or model file")
     p.add_argument("--threshold", default="auto",
                    help="alarm threshold on the score: 'auto' (calibrated for --fpr, default) or a number")
@@ -46,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="eager = the model as trained; torch = BatchNorm folded into the convs; "
                         "onnx = ONNX Runtime on the graph of --onnx (default eager)")
     p.add_argument("--onnx", default=None, metavar="FILE", help="graph written by `ammcnet export` (with --backend onnx)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="with several sources: processes that share them out (default 1); every score equals a "
+                        "single process's")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -63,13 +68,7 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    if args.out is None and args.video is None:
-        print("ammcnet detect: no --out or --video given; only the summary is printed", file=sys.stderr)
-    summary = run_detection(
-        args.source,
-        args.model,
-        out=args.out,
-        video=args.video,
+    options = dict(
         threshold=args.threshold,
         fpr=args.fpr,
         device=args.device,
@@ -83,5 +82,21 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         onnx=args.onnx,
     )
+    if len(args.source) > 1:
+        from ammcnet.detect.many import INDEX_FILE, detect_many
+
+        if args.out is None:
+            raise ConfigError("several sources need --out DIR (each source is written to DIR/<name>/)")
+        summaries = detect_many(args.source, args.model, args.out, workers=args.workers, video=args.video,
+                                threads_per_worker=args.threads or None, **options)
+        for src, summary in zip(args.source, summaries, strict=True):
+            print(summary.report() if summary is not None else f"{src}: failed (see {args.out}/{INDEX_FILE})")
+        print(f"index: {args.out}/{INDEX_FILE}")
+        return 0
+    if args.workers > 1:
+        print("ammcnet detect: --workers shares several sources out; with one source it changes nothing", file=sys.stderr)
+    if args.out is None and args.video is None:
+        print("ammcnet detect: no --out or --video given; only the summary is printed", file=sys.stderr)
+    summary = run_detection(args.source[0], args.model, out=args.out, video=args.video, **options)
     print(summary.report())
     return 0

@@ -7,6 +7,7 @@
 
 from ammcnet.detect.detector import Detector, FrameResult, resize_frame, resolve_threshold
 from ammcnet.detect.events import Event, EventTracker, events_from_scores
+from ammcnet.detect.many import detect_many
 from ammcnet.detect.overlay import OverlayWriter
 from ammcnet.detect.run import DetectionSummary, run_detection
 from ammcnet.detect.sources import Frame, FrameReader, SourceInfo, open_source
@@ -17,6 +18,7 @@ __all__ = [
     "Event",
     "EventTracker",
     "Frame",
+    "detect_many",
     "FrameReader",
     "FrameResult",
     "OverlayWriter",
