@@ -11,6 +11,10 @@ Variants (the paper's ablation, same budget and seed):
 Usage:
     python benchmarks/ped2.py --variant full --seed 0            # starts or resumes
     python benchmarks/ped2.py --variant full --seed 0 --preset paper-ped2 --device cuda
+    # train where the training frames are, test later where the test frames are (a GPU machine
+    # that receives the dataset in two parts), under a tag that names the shortened schedule:
+    python benchmarks/ped2.py --preset paper-ped2 --tag gpu --root ped2-train --train-only --set ...
+    python benchmarks/ped2.py --preset paper-ped2 --tag gpu --root ped2-train --test-root ped2-test --set ...
 A killed run is continued by running the same command again (training resumes from its last
 checkpoint; a finished stage is not repeated).
 """
@@ -127,13 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--test-root", default=None, help="Ped2 test split, if not under --root")
+    parser.add_argument("--train-only", action="store_true", help="stop after training (test in a later call)")
+    parser.add_argument("--tag", default="", help="added to the run and result names, e.g. for a shortened schedule")
+    parser.add_argument("--no-maps", action="store_true", help="skip per-pixel maps, pixel AUC and RBDC")
     args = parser.parse_args(argv)
 
     root = Path(args.root)
     if not root.is_dir():
         print(f"error: {root} not found: the Ped2 benchmark needs ../shared/benchmarks/ped2 (or --root)", file=sys.stderr)
         return 2
-    name = f"ped2-{args.preset}-{args.variant}-seed{args.seed}"
+    name = f"ped2-{args.preset}{'-' + args.tag if args.tag else ''}-{args.variant}-seed{args.seed}"
     run = Path(args.runs) / name
     overrides = [*VARIANTS[args.variant], f"run.seed={args.seed}", *args.overrides]
     config = load_preset(args.preset, overrides)
@@ -146,8 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         timing["sessions"] += 1
         with TrainingClock(timing_path, timing):
             train(root, config, run, stage="all", resume=resume, device=args.device, progress=progress)
+    if args.train_only:
+        print(f"{name}: trained ({timing['train_seconds']:.0f} s); test with the same command without --train-only")
+        return 0
+    test_root = Path(args.test_root) if args.test_root else root
     device = "cuda" if (args.device in ("auto", "cuda") and torch.cuda.is_available()) else "cpu"
-    metrics = run_test(run, root, run / "test", device=device, maps=True, plots=True, progress=progress)
+    metrics = run_test(run, test_root, run / "test", device=device, maps=not args.no_maps, plots=True, progress=progress)
 
     result = {
         "benchmark": "ped2",

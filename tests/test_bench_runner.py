@@ -43,6 +43,22 @@ def test_stream_records_follow_the_clip_convention() -> None:
         np.testing.assert_allclose(rec[k][i], exp[k][0], rtol=1e-5, err_msg=k)
 
 
+def test_parallel_flow_threads_give_the_same_records_in_order() -> None:
+    frames = list(render_video(SceneConfig(height=32, width=48), 14, seed=3).frames)
+    torch.manual_seed(0)
+    backend = TorchBackend(AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)))
+    one, _ = score_stream(frames, backend, size=(32, 32), flow_preset="ultrafast", batch_size=2, threaded=False)
+    many, stats = score_stream(frames, backend, size=(32, 32), flow_preset="ultrafast", batch_size=2,
+                               threaded=True, flow_workers=3)
+    assert many["t"].tolist() == one["t"].tolist() == list(range(4, 14)) and stats["flow"] > 0
+    for k in ("rgb_psnr", "flow_error", "flow_commit"):
+        np.testing.assert_array_equal(one[k], many[k], err_msg=k)  # the same flows, in the same order
+    import pytest
+
+    with pytest.raises(ValueError, match="flow_workers"):
+        score_stream(frames, backend, size=(32, 32), flow_workers=0)
+
+
 def test_bench_cli_writes_a_report(tmp_path, capsys) -> None:
     out = tmp_path / "bench.json"
     rc = main(["bench", "--preset", "tiny", "--frames", "8", "--seconds", "0.02", "--batches", "1,2",

@@ -22,7 +22,8 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import cv2
@@ -37,8 +38,18 @@ _DONE = object()
 def _frames_and_flows(frames: Iterable[np.ndarray], size: tuple[int, int], flow: Any, timings: dict[str, float],
                       with_flow: bool) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     """Yield (resized RGB uint8 frame, normalised flow from the previous frame or None)."""
-    h, w = size
     prev: np.ndarray | None = None
+    for frame in _resized(frames, size, timings):
+        t1 = time.perf_counter()
+        fl = normalise_flow(flow.compute(prev, frame)) if (with_flow and prev is not None) else None
+        timings["flow"] += time.perf_counter() - t1
+        prev = frame
+        yield frame, fl
+
+
+def _resized(frames: Iterable[np.ndarray], size: tuple[int, int], timings: dict[str, float]) -> Iterator[np.ndarray]:
+    """Decode (pull from the source) and resize to the model grid, timing both."""
+    h, w = size
     it = iter(frames)
     while True:
         t0 = time.perf_counter()
@@ -48,13 +59,44 @@ def _frames_and_flows(frames: Iterable[np.ndarray], size: tuple[int, int], flow:
             return
         if frame.shape[:2] != (h, w):
             frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR)
-        t1 = time.perf_counter()
-        fl = normalise_flow(flow.compute(prev, frame)) if (with_flow and prev is not None) else None
-        t2 = time.perf_counter()
-        timings["decode_resize"] += t1 - t0
-        timings["flow"] += t2 - t1
-        prev = frame
-        yield frame, fl
+        timings["decode_resize"] += time.perf_counter() - t0
+        yield frame
+
+
+def _frames_and_flows_parallel(frames: Iterable[np.ndarray], size: tuple[int, int], make_flow: Callable[[], Any],
+                               timings: dict[str, float], workers: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """As :func:`_frames_and_flows`, with the flows of consecutive pairs computed by ``workers`` threads.
+
+    A GPU scores a few hundred frames per second, one DIS flow on one core takes a few
+    milliseconds, so on a many-core host the flow must run in parallel to keep the model fed.
+    Pairs are independent; each worker thread owns its flow object (OpenCV's DIS keeps per-call
+    buffers and is not safe to share) and results come back in frame order.
+    """
+    local = threading.local()
+    lock = threading.Lock()
+
+    def one(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        backend = getattr(local, "flow", None)
+        if backend is None:
+            backend = local.flow = make_flow()
+        t0 = time.perf_counter()
+        fl = normalise_flow(backend.compute(prev, cur))
+        with lock:
+            timings["flow"] += time.perf_counter() - t0  # summed over workers: CPU seconds, not wall
+        return fl
+
+    pending: deque[tuple[np.ndarray, Future | None]] = deque()
+    prev: np.ndarray | None = None
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ammcnet-flow") as pool:
+        for frame in _resized(frames, size, timings):
+            pending.append((frame, pool.submit(one, prev, frame) if prev is not None else None))
+            prev = frame
+            while len(pending) > 2 * workers:  # bounded look-ahead: memory stays flat on long streams
+                fr, fut = pending.popleft()
+                yield fr, (fut.result() if fut is not None else None)
+        while pending:
+            fr, fut = pending.popleft()
+            yield fr, (fut.result() if fut is not None else None)
 
 
 def _threaded(gen: Iterator[Any], maxsize: int = 32) -> Iterator[Any]:
@@ -95,6 +137,7 @@ def score_stream(
     batch_size: int = 1,
     threaded: bool = True,
     max_frames: int | None = None,
+    flow_workers: int = 1,
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Score every frame of a stream with a backend (``score(frames, target, flows, flow_target)``).
 
@@ -105,6 +148,8 @@ def score_stream(
         flow: flow backend name; flow_preset: its preset.
         batch_size: clips per model call (1 = lowest latency).
         threaded: decode and flow in a background thread.
+        flow_workers: threads computing the flows of consecutive frame pairs (> 1 for a GPU fed by
+            a many-core host; the records do not change).
         max_frames: stop after this many frames.
 
     Returns:
@@ -118,11 +163,17 @@ def score_stream(
     cfg = backend.config
     f_in, p_in = int(cfg.frames_in), int(cfg.flows_in)
     motion = backend.motion is not None
-    flow_backend = get_flow_backend(flow, preset=flow_preset) if motion else None
     timings = {"decode_resize": 0.0, "flow": 0.0, "model": 0.0}
     if max_frames is not None:
         frames = (fr for i, fr in zip(range(max_frames), frames, strict=False))
-    gen = _frames_and_flows(frames, size, flow_backend, timings, motion)
+    if flow_workers < 1:
+        raise ValueError(f"flow_workers must be >= 1, got {flow_workers}")
+    if motion and flow_workers > 1:
+        gen = _frames_and_flows_parallel(frames, size, lambda: get_flow_backend(flow, preset=flow_preset),
+                                         timings, flow_workers)
+    else:
+        flow_backend = get_flow_backend(flow, preset=flow_preset) if motion else None
+        gen = _frames_and_flows(frames, size, flow_backend, timings, motion)
     items = _threaded(gen) if threaded else gen
     past: deque[torch.Tensor] = deque(maxlen=f_in + 1)
     past_flows: deque[torch.Tensor] = deque(maxlen=p_in + 1)

@@ -72,6 +72,9 @@ class TorchBackend(_Backend):
             raise ConfigError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         net = optimize_for_inference(model, channels_last=channels_last) if fuse else model.eval()
         net = net.to(device)
+        if torch.device(device).type == "cuda":
+            # fixed input shapes: let cuDNN time its algorithms once and keep the fastest
+            torch.backends.cudnn.benchmark = True
         self.model = torch.compile(net) if compile else net
         self.config = model.config
         self.motion = getattr(model, "motion", None)

@@ -179,6 +179,8 @@ def train(
     threads_before = torch.get_num_threads()
     if dev.type == "cpu":
         torch.set_num_threads(config.run.threads or os.cpu_count() or 1)
+    else:  # every batch has the same shape: cuDNN times its algorithms once and keeps the fastest
+        torch.backends.cudnn.benchmark = True
     try:
         return _train(root, config, out, stages, resume, cache_dir, dev, progress, hook, dctx.is_main)
     finally:
