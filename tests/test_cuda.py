@@ -6,6 +6,7 @@ Skipped where no CUDA device is visible (the default CI machine); run on a GPU m
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import cv2
@@ -45,6 +46,9 @@ def test_gpu_scores_equal_cpu_scores(exact_fp32) -> None:
         gpu = TorchBackend(model, device="cuda", channels_last=channels_last).score(*(t.cuda() for t in x))
         for k in RECORDS:
             np.testing.assert_allclose(gpu[k], cpu[k], rtol=1e-4, atol=1e-5, err_msg=f"{k} channels_last={channels_last}")
+    # a model already on the GPU is fused there (BatchNorm folding must not mix devices)
+    on_gpu = TorchBackend(copy.deepcopy(model).cuda(), device="cuda").score(*(t.cuda() for t in x))
+    np.testing.assert_allclose(on_gpu["rgb_psnr"], cpu["rgb_psnr"], rtol=1e-4)
 
 
 @pytest.mark.parametrize("precision", ["float16", "bfloat16"])

@@ -47,7 +47,7 @@ def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     with torch.no_grad():
         # folded in float64, so the fused model differs from the original by rounding only
         w = conv.weight.double()
-        b = conv.bias.double() if conv.bias is not None else torch.zeros(conv.out_channels, dtype=torch.float64)
+        b = conv.bias.double() if conv.bias is not None else torch.zeros(conv.out_channels, dtype=torch.float64, device=conv.weight.device)
         scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
         fused.weight.copy_((w * scale.view(-1, 1, 1, 1)).to(conv.weight.dtype))
         fused.bias.copy_(((b - bn.running_mean.double()) * scale + bn.bias.double()).to(conv.weight.dtype))
