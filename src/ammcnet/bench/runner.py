@@ -133,8 +133,10 @@ class _Eager:
 
         self.graph = ScoringGraph(model.eval())
         self.config, self.motion = model.config, getattr(model, "motion", None)
+        self.device = next(model.parameters()).device
 
     def score(self, fr: Any, tg: Any, fl: Any = None, ft: Any = None) -> dict[str, np.ndarray]:
+        fr, tg, fl, ft = (t.to(self.device) if t is not None else None for t in (fr, tg, fl, ft))
         with torch.no_grad():
             outs = self.graph(fr, tg, fl, ft)
         return {k: v.cpu().numpy() for k, v in zip(self.graph.output_names, outs, strict=True)}
