@@ -258,6 +258,7 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         _, base = score_stream(video, backends["eager"], size=size, batch_size=1, threaded=False,
                                max_frames=cfg.frames, **flow)
         torch.set_num_threads(threads)
+        backends[best_name].score(*_inputs(mcfg, size, e2e_batch, cfg.device))  # warm-up: cuDNN tunes each new shape
         _, fast = score_stream(video, backends[best_name], size=size, batch_size=e2e_batch, threaded=True,
                                max_frames=cfg.frames, flow_workers=flow_workers, **flow)
         report["end_to_end"]["eager_sequential"] = base
