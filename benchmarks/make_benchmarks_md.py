@@ -63,8 +63,9 @@ def build() -> str:
     if not runs:
         return "No Ped2 results yet: run `python benchmarks/ped2.py`.\n"
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for r in runs:
-        groups[(r["preset"], r["variant"])].append(r)
+    for r in runs:  # a tag (e.g. a shortened GPU schedule) keeps a run out of the preset's own row
+        label = f"{r['preset']} [{r['tag']}]" if r.get("tag") else r["preset"]
+        groups[(label, r["variant"])].append(r)
     lines = [
         "## UCSD Ped2 (frame-level AUC, %)",
         "",
@@ -97,6 +98,7 @@ def build() -> str:
         lines.append(
             f"- `{r['command']}` — {where}, torch {mach.get('torch', '?')}, seed {r['seed']}, commit "
             f"`{r.get('git_commit', '?')[:10]}`, training {r.get('train_wall_seconds', 0) / 60:.1f} min ({sps}), {r.get('date', '')}"
+            + (f". {r['note']}" if r.get("note") else "")
         )
     paper = "AMMC-Net paper: 96.6 (their protocol, 256x256, F = 64, 80k+80k steps on a GPU)."
     lines += ["", paper, ""]

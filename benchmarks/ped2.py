@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "ped2",
         "command": " ".join(["python", "benchmarks/ped2.py", *(argv if argv is not None else sys.argv[1:])]),
         "preset": args.preset,
+        "tag": args.tag,
         "variant": args.variant,
         "overrides": overrides,
         "seed": args.seed,
