@@ -38,7 +38,7 @@ def test_calibrate_writes_new_weights_from_training_clips_only(setup, capsys):
     assert "alarm threshold at 1 % false alarms" in printed
     cal = load_model_file(out).calibration
     assert cal["fused"]["weights"]["flow_error"] == 0.5
-    assert set(cal["records"]) == {"rgb_psnr", "rgb_commit", "flow_error", "flow_commit"}
+    assert set(cal["records"]) == {"rgb_psnr", "rgb_commit", "flow_error", "flow_commit", "motion_prior"}
     # tiny holds out the last 20 % of each training video's clips: 9 of the 16 + 21 (split_train_val)
     assert load_model_file(out).meta["calibration_clips"] == 9
     assert load_model_file(setup["run"]).calibration is None  # the input is untouched with --out

@@ -9,13 +9,13 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
 
 from ammcnet.export import TorchBackend
 from ammcnet.models import AMMCNet, ModelConfig
+from test_training_run import _write_video  # the same moving-squares videos as the CPU training tests
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible")
 
@@ -61,15 +61,6 @@ def test_half_precision_scores_track_float32(precision: str) -> None:
     for k in ("rgb_psnr", "flow_error"):
         assert half[k].dtype == np.float32 and np.isfinite(half[k]).all()
         assert np.corrcoef(ref[k], half[k])[0, 1] > 0.98, k
-
-
-def _write_video(folder: Path, n: int, offset: int) -> None:
-    folder.mkdir(parents=True)
-    for i in range(n):
-        img = np.full((48, 48, 3), 40, np.uint8)
-        x = (3 * i + 7 * offset) % 36
-        cv2.rectangle(img, (x, 10 + 5 * offset), (x + 10, 20 + 5 * offset), (200, 180, 90), -1)
-        cv2.imwrite(str(folder / f"{i:03d}.png"), img)
 
 
 @pytest.mark.parametrize("bf16", [False, True])

@@ -168,3 +168,12 @@ def test_empty_training_set(tmp_path):
     _write_video(root / "train" / "v0", 4, 0)  # frames_in + 1 = 5 frames needed for one clip
     with pytest.raises(DataError, match="no training clips"):
         train(root, load_preset("tiny"), tmp_path / "run", cache_dir=tmp_path / "cache", device="cpu", progress=False)
+
+
+def test_training_fits_the_motion_prior_on_training_clips_and_calibrates_it(reference_run: Path) -> None:
+    loaded = load_model_file(reference_run)
+    prior = loaded.model.motion_prior
+    assert prior is not None and prior.size == tuple(load_preset("tiny").data.size)
+    # fitted on the training clips' flows only: the held-out clips' target flows come after them
+    assert 0 < prior.frames < 2 * 13
+    assert "motion_prior" in loaded.calibration["records"]

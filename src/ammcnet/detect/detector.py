@@ -161,6 +161,7 @@ class Detector:
         device: str = "cpu",
         error_maps: bool = False,
         map_flow_weight: float = 0.0,
+        motion_prior: Any = None,
     ) -> None:
         if not calibration or "records" not in calibration:
             raise ConfigError(
@@ -177,6 +178,8 @@ class Detector:
         self.device = device
         self.frames_in = int(self.config.frames_in)
         self.uses_motion = getattr(model, "motion", None) is not None
+        # the per-place flow prior (``ammcnet.scoring.motion_prior``) of the model file, if any
+        self.motion_prior = motion_prior if motion_prior is not None else getattr(model, "motion_prior", None)
         if isinstance(flow, FlowBackend):
             self.flow_backend = flow
         else:
@@ -229,6 +232,7 @@ class Detector:
             from ammcnet.export.backend import make_backend
 
             model = make_backend(backend, loaded.model, onnx_path=onnx, device=device)
+        kwargs.setdefault("motion_prior", getattr(loaded.model, "motion_prior", None))
         det = cls(model, loaded.calibration, device=device, threshold=thr, **kwargs)
         det.model_path = Path(loaded.path)
         return det
@@ -272,6 +276,8 @@ class Detector:
             if out.flow_pred is not None:
                 rec["flow_error"] = mse_per_sample(out.flow_pred, flow_target)
                 rec["flow_commit"] = out.flow_commit_per_sample.double()
+                if self.motion_prior is not None:
+                    rec["motion_prior"] = self.motion_prior.score(flow_target).double()
             maps = None
             if self.error_maps:
                 maps = error_map(out.frame_pred, target, out.flow_pred, flow_target, self.map_flow_weight)

@@ -39,6 +39,13 @@ class ScoringGraph(nn.Module):
         super().__init__()
         self.model = model
         self.has_motion = getattr(model, "motion", None) is not None
+        prior = getattr(model, "motion_prior", None) if self.has_motion else None
+        if prior is not None:
+            from ammcnet.scoring.motion_prior import MotionPriorHead
+
+            self.prior: nn.Module | None = MotionPriorHead(prior)
+        else:
+            self.prior = None
 
     @property
     def input_names(self) -> list[str]:
@@ -47,7 +54,8 @@ class ScoringGraph(nn.Module):
     @property
     def output_names(self) -> list[str]:
         names = ["frame_pred", "rgb_psnr", "rgb_commit"]
-        return names + (["flow_pred", "flow_error", "flow_commit"] if self.has_motion else [])
+        names += ["flow_pred", "flow_error", "flow_commit"] if self.has_motion else []
+        return names + (["motion_prior"] if self.prior is not None else [])
 
     def forward(
         self, frames: Tensor, target: Tensor, flows: Tensor | None = None, flow_target: Tensor | None = None
@@ -68,4 +76,6 @@ class ScoringGraph(nn.Module):
         if self.has_motion:
             err = (out.flow_pred - flow_target).pow(2).flatten(1).mean(1)
             res += [out.flow_pred, err, out.flow_commit_per_sample]
+            if self.prior is not None:
+                res.append(self.prior(flow_target))
         return tuple(res)

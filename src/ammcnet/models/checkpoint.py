@@ -103,6 +103,9 @@ def save_model_file(
         calibration: JSON-able score statistics (from ``ammcnet.scoring.calibrate``).
         train_config: the training settings, as a plain dict.
         meta: provenance; ``ammcnet_version`` is added when absent.
+
+    A motion prior attached to the model (``model.motion_prior``, fitted at the end of training,
+    see ``ammcnet.scoring.motion_prior``) is stored beside the weights and attached again on load.
     """
     state = {
         k: (v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.detach().cpu()).clone()
@@ -118,6 +121,9 @@ def save_model_file(
         "train_config": to_plain(train_config, "train_config"),
         "meta": to_plain(meta, "meta"),
     }
+    prior = getattr(model, "motion_prior", None)
+    if prior is not None:
+        obj["motion_prior"] = to_plain(prior.to_dict(), "motion_prior")
     torch_save_atomic(path, obj)
 
 
@@ -252,6 +258,13 @@ def load_model_file(path_or_run_dir: str | os.PathLike[str], map_location: Any =
     )
     model.load_state_dict(state)
     model.to(map_location if map_location is not None else "cpu").eval()
+    if obj.get("motion_prior") is not None:
+        from ammcnet.scoring.motion_prior import MotionPrior
+
+        try:
+            model.motion_prior = MotionPrior.from_dict(obj["motion_prior"])
+        except (ConfigError, KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: its motion prior is unreadable ({exc}); re-run `ammcnet calibrate`") from None
     return LoadedModel(
         model=model,
         config=config,

@@ -33,7 +33,7 @@ from scipy.ndimage import correlate1d
 from ammcnet.errors import ConfigError
 
 #: Records written by ``ammcnet test``, in file order.
-RECORDS: tuple[str, ...] = ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit")
+RECORDS: tuple[str, ...] = ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit", "motion_prior")
 #: Records where a high value means *normal* (their z-score is negated before fusion).
 HIGH_IS_NORMAL: frozenset[str] = frozenset({"rgb_psnr"})
 #: Smallest standard deviation used to z-score a record (guards constant calibration records).
@@ -62,12 +62,15 @@ class FusionWeights:
         rgb_commit: appearance memory commitment error.
         flow_error: motion prediction error against the true target flow.
         flow_commit: motion memory commitment error.
+        motion_prior: how unusual the true flow is for where it is (``ammcnet.scoring.motion_prior``;
+            not part of AMMC-Net, so 0 unless a preset turns it on).
     """
 
     rgb_psnr: float = 1.0
     rgb_commit: float = 0.1
     flow_error: float = 1.0
     flow_commit: float = 0.1
+    motion_prior: float = 0.0
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> FusionWeights:

@@ -126,7 +126,7 @@ def _prepare_model(model: Any, device: str) -> Any:
     return model.to(device)
 
 
-def _records_of(batch: dict, out: Any, device: str) -> dict[str, np.ndarray]:
+def _records_of(batch: dict, out: Any, device: str, model: Any = None) -> dict[str, np.ndarray]:
     rec = {
         "rgb_psnr": psnr_per_sample(out.frame_pred, batch["target"].to(device)),
         "rgb_commit": out.frame_commit_per_sample.double(),
@@ -134,6 +134,9 @@ def _records_of(batch: dict, out: Any, device: str) -> dict[str, np.ndarray]:
     if out.flow_pred is not None:
         rec["flow_error"] = mse_per_sample(out.flow_pred, batch["flow_target"].to(device))
         rec["flow_commit"] = out.flow_commit_per_sample.double()
+        prior = getattr(model, "motion_prior", None)
+        if prior is not None:
+            rec["motion_prior"] = prior.score(batch["flow_target"].to(device)).double()
     return {k: v.cpu().numpy() for k, v in rec.items()}
 
 
@@ -152,7 +155,7 @@ def score_clips(
     parts: dict[str, list[np.ndarray]] = {}
     rows = []
     for batch, out in _batches(model, clip_dataset, batch_size, device, progress, "scoring"):
-        for k, v in _records_of(batch, out, device).items():
+        for k, v in _records_of(batch, out, device, model).items():
             parts.setdefault(k, []).append(v)
         rows.append(np.stack([batch["video"].numpy(), batch["t"].numpy()], 1))
     return np.concatenate(rows).astype(np.int64), {k: np.concatenate(v) for k, v in parts.items()}
@@ -210,7 +213,7 @@ def score_prepared(
         maps = [np.zeros((int(n), h, w), np.float16) for n in counts]
     for batch, out in _batches(model, dataset, batch_size, device, progress, f"scoring {split}"):
         vid, t = batch["video"].numpy(), batch["t"].numpy()
-        for k, v in _records_of(batch, out, device).items():
+        for k, v in _records_of(batch, out, device, model).items():
             arrs = records.setdefault(k, [np.full(int(n), np.nan) for n in counts])
             for i in range(len(v)):
                 arrs[vid[i]][t[i]] = v[i]

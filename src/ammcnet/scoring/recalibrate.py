@@ -59,6 +59,7 @@ def recalibrate(
     from ammcnet.models import load_model_file, save_model_file
     from ammcnet.scoring.calibration import calibrate, threshold_for_fpr
     from ammcnet.scoring.fusion import FusionWeights, Smoothing
+    from ammcnet.scoring.motion_prior import fit_for_training_clips
     from ammcnet.training.api import open_training_data
     from ammcnet.training.config import apply_overrides, config_from_dict
     from ammcnet.training.presets import load_preset
@@ -85,7 +86,7 @@ def recalibrate(
     config = apply_overrides(replace(config, scoring=full), overrides)
     if config.model != loaded.config:  # the weights decide the architecture (e.g. a preset for an import)
         config = replace(config, model=loaded.config)
-    _, _, val_set = open_training_data(root, config, cache_dir=cache_dir, progress=progress)
+    _, train_set, val_set = open_training_data(root, config, cache_dir=cache_dir, progress=progress)
     if len(val_set) == 0:
         raise DataError(
             f"no held-out clips in {root} with data.val_fraction={config.data.val_fraction}: "
@@ -93,6 +94,7 @@ def recalibrate(
         )
     weights = FusionWeights.from_dict(config.scoring.weights)
     smoothing = Smoothing.from_dict(config.scoring.smoothing)
+    fit_for_training_clips(loaded.model, train_set)  # (re)fitted on the training clips, like at training
     calibration = calibrate(loaded.model, val_set, batch_size=batch_size or config.scoring.batch_size, device=device,
                             weights=weights, smoothing=smoothing, progress=progress)
     dest = Path(out) if out is not None else loaded.path

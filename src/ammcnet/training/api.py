@@ -269,6 +269,10 @@ def _train(
             meta["stage2"] = _select(out, 2, model, config, summary)
         assert model is not None
         if is_main:
+            # where and which way things move in the training clips: the motion_prior record
+            from ammcnet.scoring.motion_prior import fit_for_training_clips
+
+            fit_for_training_clips(model, train_set)
             calibration = _calibrate(model, val_set, config, dev)
             meta["stage"] = max(stages)
             meta["world_size"] = world_size()
