@@ -140,3 +140,26 @@ def test_grey_tif_frames_prepare(tmp_path):
     ds = prepare_dataset(tmp_path / "g", size=(16, 16), cache_dir=tmp_path / "cache", progress=False, splits=("train",))
     f = ds.frames("train", "v")
     assert f.shape == (3, 16, 16, 3) and (f[2] == 60).all()
+
+
+def test_a_second_process_waits_for_the_one_preparing_the_same_entry(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from ammcnet.data.cache import _entry_lock
+
+    root = make_frames_layout(tmp_path / "mini")
+    name = _prep(root, tmp_path / "first", flow_preset="fast").root.name  # the entry's name does not depend on the cache
+    entry = (tmp_path / "second").resolve() / name
+    cmd = [sys.executable, "-m", "ammcnet", "prepare", str(root), "--size", "16", "24", "--flow-preset", "fast",
+           "--cache", str(tmp_path / "second"), "--no-progress"]
+    with _entry_lock(entry):  # this process "is preparing" the entry
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        assert proc.poll() is None and not (entry / "manifest.json").exists()  # it waits, writes nothing
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "waiting for another process" in err
+    first, second = open_prepared(tmp_path / "first" / name), open_prepared(entry)
+    assert np.array_equal(first.flows("test", "02"), second.flows("test", "02"))

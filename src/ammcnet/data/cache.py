@@ -25,12 +25,14 @@ Every file is written atomically; a video folder without ``done.json`` is redone
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,13 +276,54 @@ def prepare_dataset(
     entry = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     entry = entry.resolve() / f"{lay.name}-{key}"
     mf = entry / "manifest.json"
-    if mf.is_file():
+    if _complete(mf, key):
+        return PreparedDataset(entry)
+    # two processes preparing the same entry (two `ammcnet test` runs on one dataset) would each
+    # take the other's half-written video for an interrupted one and delete it: one at a time
+    with _entry_lock(entry):
+        if _complete(mf, key):  # the other process finished it while this one waited
+            return PreparedDataset(entry)
+        return _prepare_entry(lay, selected, key, spec, entry, size, flow, flow_kwargs, backend, splits,
+                              workers=workers, skip_bad=skip_bad, progress=progress)
+
+
+def _complete(mf: Path, key: str) -> bool:
+    """Whether ``mf`` is the manifest of a finished entry with this key (a damaged one is removed)."""
+    if not mf.is_file():
+        return False
+    try:
+        return json.loads(mf.read_text()).get("key") == key
+    except (OSError, json.JSONDecodeError):
+        mf.unlink(missing_ok=True)
+        return False
+
+
+@contextlib.contextmanager
+def _entry_lock(entry: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``<entry>.lock`` (POSIX ``flock``; a no-op where there is none)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; concurrent preparation is then the user's to avoid
+        yield
+        return
+    with open(entry.parent / f"{entry.name}.lock", "a+") as fh:
         try:
-            done = json.loads(mf.read_text())
-            if done.get("key") == key:
-                return PreparedDataset(entry)
-        except (OSError, json.JSONDecodeError):
-            mf.unlink()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process that is preparing {entry} ...", file=sys.stderr, flush=True)
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _prepare_entry(lay: DatasetLayout, selected: dict[str, list[VideoRef]], key: str, spec: dict[str, Any], entry: Path,
+                   size: tuple[int, int], flow: str | FlowBackend, flow_kwargs: dict[str, Any], backend: FlowBackend,
+                   splits: Sequence[str], *, workers: int, skip_bad: bool, progress: bool) -> PreparedDataset:
+    """Decode, resize and compute flows for every video not yet done, then write the manifest."""
+    mf = entry / "manifest.json"
 
     labels: list[np.ndarray | None] = [None] * len(lay.test)
     if "test" in splits and lay.has_labels:
