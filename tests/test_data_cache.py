@@ -163,3 +163,11 @@ def test_a_second_process_waits_for_the_one_preparing_the_same_entry(tmp_path):
     assert "waiting for another process" in err
     first, second = open_prepared(tmp_path / "first" / name), open_prepared(entry)
     assert np.array_equal(first.flows("test", "02"), second.flows("test", "02"))
+
+
+def test_relative_and_absolute_roots_share_one_entry(tmp_path, monkeypatch):
+    root = make_frames_layout(tmp_path / "mini")
+    absolute = _prep(root, tmp_path / "cache", flow_preset="ultrafast")
+    monkeypatch.chdir(tmp_path)
+    relative = _prep("mini", tmp_path / "cache", flow_preset="ultrafast")
+    assert relative.root == absolute.root

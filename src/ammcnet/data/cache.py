@@ -135,7 +135,7 @@ def _cache_key(layout: DatasetLayout, selected: dict[str, list[VideoRef]], size:
     spec = {
         "format": CACHE_FORMAT,
         "layout": layout.kind,
-        "root": str(layout.root),
+        "root": str(Path(layout.root).resolve()),  # the same data by a relative or absolute path: one entry
         "size": list(size),
         "resize": RESIZE_RULE,
         "flow": flow_params,
