@@ -156,11 +156,12 @@ def test_a_second_process_waits_for_the_one_preparing_the_same_entry(tmp_path):
            "--cache", str(tmp_path / "second"), "--no-progress"]
     with _entry_lock(entry):  # this process "is preparing" the entry
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.0)
+        first_line = proc.stderr.readline()  # blocks until the other process has reached the lock
+        assert "waiting for another process" in first_line, first_line + proc.stderr.read()
+        time.sleep(0.5)
         assert proc.poll() is None and not (entry / "manifest.json").exists()  # it waits, writes nothing
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    assert "waiting for another process" in err
     first, second = open_prepared(tmp_path / "first" / name), open_prepared(entry)
     assert np.array_equal(first.flows("test", "02"), second.flows("test", "02"))
 
