@@ -22,6 +22,7 @@ KNOWN_DIRECTIONS: dict[str, str] = {
     "rgb_commit": ANOMALOUS,
     "flow_error": ANOMALOUS,
     "flow_commit": ANOMALOUS,
+    "motion_prior": ANOMALOUS,  # ammcnet.scoring.motion_prior: unlikely flow for the place
     "rgb_img_pred_records": NORMAL,
     "rgb_fea_comm_records": ANOMALOUS,
     "op_img_pred_records": NORMAL,
