@@ -86,3 +86,8 @@ def test_model_file_graph_and_onnx_carry_the_prior(tmp_path) -> None:
 
     onnx = OnnxBackend(export_onnx(loaded.model, tmp_path / "m.onnx", size=SIZE))
     np.testing.assert_allclose(onnx.score(*x)["motion_prior"], from_graph.numpy(), rtol=1e-5, atol=1e-5)
+    # the int8 graph quantises convolutions only: the prior's record is unchanged
+    from ammcnet.export.quantize import quantize_onnx, synthetic_feeds
+
+    q = quantize_onnx(tmp_path / "m.onnx", tmp_path / "q.onnx", synthetic_feeds(loaded.config, SIZE, 2, motion=True))
+    np.testing.assert_allclose(OnnxBackend(q).score(*x)["motion_prior"], from_graph.numpy(), rtol=1e-5, atol=1e-5)
