@@ -14,6 +14,7 @@ the paper's training; the numbers show what the pipeline does, not what AMMC-Net
 Usage::
 
     .venv/bin/python benchmarks/bench_real_footage.py --out runs/bench_real  # writes results.json
+    .venv/bin/python benchmarks/bench_real_footage.py --out runs/bench_real_mp --set scoring.weights.motion_prior=0.5
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def fit(video: Path, name: str, stop: int, work: Path, args: argparse.Namespace)
         f"run.checkpoint_every={max(args.steps1, args.steps2, 1)}",
         "run.log_every=10",
         f"run.threads={args.threads}",
+        *args.overrides,
     ])
     run = work / f"{name}_run"
     t0 = time.perf_counter()
@@ -168,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=("tree", "vtest"), default=None)
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads (0 = all cores; 1 is faster on a machine busy with other jobs)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra config override, e.g. scoring.weights.motion_prior=0.5 (repeatable)")
     args = p.parse_args(argv)
     if not REAL.is_dir():
         print(f"{REAL} not found: this benchmark needs the shared real clips beside the checkout", file=sys.stderr)
