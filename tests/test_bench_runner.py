@@ -68,9 +68,12 @@ def test_bench_cli_writes_a_report(tmp_path, capsys) -> None:
     assert "eager" in text and "end to end" in text and "peak memory" in text
     r = json.loads(out.read_text())
     assert r["model"]["eager_b1"]["fps"] > 0 and r["model"]["best_batch"]["batch"] in (1, 2)
-    assert {"fused_b1", "onnx_b1", "onnx_int8_b1"} <= set(r["model"]) and r["model"]["speedup_best"] > 0
+    assert {"fused_b1", "onnx_b1"} <= set(r["model"]) and r["model"]["speedup_best"] > 0
     assert r["model"]["best_backend"] != "onnx_int8"  # int8 changes scores: reported, never "best"
-    assert r["end_to_end"]["int8"]["frames"] == 8 and "onnx_int8" in text
+    if "onnx_int8" in r["skipped"]:  # an onnxruntime whose quantiser fails here: said, not hidden
+        assert "not measured: onnx_int8" in text
+    else:
+        assert "onnx_int8_b1" in r["model"] and r["end_to_end"]["int8"]["frames"] == 8 and "onnx_int8" in text
     assert r["end_to_end"]["optimised"]["frames"] == 8 and r["end_to_end"]["eager_sequential"]["frames"] == 8
     assert r["training"]["samples_per_s"] > 0 and r["peak_memory_mb"] > 10
     assert r["machine"]["torch"] == torch.__version__

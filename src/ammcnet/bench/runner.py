@@ -13,7 +13,6 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -203,7 +202,7 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
     mcfg = model.config
     report: dict[str, Any] = {"config": {k: v for k, v in asdict(cfg).items() if k != "extra"},
                               "machine": machine_info(cfg.device), "size": list(size),
-                              "model_config": asdict(mcfg), "model": {}, "end_to_end": {}}
+                              "model_config": asdict(mcfg), "model": {}, "end_to_end": {}, "skipped": {}}
     with tempfile.TemporaryDirectory(prefix="ammcnet-bench-") as tmp_name:
         tmp = Path(tmp_name)
         backends: dict[str, Any] = {"eager": _Eager(model), "fused": TorchBackend(model, device=cfg.device)}
@@ -226,14 +225,21 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         if cfg.compile:
             backends["compiled"] = _Compiled(model)
         if cfg.onnx and cfg.device == "cpu":
-            with contextlib.suppress(Exception):  # onnxruntime missing: just not measured
+            # a missing or incompatible onnxruntime is not an error here: the variant is not
+            # measured, and the report says why
+            try:
                 backends["onnx"] = OnnxBackend(export_onnx(model, tmp / "m.onnx", size=size), threads=threads)
-                if cfg.int8:
+            except Exception as exc:  # noqa: BLE001
+                report["skipped"]["onnx"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            if cfg.int8 and "onnx" in backends:
+                try:
                     from ammcnet.export.quantize import quantize_onnx, synthetic_feeds
 
                     feeds = synthetic_feeds(mcfg, size, 2, motion=getattr(model, "motion", None) is not None)
                     backends["onnx_int8"] = OnnxBackend(quantize_onnx(tmp / "m.onnx", tmp / "m-int8.onnx", feeds),
                                                         threads=threads)
+                except Exception as exc:  # noqa: BLE001
+                    report["skipped"]["onnx_int8"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
         # model only, batch 1, every variant
         for name, be in backends.items():
             if name == "eager":
@@ -323,5 +329,7 @@ def format_report(r: dict[str, Any]) -> str:
         t = r["training"]
         lines.append(f"training (stage 2, batch {t['batch']}): {t['samples_per_s']:.2f} samples/s "
                      f"({t['seconds_per_step']:.2f} s/step)")
+    for name, why in (r.get("skipped") or {}).items():
+        lines.append(f"not measured: {name} ({why})")
     lines.append(f"peak memory: {r['peak_memory_mb']:.0f} MiB ({'RSS' if r['config']['device'] == 'cpu' else 'CUDA allocated'})")
     return "\n".join(lines)
