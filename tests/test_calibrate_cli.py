@@ -52,3 +52,16 @@ def test_calibrate_refuses_model_changes_and_needs_settings(setup, capsys):
     assert "--preset NAME" in capsys.readouterr().err
     assert main(["calibrate", str(imported), str(setup["prepared"]), "--preset", "tiny", "--no-progress"]) == 0
     assert load_model_file(imported).calibration["fused"]["weights"]["rgb_psnr"] == 1.0
+
+
+def test_calibrate_refits_the_motion_prior_with_its_settings(setup, capsys):
+    out = setup["tmp"] / "recal-prior.pt"
+    rc = main(["calibrate", str(setup["run"]), str(setup["prepared"]), "--set", "scoring.prior.rows=2",
+               "--set", "scoring.weights.motion_prior=0.5", "--out", str(out), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    loaded = load_model_file(out)
+    assert loaded.model.motion_prior.config.rows == 2 and loaded.model.motion_prior.grid == (2, 2)
+    assert loaded.calibration["fused"]["weights"]["motion_prior"] == 0.5
+    rc = main(["calibrate", str(setup["run"]), str(setup["prepared"]), "--set", "scoring.prior.cells=3",
+               "--out", str(out), "--no-progress"])
+    assert rc == 2 and "scoring.prior: unknown key(s) ['cells']" in capsys.readouterr().err

@@ -69,6 +69,18 @@ class MotionPriorConfig:
             raise ConfigError(f"motion prior: speed_edges must rise and start above static, got {edges}")
         object.__setattr__(self, "speed_edges", edges)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> MotionPriorConfig:
+        """Build from a config mapping (``scoring.prior``), naming an unknown key and the known ones."""
+        data = dict(data or {})
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"scoring.prior: unknown key(s) {unknown}; known: {sorted(known)}")
+        if "speed_edges" in data:
+            data["speed_edges"] = tuple(float(e) for e in data["speed_edges"])
+        return cls(**data)
+
     @property
     def num_bins(self) -> int:
         return 1 + DIRECTIONS * (len(self.speed_edges) + 1)

@@ -270,9 +270,9 @@ def _train(
         assert model is not None
         if is_main:
             # where and which way things move in the training clips: the motion_prior record
-            from ammcnet.scoring.motion_prior import fit_for_training_clips
+            from ammcnet.scoring.motion_prior import MotionPriorConfig, fit_for_training_clips
 
-            fit_for_training_clips(model, train_set)
+            fit_for_training_clips(model, train_set, MotionPriorConfig.from_dict(config.scoring.prior))
             calibration = _calibrate(model, val_set, config, dev)
             meta["stage"] = max(stages)
             meta["world_size"] = world_size()

@@ -148,11 +148,15 @@ class ScoringSettings:
         smoothing: temporal smoothing within each video (``sigma`` frames, ``causal``,
             ``truncate``; see :class:`ammcnet.scoring.Smoothing`). Empty = the defaults.
         batch_size: inference batch size for calibration (changes no score).
+        prior: settings of the per-place motion prior fitted at the end of training (``rows``,
+            ``static``, ``speed_edges``, ``alpha``, ``share``; see
+            :class:`ammcnet.scoring.motion_prior.MotionPriorConfig`). Empty = the defaults.
     """
 
     weights: dict = field(default_factory=dict)
     smoothing: dict = field(default_factory=dict)
     batch_size: int = 16
+    prior: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -203,6 +207,9 @@ class TrainConfig:
 
         FusionWeights.from_dict(self.scoring.weights)
         Smoothing.from_dict(self.scoring.smoothing)
+        from ammcnet.scoring.motion_prior import MotionPriorConfig
+
+        MotionPriorConfig.from_dict(self.scoring.prior)
         return self
 
 
@@ -296,7 +303,7 @@ def _set_nested(data: dict[str, Any], key: str, value: Any) -> None:
 
 #: Mappings whose keys are checked where they are used (FusionWeights, Smoothing), not here: a preset
 #: may leave them empty (= the defaults), and ``--set scoring.weights.flow_error=0.5`` must still work.
-_OPEN_MAPPINGS: frozenset[tuple[str, ...]] = frozenset({("scoring", "weights"), ("scoring", "smoothing")})
+_OPEN_MAPPINGS: frozenset[tuple[str, ...]] = frozenset({("scoring", "weights"), ("scoring", "smoothing"), ("scoring", "prior")})
 
 
 def apply_overrides(config: TrainConfig, overrides: typing.Iterable[str]) -> TrainConfig:
