@@ -15,56 +15,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 
 import torch
 
-from ammcnet.models import AMMCNet
 from ammcnet.training import load_preset
-from ammcnet.training.api import model_config, resolve_device
-from ammcnet.training.steps import GanPart, stage1_step, stage2_step
-from ammcnet.training.trainer import _adam, _autocast_factory, _disc
-
-
-def _batch(cfg, batch_size: int, device: torch.device) -> dict[str, torch.Tensor]:
-    h, w = cfg.data.size
-    f, p = cfg.model.frames_in, cfg.model.flows_in
-    g = torch.Generator().manual_seed(0)
-    rand = lambda c: (torch.rand(batch_size, c, h, w, generator=g) * 2 - 1).to(device)  # noqa: E731
-    return {"frames": rand(3 * f), "target": rand(3), "flows": rand(2 * p) * 0.1, "flow_target": rand(2) * 0.1}
+from ammcnet.training.api import resolve_device
+from ammcnet.training.budget import time_steps
 
 
 def bench(preset: str, stage: int, steps: int, warmup: int, device: torch.device, overrides: list[str]) -> list[float]:
-    cfg = load_preset(preset, overrides)
-    torch.manual_seed(0)
-    model = AMMCNet(model_config(cfg, use_amft=stage == 2)).to(device).train()
-    autocast = _autocast_factory(cfg, device)
-    settings = cfg.stage1 if stage == 1 else cfg.stage2
-    batch = _batch(cfg, settings.batch_size, device)
-    d_app = _disc(3, cfg, device)
-    if stage == 1:
-        parts = {"appearance": GanPart(_adam(model.appearance.parameters(), 1e-4, cfg), d_app,
-                                       _adam(d_app.parameters(), 1e-5, cfg))}
-        if model.motion is not None:
-            d_mot = _disc(2, cfg, device)
-            parts["motion"] = GanPart(_adam(model.motion.parameters(), 1e-4, cfg), d_mot,
-                                      _adam(d_mot.parameters(), 1e-5, cfg))
-    else:
-        part = GanPart(_adam(model.parameters(), 1e-4, cfg), d_app, _adam(d_app.parameters(), 1e-5, cfg))
-    times = []
-    for i in range(warmup + steps):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        if stage == 1:
-            stage1_step(model, batch, parts, cfg.loss, autocast)
-        else:
-            stage2_step(model, batch, part, cfg.loss, autocast)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return times
+    """Seconds of each timed step (``ammcnet.training.budget.time_steps`` on the preset)."""
+    return time_steps(load_preset(preset, overrides), stage, steps, warmup, device)
 
 
 def main() -> None:

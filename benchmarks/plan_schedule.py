@@ -10,6 +10,8 @@ Usage::
 
     python benchmarks/plan_schedule.py --preset paper-ped2 --device cuda --minutes 5 --json plan.json
     # prints e.g.: --set stage1.iterations=4100 --set stage2.iterations=2900 --set optim.milestones=[3190]
+
+``ammcnet train --minutes M`` does the same inside the training command (``ammcnet.training.budget``).
 """
 
 from __future__ import annotations
@@ -26,16 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_train_step import bench  # noqa: E402
 
 from ammcnet.training.api import resolve_device  # noqa: E402
-
-MILESTONE_FRACTION = 1400 / 1800
-
-
-def plan(step1: float, step2: float, seconds: float, stage1_share: float, overhead: float) -> dict[str, int]:
-    """Iterations per stage that fill ``seconds`` (``overhead``: fraction lost to data, logging, checkpoints)."""
-    usable = seconds * (1.0 - overhead)
-    it1 = max(1, int(usable * stage1_share / step1))
-    it2 = max(1, int(usable * (1.0 - stage1_share) / step2))
-    return {"stage1": it1, "stage2": it2, "milestone": max(1, round(it1 * MILESTONE_FRACTION))}
+from ammcnet.training.budget import plan_iterations  # noqa: E402
 
 
 def main() -> None:
@@ -52,7 +45,7 @@ def main() -> None:
     device = resolve_device(args.device)
     t1 = statistics.median(bench(args.preset, 1, args.steps, 3, device, args.overrides))
     t2 = statistics.median(bench(args.preset, 2, args.steps, 3, device, args.overrides))
-    p = plan(t1, t2, args.minutes * 60.0, args.stage1_share, args.overhead)
+    p = plan_iterations(t1, t2, seconds=args.minutes * 60.0, stage1_share=args.stage1_share, overhead=args.overhead)
     info = {"preset": args.preset, "device": str(device), "minutes": args.minutes, "seconds_per_step": [t1, t2],
             "overrides": args.overrides, "plan": p,
             "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None}

@@ -177,3 +177,23 @@ def test_training_fits_the_motion_prior_on_training_clips_and_calibrates_it(refe
     # fitted on the training clips' flows only: the held-out clips' target flows come after them
     assert 0 < prior.frames < 2 * 13
     assert "motion_prior" in loaded.calibration["records"]
+
+
+def test_train_minutes_fits_the_schedule_from_timed_steps(prepared: Path, tmp_path: Path, capsys) -> None:
+    import re
+
+    from ammcnet.cli import main
+
+    out = tmp_path / "budget"
+    rc = main(["train", str(prepared), "--preset", "tiny", "--minutes", "0.05", "--out", str(out), "--no-progress",
+               "--device", "cpu"])
+    assert rc == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    m = re.search(r"stage 1 (\d+) x [\d.]+ s, stage 2 (\d+) x [\d.]+ s", printed)
+    assert m, printed
+    saved = load_config_file(out / "config.yaml")  # the schedule is a setting of the run, not the clock's
+    assert (saved.stage1.iterations, saved.stage2.iterations) == (int(m.group(1)), int(m.group(2)))
+    assert saved.stage1.iterations >= 1 and list(saved.optim.milestones) == [max(1, round(saved.stage1.iterations * 1400 / 1800))]
+    assert (out / "model.pt").is_file()
+    assert main(["train", str(prepared), "--preset", "tiny", "--minutes", "1", "--out", str(out), "--resume"]) == 2
+    assert "resume without it" in capsys.readouterr().err

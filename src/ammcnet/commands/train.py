@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda [auto]")
     p.add_argument("--workers", type=int, default=None, help="data loader / preparation worker processes")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--minutes", type=float, default=None, metavar="M",
+                   help="fit stage1/stage2 iterations to about M minutes of training, from steps timed here first")
     p.set_defaults(func=run)
 
 
@@ -35,6 +37,18 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None:
         overrides.append(f"data.workers={args.workers}")
     config = load_preset(args.preset, overrides)
+    if args.minutes is not None:
+        from ammcnet.errors import ConfigError
+        from ammcnet.training.api import resolve_device
+        from ammcnet.training.budget import fit_to_minutes
+
+        if args.resume:
+            raise ConfigError("--minutes sets the schedule of a new run; resume without it (config.yaml keeps the schedule)")
+        config, plan = fit_to_minutes(config, args.minutes, resolve_device(args.device))
+        t1, t2 = plan.seconds_per_step
+        print(f"schedule for {args.minutes:g} min on {plan.device}: stage 1 {plan.stage1} x {t1:.3f} s, "
+              f"stage 2 {plan.stage2} x {t2:.3f} s (timed steps, 25 % kept for data and checkpoints), "
+              f"milestone {plan.milestone}", flush=True)
     out = args.out or f"runs/{config.name}"
     path = train(args.root, config, out, stage=args.stage, resume=args.resume, cache_dir=args.cache,
                  device=args.device, progress=not args.no_progress)
