@@ -189,6 +189,12 @@ def _pick_threads(backend: Any, mcfg: Any, size: tuple[int, int], cfg: BenchConf
     return int(max(probe, key=lambda k: probe[k]))
 
 
+def _why(exc: BaseException) -> str:
+    """One line saying why a variant could not be built."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
+
+
 def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
     """Measure and return a JSON-able report (see :func:`format_report`)."""
     from ammcnet.export import OnnxBackend, TorchBackend, export_onnx
@@ -230,7 +236,7 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
             try:
                 backends["onnx"] = OnnxBackend(export_onnx(model, tmp / "m.onnx", size=size), threads=threads)
             except Exception as exc:  # noqa: BLE001
-                report["skipped"]["onnx"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+                report["skipped"]["onnx"] = _why(exc)
             if cfg.int8 and "onnx" in backends:
                 try:
                     from ammcnet.export.quantize import quantize_onnx, synthetic_feeds
@@ -239,7 +245,7 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
                     backends["onnx_int8"] = OnnxBackend(quantize_onnx(tmp / "m.onnx", tmp / "m-int8.onnx", feeds),
                                                         threads=threads)
                 except Exception as exc:  # noqa: BLE001
-                    report["skipped"]["onnx_int8"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+                    report["skipped"]["onnx_int8"] = _why(exc)
         # model only, batch 1, every variant
         for name, be in backends.items():
             if name == "eager":

@@ -117,6 +117,7 @@ class MotionPrior:
         self.config = config
         self.frames = int(frames)
         self.cell = max(1, self.size[0] // config.rows)
+        self._heads: dict[str, MotionPriorHead] = {}  # one per device: score() runs per frame online
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -154,7 +155,12 @@ class MotionPrior:
 
     def score(self, flow_target: Tensor) -> Tensor:
         """(B, 2, H, W) normalised flows -> (B,) float32 records (higher = more unusual)."""
-        return MotionPriorHead(self).to(flow_target.device)(flow_target.float())
+        key = str(flow_target.device)
+        head = self._heads.get(key)
+        if head is None:
+            with torch.inference_mode(False):  # ordinary tensors, usable in and out of inference mode
+                head = self._heads[key] = MotionPriorHead(self).to(flow_target.device)
+        return head(flow_target.float())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for the model file."""
