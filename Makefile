@@ -4,14 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ammcnet-installed
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install lint docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip >/dev/null
 	# torch first, as a local CPU build where one is offered; then the project, editable, with test tools
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "torch==2.13.0" || $(BIN)/python -m pip install "torch>=2.2"
-	$(BIN)/python -m pip install -e ".[dev,onnx]"
+	$(BIN)/python -m pip install -e ".[dev,onnx,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,8 +22,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs site .pytest_cache
