@@ -4,7 +4,9 @@
 buffers (``embed`` (D, N), ``cluster_size`` (N,), ``embed_avg`` (D, N)); the k nearest codes
 of every position are concatenated nearest first, projected back by a 1x1 conv and added to
 ``x``. In training mode the codebook follows the top-1 assignments by exponential moving
-averages (VQ-VAE-2 style, no codebook loss). The commitment error ``mean((sg[e1] - z)^2)`` is
+averages (VQ-VAE-2 style, no codebook loss); under data-parallel training the assignment counts
+and feature sums are summed over all processes first, so every replica keeps the codebook one
+process would learn from the whole global batch. The commitment error ``mean((sg[e1] - z)^2)`` is
 the loss that trains ``enc`` and, at test time, one of the anomaly scores.
 
 >>> import torch
@@ -19,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -50,14 +53,22 @@ class EMACodebook(nn.Module):
         n_embed: number of codes N.
         decay: moving-average decay (0.99 in the paper).
         eps: Laplace smoothing constant of the cluster sizes (1e-5).
+        sync: sum the EMA statistics over the default process group before each update.
+            ``None`` (default): whenever a group of more than one process exists (what
+            ``torchrun`` starts); ``False``: never (a replica trained alone inside a group).
+            The buffers are not parameters, so DistributedDataParallel cannot average them:
+            the codebook does it itself, as vector-quantize-pytorch's ``sync_codebook``.
     """
 
-    def __init__(self, embed_dim: int, n_embed: int, decay: float = 0.99, eps: float = 1e-5) -> None:
+    def __init__(
+        self, embed_dim: int, n_embed: int, decay: float = 0.99, eps: float = 1e-5, sync: bool | None = None
+    ) -> None:
         super().__init__()
         self.embed_dim = embed_dim
         self.n_embed = n_embed
         self.decay = decay
         self.eps = eps
+        self.sync = sync
         embed = torch.randn(embed_dim, n_embed)
         self.register_buffer("embed", embed)
         self.register_buffer("cluster_size", torch.zeros(n_embed))
@@ -79,20 +90,31 @@ class EMACodebook(nn.Module):
         onehot = F.one_hot(top1, self.n_embed).to(torch.float32)
         counts = onehot.sum(0)
         sums = flat.detach().float().t() @ onehot
+        if self.syncs():
+            counts, sums = _sum_over_processes(counts, sums)
         self._ema_update(counts, sums)
+
+    def syncs(self) -> bool:
+        """Whether :meth:`update` sums its statistics over the process group (see ``sync``)."""
+        if self.sync is False or not (dist.is_available() and dist.is_initialized()):
+            return False
+        return dist.get_world_size() > 1
 
     @torch.no_grad()
     def _ema_update(self, counts: Tensor, sums: Tensor) -> None:
-        """Apply assignment ``counts`` (N,) and feature ``sums`` (D, N) to the moving averages.
-
-        Kept as the single place the statistics change, so that data-parallel training can
-        all-reduce ``counts`` and ``sums`` across processes before calling it.
-        """
+        """Apply assignment ``counts`` (N,) and feature ``sums`` (D, N) to the moving averages."""
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self.embed_avg.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         n = self.cluster_size.sum()
         smoothed = (self.cluster_size + self.eps) / (n + self.n_embed * self.eps) * n
         self.embed.copy_(self.embed_avg / smoothed.unsqueeze(0))
+
+
+def _sum_over_processes(counts: Tensor, sums: Tensor) -> tuple[Tensor, Tensor]:
+    """All-reduce (sum) ``counts`` and ``sums`` in one flat message; returns the global ones."""
+    stats = torch.cat([counts.reshape(-1), sums.reshape(-1)])
+    dist.all_reduce(stats)
+    return stats[: counts.numel()].view_as(counts), stats[counts.numel() :].view_as(sums)
 
 
 class TopKMemory(nn.Module):

@@ -1,23 +1,26 @@
 """Data-parallel training helpers (torchrun, one process per GPU or per CPU slot).
 
-What keeps N processes training one model exactly as one process with an N-times larger batch:
+What keeps N processes training one model as one process with an N-times larger batch:
 
 * :class:`ShardedStepBatchSampler`: every step draws one global batch of ``batch_size * world``
   clips from the trainer's ``(seed, stage, epoch)`` permutation (as
   :class:`~ammcnet.training.sampling.StepBatchSampler`) and rank ``r`` takes items ``r::world``
   (``DistributedSampler`` semantics); resuming at a step gives the same shards.
-* :func:`sync_optimizer`: gradients are averaged over all ranks right before every optimiser
-  step (what ``DistributedDataParallel`` does in its backward hooks; done at the step because the
-  stage-1 loop calls each stream directly and the GAN steps use four separate optimisers).
-* :func:`sync_codebooks`: every memory's EMA statistics (assignment counts and feature sums) are
-  all-reduced (summed) before the EMA update, so every rank keeps the same codebook and that
-  codebook equals the one a single process would learn from the whole global batch.
-* :func:`broadcast_state`: identical starting weights and buffers on every rank; BatchNorm
-  running statistics are re-broadcast from rank 0 after each step (DDP's ``broadcast_buffers``),
-  or :func:`convert_sync_batchnorm` computes batch statistics over all ranks.
-* rank 0 alone logs and writes checkpoints (:attr:`DistContext.is_main`).
+* :func:`replicate_stage`: the generator streams and the discriminators are trained through
+  PyTorch's ``DistributedDataParallel`` (same start, gradients averaged in backward hooks,
+  rank 0's BatchNorm buffers broadcast before each forward; or SyncBatchNorm on CUDA).
+* the EMA codebooks sum their assignment counts and feature sums over the process group inside
+  their own update (:class:`~ammcnet.models.memory.EMACodebook`), so every rank keeps the
+  codebook a single process would learn from the whole global batch.
+* :func:`mean_over_ranks`: logged losses are those of the global batch; rank 0 alone logs and
+  writes checkpoints (:attr:`DistContext.is_main`); :func:`verify_replicas` checks at the end of
+  each stage that every rank holds the same weights and buffers.
 
-Run with ``torchrun --nproc-per-node 2 -m ammcnet train ...`` (CUDA: NCCL, CPU: gloo).
+No training code is patched at run time: the step functions call the replicas they are given.
+
+Run with ``torchrun --nproc-per-node 2 -m ammcnet train ...`` (CUDA: NCCL, CPU: gloo); several
+machines: ``torchrun --nnodes N --node-rank R --rdzv-backend c10d --rdzv-endpoint HOST:PORT ...``
+(docs/distributed.md).
 
 >>> ctx = DistContext()          # a plain single process
 >>> ctx.world_size, ctx.is_main
@@ -29,19 +32,18 @@ True
 
 from __future__ import annotations
 
-import functools
 import os
-import types
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from ammcnet.errors import ConfigError
-from ammcnet.models.memory import EMACodebook
 from ammcnet.training.sampling import StepBatchSampler
+from ammcnet.training.steps import GanPart
 
 
 @dataclass
@@ -127,129 +129,89 @@ class ShardedStepBatchSampler(StepBatchSampler):
             yield batch[self.rank :: self.world_size]
 
 
-def allreduce_gradients(params: Iterable[torch.Tensor]) -> None:
-    """Average the gradients of ``params`` over all ranks (one flat all-reduce per dtype/device)."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads or not dist.is_initialized() or dist.get_world_size() == 1:
-        return
-    world = dist.get_world_size()
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat.div_(world)
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset : offset + g.numel()].view_as(g))
-        offset += g.numel()
+def replicate(module: nn.Module, ctx: DistContext) -> nn.Module:
+    """``module`` wrapped in :class:`~torch.nn.parallel.DistributedDataParallel` (itself in a single process).
+
+    DDP copies rank 0's parameters and buffers to every rank when it is built, averages the
+    gradients in bucketed backward hooks (overlapped with the backward pass), and broadcasts rank
+    0's buffers (BatchNorm running statistics) before every forward. The codebook buffers are
+    kept equal by the codebook itself (:class:`~ammcnet.models.memory.EMACodebook` sums its
+    statistics over the group), so rank 0's copy is the one every rank holds anyway.
+    """
+    if not ctx.enabled:
+        return module
+    ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=ids)  # buffers: synced before each forward (default)
 
 
-def sync_optimizer(optimizer: torch.optim.Optimizer, after_step: nn.Module | None = None) -> torch.optim.Optimizer:
-    """Make ``optimizer.step()`` average gradients over ranks first (in place; returns it).
+def replicate_stage(
+    model: nn.Module, parts: dict[str, GanPart], stage: int, ctx: DistContext, *, sync_bn: bool = False
+) -> tuple[dict[str, nn.Module], dict[str, GanPart]]:
+    """The modules one training step calls, wrapped for data parallelism (plain in a single process).
+
+    Stage 1 trains each stream with its own optimiser, so each stream is its own DDP module; stage
+    2 trains the whole model. Each discriminator is replicated for its own step; the generator's
+    adversarial term calls the plain discriminator (frozen there, nothing to average).
+    Checkpoints keep using the plain modules, so their keys do not depend on the world size.
 
     Args:
-        optimizer: any optimiser; its ``state_dict`` is unchanged, so checkpoints stay portable.
-        after_step: optional module whose BatchNorm running statistics are broadcast from rank 0
-            after each step (skip it when using SyncBatchNorm).
-    """
-    if getattr(optimizer, "_ammcnet_synced", False):
-        return optimizer
-    step = optimizer.step
-
-    @functools.wraps(step)
-    def synced_step(self: torch.optim.Optimizer, *args, **kwargs):
-        for group in self.param_groups:
-            allreduce_gradients(group["params"])
-        out = step(*args, **kwargs)
-        if after_step is not None:
-            broadcast_batchnorm_stats(after_step)
-        return out
-
-    # a bound method, as LR schedulers expect when they wrap ``optimizer.step``
-    optimizer.step = types.MethodType(synced_step, optimizer)  # type: ignore[method-assign]
-    optimizer._ammcnet_synced = True  # type: ignore[attr-defined]
-    return optimizer
-
-
-def _allreduced_ema_update(codebook: EMACodebook, original, counts: torch.Tensor, sums: torch.Tensor) -> None:
-    if dist.is_initialized() and dist.get_world_size() > 1:
-        stats = torch.cat([counts.reshape(-1), sums.reshape(-1)])
-        dist.all_reduce(stats)  # sums: the codebook sees the whole global batch
-        counts = stats[: counts.numel()].view_as(counts)
-        sums = stats[counts.numel() :].view_as(sums)
-    original(counts, sums)
-
-
-def sync_codebooks(model: nn.Module) -> int:
-    """All-reduce every EMA codebook's statistics before its update (in place).
+        model: the ``AMMCNet`` being trained.
+        parts: the stage's ``GanPart``s by stream name.
+        stage: 1 or 2.
+        ctx: this process's place in the job.
+        sync_bn: compute BatchNorm statistics over all ranks (SyncBatchNorm, CUDA only) instead of
+            using rank 0's running statistics.
 
     Returns:
-        The number of codebooks hooked.
+        ``(generators, parts)``: ``{"appearance", "motion"}`` (stage 1, motion only if the model
+        has it) or ``{"model"}`` (stage 2), and the parts with ``disc_replica`` set.
     """
-    n = 0
-    for m in model.modules():
-        if isinstance(m, EMACodebook) and not getattr(m, "_ammcnet_synced", False):
-            original = m._ema_update
-            m._ema_update = functools.partial(_allreduced_ema_update, m, original)  # type: ignore[method-assign]
-            m._ammcnet_synced = True
-            n += 1
-    return n
+    if sync_bn and ctx.enabled and ctx.device.type != "cuda":
+        raise ConfigError("run.sync_bn needs CUDA devices (SyncBatchNorm); leave it false on CPU")
+    if sync_bn and ctx.enabled:
+        convert_sync_batchnorm(model)
+    if stage == 1:
+        streams = {"appearance": model.appearance, "motion": getattr(model, "motion", None)}
+        generators = {k: replicate(m, ctx) for k, m in streams.items() if m is not None}
+    else:
+        generators = {"model": replicate(model, ctx)}
+    if not ctx.enabled:
+        return generators, parts
+    return generators, {k: replace(p, disc_replica=replicate(p.disc, ctx)) for k, p in parts.items()}
 
 
-def broadcast_state(module: nn.Module, src: int = 0) -> None:
-    """Copy every parameter and buffer of ``module`` from rank ``src`` to all ranks."""
-    if not dist.is_initialized():
+def broadcast_buffers(modules: Iterable[nn.Module], src: int = 0) -> None:
+    """Copy every buffer of ``modules`` from rank ``src`` to all ranks (no-op in a single process).
+
+    DDP broadcasts rank 0's buffers at the start of each forward, so after the last step of a
+    stage the other ranks still hold the BatchNorm statistics of their own last shard; this
+    makes every rank end the stage with rank 0's (the ones its checkpoint holds).
+    """
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
         return
     with torch.no_grad():
-        for t in list(module.parameters()) + list(module.buffers()):
-            dist.broadcast(t.data, src)
+        for module in modules:
+            for t in module.buffers():
+                dist.broadcast(t.data, src)
 
 
-def broadcast_batchnorm_stats(module: nn.Module, src: int = 0) -> None:
-    """Broadcast BatchNorm running statistics from ``src`` (DDP's ``broadcast_buffers``)."""
-    if not dist.is_initialized():
-        return
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
-                for t in (m.running_mean, m.running_var, m.num_batches_tracked):
-                    dist.broadcast(t.data, src)
+def mean_over_ranks(logs: dict[str, float], ctx: DistContext) -> dict[str, float]:
+    """Each logged loss averaged over all ranks: the loss of the global batch, not of rank 0's shard.
+
+    Every rank must call it at the same steps (it is one all-reduce).
+    """
+    if not ctx.enabled or not logs:
+        return logs
+    keys = sorted(logs)
+    values = torch.tensor([float(logs[k]) for k in keys], dtype=torch.float64, device=ctx.device)
+    dist.all_reduce(values)
+    values /= ctx.world_size
+    return {k: float(v) for k, v in zip(keys, values.tolist(), strict=True)}
 
 
 def convert_sync_batchnorm(module: nn.Module) -> nn.Module:
     """Replace BatchNorm layers by SyncBatchNorm (batch statistics over all ranks); state keys are unchanged."""
     return nn.SyncBatchNorm.convert_sync_batchnorm(module)
-
-
-def prepare_model(model: nn.Module, ctx: DistContext, *, sync_bn: bool = False) -> nn.Module:
-    """Everything a model needs before data-parallel training: same start, synced codebooks, optional SyncBN."""
-    if not ctx.enabled:
-        return model
-    if sync_bn:
-        model = convert_sync_batchnorm(model)
-    broadcast_state(model)
-    sync_codebooks(model)
-    return model
-
-
-def prepare_data_parallel(model: nn.Module, parts: Iterable, ctx: DistContext, *, sync_bn: bool = False) -> None:
-    """Hook a training stage up for data parallelism (no-op in a single process).
-
-    Args:
-        model: the generator (``AMMCNet``): broadcast from rank 0, codebooks synced.
-        parts: the stage's ``GanPart``s (``opt_g``, ``disc``, ``opt_d``): discriminators broadcast,
-            every optimiser averages gradients before stepping and re-broadcasts BN statistics after.
-        ctx: this process's place in the job.
-        sync_bn: compute BatchNorm statistics over all ranks (SyncBatchNorm, CUDA only) instead of
-            re-broadcasting rank 0's running statistics after each step.
-    """
-    if not ctx.enabled:
-        return
-    if sync_bn and ctx.device.type != "cuda":
-        raise ConfigError("run.sync_bn needs CUDA devices (SyncBatchNorm); leave it false on CPU")
-    prepare_model(model, ctx, sync_bn=sync_bn)
-    for part in parts:
-        broadcast_state(part.disc)
-        sync_optimizer(part.opt_g, after_step=None if sync_bn else model)
-        sync_optimizer(part.opt_d, after_step=part.disc)
 
 
 def world_size() -> int:

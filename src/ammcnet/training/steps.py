@@ -31,11 +31,14 @@ class GanPart:
         opt_g: optimiser of the generator parameters.
         disc: the discriminator.
         opt_d: its optimiser.
+        disc_replica: what the discriminator's own step calls, when that is not ``disc`` itself
+            (its DistributedDataParallel wrapper under data-parallel training).
     """
 
     opt_g: torch.optim.Optimizer
     disc: nn.Module
     opt_d: torch.optim.Optimizer
+    disc_replica: nn.Module | None = None
 
 
 def _g_then_d(
@@ -49,7 +52,8 @@ def _g_then_d(
     g_loss.backward()
     part.opt_g.step()
     part.disc.requires_grad_(True)
-    d_loss = discriminator_loss(part.disc(real), part.disc(fake.detach().float()))
+    disc = part.disc if part.disc_replica is None else part.disc_replica
+    d_loss = discriminator_loss(disc(real), disc(fake.detach().float()))
     part.opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     part.opt_d.step()
@@ -68,6 +72,7 @@ def stage1_step(
     parts: dict[str, GanPart],
     w: LossWeights,
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    streams: dict[str, nn.Module] | None = None,
 ) -> dict[str, float]:
     """Stage 1: appearance (int + gd + adv + commit) and motion (int + adv + commit), separately.
 
@@ -77,14 +82,17 @@ def stage1_step(
         parts: ``"appearance"`` and (if the model has a motion stream) ``"motion"``.
         w: loss weights.
         autocast: context manager factory for mixed precision (no-op on CPU).
+        streams: what to call for ``"appearance"`` and ``"motion"`` (their data-parallel
+            replicas); default the model's own streams.
 
     Returns:
         Plain floats of every loss term.
     """
+    streams = streams or {"appearance": model.appearance, "motion": getattr(model, "motion", None)}
     logs: dict[str, float] = {}
     part = parts["appearance"]
     with autocast():
-        out = model.appearance(batch["frames"])
+        out = streams["appearance"](batch["frames"])
         l_int = intensity_loss(out.pred.float(), batch["target"])
         l_gd = gradient_loss(out.pred.float(), batch["target"])
         l_adv = _adv(part.disc, out.pred)
@@ -96,7 +104,7 @@ def stage1_step(
     if getattr(model, "motion", None) is not None:
         part = parts["motion"]
         with autocast():
-            out = model.motion(batch["flows"])
+            out = streams["motion"](batch["flows"])
             l_int = intensity_loss(out.pred.float(), batch["flow_target"])
             l_adv = _adv(part.disc, out.pred)
             g = w.lam_int_flow * l_int + w.lam_adv_flow * l_adv + w.lam_latent * out.commit.float()
@@ -127,7 +135,7 @@ def stage2_step(
         part: generator optimiser over all model parameters + the appearance discriminator.
         w: loss weights.
         autocast: mixed-precision context factory.
-        forward: optional compiled version of ``model``.
+        forward: what to call instead of ``model`` (its data-parallel replica, compiled or not).
     """
     fwd = forward or model
     with autocast():

@@ -36,7 +36,13 @@ from ammcnet.data.clips import ClipBatches, unpack_batch
 from ammcnet.errors import CheckpointError
 from ammcnet.models import AMMCNet, PatchDiscriminator, init_weights_normal
 from ammcnet.training.config import StageSettings, TrainConfig
-from ammcnet.training.distributed import ShardedStepBatchSampler, init_distributed, prepare_data_parallel
+from ammcnet.training.distributed import (
+    ShardedStepBatchSampler,
+    broadcast_buffers,
+    init_distributed,
+    mean_over_ranks,
+    replicate_stage,
+)
 from ammcnet.training.metrics_log import MetricsLog
 from ammcnet.training.sampling import StepBatchSampler
 from ammcnet.training.state import (
@@ -160,7 +166,8 @@ def run_stage(
             _adam(model.parameters(), config.optim.lr_g, config), d_app, _adam(d_app.parameters(), config.optim.lr_d, config)
         )
     dctx = init_distributed(device.type)  # single process unless started by torchrun
-    prepare_data_parallel(model, parts.values(), dctx, sync_bn=config.run.sync_bn)  # no-op in a single process
+    # DDP replicas (the plain modules in a single process); checkpoints keep the plain modules
+    generators, parts = replicate_stage(model, parts, stage, dctx, sync_bn=config.run.sync_bn)
     for name, part in parts.items():
         scheds[f"{name}.g"] = _sched(part.opt_g, config)
         scheds[f"{name}.d"] = _sched(part.opt_d, config)
@@ -211,7 +218,9 @@ def run_stage(
     )
     val_loader = DataLoader(ctx.val_set, batch_size=settings.batch_size, shuffle=False, num_workers=0)
     autocast = _autocast_factory(config, device)
-    forward = torch.compile(model) if (config.run.compile and device.type == "cuda" and stage == 2) else None
+    forward = generators.get("model")
+    if forward is not None and config.run.compile and device.type == "cuda":
+        forward = torch.compile(forward)
 
     def save(step: int, val: float | None) -> None:
         nonlocal best_val, best_step
@@ -249,7 +258,7 @@ def run_stage(
         for indices_batch in loader:
             batch = to_device(unpack_batch(indices_batch, device), device)
             if stage == 1:
-                logs = stage1_step(model, batch, parts, w, autocast)
+                logs = stage1_step(model, batch, parts, w, autocast, streams=generators)
             else:
                 logs = stage2_step(model, batch, parts["appearance"], w, autocast, forward)
             for sched in scheds.values():
@@ -259,10 +268,13 @@ def run_stage(
             bar.update(1)
             at_ckpt = step % config.run.checkpoint_every == 0 or step == total
             val = None
+            log_now = step % config.run.log_every == 0 or at_ckpt
+            if log_now:  # every rank: one all-reduce, so rank 0 logs the global batch's losses
+                logs = mean_over_ranks(logs, dctx)
             if at_ckpt and len(ctx.val_set) > 0 and dctx.is_main:
                 val = validation_loss(model, val_loader, w, stage, device, config.run.val_max_batches)
                 last_val = val
-            if (step % config.run.log_every == 0 or at_ckpt) and dctx.is_main:
+            if log_now and dctx.is_main:
                 now = time.perf_counter()
                 it_s = steps_since_log / max(now - t_log, 1e-9)
                 t_log, steps_since_log = now, 0
@@ -278,6 +290,7 @@ def run_stage(
                 ctx.hook(stage, step, logs)
     finally:
         bar.close()
+    broadcast_buffers([model, *(p.disc for p in parts.values())])  # every rank ends with rank 0's
     if step == start and ckpt is None and dctx.is_main:
         # nothing trained (0 iterations): still leave a checkpoint so resumes see the stage as done
         save(step, None)
