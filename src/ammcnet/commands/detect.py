@@ -51,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1,
                    help="with several sources: processes that share them out (default 1); every score equals a "
                         "single process's")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run every source as a task on a Ray cluster (needs the ray extra): no ADDRESS starts a "
+                        "local instance, 'auto' joins this machine's cluster; --workers then counts actors "
+                        "(default: one per CPU of the cluster)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -82,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         onnx=args.onnx,
     )
+    if args.ray is not None:
+        return _run_ray(args, options)
     if len(args.source) > 1:
         from ammcnet.detect.many import INDEX_FILE, detect_many
 
@@ -99,4 +105,19 @@ def run(args: argparse.Namespace) -> int:
         print("ammcnet detect: no --out or --video given; only the summary is printed", file=sys.stderr)
     summary = run_detection(args.source[0], args.model, out=args.out, video=args.video, **options)
     print(summary.report())
+    return 0
+
+
+def _run_ray(args: argparse.Namespace, options: dict) -> int:
+    from ammcnet.detect.many import INDEX_FILE
+    from ammcnet.fleet.archive import detect_many_ray
+
+    if args.out is None:
+        raise ConfigError("--ray needs --out DIR (each source is written to DIR/<name>/)")
+    summaries = detect_many_ray(args.source, args.model, args.out, address=args.ray, video=args.video,
+                                workers=args.workers if args.workers > 1 else None,
+                                threads_per_worker=args.threads or 1, **options)
+    for src, summary in zip(args.source, summaries, strict=True):
+        print(summary.report() if summary is not None else f"{src}: failed (see {args.out}/{INDEX_FILE})")
+    print(f"index: {args.out}/{INDEX_FILE}")
     return 0

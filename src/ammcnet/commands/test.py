@@ -35,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--onnx", default=None, metavar="FILE",
                    help="score with this graph from `ammcnet export` (float32 or --int8) through ONNX Runtime; "
                         "calibration and settings still come from RUN")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="score every test video as a task on a Ray cluster (needs the ray extra): no ADDRESS starts "
+                        "a local instance, 'auto' joins this machine's cluster; --workers then counts actors "
+                        "(default: one per CPU of the cluster); scores equal one process's")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=run)
@@ -44,10 +48,18 @@ def run(args: argparse.Namespace) -> int:
     from ammcnet.scoring.runner import default_out_dir, run_test
 
     out = Path(args.out) if args.out else default_out_dir(args.run)
+    score_with = None
+    if args.ray is not None:
+        import functools
+
+        from ammcnet.fleet.archive import score_prepared_ray
+
+        score_with = functools.partial(score_prepared_ray, address=args.ray,
+                                       workers=args.workers if args.workers > 1 else None)
     metrics = run_test(args.run, args.root, out, batch_size=args.batch_size, device=args.device, maps=args.maps,
                        plots=args.plots, protocol=args.protocol, map_flow_weight=args.map_flow_weight,
                        cache_dir=args.cache_dir, workers=args.workers, progress=args.progress,
-                       onnx=args.onnx)
+                       onnx=args.onnx, score_with=score_with)
     if not args.quiet:
         table = out / "table.txt"
         if table.is_file():

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,7 @@ def run_test(
     workers: int = 1,
     progress: bool = True,
     onnx: str | os.PathLike[str] | None = None,
+    score_with: Callable[..., ScoreResult] | None = None,
 ) -> dict[str, Any]:
     """Score the test split of ``root`` with the model of ``run`` and evaluate it.
 
@@ -205,6 +207,10 @@ def run_test(
         progress: show tqdm bars (only on a terminal).
         onnx: score with this graph from ``ammcnet export`` (e.g. an ``--int8`` one) through ONNX
             Runtime instead of the PyTorch model; calibration and settings still come from ``run``.
+        score_with: scores the test split instead of this process, called as
+            ``score_with(model, prepared, "test", batch_size=..., error_maps=..., map_flow_weight=...)``
+            (``ammcnet.fleet.archive.score_prepared_ray`` spreads it over a Ray cluster); its result
+            must equal ``score_prepared``'s.
 
     Returns:
         The metrics dict also written to ``OUT/metrics.json``.
@@ -238,7 +244,12 @@ def run_test(
             raise ConfigError(f"{onnx} was exported from a different model than {loaded.path}: export this run "
                               f"again with ammcnet export {run} --onnx {onnx}")
     t0 = time.perf_counter()
-    if workers > 1:  # videos spread over processes; the scores equal a single process's
+    if score_with is not None:
+        if onnx is not None:
+            raise ConfigError("--onnx scores in one process: drop --ray")
+        result = score_with(loaded.model, prepared, "test", batch_size=batch_size, error_maps=maps,
+                            map_flow_weight=map_flow_weight)
+    elif workers > 1:  # videos spread over processes; the scores equal a single process's
         from ammcnet.scoring.sharded import score_prepared_sharded
 
         result = score_prepared_sharded(loaded.model, prepared, "test", workers=workers, batch_size=batch_size,

@@ -1,0 +1,177 @@
+"""Archives on Ray: every video a task on actors, scores equal one process's, and a killed worker
+is retried without duplicates or half-written folders (local instance, ``ray.init(num_cpus=2)``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ammcnet.cli import main
+from ammcnet.data import prepare_dataset
+from ammcnet.demo import SceneConfig, generate_scene_dataset
+from ammcnet.detect import run_detection
+from ammcnet.detect.sources import open_source
+from ammcnet.fleet import cluster
+from ammcnet.models import AMMCNet, ModelConfig, save_model_file
+from ammcnet.scoring.calibration import calibration_from_records
+from ammcnet.scoring.inference import score_prepared
+from ammcnet.utils.optional import MissingDependencyError
+
+SIZE = (32, 32)
+NO_RAY = 'the ray extra is not installed: pip install -e ".[ray]"'
+
+
+def test_ray_paths_name_the_extra_when_ray_is_missing(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError, as without the extra
+    with pytest.raises(MissingDependencyError, match=r'ammcnet detect --ray needs .*pip install -e "\.\[ray\]"'):
+        cluster.connect("", purpose="ammcnet detect --ray")
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray = pytest.importorskip("ray", reason=NO_RAY)
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # SlowCapture travels to the workers
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("fleet")
+    cfg = SceneConfig(height=32, width=48, train_videos=1, test_videos=3, train_frames=8, test_frames=12)
+    data = generate_scene_dataset(root / "scene", cfg, progress=False)
+    prepared = prepare_dataset(data, size=SIZE, flow="dis", flow_preset="ultrafast", cache_dir=root / "cache",
+                               splits=("test",), progress=False)
+    torch.manual_seed(0)
+    model = AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)).eval()
+    single = score_prepared(model, prepared, "test", batch_size=4)
+    cal = calibration_from_records([{k: v[0][4:] for k, v in single.records.items()}])
+    run = root / "run"
+    save_model_file(run / "model.pt", model, calibration=cal,
+                    train_config={"data": {"size": list(SIZE), "flow": "dis", "flow_preset": "ultrafast"}})
+    folders = sorted(p for p in (data / "testing" / "frames").iterdir() if p.is_dir())
+    return {"root": root, "prepared": prepared, "model": model, "single": single, "run": run, "folders": folders}
+
+
+def _rows(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "frames.jsonl").read_text().splitlines()]
+
+
+def _assert_same_rows(got: list[dict], ref: list[dict]) -> None:
+    assert [r["index"] for r in got] == [r["index"] for r in ref] and got
+    for a, b in zip(got, ref, strict=True):
+        assert abs(a["score"] - b["score"]) <= 1e-6 * max(1.0, abs(b["score"]))
+        for k, v in b["records"].items():
+            assert abs(a["records"][k] - v) <= 1e-6 * max(1.0, abs(v)), k
+
+
+def test_score_prepared_ray_equals_single_process(ray_local, scene) -> None:
+    from ammcnet.fleet.archive import score_prepared_ray
+
+    got = score_prepared_ray(scene["model"], scene["prepared"], "test", workers=2, batch_size=4)
+    ref = scene["single"]
+    assert got.videos == ref.videos and np.array_equal(got.num_frames, ref.num_frames)
+    for k in ref.records:
+        for a, b in zip(ref.records[k], got.records[k], strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-9, err_msg=k)
+
+
+def test_detect_ray_cli_equals_single_process_and_indexes_each_once(ray_local, scene, tmp_path, capsys) -> None:
+    folders = scene["folders"]
+    out = tmp_path / "out"
+    argv = ["detect", *map(str, folders), "--model", str(scene["run"]), "--out", str(out), "--ray", "--workers", "2",
+            "--no-progress"]
+    assert main(argv) == 0
+    index = json.loads((out / "detections.json").read_text())
+    assert index["engine"] == "ray" and [s["source"] for s in index["sources"]] == list(map(str, folders))
+    assert all(s["error"] is None for s in index["sources"])
+    assert not (out / ".partial").exists()
+    for folder in folders:
+        ref = run_detection(folder, scene["run"], out=tmp_path / "single" / folder.name, progress=False)
+        assert ref.frames_scored > 0
+        _assert_same_rows(_rows(out / folder.name), _rows(tmp_path / "single" / folder.name))
+
+
+class SlowCapture:
+    """A frame folder read at a fixed pace (a camera's), so a worker can be killed mid-video."""
+
+    def __init__(self, folder: Path, delay: float) -> None:
+        self.folder, self.delay = Path(folder), delay
+        self._cap = None
+
+    def __str__(self) -> str:
+        return str(self.folder)
+
+    def read(self):
+        if self._cap is None:
+            self._cap, _ = open_source(self.folder)
+        time.sleep(self.delay)
+        return self._cap.read()
+
+    def release(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+
+
+def test_killed_worker_is_retried_without_duplicates(ray_local, scene, tmp_path) -> None:
+    from ammcnet.fleet.archive import PARTIAL_DIR, detect_many_ray
+
+    folders = scene["folders"]
+    out = tmp_path / "out"
+    sources = [SlowCapture(f, 0.05) for f in folders]  # 12 frames: ~0.6 s per video
+    result: dict = {}
+    job = threading.Thread(target=lambda: result.update(s=detect_many_ray(sources, scene["run"], out, workers=2)))
+    job.start()
+    killed = None
+    deadline = time.monotonic() + 60
+    while killed is None and time.monotonic() < deadline:
+        # a worker that has written frames of a video but not published it is mid-video
+        for partial in (out / PARTIAL_DIR).glob("*.*.*") if (out / PARTIAL_DIR).is_dir() else []:
+            if (partial / "frames.jsonl").is_file() and (partial / "frames.jsonl").stat().st_size > 0:
+                name, pid, _ = partial.name.rsplit(".", 2)
+                os.kill(int(pid), signal.SIGKILL)
+                killed = (name, int(pid))
+                break
+        time.sleep(0.01)
+    job.join(timeout=120)
+    assert killed is not None, "no worker was caught mid-video"
+    assert not job.is_alive() and len(result["s"]) == 3 and all(s is not None for s in result["s"])
+    index = json.loads((out / "detections.json").read_text())
+    names = [Path(s["folder"]).name for s in index["sources"]]
+    assert sorted(names) == sorted(f.name for f in folders) and len(set(names)) == 3  # each video once
+    row = next(s for s in index["sources"] if Path(s["folder"]).name == killed[0])
+    assert row["error"] is None and row["worker_pid"] != killed[1]  # redone by a restarted worker
+    assert not (out / PARTIAL_DIR).exists() and sorted(p.name for p in out.iterdir()) == sorted(names + ["detections.json"])
+    for folder in folders:  # every published folder complete and equal to one process's
+        assert json.loads((out / folder.name / "summary.json").read_text())["frames_scored"] == 12 - 4
+        ref = run_detection(folder, scene["run"], out=tmp_path / "single" / folder.name, progress=False)
+        assert ref.frames_scored == 8
+        _assert_same_rows(_rows(out / folder.name), _rows(tmp_path / "single" / folder.name))
+
+
+def test_ray_test_cli_matches_workers_1(ray_local, scene, tmp_path) -> None:
+    prepared_root = str(scene["prepared"].root)
+    assert main(["test", str(scene["run"]), prepared_root, "--out", str(tmp_path / "one"), "--no-plots", "--quiet",
+                 "--no-progress"]) == 0
+    assert main(["test", str(scene["run"]), prepared_root, "--out", str(tmp_path / "ray"), "--no-plots", "--quiet",
+                 "--no-progress", "--ray", "--workers", "2"]) == 0
+    a, b = (np.load(tmp_path / d / "scores.npz") for d in ("one", "ray"))
+    assert sorted(a.files) == sorted(b.files)
+    for k in a.files:
+        if np.issubdtype(a[k].dtype, np.floating):
+            np.testing.assert_allclose(b[k], a[k], rtol=1e-6, atol=1e-9, err_msg=k)
+        else:
+            assert np.array_equal(a[k], b[k]), k
