@@ -175,3 +175,37 @@ def test_ray_test_cli_matches_workers_1(ray_local, scene, tmp_path) -> None:
             np.testing.assert_allclose(b[k], a[k], rtol=1e-6, atol=1e-9, err_msg=k)
         else:
             assert np.array_equal(a[k], b[k]), k
+
+
+def test_watch_on_ray_restarts_a_killed_camera_actor(ray_local, scene, tmp_path) -> None:
+    """``ammcnet watch --ray``: a camera is a Ray actor; when its process is killed Ray restarts it."""
+    from ammcnet.fleet.watch import watch
+    from ammcnet.fleet.watch_config import WatchConfig
+
+    config = WatchConfig.model_validate({
+        "out": str(tmp_path / "watch"), "status_every_s": 0.3,
+        "cameras": [{"name": "cam", "source": str(scene["folders"][0]), "model": str(scene["run"]), "loop": True,
+                     "fps": 25, "threshold": -1e9}]})
+    own = tmp_path / "watch" / "cam" / "status.json"
+    stop = threading.Event()
+    job = threading.Thread(target=lambda: watch(config, ray="", stop=stop, print_status=False))
+    job.start()
+
+    def cam() -> dict:
+        return json.loads(own.read_text()) if own.is_file() else {}
+
+    try:
+        t_end = time.monotonic() + 90
+        while not (cam().get("state") == "running" and cam().get("events", 0) > 0) and time.monotonic() < t_end:
+            time.sleep(0.1)
+        first = cam()
+        assert first.get("events", 0) > 0, "the camera actor never reported an event"
+        os.kill(first["pid"], signal.SIGKILL)
+        while not (cam().get("starts", 0) >= 2 and cam().get("state") == "running") and time.monotonic() < t_end:
+            time.sleep(0.1)
+        assert cam()["starts"] >= 2 and cam()["pid"] != first["pid"]
+    finally:
+        stop.set()
+        job.join(timeout=30)
+    lines = [json.loads(x) for x in (tmp_path / "watch" / "events.jsonl").read_text().splitlines()]
+    assert lines and {e["camera"] for e in lines} == {"cam"}

@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "calibrate",
     "evaluate",
     "detect",
+    "watch",
     "import_official",
     "export",
     "bench",
