@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from ammcnet.utils.optional import try_import
+
 
 def machine_info(device: str = "cpu") -> dict[str, Any]:
     """Platform, CPU count, load average, Python/torch versions, threads, and the GPU if used."""
@@ -33,12 +35,8 @@ def machine_info(device: str = "cpu") -> dict[str, Any]:
         info["load_avg_1m"] = round(os.getloadavg()[0], 2)
     except OSError:
         pass
-    try:
-        import onnxruntime
-
-        info["onnxruntime"] = onnxruntime.__version__
-    except ImportError:
-        info["onnxruntime"] = None
+    ort = try_import("onnxruntime")
+    info["onnxruntime"] = ort.__version__ if ort is not None else None
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info

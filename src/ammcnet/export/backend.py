@@ -30,6 +30,7 @@ from ammcnet.errors import CheckpointError, DataError
 from ammcnet.export.fuse import optimize_for_inference
 from ammcnet.export.heads import ScoringGraph
 from ammcnet.models import AMMCOutput, ModelConfig
+from ammcnet.utils.optional import require
 
 #: Backend names accepted by :func:`make_backend` (and ``--backend``).
 BACKENDS: tuple[str, ...] = ("torch", "eager", "onnx")
@@ -122,10 +123,7 @@ class OnnxBackend(_Backend):
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None,
                  providers: list[str] | None = None) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise CheckpointError("onnxruntime is not installed: pip install -e '.[onnx]' or use --backend torch") from None
+        ort = require("onnxruntime", extra="onnx", purpose="the onnx backend (or use --backend torch)")
         self.path = Path(path)
         if not self.path.is_file():
             raise CheckpointError(f"{self.path} not found: export one with `ammcnet export RUN --onnx {self.path}`")

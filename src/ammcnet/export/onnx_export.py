@@ -31,6 +31,7 @@ from ammcnet.errors import AmmcError, CheckpointError, ConfigError
 from ammcnet.export.fuse import optimize_for_inference
 from ammcnet.export.heads import ScoringGraph
 from ammcnet.utils.io import atomic_path
+from ammcnet.utils.optional import require
 
 #: Format tag stored in the ONNX metadata.
 ONNX_FORMAT = "ammcnet-onnx/1"
@@ -71,6 +72,7 @@ def export_onnx(
     Returns:
         The written path.
     """
+    require("onnx", extra="onnx", purpose="ammcnet export")
     net = optimize_for_inference(model) if fuse else model.eval()
     graph = ScoringGraph(net).eval()
     inputs = _example_inputs(net, size, batch=2)
@@ -98,8 +100,7 @@ def export_onnx(
 
 
 def _write_metadata(path: Path, model: nn.Module, size: tuple[int, int], meta: dict[str, Any]) -> None:
-    import onnx
-
+    onnx = require("onnx", extra="onnx", purpose="ammcnet export")
     proto = onnx.load(str(path))
     entries = {
         "ammcnet.format": ONNX_FORMAT,

@@ -56,6 +56,7 @@ import numpy as np
 
 from ammcnet.errors import AmmcError, ConfigError
 from ammcnet.utils.io import atomic_path
+from ammcnet.utils.optional import require
 
 #: Operators quantised (activations uint8 from one convolution to the next).
 INT8_OPS: tuple[str, ...] = ("Conv", "Relu", "MaxPool", "Concat")
@@ -91,18 +92,13 @@ def quantize_onnx(
         ConfigError: no calibration feeds.
         AmmcError: onnxruntime's quantiser failed.
     """
-    try:
-        import onnx
-        from onnxruntime.quantization import (
-            CalibrationDataReader,
-            CalibrationMethod,
-            QuantFormat,
-            QuantType,
-            quantize_static,
-        )
-        from onnxruntime.quantization.shape_inference import quant_pre_process
-    except ImportError:
-        raise AmmcError("int8 export needs onnx and onnxruntime: pip install -e '.[onnx]'") from None
+    purpose = "ammcnet export --int8"
+    onnx = require("onnx", extra="onnx", purpose=purpose)
+    quant = require("onnxruntime.quantization", extra="onnx", purpose=purpose)
+    CalibrationDataReader, CalibrationMethod = quant.CalibrationDataReader, quant.CalibrationMethod
+    QuantFormat, QuantType, quantize_static = quant.QuantFormat, quant.QuantType, quant.quantize_static
+    quant_pre_process = require("onnxruntime.quantization.shape_inference", extra="onnx",
+                                purpose=purpose).quant_pre_process
 
     feeds = list(calibration)
     if not feeds:
