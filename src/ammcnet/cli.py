@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "watch",
     "import_official",
     "export",
+    "info",
     "bench",
 )
 

@@ -22,3 +22,7 @@ class CheckpointError(AmmcError):
 
 class ConfigError(AmmcError):
     """An unknown preset, key or value in a configuration."""
+
+
+class ModelOutputError(AmmcError):
+    """The model produced NaN or inf for too many frames in a row."""

@@ -55,6 +55,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="run every source as a task on a Ray cluster (needs the ray extra): no ADDRESS starts a "
                         "local instance, 'auto' joins this machine's cluster; --workers then counts actors "
                         "(default: one per CPU of the cluster)")
+    p.add_argument("--reconnect", dest="reconnect", action="store_true", default=None,
+                   help="reopen a dropped or stalled source with exponential backoff (default for URLs and cameras)")
+    p.add_argument("--no-reconnect", dest="reconnect", action="store_false",
+                   help="end at the first drop of a URL or camera")
+    p.add_argument("--reconnect-attempts", type=int, default=10,
+                   help="failed reopen attempts in a row before a source is given up (default 10; waits 0.5 s, "
+                        "doubling up to 30 s)")
+    p.add_argument("--max-invalid", type=int, default=25,
+                   help="frames in a row whose model output is NaN/inf that stop the run (default 25)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -85,7 +94,16 @@ def run(args: argparse.Namespace) -> int:
         progress=False if args.no_progress else None,
         backend=args.backend,
         onnx=args.onnx,
+        max_invalid=args.max_invalid,
     )
+    if args.reconnect is False:
+        options["reconnect"] = False
+    else:  # URLs and cameras only: files and folders are never reopened
+        from ammcnet.detect.reconnect import ReconnectPolicy
+
+        if args.reconnect_attempts < 1:
+            raise ConfigError(f"--reconnect-attempts {args.reconnect_attempts}: give 1 or more")
+        options["reconnect"] = ReconnectPolicy(max_attempts=args.reconnect_attempts, stall_s=args.read_timeout)
     if args.ray is not None:
         return _run_ray(args, options)
     if len(args.source) > 1:

@@ -56,6 +56,8 @@ class FrameResult:
         records: raw per-frame records, as in the score file.
         timestamp: seconds from the start of the stream, if given.
         error_map: (H, W) float32 per-pixel squared error at the model grid, when asked for.
+        valid: False when the model's output for this frame was NaN or inf: such a frame is never
+            an alarm, its score is NaN and it does not enter the smoothing.
     """
 
     index: int
@@ -65,17 +67,24 @@ class FrameResult:
     records: dict[str, float]
     timestamp: float | None = None
     error_map: np.ndarray | None = field(default=None, repr=False)
+    valid: bool = True
 
     def as_json(self) -> dict[str, Any]:
-        """The JSON Lines row: index, timestamp, score, fused, alarm and the records."""
+        """The JSON Lines row: index, timestamp, score, fused, alarm, valid and the records (NaN -> null)."""
         return {
             "index": self.index,
             "timestamp": None if self.timestamp is None else round(float(self.timestamp), 6),
-            "score": self.score,
-            "fused": self.fused,
+            "score": _finite_or_none(self.score),
+            "fused": _finite_or_none(self.fused),
             "alarm": self.alarm,
-            "records": self.records,
+            "valid": self.valid,
+            "records": {k: _finite_or_none(v) for k, v in self.records.items()},
         }
+
+
+def _finite_or_none(value: float) -> float | None:
+    """JSON has no NaN or inf: a non-finite number is written as null."""
+    return float(value) if np.isfinite(value) else None
 
 
 def resize_frame(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -310,15 +319,18 @@ class Detector:
         records, maps = self._records(clips)
         fused = fuse_records(records, self.calibration, self.weights)
         for j, (i, t) in enumerate(slots):
-            score = self._smoother.update(float(fused[j]))
+            valid = bool(np.isfinite(fused[j])) and all(bool(np.isfinite(v[j])) for v in records.values())
+            # a NaN/inf output must neither alarm nor poison the smoother's memory of later frames
+            score = self._smoother.update(float(fused[j])) if valid else float("nan")
             out[i] = FrameResult(
                 index=t,
                 score=score,
                 fused=float(fused[j]),
-                alarm=self.threshold is not None and score > self.threshold,
+                alarm=valid and self.threshold is not None and score > self.threshold,
                 records={k: float(v[j]) for k, v in records.items()},
                 timestamp=timestamps[i],
-                error_map=None if maps is None else maps[j],
+                error_map=None if maps is None or not valid else maps[j],
+                valid=valid,
             )
         return out
 

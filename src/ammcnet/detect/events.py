@@ -11,8 +11,14 @@ Event(start=8, end=8, peak_frame=8, peak_score=9.0, alarmed_frames=1, start_time
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from ammcnet.errors import ConfigError
@@ -108,3 +114,69 @@ def events_from_scores(
     for i, s in zip(idx, scores, strict=True):
         tracker.update(i, float(s), float(s) > threshold)
     return tracker.finish()
+
+
+class EventLog:
+    """The events file: one JSON object per line, appended and flushed to disk as each happens.
+
+    Unlike ``events.json`` (rewritten atomically), this log is what an operator tails. Each line
+    is written with one ``write`` call, flushed and ``fsync``-ed before the next, so a ``kill -9``
+    or a power cut loses at most the line being written and every complete line is valid JSON.
+    Kinds: ``start``, ``alarm`` (a closed alarm event), ``gap`` (the source dropped and came back,
+    or was given up), ``invalid`` (the model's output was NaN or inf for a frame) and ``stop``.
+    Every line carries ``time``, the wall clock in UTC (ISO 8601).
+
+    >>> import tempfile, pathlib, json
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "events.jsonl"
+    >>> with EventLog(p) as log:
+    ...     _ = log.write("gap", start_time=1.0, end_time=3.5)
+    >>> json.loads(p.read_text())["kind"]
+    'gap'
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, sync: bool = True) -> None:
+        self.path = Path(path)
+        self.sync = sync
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()  # gaps are reported from the reader's thread
+        self.lines = 0
+
+    def write(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Append one event (``kind`` plus JSON-able fields; NaN/inf become null) and flush it."""
+        row = {"kind": kind, "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+               **{k: _plain(v) for k, v in fields.items()}}
+        line = json.dumps(row, allow_nan=False) + "\n"
+        with self._lock:
+            if self._fh.closed:
+                return row
+            self._fh.write(line)
+            self._fh.flush()
+            if self.sync:
+                os.fsync(self._fh.fileno())
+            self.lines += 1
+        return row
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.close()
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able form of a value: NaN/inf as null, numpy scalars as Python numbers, dicts and lists walked."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -4,7 +4,14 @@ Files written under ``out`` (every one valid at any moment, even after a crash o
 
     frames.jsonl   one JSON object per scored frame, flushed as it is written
     events.json    alarm events, rewritten atomically whenever one closes and at the end
+    events.jsonl   the events log: start, alarm, gap, invalid and stop lines, each fsync-ed as it
+                   happens (see ``ammcnet.detect.events.EventLog``)
     summary.json   counts, threshold, stop reason, latency and throughput (written at the end)
+
+A frame whose model output is NaN or inf is never an alarm: it is written with ``"valid":
+false``, logged as ``invalid`` and counted; ``max_invalid`` such frames in a row stop the run.
+URLs and cameras are reopened when they drop (``reconnect``); credentials in a URL are masked
+(``rtsp://user:***@host``) in everything printed or written.
 
 >>> import numpy as np, tempfile, pathlib
 >>> from ammcnet.models import AMMCNet, ModelConfig
@@ -34,8 +41,9 @@ from typing import Any
 import numpy as np
 
 from ammcnet.detect.detector import Detector, FrameResult
-from ammcnet.detect.events import Event, EventTracker
+from ammcnet.detect.events import Event, EventLog, EventTracker
 from ammcnet.detect.overlay import OverlayWriter
+from ammcnet.detect.reconnect import ReconnectPolicy
 from ammcnet.detect.sources import (
     DEFAULT_MAX_FAILURES,
     DEFAULT_READ_TIMEOUT,
@@ -43,11 +51,16 @@ from ammcnet.detect.sources import (
     FrameReader,
     open_source,
 )
+from ammcnet.errors import ModelOutputError
 from ammcnet.utils.io import write_json_atomic
+from ammcnet.utils.redact import mask_url
 
 #: Frames per model call when reading a file or folder (live sources use 1 for low latency).
 DEFAULT_FILE_BATCH = 8
 FRAMES_FILE, EVENTS_FILE, SUMMARY_FILE = "frames.jsonl", "events.json", "summary.json"
+EVENT_LOG_FILE = "events.jsonl"
+#: Frames in a row with a NaN/inf model output after which a run stops.
+DEFAULT_MAX_INVALID = 25
 
 
 @dataclass
@@ -68,6 +81,9 @@ class DetectionSummary:
         latency_ms_mean, latency_ms_p95: time from a frame entering the detector to its score
             (resize + flow + model + fusion; a batched frame waits for its whole batch).
         outputs: paths of the files written.
+        invalid_frames: frames whose model output was NaN or inf (never alarms).
+        reconnects: times a dropped URL or camera was reopened.
+        gaps: the source's outages (start/end times, reason), see ``ReconnectingCapture``.
     """
 
     source: str
@@ -83,6 +99,9 @@ class DetectionSummary:
     latency_ms_mean: float | None = None
     latency_ms_p95: float | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    invalid_frames: int = 0
+    reconnects: int = 0
+    gaps: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -96,6 +115,8 @@ class DetectionSummary:
         lines = [
             f"{self.source}: {self.frames_read} frames read, {self.frames_scored} scored, "
             f"{self.read_failures} failed reads; stopped: {self.stop_reason}",
+            *([f"{self.invalid_frames} frames with NaN/inf model output (never alarms)"] if self.invalid_frames else []),
+            *([f"{len(self.gaps)} gap(s) in the source, {self.reconnects} reconnect(s)"] if self.gaps else []),
             f"threshold {thr}: {self.alarmed_frames} alarmed frames in {len(self.events)} event(s)",
         ]
         lines += [f"  event frames {e.start}-{e.end}, peak {e.peak_score:.3f} at frame {e.peak_frame}" for e in self.events[:20]]
@@ -133,6 +154,8 @@ def run_detection(
     progress: bool | None = None,
     backend: str = "eager",
     onnx: str | os.PathLike[str] | None = None,
+    reconnect: bool | ReconnectPolicy | None = None,
+    max_invalid: int = DEFAULT_MAX_INVALID,
 ) -> DetectionSummary:
     """Run a trained model over a video, frame folder, stream or camera and report alarms.
 
@@ -155,6 +178,9 @@ def run_detection(
         backend: ``eager`` (the model as trained), ``torch`` (BatchNorm folded into the convs) or
             ``onnx`` (ONNX Runtime on the graph ``ammcnet export`` wrote, given as ``onnx``).
         onnx: the exported ``.onnx`` file for ``backend="onnx"``.
+        reconnect: reopen a dropped or stalled URL or camera with exponential backoff (None =
+            yes for URLs and cameras, never for files); a ``ReconnectPolicy`` sets the limits.
+        max_invalid: frames in a row with a NaN/inf model output that stop the run.
 
     Returns:
         :class:`DetectionSummary`; the files in ``out`` are complete even if this raises.
@@ -168,14 +194,26 @@ def run_detection(
     )
     if video is not None:
         detector.error_maps = True
-    capture, info = open_source(source)
+    if max_invalid < 1:
+        from ammcnet.errors import ConfigError
+
+        raise ConfigError(f"--max-invalid must be >= 1, got {max_invalid}")
+    out_dir = Path(out) if out is not None else None
+    elog: EventLog | None = None  # opened with the other files, once the source is open
+    summary = DetectionSummary(source=mask_url(source) if not hasattr(source, "read") else "", threshold=detector.threshold)
+
+    def on_gap(gap: dict[str, Any]) -> None:
+        summary.gaps.append(gap)
+        if elog is not None:
+            elog.write("gap", **gap)
+
+    capture, info = open_source(source, reconnect=reconnect, on_gap=on_gap)
+    summary.source = summary.source or info.name
     reader = FrameReader(capture, info, max_failures=max_failures, read_timeout=read_timeout, max_frames=max_frames)
     batch = batch or (1 if info.live else DEFAULT_FILE_BATCH)
-    summary = DetectionSummary(source=str(source) if not hasattr(source, "read") else info.name,
-                               threshold=detector.threshold)
     tracker = EventTracker(min_gap, min_frames)
-    out_dir = Path(out) if out is not None else None
     events_path = out_dir / EVENTS_FILE if out_dir else None
+    invalid_run: list[int] = []
     jsonl = None
     overlay = None
     latencies: list[float] = []
@@ -191,6 +229,10 @@ def run_detection(
             summary.outputs["frames"] = str(out_dir / FRAMES_FILE)
             summary.outputs["events"] = str(events_path)
             _write_events(events_path, summary, [], False)
+            summary.outputs["event_log"] = str(out_dir / EVENT_LOG_FILE)
+            elog = EventLog(out_dir / EVENT_LOG_FILE)
+            elog.write("start", source=summary.source, threshold=detector.threshold,
+                       model=None if detector.model_path is None else str(detector.model_path))
         if video is not None:
             overlay = OverlayWriter(video, fps=info.fps or 25.0, threshold=detector.threshold)
             summary.outputs["video"] = str(video)
@@ -214,11 +256,31 @@ def run_detection(
                 if jsonl is not None:
                     jsonl.write(json.dumps(res.as_json()) + "\n")
                     jsonl.flush()
-                if tracker.update(res.index, res.score, res.alarm, res.timestamp) is not None:
+                if not res.valid:
+                    _invalid(res)
+                else:
+                    invalid_run.clear()
+                closed = tracker.update(res.index, res.score if res.valid else float("-inf"), res.alarm, res.timestamp)
+                if closed is not None:
                     _write_events(events_path, summary, tracker.snapshot(), False)
+                    if elog is not None:
+                        elog.write("alarm", **closed.as_dict())
             if overlay is not None:
                 overlay.write(frame.rgb, score=None if res is None else res.score, alarm=bool(res and res.alarm),
                               index=frame.index, error_map=None if res is None else res.error_map)
+
+        def _invalid(res: FrameResult) -> None:
+            summary.invalid_frames += 1
+            invalid_run.append(res.index)
+            if elog is not None:
+                elog.write("invalid", index=res.index, timestamp=res.timestamp, reason="model output is NaN or inf")
+            if len(invalid_run) >= max_invalid:
+                model = detector.model_path or "the model"
+                raise ModelOutputError(
+                    f"the model's output was NaN or inf for {len(invalid_run)} frames in a row (frames "
+                    f"{invalid_run[0]}-{invalid_run[-1]}): check the model with `ammcnet info {model}` and the "
+                    f"source; --max-invalid sets how many are tolerated"
+                )
 
         for frame in reader:
             pending.append(frame)
@@ -230,9 +292,13 @@ def run_detection(
     except KeyboardInterrupt:
         summary.stop_reason = "interrupted"
         raise
+    except ModelOutputError as exc:
+        summary.stop_reason = str(exc)
+        raise
     finally:
         bar.close()
-        summary.read_failures = reader.failures
+        summary.read_failures = reader.failures + int(getattr(capture, "failed_reads", 0))
+        summary.reconnects = int(getattr(capture, "reconnects", 0))
         if not summary.stop_reason:
             summary.stop_reason = "stopped by an error"
         summary.events = tracker.finish()
@@ -247,6 +313,11 @@ def run_detection(
         if overlay is not None:
             overlay.close()
         _write_events(events_path, summary, summary.events, True)
+        if elog is not None:
+            elog.write("stop", reason=summary.stop_reason, frames_read=summary.frames_read,
+                       frames_scored=summary.frames_scored, invalid_frames=summary.invalid_frames,
+                       alarmed_frames=summary.alarmed_frames, events=len(summary.events))
+            elog.close()
         if out_dir is not None:
             summary.outputs["summary"] = str(out_dir / SUMMARY_FILE)
             write_json_atomic(out_dir / SUMMARY_FILE, summary.as_dict())

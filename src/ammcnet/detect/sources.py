@@ -34,7 +34,9 @@ import cv2
 import numpy as np
 
 from ammcnet.data.video import IMAGE_EXTS, VIDEO_EXTS, decode_image, list_frames
+from ammcnet.detect.reconnect import ReconnectingCapture, ReconnectPolicy
 from ammcnet.errors import DataError
+from ammcnet.utils.redact import mask_url
 
 #: Consecutive failed reads of a live source after which it is given up.
 DEFAULT_MAX_FAILURES = 30
@@ -118,12 +120,21 @@ class SourceInfo:
         return self.kind in ("url", "camera", "capture")
 
 
-def open_source(source: str | int | os.PathLike[str] | Capture) -> tuple[Capture, SourceInfo]:
+def open_source(
+    source: str | int | os.PathLike[str] | Capture,
+    *,
+    reconnect: bool | ReconnectPolicy | None = None,
+    on_gap: Any = None,
+) -> tuple[Capture, SourceInfo]:
     """Open a video file, frame folder, URL, camera index or capture object.
 
     Args:
         source: a path (file or folder), an ``rtsp://``/``http://`` URL, a camera index (int or
             digit string) or an object with ``read()`` and ``release()``.
+        reconnect: reopen a dropped or stalled URL or camera (:class:`ReconnectingCapture`);
+            None (default) = yes for URLs and cameras; a :class:`ReconnectPolicy` sets the backoff.
+            Files and folders are never reopened.
+        on_gap: called with each gap (a dict: start/end times, reason, attempts) when reconnecting.
 
     Returns:
         (capture, info).
@@ -133,18 +144,25 @@ def open_source(source: str | int | os.PathLike[str] | Capture) -> tuple[Capture
     """
     if hasattr(source, "read") and hasattr(source, "release"):
         n = len(source) if hasattr(source, "__len__") else None  # type: ignore[arg-type]
-        return source, SourceInfo(type(source).__name__, "capture", getattr(source, "fps", None), n)  # type: ignore[return-value]
+        if isinstance(source, ReconnectingCapture) and on_gap is not None:
+            source.add_gap_listener(on_gap)
+        name = mask_url(source.name) if isinstance(source, ReconnectingCapture) else type(source).__name__
+        return source, SourceInfo(name, "capture", getattr(source, "fps", None), n)  # type: ignore[return-value]
     text = str(source)
+    live: tuple[Any, SourceInfo] | None = None
     if isinstance(source, int) or (text.isdigit() and not Path(text).exists()):
-        cap = cv2.VideoCapture(int(text))
-        if not cap.isOpened():
-            raise DataError(f"cannot open camera {text}; check the index (0 is the first camera) and permissions")
-        return cap, SourceInfo(f"camera{text}", "camera", _fps(cap), None)
-    if _URL.match(text):
-        cap = cv2.VideoCapture(text)
-        if not cap.isOpened():
-            raise DataError(f"cannot open stream {text}; check the URL and that OpenCV was built with FFmpeg")
-        return cap, SourceInfo(text.rsplit("/", 1)[-1] or "stream", "url", _fps(cap), None)
+        live = _open_camera(int(text)), SourceInfo(f"camera{text}", "camera", None, None)
+    elif _URL.match(text):
+        name = text.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        live = _open_url(text), SourceInfo(mask_url(name if "@" not in name else "") or "stream", "url", None, None)
+    if live is not None:
+        cap, info = live
+        info.fps = _fps(cap)
+        if reconnect is None or reconnect is True or isinstance(reconnect, ReconnectPolicy):
+            policy = reconnect if isinstance(reconnect, ReconnectPolicy) else ReconnectPolicy()
+            opener = (lambda: _open_camera(int(text))) if info.kind == "camera" else (lambda: _open_url(text))
+            cap = ReconnectingCapture(opener, policy, first=cap, name=mask_url(text), on_gap=on_gap)
+        return cap, info
     path = Path(text).expanduser()
     if path.is_dir():
         cap = FolderCapture(path)
@@ -160,7 +178,29 @@ def open_source(source: str | int | os.PathLike[str] | Capture) -> tuple[Capture
     raise DataError(f"source {path} does not exist; give a video file, frame folder, URL or camera index")
 
 
+def _open_camera(index: int) -> Any:
+    cap = cv2.VideoCapture(index)
+    if not cap.isOpened():
+        raise DataError(f"cannot open camera {index}; check the index (0 is the first camera) and permissions")
+    return cap
+
+
+def _open_url(url: str, timeout_s: float = 10.0) -> Any:
+    """Open a stream with FFmpeg's open and read timeouts, so a dead camera fails instead of hanging."""
+    ms = int(timeout_s * 1000)
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+    try:
+        cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+    except (cv2.error, TypeError):  # an OpenCV without these properties
+        cap = cv2.VideoCapture(url)
+    if not cap.isOpened():
+        raise DataError(f"cannot open stream {mask_url(url)}; check the URL and that OpenCV was built with FFmpeg")
+    return cap
+
+
 def _fps(cap: Any) -> float | None:
+    if not hasattr(cap, "get"):
+        return None
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     return fps if 0.0 < fps < 1000.0 else None
 
@@ -238,6 +278,7 @@ class FrameReader:
                     rgb = to_rgb(frame) if ok and frame is not None else None
                     msg = None if rgb is not None else getattr(self.capture, "last_error", None) or "read returned no frame"
                 except StopIteration:
+                    reason = getattr(self.capture, "stop_reason", None) or reason
                     break
                 except Exception as exc:  # noqa: BLE001 - a driver or decoder error is one failed read
                     rgb, msg = None, f"{type(exc).__name__}: {exc}"
@@ -275,6 +316,8 @@ class FrameReader:
                 try:
                     item = self._queue.get(timeout=self.read_timeout)
                 except queue.Empty:
+                    if getattr(self.capture, "handles_stalls", False):
+                        continue  # the capture bounds its reads and reopenings itself
                     self.stop_reason = f"stalled: no frame for {self.read_timeout:g} s"
                     return
                 if item[0] == "end":

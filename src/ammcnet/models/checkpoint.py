@@ -4,7 +4,12 @@ A model file is a ``torch.save``d dict of tensors and plain containers only, so 
 ``torch.load(path, weights_only=True)`` reads it without running any pickled code::
 
     {"format": "ammcnet-model/1", "model_config": asdict(ModelConfig),
-     "state_dict": {...}, "calibration": dict | None, "train_config": dict | None, "meta": dict}
+     "state_dict": {...}, "calibration": dict | None, "train_config": dict | None, "meta": dict,
+     "digest": "sha256:..."}
+
+The digest (:mod:`ammcnet.utils.digest`) covers the weights and every setting; each load checks
+it and refuses a file that was damaged or changed after ammcnet wrote it, and refuses weights
+that hold NaN or inf. Files written before digests existed still load, with a one-line notice.
 
 A run folder (written by training or ``ammcnet import-official``) holds its final model as
 ``RUN/model.pt``; :func:`load_model_file` accepts the folder or the file.
@@ -19,6 +24,7 @@ A run folder (written by training or ``ammcnet import-official``) holds its fina
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import zipfile
@@ -33,7 +39,10 @@ from ammcnet import __version__
 from ammcnet.errors import CheckpointError, ConfigError
 from ammcnet.models.ammcnet import AMMCNet
 from ammcnet.models.config import ModelConfig
+from ammcnet.utils.digest import DIGEST_KEY, check_digest, non_finite_tensors, seal
 from ammcnet.utils.io import torch_save_atomic
+
+log = logging.getLogger("ammcnet")
 
 #: Format tag stored in every model file; bump on an incompatible change.
 MODEL_FORMAT = "ammcnet-model/1"
@@ -52,6 +61,8 @@ class LoadedModel:
         train_config: the training settings that produced it, or None.
         meta: free-form provenance (version, source file, ...).
         path: the file that was read.
+        digest: the content digest stored in the file (None for files written before digests).
+        verified: True when the stored digest matched the content; None when there was none.
     """
 
     model: AMMCNet
@@ -60,6 +71,8 @@ class LoadedModel:
     train_config: dict[str, Any] | None
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path = Path()
+    digest: str | None = None
+    verified: bool | None = None
 
 
 def to_plain(obj: Any, where: str = "value") -> Any:
@@ -124,7 +137,7 @@ def save_model_file(
     prior = getattr(model, "motion_prior", None)
     if prior is not None:
         obj["motion_prior"] = to_plain(prior.to_dict(), "motion_prior")
-    torch_save_atomic(path, obj)
+    torch_save_atomic(path, seal(obj))
 
 
 def resolve_model_path(path_or_run_dir: str | os.PathLike[str]) -> Path:
@@ -203,6 +216,37 @@ def check_state_dict(
         raise CheckpointError(f"{path}: weights do not fit the model: {', '.join(problems)}: {fix}")
 
 
+def verify_content(path: Path | str, obj: dict[str, Any], what: str = "model file") -> bool | None:
+    """Check a loaded object's content digest: refuse a mismatch, note a missing one.
+
+    Returns:
+        True when the digest matched, None when the file has none (written before digests).
+
+    Raises:
+        CheckpointError: the content does not match its digest.
+    """
+    ok = check_digest(obj)
+    if ok is False:
+        raise CheckpointError(
+            f"{path}: damaged or changed outside ammcnet (its content does not match the SHA-256 digest stored "
+            f"in the {what}): restore it from a copy or write it again"
+        )
+    if ok is None:
+        log.warning("%s: %s has no content digest (written by an older ammcnet); it loads, but damage cannot "
+                    "be detected: save it again to add one", path, what)
+    return ok
+
+
+def check_finite(path: Path | str, state: dict[str, Any], what: str = "weights") -> None:
+    """Refuse a state dict whose floating-point tensors hold NaN or inf."""
+    bad = non_finite_tensors(state)
+    if bad:
+        raise CheckpointError(
+            f"{path}: {len(bad)} of the {what} hold NaN or inf (first: {bad[0]}): training diverged or the file is "
+            "damaged; use an earlier checkpoint or train again"
+        )
+
+
 def _looks_official(obj: dict[Any, Any]) -> bool:
     prefixes = ("rgb.", "op.", "bridge.", "module.rgb.", "module.op.")
     inner = obj.get("state_dict", obj.get("model", obj))
@@ -221,7 +265,8 @@ def load_model_file(path_or_run_dir: str | os.PathLike[str], map_location: Any =
 
     Raises:
         CheckpointError: missing, empty, corrupt or truncated file; wrong format tag; weights of
-            another architecture (missing, unexpected or mis-shaped keys).
+            another architecture (missing, unexpected or mis-shaped keys); content that does not match
+            its digest ("damaged or changed outside ammcnet"); weights holding NaN or inf.
     """
     path = resolve_model_path(path_or_run_dir)
     obj = _read(path, map_location)
@@ -239,9 +284,11 @@ def load_model_file(path_or_run_dir: str | os.PathLike[str], map_location: Any =
             f"{path}: model file format {obj['format']!r} is not supported (expected {MODEL_FORMAT!r}): "
             "re-export it with this version of ammcnet"
         )
+    verified = verify_content(path, obj)
     for key in ("model_config", "state_dict"):
         if not isinstance(obj.get(key), dict):
             raise CheckpointError(f"{path}: model file lacks its {key}: the file is damaged; re-save it")
+    check_finite(path, obj["state_dict"])
     try:
         config = ModelConfig.from_dict(obj["model_config"])
     except (ConfigError, TypeError) as exc:
@@ -272,4 +319,6 @@ def load_model_file(path_or_run_dir: str | os.PathLike[str], map_location: Any =
         train_config=obj.get("train_config"),
         meta=dict(obj.get("meta") or {}),
         path=path,
+        digest=obj.get(DIGEST_KEY),
+        verified=verified,
     )

@@ -24,7 +24,7 @@ from ammcnet.training.distributed import barrier, init_distributed, verify_repli
 from ammcnet.training.metrics_log import MetricsLog
 from ammcnet.training.presets import load_config_file
 from ammcnet.training.sampling import ClipSubset, split_train_val
-from ammcnet.training.state import checkpoint_dir, latest_checkpoint
+from ammcnet.training.state import checkpoint_dir, heal_checkpoints, latest_checkpoint
 from ammcnet.training.trainer import StageContext, StepHook, load_best, run_stage
 from ammcnet.utils.io import write_text_atomic
 
@@ -230,6 +230,8 @@ def _train(
     meta: dict[str, Any] = {
         "preset": config.name,
         "dataset": str(prepared.root),
+        "train_videos": len(prepared.num_frames("train")),
+        "train_frames": int(sum(prepared.num_frames("train"))),
         "train_clips": len(train_set),
         "val_clips": len(val_set),
         "device": str(dev),
@@ -324,15 +326,16 @@ def _load_stage1(path: Path, model: AMMCNet) -> None:
 
 
 def _stage1_disc(out: Path) -> dict[str, Any] | None:
-    from ammcnet.training.state import load_train_state
+    from ammcnet.training.state import load_latest_train_state
 
-    ckpt = latest_checkpoint(out, 1)
-    if ckpt is None:
+    found = load_latest_train_state(out, 1)
+    if found is None:
         return None
-    return load_train_state(ckpt)["parts"]["appearance"]["disc"]
+    return found[1]["parts"]["appearance"]["disc"]
 
 
 def _resume_point(out: Path) -> tuple[int, int]:
+    heal_checkpoints(out)  # a damaged newest checkpoint: continue from the previous one
     for s in (2, 1):
         ckpt = latest_checkpoint(out, s)
         if ckpt is not None:

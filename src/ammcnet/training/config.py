@@ -127,7 +127,7 @@ class RunSettings:
     seed: int = 2017
     log_every: int = 10
     checkpoint_every: int = 1000
-    keep_checkpoints: int = 3
+    keep_checkpoints: int = 2
     val_max_batches: int = 50
     select: str = "last"
     bf16: bool = False

@@ -48,13 +48,14 @@ from ammcnet.training.sampling import StepBatchSampler
 from ammcnet.training.state import (
     checkpoint_dir,
     checkpoint_path,
-    latest_checkpoint,
-    load_train_state,
+    load_latest_train_state,
     prune_checkpoints,
+    read_sealed,
     save_train_state,
     set_rng_state,
 )
 from ammcnet.training.steps import GanPart, stage1_step, stage2_step, to_device, validation_loss
+from ammcnet.utils.digest import seal
 from ammcnet.utils.io import torch_save_atomic
 
 #: Called after every step with (stage, step, logs); tests use it to interrupt a run.
@@ -173,9 +174,9 @@ def run_stage(
         scheds[f"{name}.d"] = _sched(part.opt_d, config)
 
     start, best_val, best_step = 0, float("inf"), -1
-    ckpt = latest_checkpoint(ctx.run, stage) if resume else None
+    found = load_latest_train_state(ctx.run, stage) if resume else None  # skips damaged newer ones
+    ckpt, state = found if found is not None else (None, {})
     if ckpt is not None:
-        state = load_train_state(ckpt)
         if state.get("stage") != stage:
             raise CheckpointError(f"{ckpt} holds stage {state.get('stage')}, not {stage}; delete it to restart")
         _load_strict(model, state["model"], "model weights", ckpt)
@@ -228,7 +229,8 @@ def run_stage(
             best_val, best_step = val, step
             torch_save_atomic(
                 checkpoint_dir(ctx.run) / f"stage{stage}-best.pt",
-                {"format": "ammcnet-best/1", "stage": stage, "step": step, "val_loss": val, "model": model.state_dict()},
+                seal({"format": "ammcnet-best/1", "stage": stage, "step": step, "val_loss": val,
+                      "model": model.state_dict()}),
             )
         save_train_state(
             checkpoint_path(ctx.run, stage, step),
@@ -310,9 +312,9 @@ def load_best(run: Path, stage: int, model: nn.Module) -> int | None:
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        raise CheckpointError(f"{path} is corrupt or truncated; delete it or use run.select=last") from None
+        state = read_sealed(path, "best checkpoint")
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc}; delete it or use run.select=last") from None
     _load_strict(model, state["model"], "best model weights", path)
     return int(state["step"])
 

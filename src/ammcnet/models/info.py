@@ -1,0 +1,101 @@
+"""What a model file holds, read without trusting it: ``ammcnet info MODEL``.
+
+Unlike :func:`ammcnet.models.load_model_file`, which refuses a damaged file, this reads the file
+as it is and reports whether its content digest checks out, so that an operator can see *what*
+is wrong with a file before replacing it.
+
+>>> import tempfile, pathlib
+>>> from ammcnet.models import AMMCNet, ModelConfig, save_model_file
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "model.pt"
+>>> save_model_file(p, AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)))
+>>> info = model_info(p)
+>>> info["format"], info["digest_ok"], info["parameters"] > 0
+('ammcnet-model/1', True, True)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from ammcnet.errors import CheckpointError
+from ammcnet.models.checkpoint import _read, resolve_model_path
+from ammcnet.utils.digest import DIGEST_KEY, check_digest, non_finite_tensors
+
+
+def _calibration_summary(cal: Any) -> dict[str, Any] | None:
+    if not isinstance(cal, dict):
+        return None
+    return {
+        "videos": cal.get("num_videos"),
+        "frames": cal.get("num_frames"),
+        "records": sorted((cal.get("records") or {}).keys()),
+        "thresholds": cal.get("thresholds"),
+    }
+
+
+def model_info(path_or_run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Format, digest (and whether it matches), version, parameter count, training data, preset, calibration.
+
+    Raises:
+        CheckpointError: the file is missing, unreadable or not an ammcnet model file.
+    """
+    path = resolve_model_path(path_or_run_dir)
+    obj = _read(path, "cpu")
+    if not isinstance(obj, dict) or "format" not in obj:
+        raise CheckpointError(f"{path}: not an ammcnet model file (no format tag): pass RUN/model.pt written by ammcnet")
+    state = obj.get("state_dict") if isinstance(obj.get("state_dict"), dict) else {}
+    meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+    train = obj.get("train_config") if isinstance(obj.get("train_config"), dict) else {}
+    params = sum(int(v.numel()) for v in state.values() if isinstance(v, torch.Tensor) and v.is_floating_point())
+    return {
+        "file": str(path),
+        "bytes": path.stat().st_size,
+        "format": obj.get("format"),
+        "digest": obj.get(DIGEST_KEY),
+        "digest_ok": check_digest(obj),
+        "non_finite": non_finite_tensors(state),
+        "ammcnet_version": meta.get("ammcnet_version"),
+        "parameters": params,
+        "model_config": obj.get("model_config"),
+        "preset": meta.get("preset") or train.get("name"),
+        "training_data": {
+            "root": meta.get("dataset"),
+            "videos": meta.get("train_videos"),
+            "frames": meta.get("train_frames"),
+            "clips": meta.get("train_clips"),
+        },
+        "stage": meta.get("stage"),
+        "calibration": _calibration_summary(obj.get("calibration")),
+        "motion_prior": obj.get("motion_prior") is not None,
+    }
+
+
+def format_info(info: dict[str, Any]) -> str:
+    """The human-readable lines ``ammcnet info`` prints."""
+    ok = {True: "ok", False: "MISMATCH: damaged or changed outside ammcnet", None: "none stored (older file)"}
+    data = info["training_data"]
+    cal = info["calibration"]
+    lines = [
+        f"file          {info['file']} ({info['bytes']} bytes)",
+        f"format        {info['format']}",
+        f"digest        {info['digest'] or '-'}",
+        f"digest check  {ok[info['digest_ok']]}",
+        f"weights       {'finite' if not info['non_finite'] else 'NaN/inf in ' + ', '.join(info['non_finite'][:3])}",
+        f"version       ammcnet {info['ammcnet_version'] or '?'}",
+        f"parameters    {info['parameters']:,}",
+        f"preset        {info['preset'] or '-'}",
+        f"training data {data['root'] or '-'} (videos {data['videos'] or '?'}, frames {data['frames'] or '?'}, "
+        f"clips {data['clips'] or '?'})",
+    ]
+    if cal:
+        thr = ", ".join(f"fpr {k}: {v:.4g}" for k, v in (cal["thresholds"] or {}).items())
+        lines.append(f"calibration   {cal['videos']} videos, {cal['frames']} frames; records {', '.join(cal['records'])}")
+        if thr:
+            lines.append(f"thresholds    {thr}")
+    else:
+        lines.append("calibration   none (run `ammcnet calibrate`)")
+    lines.append(f"motion prior  {'yes' if info['motion_prior'] else 'no'}")
+    return "\n".join(lines)
