@@ -62,6 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AmmcError as exc:
         print(f"ammcnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a read-only or full output folder: one line, not a traceback
+        from ammcnet.utils.io import WRITE_ERRNOS, output_error
+
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        print(f"ammcnet {args.command}: error: {output_error(exc.filename or 'an output file', exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"ammcnet {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -26,3 +26,7 @@ class ConfigError(AmmcError):
 
 class ModelOutputError(AmmcError):
     """The model produced NaN or inf for too many frames in a row."""
+
+
+class OutputError(AmmcError):
+    """An output that cannot be written: a read-only, missing or full folder."""

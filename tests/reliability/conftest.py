@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-
-#: Score statistics that let an untrained model be run by the detector.
-CALIBRATION = {"records": {r: {"mean": 0.0, "std": 1.0} for r in ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit")}}
+from .helpers import CALIBRATION, write_squares_video
 
 
 @pytest.fixture
@@ -27,19 +22,6 @@ def tiny_model_file(tmp_path: Path) -> Path:
                     train_config={"data": {"size": [32, 32], "flow": "dis", "flow_preset": "ultrafast"}},
                     meta={"preset": "tiny", "dataset": "/data/x", "train_videos": 2, "train_frames": 40})
     return path
-
-
-def write_squares_video(folder: Path, n: int, offset: int, size: int = 48) -> None:
-    """A folder of PNG frames: a square moving to the right (offset picks its row and phase)."""
-    import cv2
-    import numpy as np
-
-    folder.mkdir(parents=True)
-    for i in range(n):
-        img = np.full((size, size, 3), 40, np.uint8)
-        x = (3 * i + 7 * offset) % (size - 12)
-        cv2.rectangle(img, (x, 10 + 5 * offset), (x + 10, 20 + 5 * offset), (200, 180, 90), -1)
-        cv2.imwrite(str(folder / f"{i:03d}.png"), img)
 
 
 @pytest.fixture(scope="session")

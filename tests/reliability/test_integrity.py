@@ -6,13 +6,14 @@ import logging
 
 import pytest
 import torch
-from damage import flip_weight_bits
 
 from ammcnet.cli import main
 from ammcnet.errors import CheckpointError
 from ammcnet.models import load_model_file
 from ammcnet.models.info import model_info
 from ammcnet.utils.digest import DIGEST_KEY, content_digest
+
+from .damage import flip_weight_bits
 
 
 def test_fresh_file_verifies(tiny_model_file):

@@ -6,11 +6,12 @@ import logging
 
 import pytest
 import torch
-from damage import flip_weight_bits, truncate
 
 from ammcnet.errors import CheckpointError
 from ammcnet.training import load_preset, train
 from ammcnet.training.state import list_checkpoints
+
+from .damage import flip_weight_bits, truncate
 
 OVERRIDES = ["stage1.iterations=4", "stage2.iterations=4", "stage1.batch_size=8", "stage2.batch_size=8",
              "run.checkpoint_every=1", "run.log_every=1"]

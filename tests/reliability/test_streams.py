@@ -16,7 +16,8 @@ from ammcnet.detect.sources import open_source
 from ammcnet.errors import ConfigError, DataError, ModelOutputError
 from ammcnet.models import AMMCNet, ModelConfig
 from ammcnet.utils.redact import mask_url
-from conftest import CALIBRATION
+
+from .helpers import CALIBRATION
 
 
 class Dropping:
@@ -127,3 +128,21 @@ def test_cli_never_prints_the_password(tiny_model_file, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 2 and "hunter2" not in captured.err + captured.out
     assert "admin:***@" in captured.err and len(captured.err.strip().splitlines()) == 1
+
+
+def test_video_segments_survive_an_abrupt_stop(tmp_path):
+    import cv2
+
+    from ammcnet.detect.overlay import OverlayWriter
+
+    w = OverlayWriter(tmp_path / "live.mp4", fps=10, threshold=1.0, segment_frames=5)
+    for i in range(12):
+        w.write(np.full((48, 64, 3), 20 * i, np.uint8), score=float(i), alarm=False, index=i)
+    # no close(): as after kill -9, the open segment is lost, the closed ones play
+    done = sorted(p.name for p in tmp_path.glob("live-*.mp4"))
+    assert done == ["live-00000.mp4", "live-00001.mp4"]
+    for name in done:
+        cap = cv2.VideoCapture(str(tmp_path / name))
+        assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5 and cap.read()[0]
+        cap.release()
+    assert w.close().name == "live-00000.mp4" and len(w.segments) == 3

@@ -32,10 +32,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ammcnet.scoring.recalibrate import recalibrate
+    from pathlib import Path
 
-    s = recalibrate(args.run, args.root, overrides=args.overrides, preset=args.preset, out=args.out,
-                    batch_size=args.batch_size, device=args.device, cache_dir=args.cache_dir, progress=args.progress)
+    from ammcnet.scoring.recalibrate import recalibrate
+    from ammcnet.utils.lock import output_lock
+
+    target = Path(args.out or args.run)  # the folder of the model file that is rewritten
+    with output_lock(target if target.is_dir() else target.parent, "ammcnet calibrate"):
+        s = recalibrate(args.run, args.root, overrides=args.overrides, preset=args.preset, out=args.out,
+                        batch_size=args.batch_size, device=args.device, cache_dir=args.cache_dir,
+                        progress=args.progress)
     print(f"calibrated on {s['clips']} held-out normal clips; weights {s['weights']}, smoothing {s['smoothing']}")
     for name, st in s["records"].items():
         print(f"  {name:<12} mean {st['mean']:.6g}  std {st['std']:.6g}")

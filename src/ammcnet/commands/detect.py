@@ -62,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reconnect-attempts", type=int, default=10,
                    help="failed reopen attempts in a row before a source is given up (default 10; waits 0.5 s, "
                         "doubling up to 30 s)")
+    p.add_argument("--video-segment", type=float, default=None, metavar="SECONDS",
+                   help="write --video in closed segments of this length (NAME-00000.mp4, ...), so an abrupt stop "
+                        "loses at most one (default 60 for URLs and cameras, one file for video files; 0 = one file)")
     p.add_argument("--max-invalid", type=int, default=25,
                    help="frames in a row whose model output is NaN/inf that stop the run (default 25)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -95,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         onnx=args.onnx,
         max_invalid=args.max_invalid,
+        video_segment_s=args.video_segment,
     )
     if args.reconnect is False:
         options["reconnect"] = False
@@ -121,7 +125,12 @@ def run(args: argparse.Namespace) -> int:
         print("ammcnet detect: --workers shares several sources out; with one source it changes nothing", file=sys.stderr)
     if args.out is None and args.video is None:
         print("ammcnet detect: no --out or --video given; only the summary is printed", file=sys.stderr)
-    summary = run_detection(args.source[0], args.model, out=args.out, video=args.video, **options)
+    from contextlib import nullcontext
+
+    from ammcnet.utils.lock import output_lock
+
+    with output_lock(args.out, "ammcnet detect") if args.out else nullcontext():
+        summary = run_detection(args.source[0], args.model, out=args.out, video=args.video, **options)
     print(summary.report())
     return 0
 

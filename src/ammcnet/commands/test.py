@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ammcnet.scoring.runner import default_out_dir, run_test
+    from ammcnet.utils.lock import output_lock
 
     out = Path(args.out) if args.out else default_out_dir(args.run)
     score_with = None
@@ -56,10 +57,11 @@ def run(args: argparse.Namespace) -> int:
 
         score_with = functools.partial(score_prepared_ray, address=args.ray,
                                        workers=args.workers if args.workers > 1 else None)
-    metrics = run_test(args.run, args.root, out, batch_size=args.batch_size, device=args.device, maps=args.maps,
-                       plots=args.plots, protocol=args.protocol, map_flow_weight=args.map_flow_weight,
-                       cache_dir=args.cache_dir, workers=args.workers, progress=args.progress,
-                       onnx=args.onnx, score_with=score_with)
+    with output_lock(out, "ammcnet test"):  # a second command on this output folder is refused
+        metrics = run_test(args.run, args.root, out, batch_size=args.batch_size, device=args.device, maps=args.maps,
+                           plots=args.plots, protocol=args.protocol, map_flow_weight=args.map_flow_weight,
+                           cache_dir=args.cache_dir, workers=args.workers, progress=args.progress,
+                           onnx=args.onnx, score_with=score_with)
     if not args.quiet:
         table = out / "table.txt"
         if table.is_file():

@@ -50,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
               f"stage 2 {plan.stage2} x {t2:.3f} s (timed steps, 25 % kept for data and checkpoints), "
               f"milestone {plan.milestone}", flush=True)
     out = args.out or f"runs/{config.name}"
-    path = train(args.root, config, out, stage=args.stage, resume=args.resume, cache_dir=args.cache,
-                 device=args.device, progress=not args.no_progress)
+    from ammcnet.utils.lock import output_lock
+
+    with output_lock(out, "ammcnet train"):  # a second command on this run folder is refused
+        path = train(args.root, config, out, stage=args.stage, resume=args.resume, cache_dir=args.cache,
+                     device=args.device, progress=not args.no_progress)
     print(path)
     return 0

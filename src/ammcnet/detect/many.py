@@ -22,6 +22,8 @@ from typing import Any
 from ammcnet.detect.run import DetectionSummary, run_detection
 from ammcnet.errors import AmmcError, ConfigError
 from ammcnet.utils.io import write_json_atomic
+from ammcnet.utils.paths import safe_name
+from ammcnet.utils.redact import mask_url
 
 #: Index file written in the output folder.
 INDEX_FILE = "detections.json"
@@ -32,8 +34,7 @@ def output_names(sources: list[str]) -> list[str]:
     names: list[str] = []
     seen: dict[str, int] = {}
     for src in sources:
-        base = Path(str(src).rstrip("/")).stem or "source"
-        base = "".join(c if c.isalnum() or c in "-_." else "_" for c in base)
+        base = safe_name(Path(mask_url(src).rstrip("/")).stem, default="source")  # never "..", never a path
         seen[base] = seen.get(base, 0) + 1
         names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
     return names

@@ -4,6 +4,11 @@ The heatmap is scaled by the largest error seen so far in the stream (not per fr
 would make every quiet frame look hot). Written with ``cv2.VideoWriter`` (``mp4v``) to a
 temporary name and renamed on :meth:`OverlayWriter.close`, which callers run in ``finally``.
 
+An MP4 is playable only once it is closed (its index is written last), so a process killed
+abruptly (``kill -9``, power loss) would lose the whole video. With ``segment_frames`` the video
+is written in segments ``NAME-00000.mp4``, ``NAME-00001.mp4``, ... each closed and renamed into
+place when full: an abrupt stop loses at most the segment being written.
+
 >>> import numpy as np, tempfile, pathlib
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "o.mp4"
 >>> w = OverlayWriter(p, fps=10, threshold=1.0)
@@ -41,12 +46,14 @@ class OverlayWriter:
         threshold: alarm threshold drawn on the strip (None = not drawn).
     """
 
-    def __init__(self, path: str | os.PathLike[str], fps: float = 25.0, threshold: float | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], fps: float = 25.0, threshold: float | None = None,
+                 segment_frames: int | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.mp4", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self.segment_frames = int(segment_frames) if segment_frames else None
+        self.segments: list[Path] = []  # finished segments, in order
+        self._target = self._segment_path(0) if self.segment_frames else self.path
+        self._tmp = self._new_tmp()
         self.fps = float(fps) if fps and fps > 0 else 25.0
         self.threshold = threshold
         self._writer: cv2.VideoWriter | None = None
@@ -54,6 +61,25 @@ class OverlayWriter:
         self._scores: deque[tuple[float, bool]] = deque(maxlen=STRIP_FRAMES)
         self._heat_max = 1e-12
         self.frames_written = 0
+
+    def _segment_path(self, k: int) -> Path:
+        return self.path.with_name(f"{self.path.stem}-{k:05d}{self.path.suffix or '.mp4'}")
+
+    def _new_tmp(self) -> Path:
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.mp4", dir=self.path.parent)
+        os.close(fd)
+        return Path(tmp)
+
+    def _next_segment(self) -> None:
+        """Close the full segment (it becomes playable under its final name) and start the next one."""
+        self._writer.release()  # type: ignore[union-attr]
+        os.replace(self._tmp, self._target)
+        self.segments.append(self._target)
+        self._target = self._segment_path(len(self.segments))
+        self._tmp = self._new_tmp()
+        h, w = self._frame_size  # type: ignore[misc]
+        self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
+                                       (w, h + STRIP_HEIGHT))
 
     def _open(self, shape: tuple[int, int]) -> None:
         h, w = shape
@@ -77,6 +103,8 @@ class OverlayWriter:
         """Add one frame (warm-up frames: ``score=None``)."""
         if self._writer is None:
             self._open(rgb.shape[:2])
+        elif self.segment_frames and self.frames_written and self.frames_written % self.segment_frames == 0:
+            self._next_segment()
         h, w = self._frame_size  # type: ignore[misc]
         img = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
         if error_map is not None:
@@ -128,7 +156,9 @@ class OverlayWriter:
             self._writer.release()
             self._writer = None
             if self.frames_written:
-                os.replace(self._tmp, self.path)
+                os.replace(self._tmp, self._target)
+                if self.segment_frames:
+                    self.segments.append(self._target)
         if self._tmp.exists():
             self._tmp.unlink()
-        return self.path
+        return self.segments[0] if self.segments else self.path

@@ -89,6 +89,7 @@ class ReconnectingCapture:
 
     Attributes:
         reconnects: successful reopenings.
+        frames: good frames delivered.
         failed_reads: reads that returned no frame.
         gaps: every gap reported so far.
         reconnecting: True while the source is being reopened.
@@ -116,6 +117,7 @@ class ReconnectingCapture:
         self._gap: dict[str, Any] | None = None
         self._fails = 0
         self.reconnects = 0
+        self.frames = 0
         self.failed_reads = 0
         self.gaps: list[dict[str, Any]] = []
         self.reconnecting = False
@@ -140,6 +142,7 @@ class ReconnectingCapture:
                 self._fails = 0
                 if self._gap is not None:
                     self._end_gap(recovered=True)
+                self.frames += 1
                 return True, frame
             self.failed_reads += 1
             self._fails += 1

@@ -61,6 +61,8 @@ FRAMES_FILE, EVENTS_FILE, SUMMARY_FILE = "frames.jsonl", "events.json", "summary
 EVENT_LOG_FILE = "events.jsonl"
 #: Frames in a row with a NaN/inf model output after which a run stops.
 DEFAULT_MAX_INVALID = 25
+#: Seconds per closed segment of the annotated video of a live source.
+DEFAULT_VIDEO_SEGMENT_S = 60.0
 
 
 @dataclass
@@ -156,6 +158,7 @@ def run_detection(
     onnx: str | os.PathLike[str] | None = None,
     reconnect: bool | ReconnectPolicy | None = None,
     max_invalid: int = DEFAULT_MAX_INVALID,
+    video_segment_s: float | None = None,
 ) -> DetectionSummary:
     """Run a trained model over a video, frame folder, stream or camera and report alarms.
 
@@ -181,6 +184,9 @@ def run_detection(
         reconnect: reopen a dropped or stalled URL or camera with exponential backoff (None =
             yes for URLs and cameras, never for files); a ``ReconnectPolicy`` sets the limits.
         max_invalid: frames in a row with a NaN/inf model output that stop the run.
+        video_segment_s: write ``video`` in closed segments of this many seconds
+            (``NAME-00000.mp4``, ...) so an abrupt stop loses at most one; default 60 for URLs,
+            cameras and captures, one file for video files and folders; 0 = one file.
 
     Returns:
         :class:`DetectionSummary`; the files in ``out`` are complete even if this raises.
@@ -234,7 +240,9 @@ def run_detection(
             elog.write("start", source=summary.source, threshold=detector.threshold,
                        model=None if detector.model_path is None else str(detector.model_path))
         if video is not None:
-            overlay = OverlayWriter(video, fps=info.fps or 25.0, threshold=detector.threshold)
+            seg_s = video_segment_s if video_segment_s is not None else (DEFAULT_VIDEO_SEGMENT_S if info.live else 0)
+            overlay = OverlayWriter(video, fps=info.fps or 25.0, threshold=detector.threshold,
+                                    segment_frames=int(round(seg_s * (info.fps or 25.0))) or None)
             summary.outputs["video"] = str(video)
         pending: list = []
 
@@ -312,6 +320,9 @@ def run_detection(
             jsonl.close()
         if overlay is not None:
             overlay.close()
+            if overlay.segments:
+                summary.outputs["video"] = str(overlay.segments[0])
+                summary.outputs["video_segments"] = ", ".join(str(p) for p in overlay.segments)
         _write_events(events_path, summary, summary.events, True)
         if elog is not None:
             elog.write("stop", reason=summary.stop_reason, frames_read=summary.frames_read,

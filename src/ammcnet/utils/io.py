@@ -1,6 +1,8 @@
 """Atomic file writes: write to a temporary name in the same folder, then rename.
 
-A crash or a kill never leaves a half-written file under the final name.
+A crash or a kill never leaves a half-written file under the final name. A folder that is
+read-only or full gives :class:`ammcnet.errors.OutputError` (one line naming the file and the
+cause) and the temporary file is removed.
 
 >>> import tempfile, pathlib
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.json"
@@ -11,6 +13,7 @@ A crash or a kill never leaves a half-written file under the final name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -19,6 +22,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ammcnet.errors import OutputError
+
+#: errno values that mean "this output cannot be written here" (not a bug, not bad input data).
+WRITE_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, name)
+)
+
+
+def output_error(path: str | os.PathLike[str], exc: OSError) -> OutputError:
+    """The one-line error for an output that cannot be written (read-only, full, no permission)."""
+    cause = exc.strerror or type(exc).__name__
+    return OutputError(f"cannot write {path}: {cause} (errno {errno.errorcode.get(exc.errno or 0, exc.errno)}): "
+                       "free some space or choose a writable output folder")
 
 
 @contextlib.contextmanager
@@ -29,13 +46,22 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     suffix (numpy, OpenCV) behave the same.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent)
+    except OSError as exc:
+        if exc.errno in WRITE_ERRNOS:
+            raise output_error(final, exc) from None
+        raise
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
         os.replace(tmp, final)
+    except OSError as exc:
+        if exc.errno in WRITE_ERRNOS:
+            raise output_error(final, exc) from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
