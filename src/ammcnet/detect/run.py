@@ -185,8 +185,8 @@ def run_detection(
             yes for URLs and cameras, never for files); a ``ReconnectPolicy`` sets the limits.
         max_invalid: frames in a row with a NaN/inf model output that stop the run.
         video_segment_s: write ``video`` in closed segments of this many seconds
-            (``NAME-00000.mp4``, ...) so an abrupt stop loses at most one; default 60 for URLs,
-            cameras and captures, one file for video files and folders; 0 = one file.
+            (``NAME-00000.mp4``, ...) so an abrupt stop loses at most one; default 60 for URLs
+            and cameras, one file for video files, folders and capture objects; 0 = one file.
 
     Returns:
         :class:`DetectionSummary`; the files in ``out`` are complete even if this raises.
@@ -240,7 +240,7 @@ def run_detection(
             elog.write("start", source=summary.source, threshold=detector.threshold,
                        model=None if detector.model_path is None else str(detector.model_path))
         if video is not None:
-            seg_s = video_segment_s if video_segment_s is not None else (DEFAULT_VIDEO_SEGMENT_S if info.live else 0)
+            seg_s = video_segment_s if video_segment_s is not None else (DEFAULT_VIDEO_SEGMENT_S if info.kind in ("url", "camera") else 0)
             overlay = OverlayWriter(video, fps=info.fps or 25.0, threshold=detector.threshold,
                                     segment_frames=int(round(seg_s * (info.fps or 25.0))) or None)
             summary.outputs["video"] = str(video)

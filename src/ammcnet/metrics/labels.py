@@ -95,6 +95,11 @@ def _entry_intervals(entry: object) -> np.ndarray:
     arr = np.asarray(entry)
     if arr.dtype == object:
         raise DataError("unsupported nested cell in gt")
+    if arr.dtype.kind == "f" and arr.size and not (np.isfinite(arr).all() and (arr == np.round(arr)).all()
+                                                   and (np.abs(arr) < 2**53).all()):
+        raise DataError("a gt entry holds NaN, inf or fractional frame numbers; give whole 1-based frame numbers")
+    if arr.dtype.kind not in "iufb":
+        raise DataError(f"a gt entry of type {arr.dtype} is not numbers; give whole 1-based frame numbers")
     arr = arr.astype(np.int64)
     if arr.size == 0:
         return np.zeros((0, 2), np.int64)
@@ -332,4 +337,10 @@ def load_labels(path: str | os.PathLike[str], num_frames: Sequence[int],
     reader = readers.get(p.suffix.lower())
     if reader is None:
         raise DataError(f"labels {p}: unknown format {p.suffix!r}; use {FORMATS}")
-    return reader(p, counts, videos)
+    try:
+        return reader(p, counts, videos)
+    except (ValueError, TypeError, KeyError, IndexError, EOFError, OSError, UnicodeError, NotImplementedError) as exc:
+        # whatever a malformed file makes a parser raise is the user's to fix, in one line
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"labels {p}: unreadable {p.suffix} file ({type(exc).__name__}: {reason}); "
+                        f"check it against the formats: {FORMATS}") from None

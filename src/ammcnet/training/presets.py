@@ -36,6 +36,8 @@ def load_config_file(path: str | Path) -> TrainConfig:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; a config is a YAML file") from None
     except yaml.YAMLError:
         raise ConfigError(f"{path} is not valid YAML; fix or delete it") from None
     if not isinstance(data, dict):
@@ -57,4 +59,8 @@ def load_preset(name: str, overrides: Iterable[str] = ()) -> TrainConfig:
         if not path.is_file():
             raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(list_presets())}")
         config = load_config_file(path)
-    return apply_overrides(config, overrides).validate()
+    overrides = list(overrides)
+    try:
+        return apply_overrides(config, overrides).validate()
+    except (ValueError, TypeError) as exc:  # a value of the right type but unusable (e.g. a weight of '')
+        raise ConfigError(f"--set {' '.join(overrides)}: {str(exc).splitlines()[0][:160] if str(exc) else exc!r}") from None

@@ -7,6 +7,11 @@ same POSIX ``flock`` the prepared-data cache uses. A second command is refused a
 line that names the holder (or, with ``wait=True``, waits for it). The lock goes with the process:
 a command that is killed, even with ``kill -9``, releases it.
 
+A process killed in the middle of an atomic write (:mod:`ammcnet.utils.io`) leaves its hidden
+temporary file (``.NAME.XXXXXXXX.tmp.EXT``) behind, never a partial file under a final name. The
+next command that takes the folder's lock removes such leftovers: while it holds the lock no
+other ammcnet process writes there.
+
 >>> import tempfile, pathlib
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "run"
 >>> with output_lock(out, "ammcnet train"):
@@ -22,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -30,6 +36,8 @@ from pathlib import Path
 from ammcnet.errors import AmmcError
 
 LOCK_NAME = ".ammcnet.lock"
+#: Temporary names of ``ammcnet.utils.io.atomic_path`` (and the overlay video): ``.STEM.XXXXXXXX.tmp[.EXT]``.
+_STALE_TEMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
 
 
 class FolderBusyError(AmmcError):
@@ -42,6 +50,17 @@ def _holder(path: Path) -> str:
     except (OSError, ValueError):
         return "another ammcnet process"
     return f"{info.get('command', 'ammcnet')} (pid {info.get('pid', '?')}, since {info.get('since', '?')})"
+
+
+def sweep_stale_temps(folder: Path) -> list[Path]:
+    """Delete the temporary files that killed writers left in ``folder`` (call only under its lock)."""
+    removed = []
+    for path in folder.rglob(".*.tmp*"):
+        if path.is_file() and _STALE_TEMP.match(path.name):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager
@@ -82,6 +101,7 @@ def output_lock(folder: str | os.PathLike[str], command: str, *, wait: bool = Fa
         fh.write(json.dumps({"pid": os.getpid(), "command": command,
                              "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
         fh.flush()
+        sweep_stale_temps(root)
         try:
             yield root
         finally:
