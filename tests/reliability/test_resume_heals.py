@@ -69,3 +69,20 @@ def test_no_intact_checkpoint_is_one_line(squares_cache, tmp_path):
         train(squares_cache, load_preset("tiny", ["stage1.iterations=2"]), out, stage="1", resume=True,
               device="cpu", progress=False)
     assert list_checkpoints(out, 1)  # left in place for the user to judge
+
+
+def test_cache_heals_a_truncated_video(squares_root, tmp_path, caplog):
+    import numpy as np
+
+    from ammcnet.data.cache import prepare_dataset
+
+    kw = dict(size=(32, 32), flow="dis", flow_preset="ultrafast", cache_dir=tmp_path, splits=("train",), progress=False)
+    first = prepare_dataset(squares_root, **kw)
+    frames = np.load(first.root / "train" / "v1" / "frames.npy")
+    truncate(first.root / "train" / "v1" / "frames.npy", 0.6)
+    stamp = (first.root / "train" / "v0" / "done.json").stat().st_mtime_ns
+    with caplog.at_level(logging.WARNING, logger="ammcnet"):
+        again = prepare_dataset(squares_root, **kw)
+    assert any("train/v1 are missing or damaged" in r.getMessage() for r in caplog.records)
+    assert np.array_equal(np.load(again.root / "train" / "v1" / "frames.npy"), frames)
+    assert (again.root / "train" / "v0" / "done.json").stat().st_mtime_ns == stamp  # the intact video is kept

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -45,6 +46,8 @@ from ammcnet.data.masks import MaskRef
 from ammcnet.errors import AmmcError, ConfigError, DataError
 from ammcnet.flow import FlowBackend, get_flow_backend, normalisation_info, normalise_flow
 from ammcnet.utils.io import atomic_path, save_npy_atomic, write_json_atomic
+
+log = logging.getLogger("ammcnet")
 
 #: Cache format version; part of the key.
 CACHE_FORMAT = "ammcnet-cache/1"
@@ -288,14 +291,40 @@ def prepare_dataset(
 
 
 def _complete(mf: Path, key: str) -> bool:
-    """Whether ``mf`` is the manifest of a finished entry with this key (a damaged one is removed)."""
+    """Whether ``mf`` is the manifest of a finished, intact entry with this key.
+
+    A damaged manifest is removed. A video whose arrays are missing or truncated (a disk that
+    lost them, a copy that was cut short) loses its ``done.json`` and the manifest, with a
+    one-line warning, so that the caller prepares that video again: the entry heals.
+    """
     if not mf.is_file():
         return False
     try:
-        return json.loads(mf.read_text()).get("key") == key
+        manifest = json.loads(mf.read_text())
     except (OSError, json.JSONDecodeError):
         mf.unlink(missing_ok=True)
         return False
+    if manifest.get("key") != key:
+        return False
+    damaged = [(s, e) for s, es in manifest.get("splits", {}).items() for e in es
+               if not _video_intact(mf.parent / s / e["name"], int(e["num_frames"]))]
+    for s, e in damaged:
+        log.warning("%s: cached arrays of %s/%s are missing or damaged; preparing that video again",
+                    mf.parent, s, e["name"])
+        (mf.parent / s / e["name"] / "done.json").unlink(missing_ok=True)
+    if damaged:
+        mf.unlink(missing_ok=True)
+    return not damaged
+
+
+def _video_intact(folder: Path, num_frames: int) -> bool:
+    """Whether a cached video's frames and flows open with the lengths its record says (headers only)."""
+    try:
+        frames = np.load(folder / "frames.npy", mmap_mode="r")
+        flows = np.load(folder / "flows.npy", mmap_mode="r")
+    except (OSError, ValueError, EOFError):
+        return False
+    return len(frames) == num_frames and len(flows) == max(num_frames - 1, 0)
 
 
 @contextlib.contextmanager
@@ -339,9 +368,11 @@ def _prepare_entry(lay: DatasetLayout, selected: dict[str, list[VideoRef]], key:
             marker = out / "done.json"
             if marker.is_file():
                 try:
-                    entries[(s, v.name)] = json.loads(marker.read_text())
-                    continue
-                except (OSError, json.JSONDecodeError):
+                    done = json.loads(marker.read_text())
+                    if _video_intact(out, int(done["num_frames"])):
+                        entries[(s, v.name)] = done
+                        continue
+                except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
                     pass
             if out.exists():
                 shutil.rmtree(out)  # an interrupted video: redo it from scratch
