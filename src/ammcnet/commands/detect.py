@@ -115,8 +115,11 @@ def run(args: argparse.Namespace) -> int:
 
         if args.out is None:
             raise ConfigError("several sources need --out DIR (each source is written to DIR/<name>/)")
-        summaries = detect_many(args.source, args.model, args.out, workers=args.workers, video=args.video,
-                                threads_per_worker=args.threads or None, **options)
+        from ammcnet.utils.lock import output_lock
+
+        with output_lock(args.out, "ammcnet detect"):  # a second command on this output folder is refused
+            summaries = detect_many(args.source, args.model, args.out, workers=args.workers, video=args.video,
+                                    threads_per_worker=args.threads or None, **options)
         for src, summary in zip(args.source, summaries, strict=True):
             print(summary.report() if summary is not None else f"{src}: failed (see {args.out}/{INDEX_FILE})")
         print(f"index: {args.out}/{INDEX_FILE}")
