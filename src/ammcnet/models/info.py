@@ -85,7 +85,7 @@ def format_info(info: dict[str, Any]) -> str:
         f"digest check  {ok[info['digest_ok']]}",
         f"weights       {'finite' if not info['non_finite'] else 'NaN/inf in ' + ', '.join(info['non_finite'][:3])}",
         f"version       ammcnet {info['ammcnet_version'] or '?'}",
-        f"parameters    {info['parameters']:,}",
+        f"parameters    {info['parameters']:,} (floating-point values of the state dict, buffers included)",
         f"preset        {info['preset'] or '-'}",
         f"training data {data['root'] or '-'} (videos {data['videos'] or '?'}, frames {data['frames'] or '?'}, "
         f"clips {data['clips'] or '?'})",

@@ -34,6 +34,7 @@ from ammcnet.utils.digest import check_digest, seal
 from ammcnet.utils.io import torch_save_atomic
 
 log = logging.getLogger("ammcnet")
+_NOTED: set[str] = set()  # files already reported as having no digest
 
 STATE_FORMAT = "ammcnet-train-state/1"
 _NAME = re.compile(r"^stage([12])-(\d{7})\.pt$")
@@ -125,7 +126,8 @@ def read_sealed(path: Path, what: str = "checkpoint") -> Any:
                 f"{path}: damaged or changed outside ammcnet (its content does not match the SHA-256 digest stored "
                 f"in the {what})"
             )
-        if ok is None:
+        if ok is None and str(path) not in _NOTED:  # once per file, though a resume reads it more than once
+            _NOTED.add(str(path))
             log.warning("%s: %s has no content digest (written by an older ammcnet); damage cannot be detected",
                         path, what)
     return obj
