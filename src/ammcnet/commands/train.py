@@ -50,9 +50,14 @@ def run(args: argparse.Namespace) -> int:
               f"stage 2 {plan.stage2} x {t2:.3f} s (timed steps, 25 % kept for data and checkpoints), "
               f"milestone {plan.milestone}", flush=True)
     out = args.out or f"runs/{config.name}"
+    import os
+    from contextlib import nullcontext
+
     from ammcnet.utils.lock import output_lock
 
-    with output_lock(out, "ammcnet train"):  # a second command on this run folder is refused
+    # a second command on this run folder is refused; the ranks of one torchrun job share it, and rank 0 holds it
+    main_rank = int(os.environ.get("RANK", "0") or 0) == 0
+    with output_lock(out, "ammcnet train") if main_rank else nullcontext():
         path = train(args.root, config, out, stage=args.stage, resume=args.resume, cache_dir=args.cache,
                      device=args.device, progress=not args.no_progress)
     print(path)
