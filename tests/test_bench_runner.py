@@ -55,7 +55,9 @@ def test_parallel_flow_threads_give_the_same_records_in_order() -> None:
         np.testing.assert_array_equal(one[k], many[k], err_msg=k)  # the same flows, in the same order
     import pytest
 
-    with pytest.raises(ValueError, match="flow_workers"):
+    from ammcnet.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="flow_workers"):
         score_stream(frames, backend, size=(32, 32), flow_workers=0)
 
 

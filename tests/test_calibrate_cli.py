@@ -8,6 +8,7 @@ import torch
 from ammcnet.cli import main
 from ammcnet.data import prepare_dataset
 from ammcnet.models import AMMCNet, load_model_file, save_model_file
+from ammcnet.scoring.scorer import load_scorer
 from ammcnet.training import load_preset
 from test_data_fixtures import moving_frames, write_frames
 
@@ -60,7 +61,8 @@ def test_calibrate_refits_the_motion_prior_with_its_settings(setup, capsys):
                "--set", "scoring.weights.motion_prior=0.5", "--out", str(out), "--no-progress"])
     assert rc == 0, capsys.readouterr().err
     loaded = load_model_file(out)
-    assert loaded.model.motion_prior.config.rows == 2 and loaded.model.motion_prior.grid == (2, 2)
+    prior = load_scorer(loaded).components["motion_prior"]
+    assert prior.config.rows == 2 and prior.grid == (2, 2)
     assert loaded.calibration["fused"]["weights"]["motion_prior"] == 0.5
     rc = main(["calibrate", str(setup["run"]), str(setup["prepared"]), "--set", "scoring.prior.cells=3",
                "--out", str(out), "--no-progress"])

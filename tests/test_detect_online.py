@@ -18,6 +18,7 @@ from ammcnet.scoring.calibration import calibration_from_records, threshold_for_
 from ammcnet.scoring.fusion import RECORDS, Smoothing, fuse_records, smooth
 from ammcnet.scoring.inference import score_prepared
 from ammcnet.scoring.motion_prior import MotionPrior, MotionPriorConfig
+from ammcnet.scoring.scorer import Scorer
 
 SIZE = (32, 32)
 N_FRAMES = 11
@@ -50,14 +51,14 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
     model = AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)).eval()
     # a motion prior fitted on the first frames' flows: its record must also agree online
     first = torch.from_numpy(np.asarray(prepared.flows("test", "clip")[:5], np.float32)).permute(0, 3, 1, 2)
-    model.motion_prior = MotionPrior.fit([first], size=SIZE, config=MotionPriorConfig(rows=4))
-    offline = score_prepared(model, prepared, "test", batch_size=5)
+    scorer = Scorer({"motion_prior": MotionPrior.fit([first], size=SIZE, config=MotionPriorConfig(rows=4))})
+    offline = score_prepared(model, prepared, "test", scorer=scorer, batch_size=5)
     assert "motion_prior" in offline.records
     # statistics of the clip's own scores stand in for held-out normal clips (only the arithmetic is tested)
     cal = calibration_from_records([{k: v[0][F:] * 0.9 for k, v in offline.records.items()}])
     run = root / "run"
     train_config = {"data": {"size": list(SIZE), "flow": "dis", "flow_preset": "ultrafast"}}
-    save_model_file(run / "model.pt", model, calibration=cal, train_config=train_config)
+    save_model_file(run / "model.pt", model, calibration=cal, train_config=train_config, scorer=scorer.state())
     return {"root": root, "prepared": prepared, "offline": offline, "cal": cal, "run": run,
             "folder": root / "data" / "test" / "clip", "frames": frames}
 

@@ -17,7 +17,7 @@ from ammcnet.export import (
     optimize_for_inference,
 )
 from ammcnet.models import AMMCNet, ModelConfig, save_model_file
-from ammcnet.scoring.inference import mse_per_sample, psnr_per_sample
+from ammcnet.scoring.scorer import mse, psnr
 
 TINY = ModelConfig(features_root=4, embed_dim=8, n_embed=16)
 
@@ -84,7 +84,7 @@ def test_onnx_runtime_matches_pytorch(tmp_path) -> None:
         ref = net(frames, flows)
     exp = {
         "frame_pred": ref.frame_pred, "flow_pred": ref.flow_pred,
-        "rgb_psnr": psnr_per_sample(ref.frame_pred, target), "flow_error": mse_per_sample(ref.flow_pred, flow_target),
+        "rgb_psnr": psnr(ref.frame_pred, target), "flow_error": mse(ref.flow_pred, flow_target),
         "rgb_commit": ref.frame_commit_per_sample, "flow_commit": ref.flow_commit_per_sample,
     }
     for k, v in exp.items():

@@ -9,6 +9,7 @@ import torch
 from ammcnet.export.heads import ScoringGraph
 from ammcnet.models import AMMCNet, ModelConfig, load_model_file, save_model_file
 from ammcnet.scoring.motion_prior import MotionPrior, MotionPriorConfig, flow_bins
+from ammcnet.scoring.scorer import Scorer, load_scorer
 
 SIZE = (32, 48)
 CFG = MotionPriorConfig(rows=4)
@@ -67,15 +68,17 @@ def test_empty_fit_and_bad_settings_are_refused() -> None:
 def test_model_file_graph_and_onnx_carry_the_prior(tmp_path) -> None:
     torch.manual_seed(0)
     model = AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)).eval()
-    model.motion_prior = MotionPrior.fit([_flow(10, 0.8, 0.0, slice(0, 16))], size=SIZE, config=CFG)
-    save_model_file(tmp_path / "model.pt", model)
+    fitted = MotionPrior.fit([_flow(10, 0.8, 0.0, slice(0, 16))], size=SIZE, config=CFG)
+    save_model_file(tmp_path / "model.pt", model, scorer=Scorer({"motion_prior": fitted}).state())
     loaded = load_model_file(tmp_path / "model.pt")
-    prior = loaded.model.motion_prior
-    assert prior is not None and prior.size == SIZE and torch.equal(prior.nll, model.motion_prior.nll)
+    scorer = load_scorer(loaded)
+    prior = scorer.components["motion_prior"]
+    assert prior.size == SIZE and torch.equal(prior.nll, fitted.nll)
+    assert not hasattr(loaded.model, "motion_prior")  # a scorer component, not an attribute of the network
     g = torch.Generator().manual_seed(1)
     x = (torch.rand(3, 12, *SIZE, generator=g) * 2 - 1, torch.rand(3, 3, *SIZE, generator=g) * 2 - 1,
          torch.randn(3, 6, *SIZE, generator=g) * 0.02, torch.randn(3, 2, *SIZE, generator=g) * 0.02)
-    graph = ScoringGraph(loaded.model)
+    graph = ScoringGraph(loaded.model, scorer)
     assert graph.output_names[-1] == "motion_prior"
     from_graph = graph(*x)[-1]
     torch.testing.assert_close(from_graph, prior.score(x[3]))
@@ -84,7 +87,7 @@ def test_model_file_graph_and_onnx_carry_the_prior(tmp_path) -> None:
     pytest.importorskip("onnxruntime")
     from ammcnet.export import OnnxBackend, export_onnx
 
-    onnx = OnnxBackend(export_onnx(loaded.model, tmp_path / "m.onnx", size=SIZE))
+    onnx = OnnxBackend(export_onnx(loaded.model, tmp_path / "m.onnx", size=SIZE, scorer=scorer))
     np.testing.assert_allclose(onnx.score(*x)["motion_prior"], from_graph.numpy(), rtol=1e-5, atol=1e-5)
     # the int8 graph quantises convolutions only: the prior's record is unchanged
     from ammcnet.export.quantize import quantize_onnx, synthetic_feeds

@@ -11,6 +11,7 @@ import torch
 
 from ammcnet.errors import CheckpointError, DataError
 from ammcnet.models import load_model_file
+from ammcnet.scoring.scorer import load_scorer
 from ammcnet.training import load_config_file, load_preset, train
 from ammcnet.training.metrics_log import read_metrics
 
@@ -172,7 +173,7 @@ def test_empty_training_set(tmp_path):
 
 def test_training_fits_the_motion_prior_on_training_clips_and_calibrates_it(reference_run: Path) -> None:
     loaded = load_model_file(reference_run)
-    prior = loaded.model.motion_prior
+    prior = load_scorer(loaded).components["motion_prior"]
     assert prior is not None and prior.size == tuple(load_preset("tiny").data.size)
     # fitted on the training clips' flows only: the held-out clips' target flows come after them
     assert 0 < prior.frames < 2 * 13

@@ -25,6 +25,8 @@ import torch
 from ammcnet.bench.pipeline import score_stream
 from ammcnet.bench.system import machine_info, peak_memory_mb, time_call
 from ammcnet.errors import ConfigError
+from ammcnet.export import optimize_for_inference
+from ammcnet.export.heads import ScoringGraph
 
 
 @dataclass
@@ -128,11 +130,20 @@ class _Eager:
     """The baseline: the plain model under no_grad, scored with the same heads."""
 
     def __init__(self, model: Any) -> None:
-        from ammcnet.export.heads import ScoringGraph
-
-        self.graph = ScoringGraph(model.eval())
+        self.net = model.eval()
+        self.graph = ScoringGraph(self.net)
         self.config, self.motion = model.config, getattr(model, "motion", None)
         self.device = next(model.parameters()).device
+
+    def eval(self) -> _Eager:
+        return self
+
+    def to(self, device: Any) -> _Eager:
+        return self
+
+    def __call__(self, frames: Any, flows: Any = None) -> Any:
+        with torch.no_grad():
+            return self.net(frames.to(self.device), flows.to(self.device) if flows is not None else None)
 
     def score(self, fr: Any, tg: Any, fl: Any = None, ft: Any = None) -> dict[str, np.ndarray]:
         fr, tg, fl, ft = (t.to(self.device) if t is not None else None for t in (fr, tg, fl, ft))
@@ -143,10 +154,9 @@ class _Eager:
 
 class _Compiled(_Eager):
     def __init__(self, model: Any) -> None:
-        from ammcnet.export import optimize_for_inference
-
-        super().__init__(optimize_for_inference(model))
-        self.graph = torch.compile(self.graph)
+        super().__init__(model)
+        self.net = torch.compile(optimize_for_inference(model))
+        self.graph = ScoringGraph(self.net)
 
 
 def _train_speed(model: Any, train_cfg: Any, size: tuple[int, int], steps: int, device: str) -> dict[str, float]:

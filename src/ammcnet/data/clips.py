@@ -9,6 +9,12 @@ A clip with target frame ``t`` (0-based) in a video holds, with ``F`` past frame
 
 Both streams always come from the same video and target frame.
 
+This module is the one place that turns frames into clips: :class:`ClipDataset` reads them from
+the prepared cache, :class:`ClipBuilder` builds them from a stream of frames (the online detector
+and ``ammcnet bench``) with the cache's resize, flow normalisation and float16 rounding, and both
+hand the model the tensors of :func:`clip_tensors`. Inputs a score record needs beyond the clip
+(:func:`register_clip_input`) are computed here too, so every path provides them alike.
+
 >>> ClipDataset.count_clips([10, 15], frames_in=4)
 17
 """
@@ -16,11 +22,19 @@ Both streams always come from the same video and target frame.
 from __future__ import annotations
 
 import os
+import threading
+import time
 import warnings
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
 
+import cv2
 import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import Dataset
 
 from ammcnet.data.cache import PreparedDataset, open_prepared
@@ -31,7 +45,97 @@ from ammcnet.data.tensors import (
     split_channels,
     unit_range,
 )
+from ammcnet.data.video import resize_frame
 from ammcnet.errors import ConfigError, DataError
+from ammcnet.flow import FlowBackend, normalise_flow
+
+#: A clip input: (F+1, H, W, 3) uint8 frames t-F .. t and (F, H, W, 2) float16 flows t-F .. t-1
+#: at the model grid -> one array for the clip (batched on a new leading axis).
+ClipInputFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+_CLIP_INPUTS: dict[str, ClipInputFn] = {}
+
+
+def register_clip_input(name: str, fn: ClipInputFn, *, replace: bool = False) -> None:
+    """Compute ``fn(frames, flows)`` for every clip, in the dataset and the online builder alike.
+
+    The array appears as ``batch.extras[name]`` of every :class:`ClipBatch`, for score records
+    that need more than the model's inputs (e.g. a flow field at another resolution).
+    """
+    if name in _CLIP_INPUTS and not replace:
+        raise ConfigError(f"clip input {name!r} is already registered; pass replace=True to change it")
+    _CLIP_INPUTS[name] = fn
+
+
+def unregister_clip_input(name: str) -> None:
+    """Forget a clip input (tests register toy ones)."""
+    _CLIP_INPUTS.pop(name, None)
+
+
+def clip_inputs(frames: np.ndarray, flows: np.ndarray) -> dict[str, Tensor]:
+    """The registered inputs of one clip (uint8 frames t-F..t, float16 flows t-F..t-1), as tensors."""
+    return {name: torch.as_tensor(np.asarray(fn(frames, flows))) for name, fn in _CLIP_INPUTS.items()}
+
+
+def clip_tensors(frames: np.ndarray, flows: np.ndarray | None) -> dict[str, Tensor]:
+    """Model inputs of clips: (..., F+1, H, W, 3) uint8 and (..., F, H, W, 2) float16 arrays in.
+
+    Returns ``frames`` (..., 3F, H, W) and ``target`` (..., 3, H, W) in [-1, 1], ``flows``
+    (..., 2(F-1), H, W) and ``flow_target`` (..., 2, H, W) (None without flows), float32.
+    """
+    clip = frames_to_tensor(frames)  # (..., F+1, 3, H, W) in [-1, 1]
+    *lead, f1, _, h, w = clip.shape
+    f = f1 - 1
+    out: dict[str, Any] = {"frames": clip[..., :f, :, :, :].reshape(*lead, 3 * f, h, w),
+                           "target": clip[..., f, :, :, :].contiguous(), "flows": None, "flow_target": None}
+    if flows is not None:
+        fl = flows_to_tensor(flows)  # (..., F, 2, H, W)
+        out["flows"] = fl[..., : f - 1, :, :, :].reshape(*lead, 2 * (f - 1), h, w)
+        out["flow_target"] = fl[..., f - 1, :, :, :].contiguous()
+    return out
+
+
+@dataclass
+class ClipBatch:
+    """A batch of clips as the model and the score records see it.
+
+    Attributes:
+        frames: (B, 3F, H, W) past frames in [-1, 1].
+        target: (B, 3, H, W) frame t.
+        flows: (B, 2(F-1), H, W) past normalised flows, or None (appearance-only models).
+        flow_target: (B, 2, H, W) flow t-1 -> t, or None.
+        extras: registered clip inputs (:func:`register_clip_input`), each (B, ...).
+        video: (B,) video index, when the clips come from a dataset.
+        t: (B,) target frame of each clip, when known.
+    """
+
+    frames: Tensor
+    target: Tensor
+    flows: Tensor | None = None
+    flow_target: Tensor | None = None
+    extras: dict[str, Tensor] = field(default_factory=dict)
+    video: Tensor | None = None
+    t: Tensor | None = None
+
+    @classmethod
+    def from_dict(cls, batch: dict[str, Any], device: torch.device | str = "cpu", motion: bool = True) -> ClipBatch:
+        """A collated :class:`ClipDataset` batch on ``device`` (flows dropped when ``motion`` is False)."""
+        def dev(x: Any) -> Any:
+            return None if x is None else x.to(device)
+
+        extras = {k[len(EXTRA_PREFIX):]: dev(v) for k, v in batch.items() if k.startswith(EXTRA_PREFIX)}
+        return cls(frames=dev(batch["frames"]), target=dev(batch["target"]),
+                   flows=dev(batch.get("flows")) if motion else None,
+                   flow_target=dev(batch.get("flow_target")) if motion else None,
+                   extras=extras, video=batch.get("video"), t=batch.get("t"))
+
+
+#: Key prefix of registered clip inputs in a :class:`ClipDataset` item (DataLoader collation keeps them).
+EXTRA_PREFIX = "extra:"
+
+
+def frame_flow(backend: FlowBackend, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """Flow prev -> cur of two resized frames, normalised and rounded to float16 as the cache stores it."""
+    return normalise_flow(backend.compute(prev, cur), prev.shape[:2]).astype(np.float16)
 
 
 class ClipDataset(Dataset):
@@ -121,17 +225,10 @@ class ClipDataset(Dataset):
         vi, t = (int(x) for x in self.index[i])
         frames, flows = self._arrays(vi)
         f = self.frames_in
-        clip = frames_to_tensor(frames[t - f : t + 1])  # (F+1, 3, H, W) in [-1, 1]
-        fl = flows_to_tensor(flows[t - f : t])  # (F, 2, H, W)
-        h, w = clip.shape[-2:]
-        return {
-            "frames": clip[:f].reshape(3 * f, h, w),
-            "target": clip[f].contiguous(),
-            "flows": fl[: f - 1].reshape(2 * (f - 1), h, w),
-            "flow_target": fl[f - 1].contiguous(),
-            "video": vi,
-            "t": t,
-        }
+        rgb, flo = frames[t - f : t + 1], flows[t - f : t]
+        item: dict[str, Any] = {**clip_tensors(rgb, flo), "video": vi, "t": t}
+        item.update({EXTRA_PREFIX + k: v for k, v in clip_inputs(rgb, flo).items()})
+        return item
 
     def get_batch(self, indices: Sequence[int], packed: bool = False) -> dict[str, torch.Tensor]:
         """Clips ``indices`` already batched: equal to collating ``[self[i] for i in indices]``, faster.
@@ -208,3 +305,151 @@ class ClipBatches(Dataset):
 
     def __getitem__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
         return self.clips.get_batch(indices, packed=self.packed)  # type: ignore[attr-defined]
+
+
+class ClipBuilder:
+    """Clips from a stream of frames: a ring buffer of F + 1 resized frames and F flows.
+
+    Each frame is resized as the prepared cache is (:func:`resize_frame`), its flow from the
+    previous frame comes from ``flow`` (:func:`frame_flow`: normalised, float16), so frame ``t``'s
+    clip equals the one :class:`ClipDataset` reads from a cache of the same video.
+
+    Args:
+        size: (H, W) model grid.
+        frames_in: F, past frames per clip.
+        flow: the flow backend, or None for an appearance-only model (no flows computed).
+    """
+
+    def __init__(self, size: tuple[int, int], frames_in: int, flow: FlowBackend | None) -> None:
+        self.size = (int(size[0]), int(size[1]))
+        self.frames_in = int(frames_in)
+        self.flow = flow
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the history (a new video, or a cut in the stream)."""
+        self._frames: deque[np.ndarray] = deque(maxlen=self.frames_in + 1)
+        self._flows: deque[np.ndarray] = deque(maxlen=self.frames_in)
+        self.frames_seen = 0
+
+    def prepare(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(resized frame, float16 flow from the previous frame or None): the per-frame work."""
+        img = resize_frame(rgb, self.size)
+        prev = self._frames[-1] if self._frames else None
+        flow = frame_flow(self.flow, prev, img) if (self.flow is not None and prev is not None) else None
+        return img, flow
+
+    def push(self, img: np.ndarray, flow: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """Add a prepared frame; its clip (uint8 frames t-F..t, float16 flows t-F..t-1) once the history is full."""
+        if self._frames and self.flow is not None:
+            self._flows.append(flow)
+        self._frames.append(img)
+        self.frames_seen += 1
+        if len(self._frames) <= self.frames_in:
+            return None
+        return np.stack(self._frames), (np.stack(self._flows) if self.flow is not None else None)
+
+    def add(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """:meth:`prepare` then :meth:`push`."""
+        return self.push(*self.prepare(rgb))
+
+
+def batch_of_clips(clips: Sequence[tuple[np.ndarray, np.ndarray | None]], device: torch.device | str = "cpu") -> ClipBatch:
+    """A :class:`ClipBatch` of clips from :class:`ClipBuilder` (the tensors ``ClipDataset`` gives)."""
+    frames = np.stack([c[0] for c in clips])
+    flows = np.stack([c[1] for c in clips]) if clips[0][1] is not None else None
+    t = clip_tensors(frames, flows)
+    extras: dict[str, Tensor] = {}
+    if _CLIP_INPUTS:
+        per_clip = [clip_inputs(c[0], c[1]) for c in clips]
+        extras = {k: torch.stack([p[k] for p in per_clip]).to(device) for k in per_clip[0]}
+
+    def dev(x: Tensor | None) -> Tensor | None:
+        return None if x is None else x.to(device)
+
+    return ClipBatch(frames=dev(t["frames"]), target=dev(t["target"]), flows=dev(t["flows"]),
+                     flow_target=dev(t["flow_target"]), extras=extras)
+
+
+def prepared_frames(frames: Iterable[np.ndarray], size: tuple[int, int], make_flow: Callable[[], FlowBackend] | None,
+                    *, workers: int = 1, timings: dict[str, float] | None = None
+                    ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """(resized frame, float16 flow from the previous frame) for every frame, in order.
+
+    The same per-frame work as :meth:`ClipBuilder.prepare`, for a producer thread: with
+    ``workers > 1`` the flows of consecutive pairs are computed by a pool of threads, each owning
+    its flow object (OpenCV's DIS keeps per-call buffers and is not safe to share). ``timings``
+    accumulates ``decode_resize`` and ``flow`` seconds (flow summed over workers: CPU seconds).
+    """
+    timings = timings if timings is not None else {}
+    timings.setdefault("decode_resize", 0.0)
+    timings.setdefault("flow", 0.0)
+    resized = _resized(frames, size, timings)
+    if make_flow is None:
+        yield from ((img, None) for img in resized)
+        return
+    yield from ordered_pairs(resized, make_flow, frame_flow, workers, timings)
+
+
+def _resized(frames: Iterable[np.ndarray], size: tuple[int, int], timings: dict[str, float]) -> Iterator[np.ndarray]:
+    """Pull frames from the source and resize them to the model grid, timing both."""
+    it = iter(frames)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            frame = next(it)
+        except StopIteration:
+            return
+        frame = resize_frame(frame, size)
+        timings["decode_resize"] += time.perf_counter() - t0
+        yield frame
+
+
+def ordered_pairs(frames: Iterator[np.ndarray], make_flow: Callable[[], FlowBackend],
+                  flow_fn: Callable[[FlowBackend, np.ndarray, np.ndarray], np.ndarray], workers: int,
+                  timings: dict[str, float]) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """(frame, ``flow_fn(flow, previous frame, frame)``) in frame order, pairs computed by ``workers`` threads."""
+    if workers < 1:
+        raise ConfigError(f"flow_workers must be >= 1, got {workers}")
+    if workers == 1:
+        backend, prev = make_flow(), None
+        for frame in frames:
+            t0 = time.perf_counter()
+            fl = flow_fn(backend, prev, frame) if prev is not None else None
+            timings["flow"] += time.perf_counter() - t0
+            prev = frame
+            yield frame, fl
+        return
+    local, lock = threading.local(), threading.Lock()
+
+    def one(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        backend = getattr(local, "flow", None)
+        if backend is None:
+            backend = local.flow = make_flow()
+        t0 = time.perf_counter()
+        fl = flow_fn(backend, prev, cur)
+        with lock:
+            timings["flow"] += time.perf_counter() - t0
+        return fl
+
+    # OpenCV spreads each DIS call over every core by default: with several calls in flight that
+    # is workers x cores threads. Measured on a 16-core H200 host: with 8 calls in flight each took
+    # 31 ms instead of 4.3 ms alone, so 8 workers were slower than one. One OpenCV thread per call
+    # while the workers run; the setting is restored afterwards.
+    cv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    pending: deque[tuple[np.ndarray, Future | None]] = deque()
+    prev: np.ndarray | None = None
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ammcnet-flow") as pool:
+            for frame in frames:
+                pending.append((frame, pool.submit(one, prev, frame) if prev is not None else None))
+                prev = frame
+                while len(pending) > 2 * workers:  # bounded look-ahead: memory stays flat on long streams
+                    fr, fut = pending.popleft()
+                    yield fr, (fut.result() if fut is not None else None)
+            while pending:
+                fr, fut = pending.popleft()
+                yield fr, (fut.result() if fut is not None else None)
+    finally:
+        cv2.setNumThreads(cv_threads)

@@ -14,8 +14,10 @@ grabbing frames (container headers lie: ``tree.avi`` claims 443 frames, 68 decod
 from __future__ import annotations
 
 import os
+import queue
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -116,7 +118,7 @@ class VideoSource:
         """
         out: list[np.ndarray] = []
         first: tuple[int, int] | None = None
-        for i, frame in enumerate(self):
+        for i, frame in enumerate(prefetch(self, depth=8)):  # decode ahead while resizing and stacking
             if first is None:
                 first = frame.shape[:2]
             elif frame.shape[:2] != first:
@@ -124,9 +126,7 @@ class VideoSource:
                     f"{self.frame_name(i)} is {frame.shape[1]}x{frame.shape[0]} but earlier frames of {self.path} are "
                     f"{first[1]}x{first[0]}; all frames of one video must have one size"
                 )
-            if size is not None and frame.shape[:2] != tuple(size):
-                frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-            out.append(frame)
+            out.append(resize_frame(frame, size) if size is not None else frame)
         if not out:
             raise DataError(f"{self.path} has no frames; remove it or add its frames")
         return np.stack(out)
@@ -216,6 +216,63 @@ class VideoFileSource(VideoSource):
     def __del__(self) -> None:
         if getattr(self, "_cap", None) is not None:
             self._cap.release()
+
+
+_DONE = object()
+
+
+def resize_frame(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an RGB uint8 frame to ``size`` = (H, W): bilinear, aspect ratio not kept.
+
+    The one resize rule: the prepared cache, the online detector and ``ammcnet bench`` all use it,
+    so a frame reaches the model identically on every path.
+    """
+    if rgb.shape[:2] != tuple(size):
+        rgb = cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(rgb)
+
+
+def prefetch(items: Iterable, depth: int = 32) -> Iterator:
+    """Produce ``items`` in a daemon thread, ``depth`` ahead of the consumer (OpenCV releases the GIL).
+
+    Decoding, resizing and flow then overlap the model in the caller's thread. An exception in
+    the producer is raised again in the consumer; ``depth`` bounds the memory on long streams.
+    ``prepare``, ``detect`` and ``bench`` read their frames through it.
+    """
+    q: queue.Queue = queue.Queue(depth)
+    error: list[BaseException] = []
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():  # the consumer may stop early: never block forever on a full queue
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+        except BaseException as exc:  # re-raised in the consumer
+            error.append(exc)
+        finally:
+            put(_DONE)
+
+    threading.Thread(target=work, daemon=True, name="ammcnet-prefetch").start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                if error:
+                    raise error[0]
+                return
+            yield item
+    finally:
+        stop.set()
 
 
 def open_video(path: str | os.PathLike[str]) -> VideoSource:

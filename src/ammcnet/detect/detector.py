@@ -1,12 +1,11 @@
 """The online detector: one anomaly score per frame from a ring buffer of frames and flows.
 
-Each frame is resized exactly as ``ammcnet prepare`` does (``cv2.resize``, bilinear, aspect
-ratio not kept), its flow from the previous frame comes from the run's flow backend and preset,
-is normalised by :func:`ammcnet.flow.normalise_flow` and rounded to float16 like the cache, so
-frame ``t``'s clip is bit-for-bit the clip ``ammcnet test`` builds. Once ``t >= F`` the records
-(``rgb_psnr``, ``rgb_commit``, ``flow_error``, ``flow_commit``) are fused with the calibration
-statistics stored at training (:func:`ammcnet.scoring.fusion.fuse_records`) and smoothed with the
-causal half of the offline Gaussian.
+Clips come from :class:`ammcnet.data.clips.ClipBuilder` (the cache's resize, flow normalisation
+and float16 rounding), so frame ``t``'s clip is bit-for-bit the clip ``ammcnet test`` builds, and
+its records from the same :class:`ammcnet.scoring.scorer.Scorer`. Once ``t >= F`` the records are
+fused with the calibration statistics stored at training
+(:func:`ammcnet.scoring.fusion.fuse_records`) and smoothed with the causal half of the offline
+Gaussian. ``ammcnet bench`` times this class.
 
 >>> import numpy as np
 >>> from ammcnet.models import AMMCNet, ModelConfig
@@ -22,22 +21,23 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
-import torch
 
-from ammcnet.data.tensors import flows_to_tensor, frames_to_tensor
+from ammcnet.data.clips import ClipBuilder, batch_of_clips, resize_frame
 from ammcnet.errors import ConfigError
-from ammcnet.flow import FlowBackend, get_flow_backend, normalise_flow
+from ammcnet.export.backend import make_backend
+from ammcnet.flow import FlowBackend, get_flow_backend
+from ammcnet.models import load_model_file
 from ammcnet.scoring.calibration import threshold_for_fpr
 from ammcnet.scoring.fusion import CausalSmoother, FusionWeights, Smoothing, fuse_records
-from ammcnet.scoring.inference import error_map, mse_per_sample, psnr_per_sample
+from ammcnet.scoring.scorer import Scorer, load_scorer
+
+__all__ = ["Detector", "FrameResult", "resize_frame", "resolve_threshold", "settings_from_train_config"]
 
 #: Grid and flow used when a model file carries no training settings (the authors' defaults).
 FALLBACK_SIZE = (256, 256)
@@ -85,13 +85,6 @@ class FrameResult:
 def _finite_or_none(value: float) -> float | None:
     """JSON has no NaN or inf: a non-finite number is written as null."""
     return float(value) if np.isfinite(value) else None
-
-
-def resize_frame(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an RGB uint8 frame to ``size`` = (H, W) exactly as the prepared cache does."""
-    if rgb.shape[:2] != tuple(size):
-        rgb = cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-    return np.ascontiguousarray(rgb)
 
 
 def settings_from_train_config(train_config: Mapping[str, Any] | None) -> tuple[tuple[int, int], str, str]:
@@ -143,7 +136,7 @@ class Detector:
     """Score frames one at a time (``update``) or a few at once (``process``).
 
     Args:
-        model: an ``AMMCNet`` (put in eval mode and moved to ``device`` here).
+        model: an ``AMMCNet`` or an inference backend (put in eval mode and moved to ``device`` here).
         calibration: the calibration dict stored at training (statistics of every record).
         size: (H, W) model grid the frames are resized to.
         flow: flow backend name (``dis``, ``farneback``) or a ready :class:`FlowBackend`.
@@ -154,6 +147,7 @@ class Detector:
         device: torch device string.
         error_maps: also return per-pixel error maps (for the overlay video).
         map_flow_weight: weight of the motion error in the maps.
+        scorer: the model file's scorer (its fitted components, e.g. the motion prior).
     """
 
     def __init__(
@@ -170,7 +164,7 @@ class Detector:
         device: str = "cpu",
         error_maps: bool = False,
         map_flow_weight: float = 0.0,
-        motion_prior: Any = None,
+        scorer: Scorer | None = None,
     ) -> None:
         if not calibration or "records" not in calibration:
             raise ConfigError(
@@ -187,12 +181,8 @@ class Detector:
         self.device = device
         self.frames_in = int(self.config.frames_in)
         self.uses_motion = getattr(model, "motion", None) is not None
-        # the per-place flow prior (``ammcnet.scoring.motion_prior``) of the model file, if any
-        self.motion_prior = motion_prior if motion_prior is not None else getattr(model, "motion_prior", None)
-        if isinstance(flow, FlowBackend):
-            self.flow_backend = flow
-        else:
-            self.flow_backend = get_flow_backend(flow, **({"preset": flow_preset} if flow == "dis" else {}))
+        self.scorer = (scorer if scorer is not None else Scorer()).to(device)
+        self.flow_backend = _flow_backend(flow, flow_preset) if self.uses_motion else None
         fused = calibration.get("fused") or {}
         self.weights = weights or FusionWeights.from_dict(fused.get("weights"))
         base = smoothing or Smoothing.from_dict(fused.get("smoothing"))
@@ -202,6 +192,7 @@ class Detector:
         self.map_flow_weight = float(map_flow_weight)
         self.model_path: Path | None = None
         self.last_latency_s: float | None = None
+        self.builder = ClipBuilder(self.size, self.frames_in, self.flow_backend)
         self.reset()
 
     @classmethod
@@ -216,7 +207,7 @@ class Detector:
         onnx: str | os.PathLike[str] | None = None,
         **kwargs: Any,
     ) -> Detector:
-        """Build a detector from a run folder or model file (grid, flow and calibration included).
+        """Build a detector from a run folder or model file (grid, flow, calibration and scorer included).
 
         Args:
             run: ``RUN`` (holding ``model.pt``) or a model file.
@@ -228,69 +219,37 @@ class Detector:
             onnx: the ``.onnx`` file for ``backend="onnx"``.
             **kwargs: overrides of :class:`Detector` arguments (``size``, ``flow``, ``error_maps``...).
         """
-        from ammcnet.models import load_model_file
-
         loaded = load_model_file(run, map_location=device)
         size, flow, preset = settings_from_train_config(loaded.train_config)
         kwargs.setdefault("size", size)
         kwargs.setdefault("flow", flow)
         kwargs.setdefault("flow_preset", preset)
+        kwargs.setdefault("scorer", load_scorer(loaded))
         thr = resolve_threshold(loaded.calibration, threshold, fpr)
         model: Any = loaded.model
         if backend != "eager":
-            from ammcnet.export.backend import make_backend
-
             model = make_backend(backend, loaded.model, onnx_path=onnx, device=device)
-        kwargs.setdefault("motion_prior", getattr(loaded.model, "motion_prior", None))
         det = cls(model, loaded.calibration, device=device, threshold=thr, **kwargs)
         det.model_path = Path(loaded.path)
         return det
 
     def reset(self) -> None:
         """Forget the history (a new video, or a cut in the stream)."""
-        self._frames: deque[np.ndarray] = deque(maxlen=self.frames_in + 1)
-        self._flows: deque[np.ndarray] = deque(maxlen=self.frames_in)
+        self.builder.reset()
         self._smoother = CausalSmoother(self.smoothing)
-        self.frames_seen = 0
 
-    def _ingest(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Add one frame to the ring buffer; return its clip (frames, flows) once the history is full."""
-        img = resize_frame(rgb, self.size)
-        if self._frames and self.uses_motion:
-            flow_px = self.flow_backend.compute(self._frames[-1], img)
-            self._flows.append(normalise_flow(flow_px, self.size).astype(np.float16))
-        self._frames.append(img)
-        self.frames_seen += 1
-        if len(self._frames) <= self.frames_in:
-            return None
-        frames = np.stack(self._frames)  # (F+1, H, W, 3) uint8: t-F .. t
-        flows = np.stack(self._flows) if self.uses_motion else None  # (F, H, W, 2) float16: t-F .. t-1
-        return frames, flows
+    @property
+    def frames_seen(self) -> int:
+        """Frames given to the detector since the last :meth:`reset`."""
+        return self.builder.frames_seen
 
     def _records(self, clips: list[tuple[np.ndarray, np.ndarray | None]]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-        """Run the model on a batch of clips, building tensors as ``ClipDataset`` does."""
-        f = self.frames_in
-        h, w = self.size
-        clip_t = frames_to_tensor(np.stack([c[0] for c in clips]))  # (B, F+1, 3, H, W) in [-1, 1]
-        frames = clip_t[:, :f].reshape(len(clips), 3 * f, h, w).to(self.device)
-        target = clip_t[:, f].contiguous().to(self.device)
-        flows = flow_target = None
-        if self.uses_motion:
-            fl = flows_to_tensor(np.stack([c[1] for c in clips]))  # (B, F, 2, H, W)
-            flows = fl[:, : f - 1].reshape(len(clips), 2 * (f - 1), h, w).to(self.device)
-            flow_target = fl[:, f - 1].contiguous().to(self.device)
-        with torch.inference_mode():
-            out = self.model(frames, flows)
-            rec = {"rgb_psnr": psnr_per_sample(out.frame_pred, target), "rgb_commit": out.frame_commit_per_sample.double()}
-            if out.flow_pred is not None:
-                rec["flow_error"] = mse_per_sample(out.flow_pred, flow_target)
-                rec["flow_commit"] = out.flow_commit_per_sample.double()
-                if self.motion_prior is not None:
-                    rec["motion_prior"] = self.motion_prior.score(flow_target).double()
-            maps = None
-            if self.error_maps:
-                maps = error_map(out.frame_pred, target, out.flow_pred, flow_target, self.map_flow_weight)
-                maps = maps.float().cpu().numpy()
+        """Run the model and the scorer on a batch of clips: records (float64) and optional error maps."""
+        batch = batch_of_clips(clips, self.device)
+        out, rec = self.scorer.score(self.model, batch)
+        maps = None
+        if self.error_maps:
+            maps = self.scorer.error_maps(batch, out, self.map_flow_weight).float().cpu().numpy()
         return {k: v.cpu().numpy() for k, v in rec.items()}, maps
 
     def process(
@@ -306,16 +265,31 @@ class Detector:
             One entry per frame: None during warm-up (the first F frames), else a :class:`FrameResult`.
             Results equal calling :meth:`update` on each frame.
         """
-        timestamps = list(timestamps) if timestamps is not None else [None] * len(frames)
+        return self.process_prepared((self.builder.prepare(f) for f in frames), timestamps, len(frames))
+
+    def process_prepared(
+        self, items: Iterable[tuple[np.ndarray, np.ndarray | None]], timestamps: Sequence[float | None] | None = None,
+        count: int | None = None,
+    ) -> list[FrameResult | None]:
+        """:meth:`process` for frames already resized and with their flows (``ClipBuilder.prepare``
+        or :func:`ammcnet.data.clips.prepared_frames` in a producer thread)."""
         clips, slots = [], []
-        out: list[FrameResult | None] = [None] * len(frames)
-        for i, rgb in enumerate(frames):
-            clip = self._ingest(rgb)
+        n = 0
+        for i, (img, flow) in enumerate(items):
+            n = i + 1
+            clip = self.builder.push(img, flow)
             if clip is not None:
                 clips.append(clip)
                 slots.append((i, self.frames_seen - 1))
-        if not clips:
-            return out
+        n = count if count is not None else n
+        timestamps = list(timestamps) if timestamps is not None else [None] * n
+        out: list[FrameResult | None] = [None] * n
+        if clips:
+            self._results(clips, slots, timestamps, out)
+        return out
+
+    def _results(self, clips: list, slots: list[tuple[int, int]], timestamps: list, out: list) -> None:
+        """Score, fuse and smooth the clips; fill ``out`` at their slots."""
         records, maps = self._records(clips)
         fused = fuse_records(records, self.calibration, self.weights)
         for j, (i, t) in enumerate(slots):
@@ -332,7 +306,6 @@ class Detector:
                 error_map=None if maps is None or not valid else maps[j],
                 valid=valid,
             )
-        return out
 
     def update(self, frame: np.ndarray, timestamp: float | None = None) -> FrameResult | None:
         """Score one frame; None while the history is shorter than F frames."""
@@ -340,3 +313,10 @@ class Detector:
         result = self.process([frame], [timestamp])[0]
         self.last_latency_s = time.perf_counter() - t0
         return result
+
+
+def _flow_backend(flow: str | FlowBackend, preset: str) -> FlowBackend:
+    """A ready flow backend, or one built by name (the DIS preset applies to ``dis`` only)."""
+    if isinstance(flow, FlowBackend):
+        return flow
+    return get_flow_backend(flow, **({"preset": preset} if flow == "dis" else {}))

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from ammcnet.data.video import prefetch
 from ammcnet.detect.detector import Detector, FrameResult
 from ammcnet.detect.events import Event, EventLog, EventTracker
 from ammcnet.detect.overlay import OverlayWriter
@@ -290,7 +291,8 @@ def run_detection(
                     f"source; --max-invalid sets how many are tolerated"
                 )
 
-        for frame in reader:
+        # a file or folder is decoded ahead in a thread; a live source is read as frames arrive
+        for frame in (reader if info.live else prefetch(reader)):
             pending.append(frame)
             if len(pending) >= batch:
                 flush()

@@ -5,7 +5,7 @@
 
 from ammcnet.export.backend import BACKENDS, PRECISIONS, OnnxBackend, TorchBackend, make_backend
 from ammcnet.export.fuse import fuse_batchnorm, fuse_conv_bn, optimize_for_inference
-from ammcnet.export.heads import ScoringGraph, psnr_f32
+from ammcnet.export.heads import ScoringGraph
 from ammcnet.export.onnx_export import DEFAULT_OPSET, ONNX_FORMAT, export_onnx, export_run
 from ammcnet.export.quantize import calibration_feeds, quantize_onnx
 
@@ -24,6 +24,5 @@ __all__ = [
     "fuse_conv_bn",
     "make_backend",
     "optimize_for_inference",
-    "psnr_f32",
     "quantize_onnx",
 ]

@@ -26,10 +26,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ammcnet.errors import CheckpointError, DataError
+from ammcnet.errors import CheckpointError, ConfigError, DataError
 from ammcnet.export.fuse import optimize_for_inference
 from ammcnet.export.heads import ScoringGraph
 from ammcnet.models import AMMCOutput, ModelConfig
+from ammcnet.scoring.scorer import Scorer
 from ammcnet.utils.optional import require
 
 #: Backend names accepted by :func:`make_backend` (and ``--backend``).
@@ -63,13 +64,12 @@ class TorchBackend(_Backend):
         precision: ``float32``, or ``bfloat16`` / ``float16`` autocast for the network (meant for
             GPUs with tensor cores; bf16 on a CPU without AVX-512 is emulated and slow). Outputs
             and score records are returned in float32 either way.
+        scorer: the model file's scorer, for :meth:`score` (default: the plain records).
     """
 
     def __init__(self, model: nn.Module, *, fuse: bool = True, channels_last: bool = False, device: str = "cpu",
-                 compile: bool = False, precision: str = "float32") -> None:
+                 compile: bool = False, precision: str = "float32", scorer: Scorer | None = None) -> None:
         if precision not in PRECISIONS:
-            from ammcnet.errors import ConfigError
-
             raise ConfigError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         net = optimize_for_inference(model, channels_last=channels_last) if fuse else model.eval()
         net = net.to(device)
@@ -82,7 +82,7 @@ class TorchBackend(_Backend):
         self.device = torch.device(device)
         self.channels_last = channels_last
         self.precision = precision
-        self._graph = ScoringGraph(self.model)
+        self._graph = ScoringGraph(self.model, scorer).to(device)
 
     def _autocast(self) -> Any:
         if self.precision == "float32":
@@ -194,8 +194,6 @@ def make_backend(name: str, model: nn.Module | None = None, *, onnx_path: str | 
     Raises:
         ConfigError: an unknown name, or ``onnx`` without a file.
     """
-    from ammcnet.errors import ConfigError
-
     if name == "onnx":
         if onnx_path is None:
             raise ConfigError("--backend onnx needs an exported graph: pass --onnx FILE (see `ammcnet export`)")

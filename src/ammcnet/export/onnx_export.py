@@ -1,7 +1,8 @@
 """ONNX export of the full inference graph (two streams, top-k memories, AMFT, score heads).
 
 The graph takes ``frames, target[, flows, flow_target]`` with a dynamic batch axis and returns
-``frame_pred, rgb_psnr, rgb_commit[, flow_pred, flow_error, flow_commit]``. The model's sizes are
+``frame_pred[, flow_pred]`` and the scorer's records (``rgb_psnr, rgb_commit[, flow_error,
+flow_commit, motion_prior]``, see :mod:`ammcnet.scoring.scorer`). The model's sizes are
 stored in the ONNX metadata (``ammcnet.model_config``) so :class:`ammcnet.export.OnnxBackend` can
 check inputs without the original model file. BatchNorm is folded first
 (:func:`ammcnet.export.optimize_for_inference`), which also makes the graph smaller.
@@ -30,6 +31,7 @@ from torch import nn
 from ammcnet.errors import AmmcError, CheckpointError, ConfigError
 from ammcnet.export.fuse import optimize_for_inference
 from ammcnet.export.heads import ScoringGraph
+from ammcnet.scoring.scorer import Scorer, load_scorer
 from ammcnet.utils.io import atomic_path
 from ammcnet.utils.optional import require
 
@@ -57,6 +59,7 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     fuse: bool = True,
     meta: dict[str, Any] | None = None,
+    scorer: Scorer | None = None,
 ) -> Path:
     """Write the inference graph of ``model`` to ``path`` (atomically).
 
@@ -68,13 +71,14 @@ def export_onnx(
         opset: ONNX opset version.
         fuse: fold BatchNorm into convolutions first.
         meta: extra string-able provenance stored in the metadata.
+        scorer: the model file's scorer (its fitted components become part of the graph).
 
     Returns:
         The written path.
     """
     require("onnx", extra="onnx", purpose="ammcnet export")
     net = optimize_for_inference(model) if fuse else model.eval()
-    graph = ScoringGraph(net).eval()
+    graph = ScoringGraph(net, scorer).eval()
     inputs = _example_inputs(net, size, batch=2)
     dynamic = {name: {0: "batch"} for name in graph.input_names + graph.output_names}
     final = Path(path)
@@ -145,15 +149,16 @@ def export_run(run: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *
         raise CheckpointError(f"--size {size[0]}x{size[1]} is not divisible by 8: pick e.g. "
                               f"{max(8, size[0] // 8 * 8)}x{max(8, size[1] // 8 * 8)}")
     meta = {"source": str(loaded.path)}
+    scorer = load_scorer(loaded)
     if not int8:
-        return export_onnx(loaded.model, onnx_path, size=size, opset=opset, meta=meta)
+        return export_onnx(loaded.model, onnx_path, size=size, opset=opset, meta=meta, scorer=scorer)
     from ammcnet.export.quantize import calibration_feeds, quantize_onnx
 
     feeds = calibration_feeds(_training_clips(loaded, calibrate, size, cache_dir, progress), calibration_clips,
                               motion=getattr(loaded.model, "motion", None) is not None)
     with tempfile.TemporaryDirectory(prefix="ammcnet-export-") as tmp:
         fp32 = export_onnx(loaded.model, Path(tmp) / "fp32.onnx", size=size, opset=opset,
-                           meta={**meta, "int8_calibration": str(calibrate)})
+                           meta={**meta, "int8_calibration": str(calibrate)}, scorer=scorer)
         return quantize_onnx(fp32, onnx_path, feeds, float_motion=float_motion)
 
 

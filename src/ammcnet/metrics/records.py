@@ -35,6 +35,13 @@ _ALIASES = {"high=normal": NORMAL, "normal": NORMAL, "+": NORMAL,
             "high=anomalous": ANOMALOUS, "anomalous": ANOMALOUS, "-": ANOMALOUS}
 
 
+def register_direction(name: str, direction: str) -> None:
+    """Give a new record a fixed direction (the scorer's record registry calls this)."""
+    if direction not in (NORMAL, ANOMALOUS):
+        raise ConfigError(f"record {name!r}: direction {direction!r} is not 'normal' or 'anomalous'")
+    KNOWN_DIRECTIONS[name] = direction
+
+
 def direction_of(name: str, override: str | None = None) -> str:
     """``"normal"`` or ``"anomalous"``: what a high value of record ``name`` means.
 

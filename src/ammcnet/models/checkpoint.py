@@ -5,6 +5,7 @@ A model file is a ``torch.save``d dict of tensors and plain containers only, so 
 
     {"format": "ammcnet-model/1", "model_config": asdict(ModelConfig),
      "state_dict": {...}, "calibration": dict | None, "train_config": dict | None, "meta": dict,
+     "scorer": dict | None,   # fitted score components, e.g. the motion prior (ammcnet.scoring.Scorer)
      "digest": "sha256:..."}
 
 The digest (:mod:`ammcnet.utils.digest`) covers the weights and every setting; each load checks
@@ -63,6 +64,8 @@ class LoadedModel:
         path: the file that was read.
         digest: the content digest stored in the file (None for files written before digests).
         verified: True when the stored digest matched the content; None when there was none.
+        scorer_state: the scorer's fitted components as stored (``ammcnet.scoring.load_scorer``
+            rebuilds them), or None.
     """
 
     model: AMMCNet
@@ -73,6 +76,7 @@ class LoadedModel:
     path: Path = Path()
     digest: str | None = None
     verified: bool | None = None
+    scorer_state: dict[str, Any] | None = None
 
 
 def to_plain(obj: Any, where: str = "value") -> Any:
@@ -107,6 +111,7 @@ def save_model_file(
     calibration: dict[str, Any] | None = None,
     train_config: dict[str, Any] | None = None,
     meta: dict[str, Any] | None = None,
+    scorer: dict[str, Any] | None = None,
 ) -> None:
     """Write ``model`` and its sizes to ``path`` atomically (temp name, then rename).
 
@@ -116,9 +121,8 @@ def save_model_file(
         calibration: JSON-able score statistics (from ``ammcnet.scoring.calibrate``).
         train_config: the training settings, as a plain dict.
         meta: provenance; ``ammcnet_version`` is added when absent.
-
-    A motion prior attached to the model (``model.motion_prior``, fitted at the end of training,
-    see ``ammcnet.scoring.motion_prior``) is stored beside the weights and attached again on load.
+        scorer: the scorer's fitted components (``Scorer.state()``, e.g. the motion prior fitted
+            at the end of training), stored beside the weights.
     """
     state = {
         k: (v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.detach().cpu()).clone()
@@ -134,9 +138,8 @@ def save_model_file(
         "train_config": to_plain(train_config, "train_config"),
         "meta": to_plain(meta, "meta"),
     }
-    prior = getattr(model, "motion_prior", None)
-    if prior is not None:
-        obj["motion_prior"] = to_plain(prior.to_dict(), "motion_prior")
+    if scorer is not None:
+        obj["scorer"] = to_plain(scorer, "scorer")
     torch_save_atomic(path, seal(obj))
 
 
@@ -305,13 +308,9 @@ def load_model_file(path_or_run_dir: str | os.PathLike[str], map_location: Any =
     )
     model.load_state_dict(state)
     model.to(map_location if map_location is not None else "cpu").eval()
-    if obj.get("motion_prior") is not None:
-        from ammcnet.scoring.motion_prior import MotionPrior
-
-        try:
-            model.motion_prior = MotionPrior.from_dict(obj["motion_prior"])
-        except (ConfigError, KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path}: its motion prior is unreadable ({exc}); re-run `ammcnet calibrate`") from None
+    scorer_state = obj.get("scorer")
+    if scorer_state is None and obj.get("motion_prior") is not None:  # files written before the scorer entry
+        scorer_state = {"format": "ammcnet-scorer/1", "components": {"motion_prior": obj["motion_prior"]}}
     return LoadedModel(
         model=model,
         config=config,
@@ -321,4 +320,5 @@ def load_model_file(path_or_run_dir: str | os.PathLike[str], map_location: Any =
         path=path,
         digest=obj.get(DIGEST_KEY),
         verified=verified,
+        scorer_state=scorer_state,
     )

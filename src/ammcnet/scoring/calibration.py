@@ -26,6 +26,8 @@ import numpy as np
 
 from ammcnet.errors import ConfigError, DataError
 from ammcnet.scoring.fusion import FusionWeights, Smoothing, fuse_records, smooth
+from ammcnet.scoring.inference import score_clips
+from ammcnet.scoring.scorer import Scorer
 
 FORMAT = "ammcnet-calibration/1"
 #: Quantiles stored per record.
@@ -151,6 +153,7 @@ def calibrate(
     weights: FusionWeights | None = None,
     smoothing: Smoothing | None = None,
     progress: bool = False,
+    scorer: Scorer | None = None,
 ) -> dict[str, Any]:
     """Score held-out normal clips and summarise every record (see the module docstring).
 
@@ -161,13 +164,13 @@ def calibrate(
         device: torch device string.
         weights, smoothing: the fusion used for the stored fused-score table and thresholds.
         progress: show a tqdm bar.
+        scorer: the model's scorer (its fitted components); default: the plain records.
 
     Returns:
         The JSON-able calibration dict.
     """
-    from ammcnet.scoring.inference import score_clips
-
-    index, records = score_clips(model, clip_dataset, batch_size=batch_size, device=device, progress=progress)
+    index, records = score_clips(model, clip_dataset, scorer=scorer, batch_size=batch_size, device=device,
+                                 progress=progress)
     videos = []
     for v in np.unique(index[:, 0]):
         rows = np.flatnonzero(index[:, 0] == v)

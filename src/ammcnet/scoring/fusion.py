@@ -31,11 +31,12 @@ import numpy as np
 from scipy.ndimage import correlate1d
 
 from ammcnet.errors import ConfigError
+from ammcnet.metrics.scorefile import load_score_file
+from ammcnet.scoring.scorer import record_spec, registered_records
 
-#: Records written by ``ammcnet test``, in file order.
-RECORDS: tuple[str, ...] = ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit", "motion_prior")
-#: Records where a high value means *normal* (their z-score is negated before fusion).
-HIGH_IS_NORMAL: frozenset[str] = frozenset({"rgb_psnr"})
+#: The built-in records written by ``ammcnet test``, in file order (the scorer's registry holds
+#: them and any record registered later: :func:`ammcnet.scoring.scorer.registered_records`).
+RECORDS: tuple[str, ...] = registered_records()
 #: Smallest standard deviation used to z-score a record (guards constant calibration records).
 MIN_STD = 1e-6
 #: Smallest standard deviation relative to the record's mean magnitude. A calibration from a few
@@ -146,7 +147,8 @@ def fuse_records(
             continue
         mean, std = record_stats(calibration, name)
         z = (np.asarray(records[name], np.float64) - mean) / std
-        term = (-w if name in HIGH_IS_NORMAL else w) * z
+        spec = record_spec(name)
+        term = (-w if spec is not None and spec.high_is_normal else w) * z
         total = term if total is None else total + term
     if total is None:
         raise ConfigError(
@@ -246,10 +248,9 @@ def _as_records(obj: Any) -> dict[str, Sequence[np.ndarray]]:
     elif hasattr(obj, "records"):
         records = dict(obj.records)
     else:
-        from ammcnet.metrics import load_score_file
-
         records = dict(load_score_file(obj).records)
-    records = {k: v for k, v in records.items() if k in RECORDS}
+    known = registered_records()
+    records = {k: v for k, v in records.items() if k in known}
     if not records:
-        raise ConfigError(f"no known records in the scores (expected some of {list(RECORDS)})")
+        raise ConfigError(f"no known records in the scores (expected some of {list(known)})")
     return records

@@ -1,21 +1,12 @@
 """Batched inference: per-frame score records (and optional error maps) of every test video.
 
 Every value is computed per sample (the commitment error is each clip's own mean, BN runs in
-eval mode, the memory is frozen), so the batch size changes no score. Records of frame ``t``
-(see ``docs/design.md`` for the clip convention):
+eval mode, the memory is frozen), so the batch size changes no score. The records are those of
+:class:`ammcnet.scoring.scorer.Scorer` (see there for their definitions); warm-up entries 0..F-1
+(no prediction) copy entry F, as in the authors' records.
 
-* ``rgb_psnr``: both images mapped from [-1, 1] to [0, 1], ``10 log10(1 / max(MSE, 1e-10))``,
-  MSE over 3 x H x W (high = normal);
-* ``rgb_commit``: appearance commitment error of the clip;
-* ``flow_error``: MSE over 2 x H x W between the predicted flow and the true flow t-1 -> t;
-* ``flow_commit``: motion commitment error of the clip.
-
-Warm-up entries 0..F-1 (no prediction) copy entry F, as in the authors' records.
-
->>> import torch
->>> p = torch.zeros(2, 3, 8, 8); t = p.clone(); t[1] += 0.2   # 0.1 in [0, 1] units
->>> [round(v, 3) for v in psnr_per_sample(p, t).tolist()]
-[100.0, 20.0]
+>>> ScoreResult({"rgb_psnr": []}, np.zeros(0, np.int64), [], 4).frames_in
+4
 """
 
 from __future__ import annotations
@@ -27,44 +18,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
 from tqdm import tqdm
 
+from ammcnet.data.clips import ClipBatch, ClipDataset
 from ammcnet.errors import DataError
-from ammcnet.scoring.fusion import RECORDS
-
-#: Smallest MSE in the PSNR (caps a perfect prediction at 100 dB instead of inf).
-PSNR_EPS = 1e-10
-
-
-def psnr_per_sample(pred: Tensor, target: Tensor) -> Tensor:
-    """PSNR in dB of images in [-1, 1] after mapping to [0, 1]; (B, C, H, W) -> (B,) float64."""
-    diff = (pred.double() - target.double()) * 0.5
-    mse = diff.pow(2).flatten(1).mean(1)
-    return 10.0 * torch.log10(1.0 / mse.clamp_min(PSNR_EPS))
-
-
-def mse_per_sample(pred: Tensor, target: Tensor) -> Tensor:
-    """Mean squared error over all but the batch axis; (B, ...) -> (B,) float64."""
-    return (pred.double() - target.double()).pow(2).flatten(1).mean(1)
-
-
-def error_map(
-    frame_pred: Tensor, target: Tensor, flow_pred: Tensor | None = None, flow_target: Tensor | None = None,
-    flow_weight: float = 0.0,
-) -> Tensor:
-    """Per-pixel anomaly map (B, H, W): squared error in [0, 1] units, mean over RGB channels.
-
-    With ``flow_weight > 0`` the motion stream's per-pixel squared flow error (mean over u, v),
-    resized to the frame grid if needed, is added with that weight.
-    """
-    amap = ((frame_pred.float() - target.float()) * 0.5).pow(2).mean(1)
-    if flow_weight and flow_pred is not None and flow_target is not None:
-        fmap = (flow_pred.float() - flow_target.float()).pow(2).mean(1, keepdim=True)
-        if fmap.shape[-2:] != amap.shape[-2:]:
-            fmap = torch.nn.functional.interpolate(fmap, size=amap.shape[-2:], mode="bilinear", align_corners=False)
-        amap = amap + flow_weight * fmap[:, 0]
-    return amap
+from ammcnet.metrics.scorefile import save_score_file
+from ammcnet.scoring.scorer import Scorer
+from ammcnet.utils.io import save_npy_atomic
 
 
 @dataclass
@@ -87,8 +47,6 @@ class ScoreResult:
 
     def save(self, path: str | Path, dataset: str | None = None) -> None:
         """Write the score file (evaluator ``.npz`` format), atomically; ``dataset`` is stored as meta."""
-        from ammcnet.metrics.scorefile import save_score_file
-
         meta: dict[str, str | int] = {"frames_in": self.frames_in}
         if dataset:
             meta["dataset"] = dataset
@@ -96,8 +54,6 @@ class ScoreResult:
 
     def save_maps(self, folder: str | Path) -> list[Path]:
         """Write one ``<video>.npy`` (N, H, W) float16 map file per video, atomically."""
-        from ammcnet.utils.io import save_npy_atomic
-
         if self.maps is None:
             raise DataError("no error maps were computed: score with error_maps=True (ammcnet test --maps)")
         paths = []
@@ -108,42 +64,30 @@ class ScoreResult:
         return paths
 
 
-def _batches(model: Any, dataset: Any, batch_size: int, device: str, progress: bool, desc: str) -> Iterator[tuple]:
-    """Yield (batch, model output) over a clip dataset in order, under inference mode."""
+def _batches(model: Any, scorer: Scorer, dataset: Any, batch_size: int, device: str, progress: bool | None,
+             desc: str) -> Iterator[tuple[ClipBatch, Any, dict[str, np.ndarray]]]:
+    """Yield (clip batch, model output, records as float64 numpy) over a clip dataset in order."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
-    uses_motion = getattr(model, "motion", None) is not None
-    with torch.inference_mode():
-        # progress None = a bar only on a terminal (tqdm's rule)
-        bar = tqdm(loader, desc=desc, unit="batch", disable=None if progress is None else not progress, leave=False)
-        for batch in bar:
-            frames = batch["frames"].to(device)
-            flows = batch["flows"].to(device) if uses_motion else None
-            yield batch, model(frames, flows)
+    motion = getattr(model, "motion", None) is not None
+    # progress None = a bar only on a terminal (tqdm's rule)
+    bar = tqdm(loader, desc=desc, unit="batch", disable=None if progress is None else not progress, leave=False)
+    for raw in bar:
+        batch = ClipBatch.from_dict(raw, device, motion=motion)
+        out, rec = scorer.score(model, batch)
+        yield batch, out, {k: v.cpu().numpy() for k, v in rec.items()}
 
 
-def _prepare_model(model: Any, device: str) -> Any:
+def _prepare(model: Any, scorer: Scorer | None, device: str) -> tuple[Any, Scorer]:
     model.eval()
-    return model.to(device)
-
-
-def _records_of(batch: dict, out: Any, device: str, model: Any = None) -> dict[str, np.ndarray]:
-    rec = {
-        "rgb_psnr": psnr_per_sample(out.frame_pred, batch["target"].to(device)),
-        "rgb_commit": out.frame_commit_per_sample.double(),
-    }
-    if out.flow_pred is not None:
-        rec["flow_error"] = mse_per_sample(out.flow_pred, batch["flow_target"].to(device))
-        rec["flow_commit"] = out.flow_commit_per_sample.double()
-        prior = getattr(model, "motion_prior", None)
-        if prior is not None:
-            rec["motion_prior"] = prior.score(batch["flow_target"].to(device)).double()
-    return {k: v.cpu().numpy() for k, v in rec.items()}
+    scorer = scorer if scorer is not None else Scorer()
+    return model.to(device), scorer.to(device)
 
 
 def score_clips(
-    model: Any, clip_dataset: Any, *, batch_size: int = 16, device: str = "cpu", progress: bool | None = False
+    model: Any, clip_dataset: Any, *, scorer: Scorer | None = None, batch_size: int = 16, device: str = "cpu",
+    progress: bool | None = False,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Records of every clip of a clip dataset, in dataset order.
+    """Records of every clip of a clip dataset, in dataset order (``scorer``: the model file's, see ``load_scorer``).
 
     Returns:
         (index, records): ``index`` (M, 2) rows (video index, target frame t); ``records`` maps
@@ -151,13 +95,13 @@ def score_clips(
     """
     if len(clip_dataset) == 0:
         raise DataError("the clip dataset is empty: every video is shorter than the model's history + 1 frames")
-    model = _prepare_model(model, device)
+    model, scorer = _prepare(model, scorer, device)
     parts: dict[str, list[np.ndarray]] = {}
     rows = []
-    for batch, out in _batches(model, clip_dataset, batch_size, device, progress, "scoring"):
-        for k, v in _records_of(batch, out, device, model).items():
+    for batch, _, rec in _batches(model, scorer, clip_dataset, batch_size, device, progress, "scoring"):
+        for k, v in rec.items():
             parts.setdefault(k, []).append(v)
-        rows.append(np.stack([batch["video"].numpy(), batch["t"].numpy()], 1))
+        rows.append(np.stack([batch.video.numpy(), batch.t.numpy()], 1))
     return np.concatenate(rows).astype(np.int64), {k: np.concatenate(v) for k, v in parts.items()}
 
 
@@ -171,6 +115,7 @@ def score_prepared(
     prepared: Any,
     split: str = "test",
     *,
+    scorer: Scorer | None = None,
     batch_size: int = 16,
     device: str = "cpu",
     error_maps: bool = False,
@@ -180,9 +125,10 @@ def score_prepared(
     """Score every video of one split of a prepared dataset.
 
     Args:
-        model: an ``AMMCNet``; set to eval mode here.
+        model: an ``AMMCNet`` (set to eval mode here) or an inference backend.
         prepared: a ``PreparedDataset`` at the model's resolution.
         split: ``"test"`` (or ``"train"`` for diagnostics).
+        scorer: the model file's scorer (its fitted components); default: the plain records.
         batch_size: inference batch size (changes no score).
         device: torch device string.
         error_maps: also keep per-pixel (N, H, W) float16 error maps.
@@ -190,37 +136,25 @@ def score_prepared(
         progress: show a tqdm bar.
 
     Returns:
-        :class:`ScoreResult` with the four records (two without a motion stream).
+        :class:`ScoreResult` with the scorer's records (see :mod:`ammcnet.scoring.scorer`).
     """
-    from ammcnet.data import ClipDataset
-
     cfg = model.config
     frames_in = int(cfg.frames_in)
     videos = list(prepared.videos(split))
     counts = np.asarray(prepared.num_frames(split), np.int64)
-    short = [f"{v} ({n})" for v, n in zip(videos, counts, strict=True) if n <= frames_in]
-    if short:
-        raise DataError(
-            f"{prepared.root}: {split} video(s) {', '.join(short[:5])} have at most {frames_in} frames, but the model "
-            f"predicts frame t from {frames_in} past frames; remove them or use a model with a shorter history"
-        )
+    _check_lengths(prepared, split, videos, counts, frames_in)
     dataset = ClipDataset(prepared, split, frames_in=frames_in, flows_in=int(cfg.flows_in))
-    model = _prepare_model(model, device)
+    model, scorer = _prepare(model, scorer, device)
     records: dict[str, list[np.ndarray]] = {}
-    maps: list[np.ndarray] | None = None
-    if error_maps:
-        h, w = prepared.size
-        maps = [np.zeros((int(n), h, w), np.float16) for n in counts]
-    for batch, out in _batches(model, dataset, batch_size, device, progress, f"scoring {split}"):
-        vid, t = batch["video"].numpy(), batch["t"].numpy()
-        for k, v in _records_of(batch, out, device, model).items():
+    maps = [np.zeros((int(n), *prepared.size), np.float16) for n in counts] if error_maps else None
+    for batch, out, rec in _batches(model, scorer, dataset, batch_size, device, progress, f"scoring {split}"):
+        vid, t = batch.video.numpy(), batch.t.numpy()
+        for k, v in rec.items():
             arrs = records.setdefault(k, [np.full(int(n), np.nan) for n in counts])
             for i in range(len(v)):
                 arrs[vid[i]][t[i]] = v[i]
         if maps is not None:
-            amap = error_map(out.frame_pred, batch["target"].to(device), out.flow_pred,
-                             batch["flow_target"].to(device) if out.flow_pred is not None else None, map_flow_weight)
-            amap = amap.cpu().numpy().astype(np.float16)
+            amap = scorer.error_maps(batch, out, map_flow_weight).cpu().numpy().astype(np.float16)
             for i in range(len(amap)):
                 maps[vid[i]][t[i]] = amap[i]
     for k in records:
@@ -231,5 +165,14 @@ def score_prepared(
                             "the prepared cache looks incomplete, prepare it again")
     if maps is not None:
         maps = [_fill_warmup(m, frames_in) for m in maps]
-    ordered = {k: records[k] for k in RECORDS if k in records}
-    return ScoreResult(ordered, counts, videos, frames_in, maps)
+    return ScoreResult(records, counts, videos, frames_in, maps)
+
+
+def _check_lengths(prepared: Any, split: str, videos: list[str], counts: np.ndarray, frames_in: int) -> None:
+    """Refuse videos too short to score a single frame, naming them."""
+    short = [f"{v} ({n})" for v, n in zip(videos, counts, strict=True) if n <= frames_in]
+    if short:
+        raise DataError(
+            f"{prepared.root}: {split} video(s) {', '.join(short[:5])} have at most {frames_in} frames, but the model "
+            f"predicts frame t from {frames_in} past frames; remove them or use a model with a shorter history"
+        )

@@ -108,16 +108,29 @@ def flow_bins(flow: Tensor, size: tuple[int, int], config: MotionPriorConfig) ->
     return torch.where(speed < config.static, torch.zeros_like(bins), bins)
 
 
-class MotionPrior:
-    """A fitted prior: negative log-probabilities per (cell row, cell column, bin)."""
+class MotionPrior(nn.Module):
+    """A fitted prior, a scorer component: negative log-probabilities per (cell row, cell column, bin).
+
+    Calling it maps (B, 2, H, W) normalised flows to (B,) float32 records, in PyTorch or inside an
+    exported ONNX graph alike. It is saved in the model file with the scorer
+    (:meth:`to_dict` / :meth:`from_dict`), beside the network, not inside it.
+    """
+
+    #: Name of the component in a :class:`~ammcnet.scoring.scorer.Scorer` and the model file.
+    component = "motion_prior"
 
     def __init__(self, nll: Tensor, size: tuple[int, int], config: MotionPriorConfig, frames: int = 0) -> None:
-        self.nll = nll.float()
+        super().__init__()
         self.size = (int(size[0]), int(size[1]))
         self.config = config
         self.frames = int(frames)
         self.cell = max(1, self.size[0] // config.rows)
-        self._heads: dict[str, MotionPriorHead] = {}  # one per device: score() runs per frame online
+        gh, gw = self.grid
+        with torch.inference_mode(False):  # ordinary tensors, usable in and out of inference mode
+            nll = nll.detach().float().clone()
+            idx = _cell_index(self.size, self.cell)[: gh * self.cell, : gw * self.cell]
+            self.register_buffer("nll", nll, persistent=False)
+            self.register_buffer("cell_offset", (idx * config.num_bins).clone(), persistent=False)
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -131,18 +144,10 @@ class MotionPrior:
         gh, gw = size[0] // cell, size[1] // cell
         if gh < 1 or gw < 1:
             raise ConfigError(f"motion prior: {size[0]}x{size[1]} frames are too small for {config.rows} cell rows")
-        nb = config.num_bins
-        counts = torch.zeros(gh * gw * nb, dtype=torch.float64)
-        cells = _cell_index(size, cell).view(-1)
-        frames = 0
-        for chunk in flows:
-            bins = flow_bins(chunk.float(), size, config)  # (N, H, W)
-            keep = cells >= 0
-            flat = (cells[keep][None, :] * nb + bins.flatten(1)[:, keep]).reshape(-1)
-            counts += torch.bincount(flat, minlength=gh * gw * nb).double()
-            frames += int(chunk.shape[0])
+        counts, frames = _bin_counts(flows, size, config, cell)
         if frames == 0:
             raise ConfigError("motion prior: no training flows to fit it on")
+        nb = config.num_bins
         counts = counts.view(gh, gw, nb).permute(2, 0, 1)[None]  # (1, nb, gh, gw)
         if config.share > 1:  # a figure one cell away is still "the same place"
             pad = config.share // 2
@@ -153,14 +158,20 @@ class MotionPrior:
         p = (counts + config.alpha * global_p) / (counts.sum(-1, keepdim=True) + config.alpha)
         return cls((-torch.log(p)).float(), size, config, frames)
 
-    def score(self, flow_target: Tensor) -> Tensor:
+    def forward(self, flow_target: Tensor) -> Tensor:
         """(B, 2, H, W) normalised flows -> (B,) float32 records (higher = more unusual)."""
-        key = str(flow_target.device)
-        head = self._heads.get(key)
-        if head is None:
-            with torch.inference_mode(False):  # ordinary tensors, usable in and out of inference mode
-                head = self._heads[key] = MotionPriorHead(self).to(flow_target.device)
-        return head(flow_target.float())
+        h, w = self.grid[0] * self.cell, self.grid[1] * self.cell
+        bins = flow_bins(flow_target, self.size, self.config)[:, :h, :w]
+        flat = self.nll.reshape(-1)
+        per_pixel = flat[(self.cell_offset[None] + bins).reshape(bins.shape[0], -1)].view(-1, 1, h, w)
+        per_cell = F.avg_pool2d(per_pixel, self.cell)  # mean NLL of each cell's pixels
+        return per_cell.flatten(1).amax(1)
+
+    def score(self, flow_target: Tensor) -> Tensor:
+        """The record of (B, 2, H, W) flows on any device (the prior follows the flows there)."""
+        if self.nll.device != flow_target.device:
+            self.to(flow_target.device)
+        return self(flow_target.float())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for the model file."""
@@ -179,6 +190,22 @@ class MotionPrior:
         return cls(nll, tuple(data["size"]), MotionPriorConfig(**cfg), int(data.get("frames", 0)))
 
 
+def _bin_counts(flows: Iterable[Tensor], size: tuple[int, int], config: MotionPriorConfig, cell: int) -> tuple[Tensor, int]:
+    """Histogram of bins per cell over the flows, flat (cells x bins), and the number of frames seen."""
+    gh, gw = size[0] // cell, size[1] // cell
+    nb = config.num_bins
+    counts = torch.zeros(gh * gw * nb, dtype=torch.float64)
+    cells = _cell_index(size, cell).view(-1)
+    keep = cells >= 0
+    frames = 0
+    for chunk in flows:
+        bins = flow_bins(chunk.float(), size, config)  # (N, H, W)
+        flat = (cells[keep][None, :] * nb + bins.flatten(1)[:, keep]).reshape(-1)
+        counts += torch.bincount(flat, minlength=gh * gw * nb).double()
+        frames += int(chunk.shape[0])
+    return counts, frames
+
+
 def _cell_index(size: tuple[int, int], cell: int) -> Tensor:
     """(H, W) cell number of each pixel; -1 for the right/bottom margin that fills no whole cell."""
     h, w = size
@@ -188,26 +215,6 @@ def _cell_index(size: tuple[int, int], cell: int) -> Tensor:
     idx = rows[:, None] * gw + cols[None, :]
     inside = (rows[:, None] < gh) & (cols[None, :] < gw)
     return torch.where(inside, idx, torch.full_like(idx, -1))
-
-
-class MotionPriorHead(nn.Module):
-    """The prior as a module (for :class:`ammcnet.export.heads.ScoringGraph` and ONNX export)."""
-
-    def __init__(self, prior: MotionPrior) -> None:
-        super().__init__()
-        self.size, self.config, self.cell = prior.size, prior.config, prior.cell
-        gh, gw = prior.grid
-        self.grid = (gh, gw)
-        self.register_buffer("nll", prior.nll.reshape(-1).clone(), persistent=False)
-        idx = _cell_index(prior.size, prior.cell)[: gh * prior.cell, : gw * prior.cell]
-        self.register_buffer("cell_offset", (idx * prior.config.num_bins).clone(), persistent=False)
-
-    def forward(self, flow_target: Tensor) -> Tensor:
-        h, w = self.grid[0] * self.cell, self.grid[1] * self.cell
-        bins = flow_bins(flow_target, self.size, self.config)[:, :h, :w]
-        per_pixel = self.nll[(self.cell_offset[None] + bins).reshape(bins.shape[0], -1)].view(-1, 1, h, w)
-        per_cell = F.avg_pool2d(per_pixel, self.cell)  # mean NLL of each cell's pixels
-        return per_cell.flatten(1).amax(1)
 
 
 def fit_from_prepared(prepared: Any, clip_rows: np.ndarray, *, size: tuple[int, int],
@@ -232,15 +239,14 @@ def fit_from_prepared(prepared: Any, clip_rows: np.ndarray, *, size: tuple[int, 
     return MotionPrior.fit(chunks(), size=size, config=config)
 
 
-def fit_for_training_clips(model: Any, train_set: Any, config: MotionPriorConfig | None = None) -> MotionPrior | None:
-    """Fit the prior on a training clip set (a ``ClipSubset``) and attach it to ``model``.
+def fit_for_training_clips(train_set: Any, config: MotionPriorConfig | None = None, *,
+                           motion: bool = True) -> MotionPrior | None:
+    """Fit the prior on a training clip set (a ``ClipSubset``), for the model's scorer.
 
-    Returns None (and attaches nothing) for a model without a motion stream: its score graph has
-    no flows to read.
+    Returns None for a model without a motion stream (``motion=False``, its score graph has no
+    flows to read) or without training clips.
     """
-    if getattr(model, "motion", None) is None or len(train_set) == 0:
+    if not motion or len(train_set) == 0:
         return None
     prepared = train_set.prepared
-    prior = fit_from_prepared(prepared, train_set.index, size=tuple(prepared.size), config=config)
-    model.motion_prior = prior
-    return prior
+    return fit_from_prepared(prepared, train_set.index, size=tuple(prepared.size), config=config)

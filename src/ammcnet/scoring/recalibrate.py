@@ -59,7 +59,8 @@ def recalibrate(
     from ammcnet.models import load_model_file, save_model_file
     from ammcnet.scoring.calibration import calibrate, threshold_for_fpr
     from ammcnet.scoring.fusion import FusionWeights, Smoothing
-    from ammcnet.scoring.motion_prior import MotionPriorConfig, fit_for_training_clips
+    from ammcnet.scoring.motion_prior import MotionPriorConfig
+    from ammcnet.scoring.scorer import fit_scorer
     from ammcnet.training.api import open_training_data
     from ammcnet.training.config import apply_overrides, config_from_dict
     from ammcnet.training.presets import load_preset
@@ -95,13 +96,14 @@ def recalibrate(
     weights = FusionWeights.from_dict(config.scoring.weights)
     smoothing = Smoothing.from_dict(config.scoring.smoothing)
     # (re)fitted on the training clips, like at training
-    fit_for_training_clips(loaded.model, train_set, MotionPriorConfig.from_dict(config.scoring.prior))
+    scorer = fit_scorer(loaded.model, train_set, MotionPriorConfig.from_dict(config.scoring.prior))
     calibration = calibrate(loaded.model, val_set, batch_size=batch_size or config.scoring.batch_size, device=device,
-                            weights=weights, smoothing=smoothing, progress=progress)
+                            weights=weights, smoothing=smoothing, progress=progress, scorer=scorer)
     dest = Path(out) if out is not None else loaded.path
     meta = {**(loaded.meta or {}), "recalibrated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
             "calibration_clips": len(val_set)}
-    save_model_file(dest, loaded.model.cpu(), calibration=calibration, train_config=config.to_dict(), meta=meta)
+    save_model_file(dest, loaded.model.cpu(), calibration=calibration, train_config=config.to_dict(), meta=meta,
+                    scorer=scorer.state())
     return {
         "model": str(dest),
         "clips": len(val_set),

@@ -28,6 +28,7 @@ import numpy as np
 from ammcnet.errors import ConfigError, DataError
 from ammcnet.scoring.fusion import FusionWeights, Smoothing, honest_scores
 from ammcnet.scoring.inference import ScoreResult, score_prepared
+from ammcnet.scoring.scorer import load_scorer
 
 PROTOCOLS = ("honest", "paper")
 #: Frames shown in the heatmap figure.
@@ -244,18 +245,20 @@ def run_test(
             raise ConfigError(f"{onnx} was exported from a different model than {loaded.path}: export this run "
                               f"again with ammcnet export {run} --onnx {onnx}")
     t0 = time.perf_counter()
+    records_of = load_scorer(loaded)
     if score_with is not None:
         if onnx is not None:
             raise ConfigError("--onnx scores in one process: drop --ray")
         result = score_with(loaded.model, prepared, "test", batch_size=batch_size, error_maps=maps,
-                            map_flow_weight=map_flow_weight)
+                            map_flow_weight=map_flow_weight, scorer=records_of)
     elif workers > 1:  # videos spread over processes; the scores equal a single process's
         from ammcnet.scoring.sharded import score_prepared_sharded
 
         result = score_prepared_sharded(loaded.model, prepared, "test", workers=workers, batch_size=batch_size,
-                                        device=device, error_maps=maps, map_flow_weight=map_flow_weight)
+                                        device=device, error_maps=maps, map_flow_weight=map_flow_weight,
+                                        scorer=records_of)
     else:
-        result = score_prepared(scorer, prepared, "test", batch_size=batch_size, device=device,
+        result = score_prepared(scorer, prepared, "test", scorer=records_of, batch_size=batch_size, device=device,
                                 error_maps=maps, map_flow_weight=map_flow_weight, progress=show)
     seconds = time.perf_counter() - t0
     f = result.frames_in

@@ -19,6 +19,10 @@ from ammcnet import __version__
 from ammcnet.errors import CheckpointError, ConfigError, DataError
 from ammcnet.models import AMMCNet, ModelConfig, load_model_file, save_model_file
 from ammcnet.models.checkpoint import check_state_dict
+from ammcnet.scoring.calibration import calibrate
+from ammcnet.scoring.fusion import FusionWeights, Smoothing
+from ammcnet.scoring.motion_prior import MotionPriorConfig
+from ammcnet.scoring.scorer import Scorer, fit_scorer
 from ammcnet.training.config import TrainConfig
 from ammcnet.training.distributed import barrier, init_distributed, verify_replicas, world_size
 from ammcnet.training.metrics_log import MetricsLog
@@ -110,24 +114,17 @@ def _check_run_folder(out: Path, stages: tuple[int, ...], resume: bool) -> None:
         )
 
 
-def _calibrate(model: AMMCNet, val_set: Any, config: TrainConfig, device: torch.device) -> dict[str, Any] | None:
-    try:
-        from ammcnet.scoring import calibrate
-    except ImportError:
-        try:
-            from ammcnet.scoring.calibration import calibrate
-        except ImportError:
-            return None
+def _calibrate(model: AMMCNet, val_set: Any, config: TrainConfig, device: torch.device,
+               scorer: Scorer) -> dict[str, Any] | None:
     if len(val_set) == 0:
         return None
-    from ammcnet.scoring.fusion import FusionWeights, Smoothing
-
     weights = FusionWeights.from_dict(config.scoring.weights)
     smoothing = Smoothing.from_dict(config.scoring.smoothing)
     model.eval()
     try:
         return calibrate(
-            model, val_set, batch_size=config.scoring.batch_size, device=str(device), weights=weights, smoothing=smoothing
+            model, val_set, batch_size=config.scoring.batch_size, device=str(device), weights=weights, smoothing=smoothing,
+            scorer=scorer,
         )
     finally:
         model.train()
@@ -272,13 +269,12 @@ def _train(
         assert model is not None
         if is_main:
             # where and which way things move in the training clips: the motion_prior record
-            from ammcnet.scoring.motion_prior import MotionPriorConfig, fit_for_training_clips
-
-            fit_for_training_clips(model, train_set, MotionPriorConfig.from_dict(config.scoring.prior))
-            calibration = _calibrate(model, val_set, config, dev)
+            scorer = fit_scorer(model, train_set, MotionPriorConfig.from_dict(config.scoring.prior))
+            calibration = _calibrate(model, val_set, config, dev, scorer)
             meta["stage"] = max(stages)
             meta["world_size"] = world_size()
-            save_model_file(out / "model.pt", model.cpu(), calibration=calibration, train_config=config.to_dict(), meta=meta)
+            save_model_file(out / "model.pt", model.cpu(), calibration=calibration, train_config=config.to_dict(), meta=meta,
+                            scorer=scorer.state())
         barrier()
     finally:
         log.close()
