@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from ammcnet.apps.tester import run_test
 from ammcnet.bench.system import machine_info
 from ammcnet.export import export_run
 from ammcnet.metrics import load_score_file
-from ammcnet.scoring.runner import run_test
 from ammcnet.utils.io import write_json_atomic
 
 

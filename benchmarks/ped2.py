@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from ammcnet.scoring.runner import run_test
+from ammcnet.apps.tester import run_test
 from ammcnet.training import load_preset, train
 from ammcnet.utils.io import write_json_atomic
 

@@ -47,14 +47,14 @@ def _current(reference_run: dict) -> dict:
     """Records and honest scores of the current code, as plain lists."""
     from ammcnet.detect import Detector
     from ammcnet.scoring import honest_scores, score_prepared
-    from ammcnet.scoring.runner import scoring_settings
     from ammcnet.scoring.scorer import load_scorer
+    from ammcnet.scoring.settings import scoring_settings
 
     loaded = load_model_file(reference_run["run"])
     prepared = reference_run["prepared"]
     result = score_prepared(loaded.model, prepared, "test", scorer=load_scorer(loaded), batch_size=3)
-    weights, smoothing = scoring_settings(loaded.train_config, loaded.calibration)
-    honest = honest_scores(result, loaded.calibration, weights, smoothing)
+    settings = scoring_settings(loaded.train_config, loaded.calibration)
+    honest = honest_scores(result, loaded.calibration, settings.weights, settings.smoothing)
     video = result.videos[0]
     det = Detector.from_run(reference_run["run"], threshold=None)
     frames = np.asarray(prepared.frames("test", video))  # already at the model grid: resize is the identity

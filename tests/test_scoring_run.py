@@ -136,7 +136,7 @@ def test_cli_test_end_to_end(tiny, capsys):
 
 def test_dataset_root_is_prepared_at_the_model_size(tiny, monkeypatch):
     """A dataset root (not a cache folder) is prepared with the run's settings, test split only."""
-    from ammcnet.scoring.runner import run_test
+    from ammcnet.apps.tester import run_test
 
     monkeypatch.setenv("AMMCNET_CACHE", str(tiny["tmp"] / "cache2"))
     m = run_test(tiny["run"], tiny["root"], tiny["tmp"] / "out2", plots=False, progress=False)
@@ -144,9 +144,9 @@ def test_dataset_root_is_prepared_at_the_model_size(tiny, monkeypatch):
 
 
 def test_bad_inputs_are_one_line_errors(tiny, capsys):
+    from ammcnet.apps.tester import run_test
     from ammcnet.data import prepare_dataset
     from ammcnet.models import save_model_file
-    from ammcnet.scoring.runner import run_test
 
     empty = tiny["tmp"] / "empty_run"
     empty.mkdir()
@@ -221,9 +221,9 @@ def test_int8_export_and_scoring_through_it(tiny, capsys):
 
 
 def test_onnx_graph_of_another_model_is_refused(tiny):
+    from ammcnet.apps.tester import run_test
     from ammcnet.export import export_onnx
     from ammcnet.models import AMMCNet, ModelConfig
-    from ammcnet.scoring.runner import run_test
 
     other = export_onnx(AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=8)), tiny["tmp"] / "other.onnx",
                         size=(SIZE, SIZE))

@@ -24,9 +24,15 @@ import torch
 
 from ammcnet.bench.pipeline import score_stream
 from ammcnet.bench.system import machine_info, peak_memory_mb, time_call
+from ammcnet.data import open_video
+from ammcnet.demo import SceneConfig, render_video
 from ammcnet.errors import ConfigError
-from ammcnet.export import optimize_for_inference
+from ammcnet.export import OnnxBackend, TorchBackend, export_onnx, optimize_for_inference
 from ammcnet.export.heads import ScoringGraph
+from ammcnet.export.quantize import quantize_onnx, synthetic_feeds
+from ammcnet.models import AMMCNet, ModelConfig, PatchDiscriminator, init_weights_normal, load_model_file
+from ammcnet.training.presets import load_preset
+from ammcnet.training.steps import GanPart, stage2_step
 
 
 @dataclass
@@ -71,8 +77,6 @@ class BenchConfig:
 
 
 def _load(cfg: BenchConfig) -> tuple[Any, Any]:
-    from ammcnet.models import AMMCNet, ModelConfig, load_model_file
-    from ammcnet.training.presets import load_preset
 
     train_cfg = load_preset(cfg.preset)
     if cfg.model:
@@ -83,7 +87,6 @@ def _load(cfg: BenchConfig) -> tuple[Any, Any]:
 
 
 def _scene_frames(size: tuple[int, int], n: int) -> list[np.ndarray]:
-    from ammcnet.demo import SceneConfig, render_video
 
     h, w = size
     # render at a camera-like size (multiple of 8, aspect 3:2), the pipeline then resizes
@@ -91,7 +94,6 @@ def _scene_frames(size: tuple[int, int], n: int) -> list[np.ndarray]:
 
 
 def _video_frames(cfg: BenchConfig, size: tuple[int, int], tmp: Path) -> tuple[Any, str]:
-    from ammcnet.data import open_video
 
     if cfg.video:
         return open_video(cfg.video), str(cfg.video)
@@ -163,8 +165,6 @@ def _train_speed(model: Any, train_cfg: Any, size: tuple[int, int], steps: int, 
     import copy
     import time
 
-    from ammcnet.models import PatchDiscriminator, init_weights_normal
-    from ammcnet.training.steps import GanPart, stage2_step
 
     net = copy.deepcopy(model).to(device).train()
     disc = PatchDiscriminator(3, tuple(train_cfg.disc.widths)).to(device)
@@ -207,7 +207,6 @@ def _why(exc: BaseException) -> str:
 
 def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
     """Measure and return a JSON-able report (see :func:`format_report`)."""
-    from ammcnet.export import OnnxBackend, TorchBackend, export_onnx
 
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("--device cuda but no CUDA device is visible: use --device cpu")
@@ -249,7 +248,6 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
                 report["skipped"]["onnx"] = _why(exc)
             if cfg.int8 and "onnx" in backends:
                 try:
-                    from ammcnet.export.quantize import quantize_onnx, synthetic_feeds
 
                     feeds = synthetic_feeds(mcfg, size, 2, motion=getattr(model, "motion", None) is not None)
                     backends["onnx_int8"] = OnnxBackend(quantize_onnx(tmp / "m.onnx", tmp / "m-int8.onnx", feeds),

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ammcnet.scoring.recalibrate import recalibrate
+    from ammcnet.apps.calibrator import recalibrate
     from ammcnet.utils.lock import output_lock
 
     target = Path(args.out or args.run)  # the folder of the model file that is rewritten

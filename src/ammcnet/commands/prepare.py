@@ -8,8 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ammcnet.data.layouts import LAYOUTS
-from ammcnet.flow import BACKENDS, DIS_PRESETS
+from ammcnet.choices import DIS_PRESET_NAMES, FLOW_BACKENDS, LAYOUTS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,8 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("root", help="dataset root folder")
     p.add_argument("--size", type=int, nargs="+", default=[256], metavar="N",
                    help="model grid: one value (square) or H W (default 256)")
-    p.add_argument("--flow", default="dis", choices=BACKENDS, help="flow backend (default dis)")
-    p.add_argument("--flow-preset", default="medium", choices=list(DIS_PRESETS), help="DIS preset (default medium)")
+    p.add_argument("--flow", default="dis", choices=FLOW_BACKENDS, help="flow backend (default dis)")
+    p.add_argument("--flow-preset", default="medium", choices=list(DIS_PRESET_NAMES), help="DIS preset (default medium)")
     p.add_argument("--flow-dir", default=None, help="folder of precomputed .flo files (with --flow flo)")
     p.add_argument("--cache", default=None, help="cache folder (default $AMMCNET_CACHE or ~/.cache/ammcnet)")
     p.add_argument("--workers", type=int, default=1, help="videos prepared in parallel processes (default 1)")

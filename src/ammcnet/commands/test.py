@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ammcnet.scoring.runner import default_out_dir, run_test
+    from ammcnet.apps.tester import default_out_dir, run_test
     from ammcnet.utils.lock import output_lock
 
     out = Path(args.out) if args.out else default_out_dir(args.run)

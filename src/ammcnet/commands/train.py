@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ammcnet.choices import preset_names
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -12,10 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train AMMC-Net on the normal videos of a dataset root or a prepared cache folder.",
     )
     p.add_argument("root", help="dataset root (prepared and cached automatically) or a prepared cache folder")
-    from ammcnet.training.presets import list_presets
-
     p.add_argument("--preset", default="cpu-lite",
-                   help=f"preset name ({', '.join(list_presets())}) or a YAML file [cpu-lite]")
+                   help=f"preset name ({', '.join(preset_names())}) or a YAML file [cpu-lite]")
     p.add_argument("--out", default=None, help="run folder [runs/<preset>]")
     p.add_argument("--stage", choices=("1", "2", "all"), default="all", help="which stage(s) to run [all]")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")

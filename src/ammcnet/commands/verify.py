@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from ammcnet.data.layouts import LAYOUTS
+from ammcnet.choices import LAYOUTS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -43,6 +43,7 @@ import numpy as np
 
 from ammcnet.data.layouts import DatasetLayout, VideoRef, discover_dataset
 from ammcnet.data.masks import MaskRef
+from ammcnet.data.video import open_video
 from ammcnet.errors import AmmcError, ConfigError, DataError
 from ammcnet.flow import FlowBackend, get_flow_backend, normalisation_info, normalise_flow
 from ammcnet.utils.io import atomic_path, save_npy_atomic, write_json_atomic
@@ -102,8 +103,6 @@ def _prepare_video(job: _Job) -> dict[str, Any]:
         cv2.setNumThreads(job.threads)
     backend = job.flow if isinstance(job.flow, FlowBackend) else get_flow_backend(job.flow, **job.flow_kwargs)
     try:
-        from ammcnet.data.video import open_video
-
         frames = open_video(job.source).read_all(job.size)
         n = len(frames)
         if job.labels is not None and len(job.labels) != n:

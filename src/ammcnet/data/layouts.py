@@ -29,12 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ammcnet.choices import LAYOUTS
 from ammcnet.data.masks import MaskRef
 from ammcnet.data.video import IMAGE_EXTS, VIDEO_EXTS, VideoSource, list_frames, natural_key, open_video
 from ammcnet.errors import ConfigError, DataError
+from ammcnet.metrics.labels import load_labels
 
 #: Layout names accepted by ``discover_dataset(layout=...)``.
-LAYOUTS = ("auto", "frames", "ucsd", "avenue", "shanghaitech", "custom")
 #: Published frame totals (train, test); None where a split is not checked.
 PUBLISHED_TOTALS: dict[str, tuple[int | None, int | None]] = {
     "ped2": (2550, 2010),
@@ -96,8 +97,6 @@ class DatasetLayout:
     def test_labels(self) -> list[np.ndarray] | None:
         """Per test video (N,) uint8 0/1 frame labels, validated against frame counts; None if unlabelled."""
         if self.label_file is not None:
-            from ammcnet.metrics.labels import load_labels
-
             return load_labels(self.label_file, self.test_num_frames, [v.name for v in self.test])
         if self.labels_from_masks:
             out = []

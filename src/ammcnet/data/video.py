@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import queue
-import re
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ import cv2
 import numpy as np
 
 from ammcnet.errors import DataError
+from ammcnet.utils.paths import natural_key
 
 #: Image suffixes read as frames.
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"})
@@ -31,12 +31,6 @@ IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"})
 VIDEO_EXTS = frozenset({".mp4", ".avi", ".mkv", ".mov"})
 #: A JPEG must end with the EOI marker within this many trailing bytes, or it is truncated.
 JPEG_TAIL = 64
-
-
-def natural_key(path: str | os.PathLike[str]) -> list:
-    """Sort key that orders embedded numbers numerically (``f2`` < ``f10``)."""
-    name = Path(path).name
-    return [(0, int(tok), "") if tok.isdigit() else (1, 0, tok.lower()) for tok in re.split(r"(\d+)", name) if tok]
 
 
 def list_frames(folder: Path) -> list[Path]:

@@ -19,14 +19,19 @@ twice only re-tests. Files::
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ammcnet.apps.tester import run_test
+from ammcnet.data import prepare_dataset
 from ammcnet.demo.config import SceneConfig
 from ammcnet.demo.writer import generate_scene_dataset
+from ammcnet.detect.run import run_detection
+from ammcnet.training import load_preset, train
 from ammcnet.utils.io import write_text_atomic
 
 #: Model grid for the 128 x 192 scene: half size, divisible by 8.
@@ -50,8 +55,6 @@ QUICK_SCENE = SceneConfig(train_videos=4, test_videos=6, train_frames=80, test_f
 
 def demo_settings(quick: bool = False, overrides: tuple[str, ...] | list[str] = ()) -> tuple[SceneConfig, Any]:
     """The scene and training config the demo uses (``quick`` = smaller scene, shorter schedule)."""
-    from ammcnet.training import load_preset
-
     extra = DEMO_OVERRIDES + (QUICK_OVERRIDES if quick else ()) + tuple(overrides)
     config = load_preset("cpu-lite", list(extra))
     config = replace(config, name="demo-quick" if quick else "demo")
@@ -60,8 +63,6 @@ def demo_settings(quick: bool = False, overrides: tuple[str, ...] | list[str] = 
 
 def _annotated_video(run_dir: Path, dataset: Path, video: str, out: Path, progress: bool,
                      device: str) -> dict[str, Any]:
-    from ammcnet.detect.run import run_detection
-
     summary = run_detection(dataset / "testing" / "frames" / video, run_dir, out=out, video=out / "annotated.mp4",
                             device=device, progress=progress)
     info = summary.as_dict() if hasattr(summary, "as_dict") else dict(vars(summary))
@@ -120,12 +121,6 @@ def run_demo(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0,
         A dict with ``auc`` (honest micro frame AUC), ``auc_paper``, ``report`` (path of the
         markdown summary), the dataset, run and test folders, seconds per step and the test metrics.
     """
-    import json
-
-    from ammcnet.data import prepare_dataset
-    from ammcnet.scoring.runner import run_test
-    from ammcnet.training import train
-
     out = Path(out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     tag = "-quick" if quick else ""

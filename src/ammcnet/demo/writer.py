@@ -36,12 +36,12 @@ import numpy as np
 import scipy.io
 from tqdm import tqdm
 
-from ammcnet import __version__
 from ammcnet.demo.config import SceneConfig
 from ammcnet.demo.scene import build_scene
 from ammcnet.demo.video import render_video
 from ammcnet.errors import AmmcError, DataError
 from ammcnet.utils.io import write_json_atomic
+from ammcnet.version import __version__
 
 FORMAT = "ammcnet-scene/1"
 #: Random-stream tags that keep training and test videos independent.

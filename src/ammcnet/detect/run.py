@@ -52,7 +52,7 @@ from ammcnet.detect.sources import (
     FrameReader,
     open_source,
 )
-from ammcnet.errors import ModelOutputError
+from ammcnet.errors import ConfigError, ModelOutputError
 from ammcnet.utils.io import write_json_atomic
 from ammcnet.utils.redact import mask_url
 
@@ -193,8 +193,6 @@ def run_detection(
         :class:`DetectionSummary`; the files in ``out`` are complete even if this raises.
     """
     if batch is not None and batch < 1:
-        from ammcnet.errors import ConfigError
-
         raise ConfigError(f"--batch must be >= 1, got {batch}")
     detector = run if isinstance(run, Detector) else Detector.from_run(
         run, device=device, threshold=threshold, fpr=fpr, error_maps=video is not None, backend=backend, onnx=onnx
@@ -202,8 +200,6 @@ def run_detection(
     if video is not None:
         detector.error_maps = True
     if max_invalid < 1:
-        from ammcnet.errors import ConfigError
-
         raise ConfigError(f"--max-invalid must be >= 1, got {max_invalid}")
     out_dir = Path(out) if out is not None else None
     elog: EventLog | None = None  # opened with the other files, once the source is open

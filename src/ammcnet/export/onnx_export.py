@@ -31,7 +31,11 @@ from torch import nn
 from ammcnet.errors import AmmcError, CheckpointError, ConfigError
 from ammcnet.export.fuse import optimize_for_inference
 from ammcnet.export.heads import ScoringGraph
+from ammcnet.export.quantize import calibration_feeds, quantize_onnx
+from ammcnet.models import load_model_file
 from ammcnet.scoring.scorer import Scorer, load_scorer
+from ammcnet.training.api import open_training_data
+from ammcnet.training.config import config_from_dict
 from ammcnet.utils.io import atomic_path
 from ammcnet.utils.optional import require
 
@@ -137,8 +141,6 @@ def export_run(run: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *
         cache_dir: where a dataset root given as ``calibrate`` is prepared.
         progress: progress bars while preparing calibration data.
     """
-    from ammcnet.models import load_model_file
-
     if int8 and calibrate is None:
         raise ConfigError("--int8 needs normal clips to set the activation ranges: pass --calibrate TRAINING_DATA "
                           "(the dataset root or prepared cache the model was trained on)")
@@ -152,8 +154,6 @@ def export_run(run: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *
     scorer = load_scorer(loaded)
     if not int8:
         return export_onnx(loaded.model, onnx_path, size=size, opset=opset, meta=meta, scorer=scorer)
-    from ammcnet.export.quantize import calibration_feeds, quantize_onnx
-
     feeds = calibration_feeds(_training_clips(loaded, calibrate, size, cache_dir, progress), calibration_clips,
                               motion=getattr(loaded.model, "motion", None) is not None)
     with tempfile.TemporaryDirectory(prefix="ammcnet-export-") as tmp:
@@ -166,9 +166,6 @@ def _training_clips(loaded: Any, root: str | os.PathLike[str], size: tuple[int, 
                     progress: bool) -> Any:
     """The training clips (not the held-out ones) of ``root`` at the export size."""
     from dataclasses import replace
-
-    from ammcnet.training.api import open_training_data
-    from ammcnet.training.config import config_from_dict
 
     if not loaded.train_config:
         raise ConfigError(f"{loaded.path} holds no training settings (an imported model?), so its training data "

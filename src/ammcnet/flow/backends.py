@@ -25,10 +25,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ammcnet.choices import FLOW_BACKENDS
 from ammcnet.errors import CheckpointError, ConfigError, DataError
 from ammcnet.flow.flo import read_flo
+from ammcnet.utils.paths import natural_key
 
-#: DIS presets by name (OpenCV constants).
+#: DIS presets by name (OpenCV constants); the names are ``ammcnet.choices.DIS_PRESET_NAMES``.
 DIS_PRESETS: dict[str, int] = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -171,8 +173,6 @@ class FloFileFlow(FlowBackend):
     def video_flows(self, frames: np.ndarray, *, video: str | None = None, split: str | None = None) -> Iterator[np.ndarray]:
         if video is None:
             raise DataError("the 'flo' backend needs the video name to find its .flo files")
-        from ammcnet.data.video import natural_key
-
         folder = self.video_dir(video, split)
         files = sorted((p for p in folder.iterdir() if p.suffix.lower() == ".flo"), key=natural_key)
         if len(files) != len(frames) - 1:
@@ -245,7 +245,7 @@ class TorchFlowBackend(FlowBackend):
 
 
 #: Backends selectable by name.
-BACKENDS = ("dis", "farneback", "flo")
+BACKENDS = FLOW_BACKENDS
 
 
 def get_flow_backend(name: str = "dis", **params: Any) -> FlowBackend:

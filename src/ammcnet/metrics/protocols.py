@@ -23,7 +23,9 @@ from ammcnet.errors import ConfigError
 from ammcnet.metrics import records as rec
 from ammcnet.metrics.evaluate import SCORE_CONVENTION, EvalOptions, EvalResult, evaluate_scores
 from ammcnet.metrics.labels import load_labels
+from ammcnet.metrics.plot import plot_roc
 from ammcnet.metrics.scorefile import ScoreFile, load_score_file
+from ammcnet.utils.io import write_json_atomic
 
 #: (lf, ls) = (commitment weight, smoothing weight) of the authors' ``lam_map`` (test_helper.py).
 PAPER_WEIGHTS: dict[str, tuple[float, float]] = {
@@ -194,11 +196,7 @@ def evaluate_files(
     warns = list(dict.fromkeys(w for r in results for w in r.warnings))
     report = EvalReport(protocol, str(Path(scores)), str(Path(labels)), results, notes, warns)
     if json_path is not None:
-        from ammcnet.utils.io import write_json_atomic
-
         write_json_atomic(json_path, report.to_dict())
     if roc_path is not None:
-        from ammcnet.metrics.plot import plot_roc
-
         plot_roc(results[0], None, roc_path)
     return report

@@ -36,12 +36,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ammcnet import __version__
 from ammcnet.errors import CheckpointError, ConfigError
 from ammcnet.models.ammcnet import AMMCNet
 from ammcnet.models.config import ModelConfig
 from ammcnet.utils.digest import DIGEST_KEY, check_digest, non_finite_tensors, seal
 from ammcnet.utils.io import torch_save_atomic
+from ammcnet.version import __version__
 
 log = logging.getLogger("ammcnet")
 

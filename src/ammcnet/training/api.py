@@ -15,7 +15,8 @@ from typing import Any
 import torch
 import yaml
 
-from ammcnet import __version__
+from ammcnet.data.cache import open_prepared, prepare_dataset
+from ammcnet.data.clips import ClipDataset
 from ammcnet.errors import CheckpointError, ConfigError, DataError
 from ammcnet.models import AMMCNet, ModelConfig, load_model_file, save_model_file
 from ammcnet.models.checkpoint import check_state_dict
@@ -28,9 +29,15 @@ from ammcnet.training.distributed import barrier, init_distributed, verify_repli
 from ammcnet.training.metrics_log import MetricsLog
 from ammcnet.training.presets import load_config_file
 from ammcnet.training.sampling import ClipSubset, split_train_val
-from ammcnet.training.state import checkpoint_dir, heal_checkpoints, latest_checkpoint
+from ammcnet.training.state import (
+    checkpoint_dir,
+    heal_checkpoints,
+    latest_checkpoint,
+    load_latest_train_state,
+)
 from ammcnet.training.trainer import StageContext, StepHook, load_best, run_stage
 from ammcnet.utils.io import write_text_atomic
+from ammcnet.version import __version__
 
 STAGES = {"1": (1,), "2": (2,), "all": (1, 2)}
 
@@ -65,9 +72,6 @@ def open_training_data(
     Raises:
         DataError: the cache does not match the config's size, or there are no training clips.
     """
-    from ammcnet.data.cache import open_prepared, prepare_dataset
-    from ammcnet.data.clips import ClipDataset
-
     root = Path(root)
     if not root.exists():
         raise DataError(f"{root} does not exist; pass a dataset root or a prepared cache folder")
@@ -322,8 +326,6 @@ def _load_stage1(path: Path, model: AMMCNet) -> None:
 
 
 def _stage1_disc(out: Path) -> dict[str, Any] | None:
-    from ammcnet.training.state import load_latest_train_state
-
     found = load_latest_train_state(out, 1)
     if found is None:
         return None

@@ -21,7 +21,11 @@ from typing import Any
 import torch
 
 from ammcnet.errors import ConfigError
+from ammcnet.models import AMMCNet
+from ammcnet.training.api import model_config
 from ammcnet.training.config import TrainConfig
+from ammcnet.training.steps import GanPart, stage1_step, stage2_step
+from ammcnet.training.trainer import _adam, _autocast_factory, _disc
 
 #: Where the learning-rate halving falls within stage 1 (as in ``cpu-ped2-256``: 1400 of 1800 steps).
 MILESTONE_FRACTION = 1400 / 1800
@@ -54,11 +58,6 @@ def plan_iterations(step1: float, step2: float, *, seconds: float, stage1_share:
 
 def time_steps(config: TrainConfig, stage: int, steps: int, warmup: int, device: torch.device) -> list[float]:
     """Seconds of each of ``steps`` real training steps of ``stage`` (after ``warmup`` untimed ones)."""
-    from ammcnet.models import AMMCNet
-    from ammcnet.training.api import model_config
-    from ammcnet.training.steps import GanPart, stage1_step, stage2_step
-    from ammcnet.training.trainer import _adam, _autocast_factory, _disc
-
     h, w = config.data.size
     f, p = config.model.frames_in, config.model.flows_in
     settings = config.stage1 if stage == 1 else config.stage2

@@ -21,6 +21,8 @@ import yaml
 
 from ammcnet.errors import ConfigError
 from ammcnet.models.config import ModelConfig
+from ammcnet.scoring.fusion import FusionWeights, Smoothing
+from ammcnet.scoring.motion_prior import MotionPriorConfig
 
 
 @dataclass
@@ -203,12 +205,9 @@ class TrainConfig:
                 raise ConfigError(f"{name}: iterations must be >= 0 and batch_size >= 1 (got {st})")
         if self.run.log_every < 1 or self.run.checkpoint_every < 1:
             raise ConfigError("run.log_every and run.checkpoint_every must be >= 1")
-        from ammcnet.scoring.fusion import FusionWeights, Smoothing  # names checked now, not after training
-
+        # names checked now, not after training
         FusionWeights.from_dict(self.scoring.weights)
         Smoothing.from_dict(self.scoring.smoothing)
-        from ammcnet.scoring.motion_prior import MotionPriorConfig
-
         MotionPriorConfig.from_dict(self.scoring.prior)
         return self
 

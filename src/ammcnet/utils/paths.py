@@ -1,4 +1,4 @@
-"""Names that come from data (video names, label rows, source names) made safe as file names.
+"""File names: names that come from data made safe, and the natural order of frame files.
 
 A video called ``../../etc/x`` in a label file, or a source path ending in ``..``, must never
 make ammcnet write outside the output folder.
@@ -8,6 +8,8 @@ make ammcnet write outside the output folder.
 >>> import pathlib
 >>> inside(pathlib.Path("/out"), "a/b").as_posix(), inside(pathlib.Path("/out"), "../x") is None
 ('/out/a/b', True)
+>>> sorted(["f10.png", "f2.png"], key=natural_key)
+['f2.png', 'f10.png']
 """
 
 from __future__ import annotations
@@ -31,3 +33,9 @@ def inside(root: str | os.PathLike[str], relative: str | os.PathLike[str]) -> Pa
     base = Path(os.path.abspath(root))
     target = Path(os.path.abspath(base / relative))
     return target if target == base or base in target.parents else None
+
+
+def natural_key(path: str | os.PathLike[str]) -> list:
+    """Sort key that orders embedded numbers numerically (``f2`` < ``f10``)."""
+    name = Path(path).name
+    return [(0, int(tok), "") if tok.isdigit() else (1, 0, tok.lower()) for tok in re.split(r"(\d+)", name) if tok]

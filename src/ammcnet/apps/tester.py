@@ -2,14 +2,14 @@
 
 Writes into ``OUT`` (default ``RUN/test``)::
 
-    scores.npz          the four per-frame records (evaluator score-file format)
+    scores.npz          the per-frame records (evaluator score-file format)
     honest_scores.npz   the honest anomaly score (record ``anomaly``), same format
     metrics.json        honest and paper-protocol numbers, every convention, pixel metrics
     table.txt           the side-by-side table of conventions
     maps/<video>.npy    (with --maps) (N, H, W) float16 per-pixel error maps
     plots/              score curve per video, ROC, heatmaps, RBDC curve
 
->>> from ammcnet.scoring.runner import default_out_dir
+>>> from ammcnet.apps.tester import default_out_dir
 >>> default_out_dir("runs/ped2/model.pt").as_posix()
 'runs/ped2/test'
 """
@@ -20,15 +20,36 @@ import os
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ammcnet.data import PreparedDataset, open_prepared, prepare_dataset
 from ammcnet.errors import ConfigError, DataError
-from ammcnet.scoring.fusion import FusionWeights, Smoothing, honest_scores
+from ammcnet.export import OnnxBackend
+from ammcnet.metrics import (
+    EvalOptions,
+    ScoreFile,
+    all_protocols,
+    evaluate_scores,
+    format_table,
+    save_score_file,
+)
+from ammcnet.metrics.localization import default_map_sigma, pixel_auc, smooth_maps
+from ammcnet.metrics.protocols import PAPER_WEIGHTS
+from ammcnet.metrics.rbdc import rbdc
+from ammcnet.metrics.transforms import minmax
+from ammcnet.models import LoadedModel, load_model_file
+from ammcnet.scoring import plots as plotting
+from ammcnet.scoring.calibration import threshold_for_fpr
+from ammcnet.scoring.fusion import honest_scores
 from ammcnet.scoring.inference import ScoreResult, score_prepared
-from ammcnet.scoring.scorer import load_scorer
+from ammcnet.scoring.scorer import Scorer, load_scorer
+from ammcnet.scoring.settings import scoring_settings
+from ammcnet.scoring.sharded import score_prepared_sharded
+from ammcnet.utils.io import write_json_atomic, write_text_atomic
 
 PROTOCOLS = ("honest", "paper")
 #: Frames shown in the heatmap figure.
@@ -43,31 +64,14 @@ def default_out_dir(run: str | os.PathLike[str]) -> Path:
     return (p if p.is_dir() else p.parent) / "test"
 
 
-def scoring_settings(
-    train_config: dict[str, Any] | None, calibration: dict[str, Any] | None
-) -> tuple[FusionWeights, Smoothing]:
-    """Fusion weights and smoothing fixed before testing.
-
-    Taken from the preset's ``scoring.weights`` / ``scoring.smoothing`` when the model file holds
-    them, else from the calibration's fused-score table, else the documented defaults.
-    """
-    sc = (train_config or {}).get("scoring") or {}
-    fused = (calibration or {}).get("fused") or {}
-    weights = FusionWeights.from_dict(sc.get("weights") or fused.get("weights"))
-    smoothing = Smoothing.from_dict(sc.get("smoothing") or fused.get("smoothing"))
-    return weights, smoothing
-
-
 def resolve_test_data(
-    root: str | os.PathLike[str], loaded: Any, *, cache_dir: str | None = None, workers: int = 1, progress: bool = True
-) -> Any:
+    root: str | os.PathLike[str], loaded: LoadedModel, *, cache_dir: str | None = None, workers: int = 1, progress: bool = True
+) -> PreparedDataset:
     """Open ``root`` as a prepared cache folder, or prepare it with the run's data settings.
 
     Raises:
         DataError: the grid size does not match the model's, or the test split is empty.
     """
-    from ammcnet.data import open_prepared, prepare_dataset
-
     root = Path(root)
     data = ((loaded.train_config or {}).get("data")) or {}
     trained_size = tuple(int(s) for s in data["size"]) if data.get("size") else None
@@ -98,9 +102,6 @@ def resolve_test_data(
 
 
 def _evaluate(result: ScoreResult, honest: list[np.ndarray] | None, labels: list[np.ndarray], dataset: str | None):
-    from ammcnet.metrics import EvalOptions, ScoreFile, all_protocols, evaluate_scores
-    from ammcnet.metrics.protocols import PAPER_WEIGHTS
-
     sf = ScoreFile.from_records(result.records, result.num_frames, result.videos)
     rows = []
     with warnings.catch_warnings():
@@ -129,9 +130,6 @@ def _alarm_point(honest: list[np.ndarray], labels: list[np.ndarray], threshold: 
 
 
 def _pixel_metrics(result: ScoreResult, masks: list[np.ndarray], progress: bool) -> tuple[dict[str, Any], Any]:
-    from ammcnet.metrics.localization import default_map_sigma, pixel_auc, smooth_maps
-    from ammcnet.metrics.rbdc import rbdc
-
     f = result.frames_in
     sigma = default_map_sigma(result.maps[0].shape)
     maps = [smooth_maps(m, sigma) for m in result.maps]
@@ -148,28 +146,41 @@ def _pixel_metrics(result: ScoreResult, masks: list[np.ndarray], progress: bool)
 
 def _plots(out: Path, prepared: Any, result: ScoreResult, honest: list[np.ndarray] | None,
            labels: list[np.ndarray] | None, rows: list, rbdc_result: Any, threshold: float | None) -> list[str]:
-    from ammcnet.metrics.transforms import minmax
-    from ammcnet.scoring import plots
-
     f = result.frames_in
     if honest is not None:
         curves, ylabel = honest, "honest anomaly score"
     else:  # no calibration: 1 - per-video min-max PSNR (the paper's main term)
         curves, ylabel = [1.0 - minmax(p) for p in result.records["rgb_psnr"]], "1 - normalised PSNR"
         threshold = None
-    written = plots.plot_score_curves(curves, labels, result.videos, out / "plots" / "curves", warmup=f,
+    written = plotting.plot_score_curves(curves, labels, result.videos, out / "plots" / "curves", warmup=f,
                                       threshold=threshold, ylabel=ylabel)
     if rows:
         picked = [r for r in rows if r.name.startswith(("honest", "paper (", "PSNR only"))][:3] or rows[:1]
-        written.append(plots.plot_roc({r.name: (r.scores, r.labels) for r in picked}, out / "plots" / "roc.png"))
+        written.append(plotting.plot_roc({r.name: (r.scores, r.labels) for r in picked}, out / "plots" / "roc.png"))
     if result.maps is not None:
-        top = plots.top_frames(curves, HEATMAP_FRAMES, warmup=f)
+        top = plotting.top_frames(curves, HEATMAP_FRAMES, warmup=f)
         frames = [np.asarray(prepared.frames("test", result.videos[v])[t]) for v, t in top]
         titles = [f"{result.videos[v]} frame {t}  score {curves[v][t]:.2f}" for v, t in top]
-        written.append(plots.plot_heatmaps(frames, [result.maps[v][t] for v, t in top], titles, out / "plots" / "heatmaps.png"))
+        written.append(plotting.plot_heatmaps(frames, [result.maps[v][t] for v, t in top], titles, out / "plots" / "heatmaps.png"))
     if rbdc_result is not None and rbdc_result.curve[0].size:
-        written.append(plots.plot_rbdc_curve(*rbdc_result.curve, out / "plots" / "rbdc.png", max_fpr=rbdc_result.max_fpr))
+        written.append(plotting.plot_rbdc_curve(*rbdc_result.curve, out / "plots" / "rbdc.png", max_fpr=rbdc_result.max_fpr))
     return [str(p) for p in written]
+
+
+@dataclass
+class _Scored:
+    """What scoring the test split produced, for the evaluation steps."""
+
+    loaded: LoadedModel
+    prepared: Any
+    result: ScoreResult
+    out: Path
+    dataset: str
+    metrics: dict[str, Any]
+    honest: list[np.ndarray] | None = None
+    threshold: float | None = None
+    labels: list[np.ndarray | None] = field(default_factory=list)
+    rows: list = field(default_factory=list)
 
 
 def run_test(
@@ -209,126 +220,152 @@ def run_test(
         onnx: score with this graph from ``ammcnet export`` (e.g. an ``--int8`` one) through ONNX
             Runtime instead of the PyTorch model; calibration and settings still come from ``run``.
         score_with: scores the test split instead of this process, called as
-            ``score_with(model, prepared, "test", batch_size=..., error_maps=..., map_flow_weight=...)``
+            ``score_with(model, prepared, "test", batch_size=..., error_maps=..., map_flow_weight=..., scorer=...)``
             (``ammcnet.fleet.archive.score_prepared_ray`` spreads it over a Ray cluster); its result
             must equal ``score_prepared``'s.
 
     Returns:
         The metrics dict also written to ``OUT/metrics.json``.
     """
-    from ammcnet.metrics import format_table, save_score_file
-    from ammcnet.models import load_model_file
-    from ammcnet.utils.io import write_json_atomic, write_text_atomic
+    _check_options(protocol, batch_size, onnx, workers, score_with)
+    loaded = _open_model(run, protocol)
+    out = Path(out) if out is not None else default_out_dir(run)
+    prepared = resolve_test_data(root, loaded, cache_dir=cache_dir, workers=workers, progress=progress)
+    model = _inference_model(loaded, run, onnx)
+    t0 = time.perf_counter()
+    result = _score(model, load_scorer(loaded), prepared, workers=workers, batch_size=batch_size, device=device,
+                    maps=maps, map_flow_weight=map_flow_weight, progress=progress, score_with=score_with)
+    s = _Scored(loaded, prepared, result, out, str(prepared.name).lower(), {})
+    result.save(out / "scores.npz", dataset=s.dataset)
+    s.metrics = _summary(s, time.perf_counter() - t0, device, batch_size,
+                         "torch" if onnx is None else f"onnx ({model.precision}): {onnx}")
+    if protocol == "honest":
+        _honest(s)
+    _frame_metrics(s)
+    rbdc_result = _map_metrics(s, bool(progress)) if maps else None
+    if plots:
+        s.metrics["files"]["plots"] = _plots(out, prepared, result, s.honest, s.labels if s.rows else None, s.rows,
+                                             rbdc_result, s.threshold)
+    write_json_atomic(out / "metrics.json", s.metrics)
+    return s.metrics
 
+
+def _check_options(protocol: str, batch_size: int, onnx: Any, workers: int, score_with: Any) -> None:
+    """Refuse bad option combinations before any work."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
+    if onnx is not None and workers > 1:
+        raise ConfigError("--onnx scores in one process (ONNX Runtime uses the threads itself): drop --workers")
+    if onnx is not None and score_with is not None:
+        raise ConfigError("--onnx scores in one process: drop --ray")
+
+
+def _open_model(run: str | os.PathLike[str], protocol: str) -> LoadedModel:
+    """The model file, refusing the honest protocol without calibration statistics."""
     loaded = load_model_file(run)
     if protocol == "honest" and not (loaded.calibration or {}).get("records"):
         raise ConfigError(
             f"{loaded.path} holds no calibration statistics, which the honest protocol needs; re-train (training "
             "calibrates on its validation clips), add them with ammcnet calibrate RUN TRAINING_DATA, or pass --protocol paper"
         )
-    out = Path(out) if out is not None else default_out_dir(run)
-    show = progress and None  # tqdm: None = only on a terminal
-    prepared = resolve_test_data(root, loaded, cache_dir=cache_dir, workers=workers, progress=progress)
+    return loaded
 
-    scorer: Any = loaded.model
-    if onnx is not None:
-        from ammcnet.export import OnnxBackend
 
-        if workers > 1:
-            raise ConfigError("--onnx scores in one process (ONNX Runtime uses the threads itself): drop --workers")
-        scorer = OnnxBackend(onnx)
-        if scorer.config != loaded.config:
-            raise ConfigError(f"{onnx} was exported from a different model than {loaded.path}: export this run "
-                              f"again with ammcnet export {run} --onnx {onnx}")
-    t0 = time.perf_counter()
-    records_of = load_scorer(loaded)
+def _inference_model(loaded: LoadedModel, run: str | os.PathLike[str], onnx: str | os.PathLike[str] | None) -> Any:
+    """The network, or the ONNX graph of the same model when ``onnx`` is given."""
+    if onnx is None:
+        return loaded.model
+    backend = OnnxBackend(onnx)
+    if backend.config != loaded.config:
+        raise ConfigError(f"{onnx} was exported from a different model than {loaded.path}: export this run "
+                          f"again with ammcnet export {run} --onnx {onnx}")
+    return backend
+
+
+def _score(model: Any, scorer: Scorer, prepared: Any, *, workers: int, batch_size: int, device: str, maps: bool,
+           map_flow_weight: float, progress: bool, score_with: Callable[..., ScoreResult] | None) -> ScoreResult:
+    """Records of every test video: here, over worker processes, or through ``score_with``."""
     if score_with is not None:
-        if onnx is not None:
-            raise ConfigError("--onnx scores in one process: drop --ray")
-        result = score_with(loaded.model, prepared, "test", batch_size=batch_size, error_maps=maps,
-                            map_flow_weight=map_flow_weight, scorer=records_of)
-    elif workers > 1:  # videos spread over processes; the scores equal a single process's
-        from ammcnet.scoring.sharded import score_prepared_sharded
+        return score_with(model, prepared, "test", batch_size=batch_size, error_maps=maps,
+                          map_flow_weight=map_flow_weight, scorer=scorer)
+    if workers > 1:  # videos spread over processes; the scores equal a single process's
+        return score_prepared_sharded(model, prepared, "test", workers=workers, batch_size=batch_size, device=device,
+                                      error_maps=maps, map_flow_weight=map_flow_weight, scorer=scorer)
+    return score_prepared(model, prepared, "test", scorer=scorer, batch_size=batch_size, device=device,
+                          error_maps=maps, map_flow_weight=map_flow_weight,
+                          progress=progress and None)  # tqdm: None = only on a terminal
 
-        result = score_prepared_sharded(loaded.model, prepared, "test", workers=workers, batch_size=batch_size,
-                                        device=device, error_maps=maps, map_flow_weight=map_flow_weight,
-                                        scorer=records_of)
-    else:
-        result = score_prepared(scorer, prepared, "test", scorer=records_of, batch_size=batch_size, device=device,
-                                error_maps=maps, map_flow_weight=map_flow_weight, progress=show)
-    seconds = time.perf_counter() - t0
-    f = result.frames_in
-    dataset = str(prepared.name).lower()
-    result.save(out / "scores.npz", dataset=dataset)
 
-    metrics: dict[str, Any] = {
-        "model": str(loaded.path),
-        "data": str(prepared.root),
-        "dataset": dataset,
-        "size": list(prepared.size),
+def _summary(s: _Scored, seconds: float, device: str, batch_size: int, backend: str) -> dict[str, Any]:
+    """The metrics' header: what was scored, where, how fast."""
+    result, f = s.result, s.result.frames_in
+    scored = int(sum(max(int(n) - f, 0) for n in result.num_frames))
+    return {
+        "model": str(s.loaded.path),
+        "data": str(s.prepared.root),
+        "dataset": s.dataset,
+        "size": list(s.prepared.size),
         "frames_in": f,
         "num_videos": len(result.videos),
         "num_frames": int(result.num_frames.sum()),
-        "scored_frames": int(sum(max(int(n) - f, 0) for n in result.num_frames)),
+        "scored_frames": scored,
         "scoring_seconds": seconds,
-        "scoring_fps": float(sum(max(int(n) - f, 0) for n in result.num_frames) / max(seconds, 1e-9)),
+        "scoring_fps": float(scored / max(seconds, 1e-9)),
         "device": device,
         "batch_size": batch_size,
-        "backend": "torch" if onnx is None else f"onnx ({scorer.precision}): {onnx}",
-        "files": {"scores": str(out / "scores.npz")},
+        "backend": backend,
+        "files": {"scores": str(s.out / "scores.npz")},
     }
-    honest = threshold = None
-    if protocol == "honest":
-        from ammcnet.scoring.calibration import threshold_for_fpr
 
-        weights, smoothing = scoring_settings(loaded.train_config, loaded.calibration)
-        honest = honest_scores(result, loaded.calibration, weights, smoothing)
-        save_score_file(out / "honest_scores.npz", {"anomaly": honest}, result.num_frames, result.videos)
-        metrics["files"]["honest_scores"] = str(out / "honest_scores.npz")
-        metrics["fusion"] = {"weights": weights.as_dict(), "smoothing": smoothing.as_dict()}
-        try:
-            threshold = threshold_for_fpr(loaded.calibration, ALARM_FPR, weights, smoothing)
-        except ConfigError as exc:
-            metrics["alarm_note"] = str(exc)
 
-    labels = [prepared.labels(v) for v in result.videos]
-    rows: list = []
-    if all(lab is not None for lab in labels):
-        rows = _evaluate(result, honest, labels, dataset)
-        metrics["labels"] = "test split frame labels (from the prepared test videos only)"
-        metrics["honest"] = rows[0].to_dict() if honest is not None else None
-        paper = next((r for r in rows if r.name.startswith("paper (")), None)
-        metrics["paper"] = paper.to_dict() if paper is not None else None
-        metrics["protocols"] = [r.to_dict() for r in rows]
-        if honest is not None and threshold is not None:
-            metrics["alarm"] = _alarm_point(honest, labels, threshold, f)
-        table = format_table(rows)
-        head = [f"model: {loaded.path}", f"data: {prepared.root} ({dataset}, {len(result.videos)} test videos)"]
-        if honest is not None:
-            head.append(f"honest micro AUC (no test label used): {rows[0].auc_micro:.4f}")
-        if paper is not None:
-            head.append(f"paper protocol micro AUC (weights tuned on test labels by the authors): {paper.auc_micro:.4f}")
-        write_text_atomic(out / "table.txt", "\n".join(head) + "\n\n" + table + "\n")
-        metrics["files"]["table"] = str(out / "table.txt")
-    else:
+def _honest(s: _Scored) -> None:
+    """The honest score (calibrated fusion, smoothed) and its alarm threshold."""
+    settings = scoring_settings(s.loaded.train_config, s.loaded.calibration)
+    result = s.result
+    s.honest = honest_scores(result, s.loaded.calibration, settings.weights, settings.smoothing)
+    save_score_file(s.out / "honest_scores.npz", {"anomaly": s.honest}, result.num_frames, result.videos)
+    s.metrics["files"]["honest_scores"] = str(s.out / "honest_scores.npz")
+    s.metrics["fusion"] = settings.as_dict()
+    try:
+        s.threshold = threshold_for_fpr(s.loaded.calibration, ALARM_FPR, settings.weights, settings.smoothing)
+    except ConfigError as exc:
+        s.metrics["alarm_note"] = str(exc)
+
+
+def _frame_metrics(s: _Scored) -> None:
+    """Frame-level AUCs of every protocol and convention, when the test split has labels."""
+    result, metrics = s.result, s.metrics
+    s.labels = [s.prepared.labels(v) for v in result.videos]
+    if not all(lab is not None for lab in s.labels):
         metrics["labels"] = None
         metrics["note"] = "the test split has no frame labels: scores written, no AUC computed"
+        return
+    s.rows = rows = _evaluate(result, s.honest, s.labels, s.dataset)
+    metrics["labels"] = "test split frame labels (from the prepared test videos only)"
+    metrics["honest"] = rows[0].to_dict() if s.honest is not None else None
+    paper = next((r for r in rows if r.name.startswith("paper (")), None)
+    metrics["paper"] = paper.to_dict() if paper is not None else None
+    metrics["protocols"] = [r.to_dict() for r in rows]
+    if s.honest is not None and s.threshold is not None:
+        metrics["alarm"] = _alarm_point(s.honest, s.labels, s.threshold, result.frames_in)
+    head = [f"model: {s.loaded.path}", f"data: {s.prepared.root} ({s.dataset}, {len(result.videos)} test videos)"]
+    if s.honest is not None:
+        head.append(f"honest micro AUC (no test label used): {rows[0].auc_micro:.4f}")
+    if paper is not None:
+        head.append(f"paper protocol micro AUC (weights tuned on test labels by the authors): {paper.auc_micro:.4f}")
+    write_text_atomic(s.out / "table.txt", "\n".join(head) + "\n\n" + format_table(rows) + "\n")
+    metrics["files"]["table"] = str(s.out / "table.txt")
 
-    rbdc_result = None
-    if maps:
-        metrics["files"]["maps"] = [str(p) for p in result.save_maps(out / "maps")]
-        masks = [prepared.pixel_masks(v) for v in result.videos]
-        if all(m is not None for m in masks):
-            metrics["pixel"], rbdc_result = _pixel_metrics(result, masks, bool(progress))
-        else:
-            metrics["pixel"] = None
-            metrics["pixel_note"] = "no pixel masks in the test split: pixel AUC and RBDC not computed"
-    if plots:
-        metrics["files"]["plots"] = _plots(out, prepared, result, honest, labels if rows else None, rows,
-                                           rbdc_result, threshold)
-    write_json_atomic(out / "metrics.json", metrics)
-    return metrics
+
+def _map_metrics(s: _Scored, progress: bool) -> Any:
+    """Write the error maps; pixel AUC and RBDC where the test split has pixel masks."""
+    s.metrics["files"]["maps"] = [str(p) for p in s.result.save_maps(s.out / "maps")]
+    masks = [s.prepared.pixel_masks(v) for v in s.result.videos]
+    if all(m is not None for m in masks):
+        s.metrics["pixel"], rbdc_result = _pixel_metrics(s.result, masks, progress)
+        return rbdc_result
+    s.metrics["pixel"] = None
+    s.metrics["pixel_note"] = "no pixel masks in the test split: pixel AUC and RBDC not computed"
+    return None

@@ -17,6 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from ammcnet.errors import ConfigError, DataError
+from ammcnet.models import load_model_file, save_model_file
+from ammcnet.scoring.calibration import calibrate, threshold_for_fpr
+from ammcnet.scoring.fusion import FusionWeights, Smoothing
+from ammcnet.scoring.motion_prior import MotionPriorConfig
+from ammcnet.scoring.scorer import fit_scorer
+from ammcnet.training.api import open_training_data
+from ammcnet.training.config import apply_overrides, config_from_dict
+from ammcnet.training.presets import load_preset
 
 #: Keys ``--set`` may change here: how scores are fused, and which clips are held out.
 ALLOWED_PREFIXES: tuple[str, ...] = ("scoring.", "data.val_fraction")
@@ -56,15 +64,6 @@ def recalibrate(
         ConfigError: a key outside :data:`ALLOWED_PREFIXES`, or no training settings to go by.
         DataError: no held-out clips.
     """
-    from ammcnet.models import load_model_file, save_model_file
-    from ammcnet.scoring.calibration import calibrate, threshold_for_fpr
-    from ammcnet.scoring.fusion import FusionWeights, Smoothing
-    from ammcnet.scoring.motion_prior import MotionPriorConfig
-    from ammcnet.scoring.scorer import fit_scorer
-    from ammcnet.training.api import open_training_data
-    from ammcnet.training.config import apply_overrides, config_from_dict
-    from ammcnet.training.presets import load_preset
-
     bad = [o for o in overrides if not o.split("=", 1)[0].strip().startswith(ALLOWED_PREFIXES)]
     if bad:
         raise ConfigError(

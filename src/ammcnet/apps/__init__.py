@@ -1,0 +1,10 @@
+"""Applications: what a command does, built on the library layers below.
+
+``ammcnet.apps.tester`` is ``ammcnet test`` and ``ammcnet.apps.calibrator`` is ``ammcnet
+calibrate``. Library packages (data, flow, metrics, models, scoring, training, export) never
+import this package; the import-linter contracts in ``pyproject.toml`` hold that.
+
+>>> from ammcnet.apps.tester import default_out_dir
+>>> default_out_dir("runs/ped2").as_posix()
+'runs/ped2/test'
+"""
