@@ -71,21 +71,7 @@ def recalibrate(
             "(other settings would describe a different model or data)"
         )
     loaded = load_model_file(run)
-    if loaded.train_config:
-        config = config_from_dict(loaded.train_config)
-    elif preset:
-        config = load_preset(preset)
-    else:
-        raise ConfigError(
-            f"{loaded.path} holds no training settings (an imported model?): pass --preset NAME to say at "
-            "which size and flow settings its data is prepared"
-        )
-    # spell out every weight and smoothing setting so that --set can name any of them
-    full = replace(config.scoring, weights=FusionWeights.from_dict(config.scoring.weights).as_dict(),
-                   smoothing=Smoothing.from_dict(config.scoring.smoothing).as_dict())
-    config = apply_overrides(replace(config, scoring=full), overrides)
-    if config.model != loaded.config:  # the weights decide the architecture (e.g. a preset for an import)
-        config = replace(config, model=loaded.config)
+    config = _settings(loaded, preset, overrides)
     _, train_set, val_set = open_training_data(root, config, cache_dir=cache_dir, progress=progress)
     if len(val_set) == 0:
         raise DataError(
@@ -111,3 +97,23 @@ def recalibrate(
         "records": {k: {"mean": v["mean"], "std": v["std"]} for k, v in calibration["records"].items()},
         "threshold_fpr_0.01": threshold_for_fpr(calibration, 0.01, weights=weights, smoothing=smoothing),
     }
+
+
+def _settings(loaded: Any, preset: str | None, overrides: tuple[str, ...] | list[str]) -> Any:
+    """The model file's training settings (or ``preset`` for an imported model) with ``overrides`` applied."""
+    if loaded.train_config:
+        config = config_from_dict(loaded.train_config)
+    elif preset:
+        config = load_preset(preset)
+    else:
+        raise ConfigError(
+            f"{loaded.path} holds no training settings (an imported model?): pass --preset NAME to say at "
+            "which size and flow settings its data is prepared"
+        )
+    # spell out every weight and smoothing setting so that --set can name any of them
+    full = replace(config.scoring, weights=FusionWeights.from_dict(config.scoring.weights).as_dict(),
+                   smoothing=Smoothing.from_dict(config.scoring.smoothing).as_dict())
+    config = apply_overrides(replace(config, scoring=full), overrides)
+    if config.model != loaded.config:  # the weights decide the architecture (e.g. a preset for an import)
+        config = replace(config, model=loaded.config)
+    return config

@@ -156,7 +156,7 @@ def _plots(out: Path, prepared: Any, result: ScoreResult, honest: list[np.ndarra
                                       threshold=threshold, ylabel=ylabel)
     if rows:
         picked = [r for r in rows if r.name.startswith(("honest", "paper (", "PSNR only"))][:3] or rows[:1]
-        written.append(plotting.plot_roc({r.name: (r.scores, r.labels) for r in picked}, out / "plots" / "roc.png"))
+        written.append(plotting.plot_roc_curves({r.name: (r.scores, r.labels) for r in picked}, out / "plots" / "roc.png"))
     if result.maps is not None:
         top = plotting.top_frames(curves, HEATMAP_FRAMES, warmup=f)
         frames = [np.asarray(prepared.frames("test", result.videos[v])[t]) for v, t in top]

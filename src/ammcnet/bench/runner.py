@@ -207,104 +207,125 @@ def _why(exc: BaseException) -> str:
 
 def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
     """Measure and return a JSON-able report (see :func:`format_report`)."""
-
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("--device cuda but no CUDA device is visible: use --device cpu")
     default_threads = torch.get_num_threads()
     model, train_cfg = _load(cfg)
     model = model.to(cfg.device).eval()
     size = tuple(int(v) for v in train_cfg.data.size)
-    mcfg = model.config
     report: dict[str, Any] = {"config": {k: v for k, v in asdict(cfg).items() if k != "extra"},
                               "machine": machine_info(cfg.device), "size": list(size),
-                              "model_config": asdict(mcfg), "model": {}, "end_to_end": {}, "skipped": {}}
+                              "model_config": asdict(model.config), "model": {}, "end_to_end": {}, "skipped": {}}
     with tempfile.TemporaryDirectory(prefix="ammcnet-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        backends: dict[str, Any] = {"eager": _Eager(model), "fused": TorchBackend(model, device=cfg.device)}
-        # the plain baseline runs with torch's default threads, as a user gets it
-        report["model"]["eager_b1"] = _model_fps(backends["eager"], mcfg, size, 1, cfg)
-        report["model"]["default_threads"] = default_threads
-        on_gpu = cfg.device.startswith("cuda")
-        threads = cfg.threads or (default_threads if on_gpu else
-                                  _pick_threads(backends["fused"], mcfg, size, cfg, default_threads, report))
-        torch.set_num_threads(threads)
-        report["machine"]["torch_threads"] = threads
-        if threads != default_threads:  # the eager model at the chosen threads: what fusion etc. add on top
-            report["model"]["eager_same_threads_b1"] = _model_fps(backends["eager"], mcfg, size, 1, cfg)
-        if cfg.channels_last:
-            backends["fused_channels_last"] = TorchBackend(model, channels_last=True, device=cfg.device)
-        if cfg.device.startswith("cuda"):  # tensor cores; on a CPU without AVX-512 bf16 is emulated and slow
-            for precision in ("float16", "bfloat16"):
-                backends[f"fused_channels_last_{precision}"] = TorchBackend(
-                    model, channels_last=True, device=cfg.device, precision=precision)
-        if cfg.compile:
-            backends["compiled"] = _Compiled(model)
-        if cfg.onnx and cfg.device == "cpu":
-            # a missing or incompatible onnxruntime is not an error here: the variant is not
-            # measured, and the report says why
-            try:
-                backends["onnx"] = OnnxBackend(export_onnx(model, tmp / "m.onnx", size=size), threads=threads)
-            except Exception as exc:  # noqa: BLE001
-                report["skipped"]["onnx"] = _why(exc)
-            if cfg.int8 and "onnx" in backends:
-                try:
-
-                    feeds = synthetic_feeds(mcfg, size, 2, motion=getattr(model, "motion", None) is not None)
-                    backends["onnx_int8"] = OnnxBackend(quantize_onnx(tmp / "m.onnx", tmp / "m-int8.onnx", feeds),
-                                                        threads=threads)
-                except Exception as exc:  # noqa: BLE001
-                    report["skipped"]["onnx_int8"] = _why(exc)
-        # model only, batch 1, every variant
-        for name, be in backends.items():
-            if name == "eager":
-                continue
-            report["model"][f"{name}_b1"] = _model_fps(be, mcfg, size, 1, cfg)
-        candidates = [n for n in backends if n not in ("eager", "onnx_int8")]
-        best_name = max(candidates, key=lambda n: report["model"][f"{n}_b1"]["fps"])
-        if on_gpu:
-            # at batch 1 a GPU waits on kernel launches, so half precision cannot show its worth
-            # there: every backend is swept and the best (backend, batch) pair wins
-            sweeps = {n: {b: report["model"][f"{n}_b1"] if b == 1 else _model_fps(backends[n], mcfg, size, b, cfg)
-                          for b in cfg.batches} for n in candidates}
-            report["model"]["batch_sweep_all"] = {n: {str(b): v["fps"] for b, v in sw.items()} for n, sw in sweeps.items()}
-            best_name = max(candidates, key=lambda n: max(v["fps"] for v in sweeps[n].values()))
-            sweep = sweeps[best_name]
-        else:
-            sweep = {b: report["model"][f"{best_name}_b1"] if b == 1 else _model_fps(backends[best_name], mcfg, size, b, cfg)
-                     for b in cfg.batches}
-        report["model"]["best_backend"] = best_name
-        best_b = max(sweep, key=lambda b: sweep[b]["fps"])
-        report["model"]["batch_sweep"] = {str(b): v["fps"] for b, v in sweep.items()}
-        report["model"]["best_batch"] = {**sweep[best_b], "backend": best_name}
-        report["model"]["speedup_b1"] = report["model"][f"{best_name}_b1"]["fps"] / report["model"]["eager_b1"]["fps"]
-        report["model"]["speedup_best"] = sweep[best_b]["fps"] / report["model"]["eager_b1"]["fps"]
-        # end to end on a video
-        video, desc = _video_frames(cfg, size, tmp)
-        report["end_to_end"]["video"] = desc
-        flow = dict(flow=train_cfg.data.flow, flow_preset=train_cfg.data.flow_preset)
-        e2e_batch = min(16 if on_gpu else 4, best_b)  # latency: a batched frame waits for its batch
-        flow_workers = cfg.flow_workers or (min(8, os.cpu_count() or 1) if on_gpu else 1)
-        torch.set_num_threads(default_threads)
-        _, base = score_stream(video, backends["eager"], size=size, batch_size=1, threaded=False,
-                               max_frames=cfg.frames, **flow)
-        torch.set_num_threads(threads)
-        backends[best_name].score(*_inputs(mcfg, size, e2e_batch, cfg.device))  # warm-up: cuDNN tunes each new shape
-        _, fast = score_stream(video, backends[best_name], size=size, batch_size=e2e_batch, threaded=True,
-                               max_frames=cfg.frames, flow_workers=flow_workers, **flow)
-        report["end_to_end"]["eager_sequential"] = base
-        report["end_to_end"]["optimised"] = {**fast, "backend": best_name, "batch": e2e_batch, "threaded": True,
-                                             "flow_workers": flow_workers}
-        report["end_to_end"]["speedup"] = fast["fps"] / base["fps"]
-        if "onnx_int8" in backends:
-            _, q = score_stream(video, backends["onnx_int8"], size=size, batch_size=e2e_batch, threaded=True,
-                                max_frames=cfg.frames, **flow)
-            report["end_to_end"]["int8"] = {**q, "backend": "onnx_int8", "batch": e2e_batch, "threaded": True}
-            report["end_to_end"]["int8_speedup"] = q["fps"] / base["fps"]
+        backends, threads = _backends(model, size, cfg, default_threads, report, tmp)
+        best_name, best_b = _model_figures(backends, model.config, size, cfg, report)
+        _end_to_end(backends, best_name, best_b, train_cfg, size, cfg, (default_threads, threads), report, tmp)
         if cfg.train_steps > 0:
             report["training"] = _train_speed(model, train_cfg, size, cfg.train_steps, cfg.device)
     report["peak_memory_mb"] = peak_memory_mb(cfg.device)
     report["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     return report
+
+
+def _backends(model: Any, size: tuple[int, int], cfg: BenchConfig, default_threads: int, report: dict[str, Any],
+              tmp: Path) -> tuple[dict[str, Any], int]:
+    """Every variant to measure (eager baseline first) and the torch threads chosen for them."""
+    mcfg = model.config
+    backends: dict[str, Any] = {"eager": _Eager(model), "fused": TorchBackend(model, device=cfg.device)}
+    # the plain baseline runs with torch's default threads, as a user gets it
+    report["model"]["eager_b1"] = _model_fps(backends["eager"], mcfg, size, 1, cfg)
+    report["model"]["default_threads"] = default_threads
+    on_gpu = cfg.device.startswith("cuda")
+    threads = cfg.threads or (default_threads if on_gpu else
+                              _pick_threads(backends["fused"], mcfg, size, cfg, default_threads, report))
+    torch.set_num_threads(threads)
+    report["machine"]["torch_threads"] = threads
+    if threads != default_threads:  # the eager model at the chosen threads: what fusion etc. add on top
+        report["model"]["eager_same_threads_b1"] = _model_fps(backends["eager"], mcfg, size, 1, cfg)
+    if cfg.channels_last:
+        backends["fused_channels_last"] = TorchBackend(model, channels_last=True, device=cfg.device)
+    if on_gpu:  # tensor cores; on a CPU without AVX-512 bf16 is emulated and slow
+        for precision in ("float16", "bfloat16"):
+            backends[f"fused_channels_last_{precision}"] = TorchBackend(
+                model, channels_last=True, device=cfg.device, precision=precision)
+    if cfg.compile:
+        backends["compiled"] = _Compiled(model)
+    if cfg.onnx and cfg.device == "cpu":
+        _onnx_backends(model, size, cfg, threads, backends, report, tmp)
+    return backends, threads
+
+
+def _onnx_backends(model: Any, size: tuple[int, int], cfg: BenchConfig, threads: int, backends: dict[str, Any],
+                   report: dict[str, Any], tmp: Path) -> None:
+    """The float32 and int8 ONNX graphs; a missing or incompatible onnxruntime is not an error here:
+    the variant is not measured, and the report says why."""
+    try:
+        backends["onnx"] = OnnxBackend(export_onnx(model, tmp / "m.onnx", size=size), threads=threads)
+    except Exception as exc:  # noqa: BLE001
+        report["skipped"]["onnx"] = _why(exc)
+    if cfg.int8 and "onnx" in backends:
+        try:
+            feeds = synthetic_feeds(model.config, size, 2, motion=getattr(model, "motion", None) is not None)
+            backends["onnx_int8"] = OnnxBackend(quantize_onnx(tmp / "m.onnx", tmp / "m-int8.onnx", feeds),
+                                                threads=threads)
+        except Exception as exc:  # noqa: BLE001
+            report["skipped"]["onnx_int8"] = _why(exc)
+
+
+def _model_figures(backends: dict[str, Any], mcfg: Any, size: tuple[int, int], cfg: BenchConfig,
+                   report: dict[str, Any]) -> tuple[str, int]:
+    """Model-only frames per second of every variant; (best backend, best batch)."""
+    for name, be in backends.items():
+        if name != "eager":
+            report["model"][f"{name}_b1"] = _model_fps(be, mcfg, size, 1, cfg)
+    candidates = [n for n in backends if n not in ("eager", "onnx_int8")]
+    best_name = max(candidates, key=lambda n: report["model"][f"{n}_b1"]["fps"])
+    if cfg.device.startswith("cuda"):
+        # at batch 1 a GPU waits on kernel launches, so half precision cannot show its worth
+        # there: every backend is swept and the best (backend, batch) pair wins
+        sweeps = {n: {b: report["model"][f"{n}_b1"] if b == 1 else _model_fps(backends[n], mcfg, size, b, cfg)
+                      for b in cfg.batches} for n in candidates}
+        report["model"]["batch_sweep_all"] = {n: {str(b): v["fps"] for b, v in sw.items()} for n, sw in sweeps.items()}
+        best_name = max(candidates, key=lambda n: max(v["fps"] for v in sweeps[n].values()))
+        sweep = sweeps[best_name]
+    else:
+        sweep = {b: report["model"][f"{best_name}_b1"] if b == 1 else _model_fps(backends[best_name], mcfg, size, b, cfg)
+                 for b in cfg.batches}
+    best_b = max(sweep, key=lambda b: sweep[b]["fps"])
+    eager = report["model"]["eager_b1"]["fps"]
+    report["model"].update({"best_backend": best_name, "batch_sweep": {str(b): v["fps"] for b, v in sweep.items()},
+                            "best_batch": {**sweep[best_b], "backend": best_name},
+                            "speedup_b1": report["model"][f"{best_name}_b1"]["fps"] / eager,
+                            "speedup_best": sweep[best_b]["fps"] / eager})
+    return best_name, best_b
+
+
+def _end_to_end(backends: dict[str, Any], best_name: str, best_b: int, train_cfg: Any, size: tuple[int, int],
+                cfg: BenchConfig, threads: tuple[int, int], report: dict[str, Any], tmp: Path) -> None:
+    """Whole-pipeline frames per second on a video: the eager sequential baseline, the best variant, int8."""
+    video, desc = _video_frames(cfg, size, tmp)
+    e2e = report["end_to_end"]
+    e2e["video"] = desc
+    flow = dict(flow=train_cfg.data.flow, flow_preset=train_cfg.data.flow_preset)
+    on_gpu = cfg.device.startswith("cuda")
+    e2e_batch = min(16 if on_gpu else 4, best_b)  # latency: a batched frame waits for its batch
+    flow_workers = cfg.flow_workers or (min(8, os.cpu_count() or 1) if on_gpu else 1)
+    torch.set_num_threads(threads[0])
+    _, base = score_stream(video, backends["eager"], size=size, batch_size=1, threaded=False,
+                           max_frames=cfg.frames, **flow)
+    torch.set_num_threads(threads[1])
+    backends[best_name].score(*_inputs(backends[best_name].config, size, e2e_batch, cfg.device))  # warm-up: cuDNN tunes each new shape
+    _, fast = score_stream(video, backends[best_name], size=size, batch_size=e2e_batch, threaded=True,
+                           max_frames=cfg.frames, flow_workers=flow_workers, **flow)
+    e2e["eager_sequential"] = base
+    e2e["optimised"] = {**fast, "backend": best_name, "batch": e2e_batch, "threaded": True, "flow_workers": flow_workers}
+    e2e["speedup"] = fast["fps"] / base["fps"]
+    if "onnx_int8" in backends:
+        _, q = score_stream(video, backends["onnx_int8"], size=size, batch_size=e2e_batch, threaded=True,
+                            max_frames=cfg.frames, **flow)
+        e2e["int8"] = {**q, "backend": "onnx_int8", "batch": e2e_batch, "threaded": True}
+        e2e["int8_speedup"] = q["fps"] / base["fps"]
 
 
 def format_report(r: dict[str, Any]) -> str:

@@ -31,7 +31,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -339,7 +338,7 @@ def _entry_lock(entry: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"waiting for another process that is preparing {entry} ...", file=sys.stderr, flush=True)
+            log.warning("waiting for another process that is preparing %s ...", entry)
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield

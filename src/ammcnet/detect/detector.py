@@ -36,6 +36,7 @@ from ammcnet.models import load_model_file
 from ammcnet.scoring.calibration import threshold_for_fpr
 from ammcnet.scoring.fusion import CausalSmoother, FusionWeights, Smoothing, fuse_records
 from ammcnet.scoring.scorer import Scorer, load_scorer
+from ammcnet.scoring.settings import scoring_settings
 
 __all__ = ["Detector", "FrameResult", "resize_frame", "resolve_threshold", "settings_from_train_config"]
 
@@ -142,8 +143,8 @@ class Detector:
         flow: flow backend name (``dis``, ``farneback``) or a ready :class:`FlowBackend`.
         flow_preset: DIS preset (ignored by other backends).
         threshold: alarm threshold on the smoothed score; None = never alarm.
-        weights: fusion weights (default: those the calibration's table was built with).
-        smoothing: temporal smoothing; made causal (default: the calibration's sigma, causal).
+        weights: fusion weights (default: :func:`ammcnet.scoring.settings.scoring_settings`).
+        smoothing: temporal smoothing; made causal (default: the model file's sigma, causal).
         device: torch device string.
         error_maps: also return per-pixel error maps (for the overlay video).
         map_flow_weight: weight of the motion error in the maps.
@@ -183,9 +184,9 @@ class Detector:
         self.uses_motion = getattr(model, "motion", None) is not None
         self.scorer = (scorer if scorer is not None else Scorer()).to(device)
         self.flow_backend = _flow_backend(flow, flow_preset) if self.uses_motion else None
-        fused = calibration.get("fused") or {}
-        self.weights = weights or FusionWeights.from_dict(fused.get("weights"))
-        base = smoothing or Smoothing.from_dict(fused.get("smoothing"))
+        settings = scoring_settings(None, calibration)  # the one reader of a model file's fusion settings
+        self.weights = weights or settings.weights
+        base = smoothing or settings.smoothing
         self.smoothing = Smoothing(sigma=base.sigma, causal=True, truncate=base.truncate)
         self.threshold = threshold
         self.error_maps = error_maps
@@ -225,6 +226,9 @@ class Detector:
         kwargs.setdefault("flow", flow)
         kwargs.setdefault("flow_preset", preset)
         kwargs.setdefault("scorer", load_scorer(loaded))
+        settings = scoring_settings(loaded.train_config, loaded.calibration)
+        kwargs.setdefault("weights", settings.weights)
+        kwargs.setdefault("smoothing", settings.smoothing)
         thr = resolve_threshold(loaded.calibration, threshold, fpr)
         model: Any = loaded.model
         if backend != "eager":

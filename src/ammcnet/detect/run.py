@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ammcnet.data.video import prefetch
 from ammcnet.detect.detector import Detector, FrameResult
@@ -192,142 +193,182 @@ def run_detection(
     Returns:
         :class:`DetectionSummary`; the files in ``out`` are complete even if this raises.
     """
-    if batch is not None and batch < 1:
-        raise ConfigError(f"--batch must be >= 1, got {batch}")
+    _check_at_least_one(("--batch", batch), ("--max-invalid", max_invalid))
     detector = run if isinstance(run, Detector) else Detector.from_run(
-        run, device=device, threshold=threshold, fpr=fpr, error_maps=video is not None, backend=backend, onnx=onnx
-    )
-    if video is not None:
-        detector.error_maps = True
-    if max_invalid < 1:
-        raise ConfigError(f"--max-invalid must be >= 1, got {max_invalid}")
-    out_dir = Path(out) if out is not None else None
-    elog: EventLog | None = None  # opened with the other files, once the source is open
+        run, device=device, threshold=threshold, fpr=fpr, error_maps=video is not None, backend=backend, onnx=onnx)
+    detector.error_maps = detector.error_maps or video is not None
     summary = DetectionSummary(source=mask_url(source) if not hasattr(source, "read") else "", threshold=detector.threshold)
-
-    def on_gap(gap: dict[str, Any]) -> None:
-        summary.gaps.append(gap)
-        if elog is not None:
-            elog.write("gap", **gap)
-
-    capture, info = open_source(source, reconnect=reconnect, on_gap=on_gap)
+    outputs = _Outputs(Path(out) if out is not None else None, video, summary)
+    capture, info = open_source(source, reconnect=reconnect, on_gap=outputs.gap)
     summary.source = summary.source or info.name
     reader = FrameReader(capture, info, max_failures=max_failures, read_timeout=read_timeout, max_frames=max_frames)
-    batch = batch or (1 if info.live else DEFAULT_FILE_BATCH)
-    tracker = EventTracker(min_gap, min_frames)
-    events_path = out_dir / EVENTS_FILE if out_dir else None
-    invalid_run: list[int] = []
-    jsonl = None
-    overlay = None
-    latencies: list[float] = []
-    t_start = time.perf_counter()
-    from tqdm.auto import tqdm
-
+    job = _DetectionRun(detector, summary, EventTracker(min_gap, min_frames), outputs, max_invalid)
     bar = tqdm(total=info.num_frames, unit="frame", desc="detect", file=sys.stderr,
                disable=(not sys.stderr.isatty()) if progress is None else not progress)
     try:
-        if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            jsonl = (out_dir / FRAMES_FILE).open("w", encoding="utf-8")
-            summary.outputs["frames"] = str(out_dir / FRAMES_FILE)
-            summary.outputs["events"] = str(events_path)
-            _write_events(events_path, summary, [], False)
-            summary.outputs["event_log"] = str(out_dir / EVENT_LOG_FILE)
-            elog = EventLog(out_dir / EVENT_LOG_FILE)
-            elog.write("start", source=summary.source, threshold=detector.threshold,
-                       model=None if detector.model_path is None else str(detector.model_path))
-        if video is not None:
-            seg_s = video_segment_s if video_segment_s is not None else (DEFAULT_VIDEO_SEGMENT_S if info.kind in ("url", "camera") else 0)
-            overlay = OverlayWriter(video, fps=info.fps or 25.0, threshold=detector.threshold,
-                                    segment_frames=int(round(seg_s * (info.fps or 25.0))) or None)
-            summary.outputs["video"] = str(video)
-        pending: list = []
-
-        def flush() -> None:
-            t0 = time.perf_counter()
-            results = detector.process([f.rgb for f in pending], [f.timestamp for f in pending])
-            dt = time.perf_counter() - t0
-            for frame, res in zip(pending, results, strict=True):
-                _emit(frame, res, dt)
-            pending.clear()
-
-        def _emit(frame: Any, res: FrameResult | None, dt: float) -> None:
-            summary.frames_read += 1
-            bar.update(1)
-            if res is not None:
-                latencies.append(dt)
-                summary.frames_scored += 1
-                summary.alarmed_frames += int(res.alarm)
-                if jsonl is not None:
-                    jsonl.write(json.dumps(res.as_json()) + "\n")
-                    jsonl.flush()
-                if not res.valid:
-                    _invalid(res)
-                else:
-                    invalid_run.clear()
-                closed = tracker.update(res.index, res.score if res.valid else float("-inf"), res.alarm, res.timestamp)
-                if closed is not None:
-                    _write_events(events_path, summary, tracker.snapshot(), False)
-                    if elog is not None:
-                        elog.write("alarm", **closed.as_dict())
-            if overlay is not None:
-                overlay.write(frame.rgb, score=None if res is None else res.score, alarm=bool(res and res.alarm),
-                              index=frame.index, error_map=None if res is None else res.error_map)
-
-        def _invalid(res: FrameResult) -> None:
-            summary.invalid_frames += 1
-            invalid_run.append(res.index)
-            if elog is not None:
-                elog.write("invalid", index=res.index, timestamp=res.timestamp, reason="model output is NaN or inf")
-            if len(invalid_run) >= max_invalid:
-                model = detector.model_path or "the model"
-                raise ModelOutputError(
-                    f"the model's output was NaN or inf for {len(invalid_run)} frames in a row (frames "
-                    f"{invalid_run[0]}-{invalid_run[-1]}): check the model with `ammcnet info {model}` and the "
-                    f"source; --max-invalid sets how many are tolerated"
-                )
-
+        outputs.open(detector, info, video_segment_s)
         # a file or folder is decoded ahead in a thread; a live source is read as frames arrive
-        for frame in (reader if info.live else prefetch(reader)):
-            pending.append(frame)
-            if len(pending) >= batch:
-                flush()
-        if pending:
-            flush()
+        job.consume(reader if info.live else prefetch(reader), batch or (1 if info.live else DEFAULT_FILE_BATCH), bar)
         summary.stop_reason = reader.stop_reason or "end of stream"
-    except KeyboardInterrupt:
-        summary.stop_reason = "interrupted"
-        raise
-    except ModelOutputError as exc:
-        summary.stop_reason = str(exc)
+    except (KeyboardInterrupt, ModelOutputError) as exc:
+        summary.stop_reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
         raise
     finally:
         bar.close()
-        summary.read_failures = reader.failures + int(getattr(capture, "failed_reads", 0))
-        summary.reconnects = int(getattr(capture, "reconnects", 0))
+        job.finish(reader.failures + int(getattr(capture, "failed_reads", 0)), int(getattr(capture, "reconnects", 0)))
+    return summary
+
+
+def _check_at_least_one(*options: tuple[str, int | None]) -> None:
+    """Refuse a count option below 1, naming it."""
+    for flag, value in options:
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} must be >= 1, got {value}")
+
+
+class _Outputs:
+    """The files of one run: ``frames.jsonl`` (flushed per frame), ``events.json``, the event log,
+    ``summary.json`` and the annotated video (in segments for live sources)."""
+
+    def __init__(self, out_dir: Path | None, video: str | os.PathLike[str] | None, summary: DetectionSummary) -> None:
+        self.out_dir, self.video, self.summary = out_dir, video, summary
+        self.events_path = out_dir / EVENTS_FILE if out_dir else None
+        self.jsonl: Any = None
+        self.overlay: OverlayWriter | None = None
+        self.elog: EventLog | None = None  # opened with the other files, once the source is open
+
+    def gap(self, gap: dict[str, Any]) -> None:
+        """A reconnecting source lost frames: note it in the summary and the event log."""
+        self.summary.gaps.append(gap)
+        if self.elog is not None:
+            self.elog.write("gap", **gap)
+
+    def open(self, detector: Detector, info: Any, video_segment_s: float | None) -> None:
+        summary, out_dir = self.summary, self.out_dir
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            self.jsonl = (out_dir / FRAMES_FILE).open("w", encoding="utf-8")
+            summary.outputs["frames"] = str(out_dir / FRAMES_FILE)
+            summary.outputs["events"] = str(self.events_path)
+            self.events([], False)
+            summary.outputs["event_log"] = str(out_dir / EVENT_LOG_FILE)
+            self.elog = EventLog(out_dir / EVENT_LOG_FILE)
+            self.elog.write("start", source=summary.source, threshold=detector.threshold,
+                            model=None if detector.model_path is None else str(detector.model_path))
+        if self.video is not None:
+            live = info.kind in ("url", "camera")
+            seg_s = video_segment_s if video_segment_s is not None else (DEFAULT_VIDEO_SEGMENT_S if live else 0)
+            self.overlay = OverlayWriter(self.video, fps=info.fps or 25.0, threshold=detector.threshold,
+                                         segment_frames=int(round(seg_s * (info.fps or 25.0))) or None)
+            summary.outputs["video"] = str(self.video)
+
+    def frame(self, frame: Any, res: FrameResult | None) -> None:
+        if res is not None and self.jsonl is not None:
+            self.jsonl.write(json.dumps(res.as_json()) + "\n")
+            self.jsonl.flush()
+        if self.overlay is not None:
+            self.overlay.write(frame.rgb, score=None if res is None else res.score, alarm=bool(res and res.alarm),
+                               index=frame.index, error_map=None if res is None else res.error_map)
+
+    def events(self, events: list[Event], done: bool) -> None:
+        _write_events(self.events_path, self.summary, events, done)
+
+    def close(self) -> None:
+        summary = self.summary
+        if self.jsonl is not None:
+            self.jsonl.close()
+        if self.overlay is not None:
+            self.overlay.close()
+            if self.overlay.segments:
+                summary.outputs["video"] = str(self.overlay.segments[0])
+                summary.outputs["video_segments"] = ", ".join(str(p) for p in self.overlay.segments)
+        self.events(summary.events, True)
+        if self.elog is not None:
+            self.elog.write("stop", reason=summary.stop_reason, frames_read=summary.frames_read,
+                            frames_scored=summary.frames_scored, invalid_frames=summary.invalid_frames,
+                            alarmed_frames=summary.alarmed_frames, events=len(summary.events))
+            self.elog.close()
+        if self.out_dir is not None:
+            summary.outputs["summary"] = str(self.out_dir / SUMMARY_FILE)
+            write_json_atomic(self.out_dir / SUMMARY_FILE, summary.as_dict())
+
+
+class _DetectionRun:
+    """One source through the detector: batches of frames in, counts, events and files out."""
+
+    def __init__(self, detector: Detector, summary: DetectionSummary, tracker: EventTracker, outputs: _Outputs,
+                 max_invalid: int) -> None:
+        self.detector, self.summary, self.tracker, self.outputs = detector, summary, tracker, outputs
+        self.max_invalid = max_invalid
+        self.invalid_run: list[int] = []
+        self.latencies: list[float] = []
+        self.t_start = time.perf_counter()
+
+    def consume(self, frames: Any, batch: int, bar: Any) -> None:
+        """Score the frames ``batch`` at a time (a batched frame waits for its whole batch)."""
+        pending: list = []
+        for frame in frames:
+            pending.append(frame)
+            if len(pending) >= batch:
+                self._flush(pending, bar)
+        if pending:
+            self._flush(pending, bar)
+
+    def _flush(self, pending: list, bar: Any) -> None:
+        t0 = time.perf_counter()
+        results = self.detector.process([f.rgb for f in pending], [f.timestamp for f in pending])
+        dt = time.perf_counter() - t0
+        for frame, res in zip(pending, results, strict=True):
+            bar.update(1)
+            self._emit(frame, res, dt)
+        pending.clear()
+
+    def _emit(self, frame: Any, res: FrameResult | None, dt: float) -> None:
+        summary, outputs = self.summary, self.outputs
+        summary.frames_read += 1
+        if res is not None:
+            self.latencies.append(dt)
+            summary.frames_scored += 1
+            summary.alarmed_frames += int(res.alarm)
+            if res.valid:
+                self.invalid_run.clear()
+        outputs.frame(frame, res)
+        if res is None:
+            return
+        if not res.valid:
+            self._invalid(res)
+        closed = self.tracker.update(res.index, res.score if res.valid else float("-inf"), res.alarm, res.timestamp)
+        if closed is not None:
+            outputs.events(self.tracker.snapshot(), False)
+            if outputs.elog is not None:
+                outputs.elog.write("alarm", **closed.as_dict())
+
+    def _invalid(self, res: FrameResult) -> None:
+        """Count a NaN/inf frame; too many in a row stop the run."""
+        self.summary.invalid_frames += 1
+        self.invalid_run.append(res.index)
+        if self.outputs.elog is not None:
+            self.outputs.elog.write("invalid", index=res.index, timestamp=res.timestamp,
+                                    reason="model output is NaN or inf")
+        if len(self.invalid_run) >= self.max_invalid:
+            model = self.detector.model_path or "the model"
+            raise ModelOutputError(
+                f"the model's output was NaN or inf for {len(self.invalid_run)} frames in a row (frames "
+                f"{self.invalid_run[0]}-{self.invalid_run[-1]}): check the model with `ammcnet info {model}` and the "
+                f"source; --max-invalid sets how many are tolerated"
+            )
+
+    def finish(self, read_failures: int, reconnects: int) -> None:
+        """Close the events, fill in the timing and write the final files (also after an error)."""
+        summary = self.summary
+        summary.read_failures, summary.reconnects = read_failures, reconnects
         if not summary.stop_reason:
             summary.stop_reason = "stopped by an error"
-        summary.events = tracker.finish()
-        summary.seconds = time.perf_counter() - t_start
+        summary.events = self.tracker.finish()
+        summary.seconds = time.perf_counter() - self.t_start
         summary.fps = summary.frames_read / max(summary.seconds, 1e-9)
-        if latencies:
-            lat = np.asarray(latencies) * 1000.0
+        if self.latencies:
+            lat = np.asarray(self.latencies) * 1000.0
             summary.latency_ms_mean = float(lat.mean())
             summary.latency_ms_p95 = float(np.percentile(lat, 95))
-        if jsonl is not None:
-            jsonl.close()
-        if overlay is not None:
-            overlay.close()
-            if overlay.segments:
-                summary.outputs["video"] = str(overlay.segments[0])
-                summary.outputs["video_segments"] = ", ".join(str(p) for p in overlay.segments)
-        _write_events(events_path, summary, summary.events, True)
-        if elog is not None:
-            elog.write("stop", reason=summary.stop_reason, frames_read=summary.frames_read,
-                       frames_scored=summary.frames_scored, invalid_frames=summary.invalid_frames,
-                       alarmed_frames=summary.alarmed_frames, events=len(summary.events))
-            elog.close()
-        if out_dir is not None:
-            summary.outputs["summary"] = str(out_dir / SUMMARY_FILE)
-            write_json_atomic(out_dir / SUMMARY_FILE, summary.as_dict())
-    return summary
+        self.outputs.close()

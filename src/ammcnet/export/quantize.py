@@ -44,6 +44,7 @@ model was trained on, never test data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -113,10 +114,9 @@ def quantize_onnx(
 
     src, final = Path(src), Path(dst)
     meta = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
-    quiet = logging.getLogger().level
-    logging.getLogger().setLevel(logging.ERROR)  # the quantiser warns for every integer shape tensor
     try:
-        with tempfile.TemporaryDirectory(prefix="ammcnet-quant-") as tmp_dir, atomic_path(final) as tmp:
+        with _quiet_quantiser(), tempfile.TemporaryDirectory(prefix="ammcnet-quant-") as tmp_dir, \
+                atomic_path(final) as tmp:
             pre = Path(tmp_dir) / "pre.onnx"
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
             graph = onnx.load(str(pre))
@@ -126,21 +126,48 @@ def quantize_onnx(
                             nodes_to_exclude=float_convs(graph) + (motion_only_nodes(graph) if float_motion else []),
                             calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                                               "percentile": CalibrationMethod.Percentile}[method])
-            proto = onnx.load(str(tmp))
-            del proto.metadata_props[:]
-            for k, v in {**meta, "ammcnet.precision": "int8", "ammcnet.int8_calibration_feeds": str(len(feeds)),
-                 "ammcnet.int8_float_motion": json.dumps(float_motion)}.items():
-                prop = proto.metadata_props.add()
-                prop.key, prop.value = k, v
-            onnx.save(proto, str(tmp))
+            _write_metadata(onnx, tmp, {**meta, "ammcnet.precision": "int8",
+                                        "ammcnet.int8_calibration_feeds": str(len(feeds)),
+                                        "ammcnet.int8_float_motion": json.dumps(float_motion)})
     except (AmmcError, ConfigError):
         raise
     except Exception as exc:
         raise AmmcError(f"int8 quantisation of {src} failed ({str(exc).splitlines()[0][:160]}); "
                         "check the installed onnx/onnxruntime versions") from None
-    finally:
-        logging.getLogger().setLevel(quiet)
     return final
+
+
+def _write_metadata(onnx: Any, path: Path, entries: dict[str, str]) -> None:
+    """Replace the metadata of the ONNX file at ``path`` with ``entries``."""
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    for k, v in entries.items():
+        prop = proto.metadata_props.add()
+        prop.key, prop.value = k, v
+    onnx.save(proto, str(path))
+
+
+class _QuantiserFilter(logging.Filter):
+    """Drops the records onnxruntime's quantiser logs (one warning per integer shape tensor)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "/onnxruntime/quantization/" not in record.pathname.replace("\\", "/")
+
+
+@contextlib.contextmanager
+def _quiet_quantiser() -> Iterator[None]:
+    """Silence the quantiser while it runs, and nothing else.
+
+    It logs through the root logger (``logging.warning``); a filter on that logger, removed
+    afterwards, drops only records from ``onnxruntime/quantization``. The root logger's level
+    and every other library's messages stay as the application set them.
+    """
+    root, flt = logging.getLogger(), _QuantiserFilter()
+    root.addFilter(flt)
+    try:
+        yield
+    finally:
+        root.removeFilter(flt)
 
 
 def float_convs(model: Any) -> list[str]:

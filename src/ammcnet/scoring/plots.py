@@ -1,7 +1,8 @@
-"""PNG plots of a test run: score curves, ROC, RBDC curve and error heatmaps (matplotlib Agg).
+"""PNG plots of a test run: score curves, ROC, RBDC curve and error heatmaps.
 
-Every figure is written atomically (temporary name, then rename) and closed at once, so long
-runs do not accumulate open figures.
+Figures are plain ``matplotlib.figure.Figure`` objects rendered by the Agg canvas, not pyplot
+figures, so importing this module changes no global matplotlib backend and a long run holds no
+open figures. Every file is written atomically (temporary name, then rename).
 
 >>> import numpy as np, tempfile, pathlib
 >>> out = pathlib.Path(tempfile.mkdtemp())
@@ -14,27 +15,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_curve
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
-
-from ammcnet.utils.io import atomic_path  # noqa: E402
+from ammcnet.utils.io import atomic_path
 
 #: Resolution of every PNG.
 DPI = 100
 
 
-def _save(fig: plt.Figure, path: str | Path) -> Path:
+def _save(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
     return path
+
+
+def _subplots(*args: int, **kwargs: object) -> tuple[Figure, object]:
+    """``pyplot.subplots`` without pyplot: a standalone figure and its axes."""
+    figsize = kwargs.pop("figsize", None)
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -65,7 +67,7 @@ def plot_score_curve(
         threshold: an alarm threshold to draw as a dashed line.
         ylabel: y-axis label.
     """
-    fig, ax = plt.subplots(figsize=(8, 2.6))
+    fig, ax = _subplots(figsize=(8, 2.6))
     x = np.arange(len(scores))
     if labels is not None:
         for a, b in _runs(np.asarray(labels) > 0):
@@ -96,7 +98,7 @@ def plot_score_curves(
     ]
 
 
-def plot_roc(
+def plot_roc_curves(
     curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, *, title: str = "frame-level ROC"
 ) -> Path:
     """ROC curves of one or more scorings.
@@ -106,7 +108,7 @@ def plot_roc(
             scores high = anomalous, labels 1 = anomalous.
         path: PNG to write.
     """
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig, ax = _subplots(figsize=(4.5, 4.5))
     for name, (s, y) in curves.items():
         fpr, tpr, _ = roc_curve(np.asarray(y), np.asarray(s))
         ax.plot(fpr, tpr, lw=1.4, label=name)
@@ -122,7 +124,7 @@ def plot_roc(
 
 def plot_rbdc_curve(fpr: np.ndarray, rate: np.ndarray, path: str | Path, *, max_fpr: float = 1.0) -> Path:
     """RBDC against false-positive regions per frame (the envelope), up to ``max_fpr``."""
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    fig, ax = _subplots(figsize=(4.5, 3.5))
     ax.step(fpr, rate, where="post", lw=1.4)
     ax.axvline(max_fpr, color="0.6", ls=":", lw=1)
     ax.set_xlim(0, max_fpr * 1.05)
@@ -161,7 +163,7 @@ def plot_heatmaps(
         path: PNG to write.
     """
     n = max(len(frames), 1)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4), squeeze=False)
+    fig, axes = _subplots(1, n, figsize=(3.2 * n, 3.4), squeeze=False)
     for ax, img, m, t in zip(axes[0], frames, maps, titles, strict=False):
         m = np.asarray(m, np.float32)
         ax.imshow(img)

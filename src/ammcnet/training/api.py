@@ -243,16 +243,7 @@ def _train(
         model: AMMCNet | None = None
         stage1_disc = None
         if 1 in stages:
-            torch.manual_seed(config.run.seed)
-            model = AMMCNet(model_config(config, use_amft=False)).to(dev)
-            summary = run_stage(1, model, config, ctx, resume=resume)
-            verify_replicas(model)
-            barrier()  # the main rank's checkpoints are complete
-            meta["stage1"] = _select(out, 1, model, config, summary)
-            stage1_disc = summary["appearance_disc"]
-            if is_main:
-                save_model_file(out / "stage1.pt", model, train_config=config.to_dict(), meta={**meta, "stage": 1})
-            barrier()  # every rank reads stage1.pt below
+            model, stage1_disc = _stage1(config, ctx, resume, meta, is_main)
         if 2 in stages:
             torch.manual_seed(config.run.seed + 1)
             model = AMMCNet(model_config(config)).to(dev)
@@ -272,17 +263,35 @@ def _train(
             meta["stage2"] = _select(out, 2, model, config, summary)
         assert model is not None
         if is_main:
-            # where and which way things move in the training clips: the motion_prior record
-            scorer = fit_scorer(model, train_set, MotionPriorConfig.from_dict(config.scoring.prior))
-            calibration = _calibrate(model, val_set, config, dev, scorer)
-            meta["stage"] = max(stages)
-            meta["world_size"] = world_size()
-            save_model_file(out / "model.pt", model.cpu(), calibration=calibration, train_config=config.to_dict(), meta=meta,
-                            scorer=scorer.state())
+            _save_final(model, ctx, config, {**meta, "stage": max(stages), "world_size": world_size()})
         barrier()
     finally:
         log.close()
     return out / "model.pt"
+
+
+def _stage1(config: TrainConfig, ctx: StageContext, resume: bool, meta: dict[str, Any],
+            is_main: bool) -> tuple[AMMCNet, dict[str, Any]]:
+    """Train both streams apart (no AMFT), write ``stage1.pt``; (model, appearance discriminator state)."""
+    torch.manual_seed(config.run.seed)
+    model = AMMCNet(model_config(config, use_amft=False)).to(ctx.device)
+    summary = run_stage(1, model, config, ctx, resume=resume)
+    verify_replicas(model)
+    barrier()  # the main rank's checkpoints are complete
+    meta["stage1"] = _select(ctx.run, 1, model, config, summary)
+    if is_main:
+        save_model_file(ctx.run / "stage1.pt", model, train_config=config.to_dict(), meta={**meta, "stage": 1})
+    barrier()  # every rank reads stage1.pt below
+    return model, summary["appearance_disc"]
+
+
+def _save_final(model: AMMCNet, ctx: StageContext, config: TrainConfig, meta: dict[str, Any]) -> None:
+    """Fit the scorer on the training clips, calibrate on the held-out ones, write ``model.pt``."""
+    # where and which way things move in the training clips: the motion_prior record
+    scorer = fit_scorer(model, ctx.train_set, MotionPriorConfig.from_dict(config.scoring.prior))
+    calibration = _calibrate(model, ctx.val_set, config, ctx.device, scorer)
+    save_model_file(ctx.run / "model.pt", model.cpu(), calibration=calibration, train_config=config.to_dict(), meta=meta,
+                    scorer=scorer.state())
 
 
 class _NullLog:

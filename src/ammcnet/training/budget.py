@@ -16,7 +16,6 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass, replace
-from typing import Any
 
 import torch
 
@@ -117,9 +116,3 @@ def fit_to_minutes(config: TrainConfig, minutes: float, device: torch.device, *,
                      stage2=replace(config.stage2, iterations=plan.stage2),
                      optim=replace(config.optim, milestones=(plan.milestone,)))
     return fitted.validate(), plan
-
-
-def describe(plan: BudgetPlan) -> dict[str, Any]:
-    """JSON-able summary (stored in the run's metadata)."""
-    return {"minutes": plan.minutes, "seconds_per_step": list(plan.seconds_per_step), "stage1": plan.stage1,
-            "stage2": plan.stage2, "milestone": plan.milestone, "device": plan.device}
