@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ammcnet.fleet.camera import FINISHED, SOURCE_LOST, STATUS_FILE, CameraActor, camera_process, now_iso
+from ammcnet.fleet.cluster import connect
 from ammcnet.fleet.watch_config import CameraConfig, WatchConfig
 from ammcnet.utils.io import write_json_atomic
 
@@ -153,8 +154,6 @@ def watch(
     out.mkdir(parents=True, exist_ok=True)
     ray_mod = None
     if ray is not None:
-        from ammcnet.fleet.cluster import connect
-
         ray_mod = connect(ray, purpose="ammcnet watch --ray")
     stop = stop or threading.Event()
     previous = None
