@@ -94,7 +94,7 @@ def tree(work: Path, args: argparse.Namespace) -> dict:
     return {
         "train_seconds": round(train_s, 1),
         "threshold": s.threshold,
-        "events": [e.as_dict() for e in s.events],
+        "events": [e.to_dict() for e in s.events],
         "alarmed_frames": idx[alarm].tolist(),
         "hand_frames_alarmed": int((alarm & hand).sum()),
         "hand_frames": int(hand.sum()),

@@ -48,7 +48,7 @@ def main() -> None:
         f = int(loaded.config.frames_in)
         row = {}
         for name, (transform, w) in VARIANTS.items():
-            weights = FusionWeights.from_dict({**FusionWeights().as_dict(), **w})
+            weights = FusionWeights.from_dict({**FusionWeights().to_dict(), **w})
             hs = honest_scores(sf, transform(loaded.calibration), weights, Smoothing())
             y = np.concatenate([lab[f:] for lab in labels])
             row[name] = round(roc_auc_score(y, np.concatenate([h[f:] for h in hs])), 3)

@@ -92,8 +92,8 @@ def recalibrate(
     return {
         "model": str(dest),
         "clips": len(val_set),
-        "weights": weights.as_dict(),
-        "smoothing": smoothing.as_dict(),
+        "weights": weights.to_dict(),
+        "smoothing": smoothing.to_dict(),
         "records": {k: {"mean": v["mean"], "std": v["std"]} for k, v in calibration["records"].items()},
         "threshold_fpr_0.01": threshold_for_fpr(calibration, 0.01, weights=weights, smoothing=smoothing),
     }
@@ -111,8 +111,8 @@ def _settings(loaded: Any, preset: str | None, overrides: tuple[str, ...] | list
             "which size and flow settings its data is prepared"
         )
     # spell out every weight and smoothing setting so that --set can name any of them
-    full = replace(config.scoring, weights=FusionWeights.from_dict(config.scoring.weights).as_dict(),
-                   smoothing=Smoothing.from_dict(config.scoring.smoothing).as_dict())
+    full = replace(config.scoring, weights=FusionWeights.from_dict(config.scoring.weights).to_dict(),
+                   smoothing=Smoothing.from_dict(config.scoring.smoothing).to_dict())
     config = apply_overrides(replace(config, scoring=full), overrides)
     if config.model != loaded.config:  # the weights decide the architecture (e.g. a preset for an import)
         config = replace(config, model=loaded.config)

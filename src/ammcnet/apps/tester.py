@@ -327,7 +327,7 @@ def _honest(s: _Scored) -> None:
     s.honest = honest_scores(result, s.loaded.calibration, settings.weights, settings.smoothing)
     save_score_file(s.out / "honest_scores.npz", {"anomaly": s.honest}, result.num_frames, result.videos)
     s.metrics["files"]["honest_scores"] = str(s.out / "honest_scores.npz")
-    s.metrics["fusion"] = settings.as_dict()
+    s.metrics["fusion"] = settings.to_dict()
     try:
         s.threshold = threshold_for_fpr(s.loaded.calibration, ALARM_FPR, settings.weights, settings.smoothing)
     except ConfigError as exc:

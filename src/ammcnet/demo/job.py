@@ -65,7 +65,7 @@ def _annotated_video(run_dir: Path, dataset: Path, video: str, out: Path, progre
                      device: str) -> dict[str, Any]:
     summary = run_detection(dataset / "testing" / "frames" / video, run_dir, out=out, video=out / "annotated.mp4",
                             device=device, progress=progress)
-    info = summary.as_dict() if hasattr(summary, "as_dict") else dict(vars(summary))
+    info = summary.to_dict()
     return {"video": video, "annotated": str(out / "annotated.mp4"), "folder": str(out),
             "events": info.get("events", info.get("num_events"))}
 

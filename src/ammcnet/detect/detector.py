@@ -70,7 +70,7 @@ class FrameResult:
     error_map: np.ndarray | None = field(default=None, repr=False)
     valid: bool = True
 
-    def as_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON Lines row: index, timestamp, score, fused, alarm, valid and the records (NaN -> null)."""
         return {
             "index": self.index,

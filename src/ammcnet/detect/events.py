@@ -36,7 +36,7 @@ class Event:
     start_time: float | None = None
     end_time: float | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -107,9 +107,9 @@ class DetectionSummary:
     reconnects: int = 0
     gaps: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["events"] = [e.as_dict() for e in self.events]
+        d["events"] = [e.to_dict() for e in self.events]
         return d
 
     def report(self) -> str:
@@ -136,7 +136,7 @@ def _write_events(path: Path | None, summary: DetectionSummary, events: list[Eve
         "threshold": summary.threshold,
         "complete": done,
         "stop_reason": summary.stop_reason,
-        "events": [e.as_dict() for e in events],
+        "events": [e.to_dict() for e in events],
     })
 
 
@@ -264,7 +264,7 @@ class _Outputs:
 
     def frame(self, frame: Any, res: FrameResult | None) -> None:
         if res is not None and self.jsonl is not None:
-            self.jsonl.write(json.dumps(res.as_json()) + "\n")
+            self.jsonl.write(json.dumps(res.to_dict()) + "\n")
             self.jsonl.flush()
         if self.overlay is not None:
             self.overlay.write(frame.rgb, score=None if res is None else res.score, alarm=bool(res and res.alarm),
@@ -290,7 +290,7 @@ class _Outputs:
             self.elog.close()
         if self.out_dir is not None:
             summary.outputs["summary"] = str(self.out_dir / SUMMARY_FILE)
-            write_json_atomic(self.out_dir / SUMMARY_FILE, summary.as_dict())
+            write_json_atomic(self.out_dir / SUMMARY_FILE, summary.to_dict())
 
 
 class _DetectionRun:
@@ -341,7 +341,7 @@ class _DetectionRun:
         if closed is not None:
             outputs.events(self.tracker.snapshot(), False)
             if outputs.elog is not None:
-                outputs.elog.write("alarm", **closed.as_dict())
+                outputs.elog.write("alarm", **closed.to_dict())
 
     def _invalid(self, res: FrameResult) -> None:
         """Count a NaN/inf frame; too many in a row stop the run."""

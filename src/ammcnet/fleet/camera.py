@@ -84,7 +84,7 @@ class CameraStatus:
 
 
 def _emit(event: Event, cam: CameraConfig, status: CameraStatus, fleet_events: Path, cam_events: Path) -> None:
-    record = {"time": now_iso(), "camera": cam.name, **event.as_dict()}
+    record = {"time": now_iso(), "camera": cam.name, **event.to_dict()}
     append_line(fleet_events, record)
     append_line(cam_events, record)
     status.data["events"] += 1

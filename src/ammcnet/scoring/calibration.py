@@ -97,8 +97,8 @@ def _fused_table(raw: Sequence[np.ndarray], weights: FusionWeights, smoothing: S
     """Quantile table of the smoothed fused score over normal videos (smoothed within each)."""
     fused = np.concatenate([smooth(r, smoothing) for r in raw])
     return {
-        "weights": weights.as_dict(),
-        "smoothing": smoothing.as_dict(),
+        "weights": weights.to_dict(),
+        "smoothing": smoothing.to_dict(),
         "mean": float(fused.mean()),
         "std": float(fused.std()),
         "levels": [float(x) for x in FUSED_LEVELS],
@@ -131,14 +131,14 @@ def threshold_for_fpr(
         raise ConfigError(
             "the calibration has no fused-score table: run ammcnet calibrate RUN DATA to get alarm thresholds"
         )
-    if weights is not None and weights.as_dict() != fused["weights"]:
+    if weights is not None and weights.to_dict() != fused["weights"]:
         raise ConfigError(
-            f"fusion weights {weights.as_dict()} differ from the calibrated {fused['weights']}: recalibrate with these weights "
+            f"fusion weights {weights.to_dict()} differ from the calibrated {fused['weights']}: recalibrate with these weights "
             "(ammcnet calibrate RUN DATA --set scoring.weights.NAME=VALUE)"
         )
-    if smoothing is not None and smoothing.as_dict() != fused["smoothing"]:
+    if smoothing is not None and smoothing.to_dict() != fused["smoothing"]:
         raise ConfigError(
-            f"smoothing {smoothing.as_dict()} differs from the calibrated {fused['smoothing']}: recalibrate with it "
+            f"smoothing {smoothing.to_dict()} differs from the calibrated {fused['smoothing']}: recalibrate with it "
             "(ammcnet calibrate RUN DATA --set scoring.smoothing.sigma=VALUE)"
         )
     return float(np.interp(1.0 - fpr, fused["levels"], fused["values"]))

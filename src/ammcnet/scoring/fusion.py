@@ -79,7 +79,7 @@ class FusionWeights:
         _check_names(cls, data, "fusion weight(s)")
         return cls(**{k: float(v) for k, v in (data or {}).items()})
 
-    def as_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
 
@@ -105,7 +105,7 @@ class Smoothing:
             raise ConfigError(f"smoothing needs sigma >= 0 and truncate > 0, got {out}")
         return out
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def kernel(self) -> np.ndarray:
@@ -142,7 +142,7 @@ def fuse_records(
     contribute nothing; a weighted record missing from the calibration is an error.
     """
     total: np.ndarray | None = None
-    for name, w in weights.as_dict().items():
+    for name, w in weights.to_dict().items():
         if w == 0.0 or name not in records:
             continue
         mean, std = record_stats(calibration, name)
@@ -152,7 +152,7 @@ def fuse_records(
         total = term if total is None else total + term
     if total is None:
         raise ConfigError(
-            f"no weighted record present: records {sorted(records)}, weights {weights.as_dict()}; give a record a non-zero weight"
+            f"no weighted record present: records {sorted(records)}, weights {weights.to_dict()}; give a record a non-zero weight"
         )
     return total
 

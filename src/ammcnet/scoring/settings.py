@@ -32,8 +32,8 @@ class ScoringSettings:
     weights: FusionWeights
     smoothing: Smoothing
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"weights": self.weights.as_dict(), "smoothing": self.smoothing.as_dict()}
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": self.weights.to_dict(), "smoothing": self.smoothing.to_dict()}
 
 
 def scoring_settings(train_config: Mapping[str, Any] | None, calibration: Mapping[str, Any] | None) -> ScoringSettings:
