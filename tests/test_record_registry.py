@@ -37,9 +37,11 @@ def _motion(r) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory):
     """Two toy records registered (one needing a toy clip input), and a tiny calibrated run."""
-    register_clip_input("toy_motion", lambda frames, flows: np.float64(np.abs(flows[-1].astype(np.float64)).mean()))
+    register_clip_input("toy_motion", lambda frames, flows, source: np.float64(np.abs(flows[-1].astype(np.float64)).mean()))
+    register_clip_input("toy_where", lambda frames, flows, source: np.int64(source.t))
     register_record("toy_brightness", _brightness)
     register_record("toy_motion", _motion, motion=True, extras=("toy_motion",), onnx=False)
+    register_record("toy_where", lambda r: r.batch.extras["toy_where"].to(r.dtype), extras=("toy_where",), onnx=False)
     try:
         tmp = tmp_path_factory.mktemp("registry")
         rng = np.random.default_rng(0)
@@ -68,7 +70,9 @@ def toy(tmp_path_factory: pytest.TempPathFactory):
     finally:
         unregister_record("toy_brightness")
         unregister_record("toy_motion")
+        unregister_record("toy_where")
         unregister_clip_input("toy_motion")
+        unregister_clip_input("toy_where")
 
 
 def test_registry_refuses_a_taken_name() -> None:
@@ -85,7 +89,8 @@ def test_toy_records_reach_test_detect_and_bench(toy, capsys) -> None:
     assert main(["test", str(toy["run"]), str(toy["prepared"].root), "--out", str(tmp / "test"), "--no-plots",
                  "--no-progress", "--quiet"]) == 0, capsys.readouterr().err
     sf = load_score_file(tmp / "test" / "scores.npz")
-    offline = {k: np.asarray(sf.records[k][0]) for k in ("toy_brightness", "toy_motion")}
+    offline = {k: np.asarray(sf.records[k][0]) for k in ("toy_brightness", "toy_motion", "toy_where")}
+    assert offline["toy_where"][4:].tolist() == list(range(4, N))  # the clip's source: its target frame
     by_hand = np.asarray(toy["prepared"].frames("test", "clip"), np.float64)[4:].mean((1, 2, 3)) / 255.0
     np.testing.assert_allclose(offline["toy_brightness"][4:], by_hand, rtol=1e-6)
     assert np.all(offline["toy_motion"][4:] > 0)

@@ -49,14 +49,35 @@ from ammcnet.data.video import resize_frame
 from ammcnet.errors import ConfigError, DataError
 from ammcnet.flow import FlowBackend, normalise_flow
 
+
+@dataclass(frozen=True)
+class ClipSource:
+    """Where a clip comes from, for clip inputs that need more than its frames.
+
+    Attributes:
+        video: the video's name in a prepared dataset, or None for a live stream.
+        split: the dataset split, or None for a live stream.
+        t: the target frame (0-based; in a stream, counted since the detector's last reset).
+        source_frames: the frames t-F .. t as read, before resizing to the model grid, when the
+            caller has them (the online builder); None for clips read from the prepared cache.
+    """
+
+    video: str | None = None
+    split: str | None = None
+    t: int | None = None
+    source_frames: list[np.ndarray] | None = None
+
+
 #: A clip input: (F+1, H, W, 3) uint8 frames t-F .. t and (F, H, W, 2) float16 flows t-F .. t-1
-#: at the model grid -> one array for the clip (batched on a new leading axis).
-ClipInputFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: at the model grid, and where the clip comes from -> one array for the clip (batched on a new
+#: leading axis). A flow at another resolution can be computed from ``source.source_frames``
+#: online and read from a second prepared cache by ``(source.video, source.t)`` offline.
+ClipInputFn = Callable[[np.ndarray, np.ndarray, ClipSource], np.ndarray]
 _CLIP_INPUTS: dict[str, ClipInputFn] = {}
 
 
 def register_clip_input(name: str, fn: ClipInputFn, *, replace: bool = False) -> None:
-    """Compute ``fn(frames, flows)`` for every clip, in the dataset and the online builder alike.
+    """Compute ``fn(frames, flows, source)`` for every clip, in the dataset and the online builder alike.
 
     The array appears as ``batch.extras[name]`` of every :class:`ClipBatch`, for score records
     that need more than the model's inputs (e.g. a flow field at another resolution).
@@ -71,9 +92,9 @@ def unregister_clip_input(name: str) -> None:
     _CLIP_INPUTS.pop(name, None)
 
 
-def clip_inputs(frames: np.ndarray, flows: np.ndarray) -> dict[str, Tensor]:
+def clip_inputs(frames: np.ndarray, flows: np.ndarray, source: ClipSource) -> dict[str, Tensor]:
     """The registered inputs of one clip (uint8 frames t-F..t, float16 flows t-F..t-1), as tensors."""
-    return {name: torch.as_tensor(np.asarray(fn(frames, flows))) for name, fn in _CLIP_INPUTS.items()}
+    return {name: torch.as_tensor(np.asarray(fn(frames, flows, source))) for name, fn in _CLIP_INPUTS.items()}
 
 
 def clip_tensors(frames: np.ndarray, flows: np.ndarray | None) -> dict[str, Tensor]:
@@ -227,7 +248,9 @@ class ClipDataset(Dataset):
         f = self.frames_in
         rgb, flo = frames[t - f : t + 1], flows[t - f : t]
         item: dict[str, Any] = {**clip_tensors(rgb, flo), "video": vi, "t": t}
-        item.update({EXTRA_PREFIX + k: v for k, v in clip_inputs(rgb, flo).items()})
+        if _CLIP_INPUTS:
+            where = ClipSource(self.video_names[vi], self.split, t)
+            item.update({EXTRA_PREFIX + k: v for k, v in clip_inputs(rgb, flo, where).items()})
         return item
 
     def get_batch(self, indices: Sequence[int], packed: bool = False) -> dict[str, torch.Tensor]:
@@ -307,6 +330,13 @@ class ClipBatches(Dataset):
         return self.clips.get_batch(indices, packed=self.packed)  # type: ignore[attr-defined]
 
 
+#: A clip built online: (F+1, H, W, 3) uint8 frames t-F .. t, (F, H, W, 2) float16 flows t-F .. t-1
+#: (None without a motion stream) and its :class:`ClipSource`.
+Clip = tuple[np.ndarray, np.ndarray | None, ClipSource]
+#: One frame's work before the clip: (resized frame, float16 flow from the previous one or None, the frame as read).
+PreparedFrame = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
+
+
 class ClipBuilder:
     """Clips from a stream of frames: a ring buffer of F + 1 resized frames and F flows.
 
@@ -330,38 +360,42 @@ class ClipBuilder:
         """Forget the history (a new video, or a cut in the stream)."""
         self._frames: deque[np.ndarray] = deque(maxlen=self.frames_in + 1)
         self._flows: deque[np.ndarray] = deque(maxlen=self.frames_in)
+        self._sources: deque[np.ndarray | None] = deque(maxlen=self.frames_in + 1)
         self.frames_seen = 0
 
-    def prepare(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(resized frame, float16 flow from the previous frame or None): the per-frame work."""
+    def prepare(self, rgb: np.ndarray) -> PreparedFrame:
+        """(resized frame, float16 flow from the previous frame or None, the frame as read): the per-frame work."""
         img = resize_frame(rgb, self.size)
         prev = self._frames[-1] if self._frames else None
         flow = frame_flow(self.flow, prev, img) if (self.flow is not None and prev is not None) else None
-        return img, flow
+        return img, flow, rgb
 
-    def push(self, img: np.ndarray, flow: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None] | None:
-        """Add a prepared frame; its clip (uint8 frames t-F..t, float16 flows t-F..t-1) once the history is full."""
+    def push(self, img: np.ndarray, flow: np.ndarray | None, source: np.ndarray | None = None) -> Clip | None:
+        """Add a prepared frame; its clip once the history is full (see :data:`Clip`)."""
         if self._frames and self.flow is not None:
             self._flows.append(flow)
         self._frames.append(img)
+        self._sources.append(source if _CLIP_INPUTS else None)  # kept only for registered clip inputs
         self.frames_seen += 1
         if len(self._frames) <= self.frames_in:
             return None
-        return np.stack(self._frames), (np.stack(self._flows) if self.flow is not None else None)
+        originals = list(self._sources) if all(x is not None for x in self._sources) else None
+        where = ClipSource(t=self.frames_seen - 1, source_frames=originals)
+        return np.stack(self._frames), (np.stack(self._flows) if self.flow is not None else None), where
 
-    def add(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+    def add(self, rgb: np.ndarray) -> Clip | None:
         """:meth:`prepare` then :meth:`push`."""
         return self.push(*self.prepare(rgb))
 
 
-def batch_of_clips(clips: Sequence[tuple[np.ndarray, np.ndarray | None]], device: torch.device | str = "cpu") -> ClipBatch:
+def batch_of_clips(clips: Sequence[Clip], device: torch.device | str = "cpu") -> ClipBatch:
     """A :class:`ClipBatch` of clips from :class:`ClipBuilder` (the tensors ``ClipDataset`` gives)."""
     frames = np.stack([c[0] for c in clips])
     flows = np.stack([c[1] for c in clips]) if clips[0][1] is not None else None
     t = clip_tensors(frames, flows)
     extras: dict[str, Tensor] = {}
     if _CLIP_INPUTS:
-        per_clip = [clip_inputs(c[0], c[1]) for c in clips]
+        per_clip = [clip_inputs(*c) for c in clips]
         extras = {k: torch.stack([p[k] for p in per_clip]).to(device) for k in per_clip[0]}
 
     def dev(x: Tensor | None) -> Tensor | None:
@@ -374,7 +408,7 @@ def batch_of_clips(clips: Sequence[tuple[np.ndarray, np.ndarray | None]], device
 def prepared_frames(frames: Iterable[np.ndarray], size: tuple[int, int], make_flow: Callable[[], FlowBackend] | None,
                     *, workers: int = 1, timings: dict[str, float] | None = None
                     ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-    """(resized frame, float16 flow from the previous frame) for every frame, in order.
+    """:data:`PreparedFrame` (resized frame, float16 flow from the previous one, frame as read) for every frame, in order.
 
     The same per-frame work as :meth:`ClipBuilder.prepare`, for a producer thread: with
     ``workers > 1`` the flows of consecutive pairs are computed by a pool of threads, each owning
@@ -386,13 +420,14 @@ def prepared_frames(frames: Iterable[np.ndarray], size: tuple[int, int], make_fl
     timings.setdefault("flow", 0.0)
     resized = _resized(frames, size, timings)
     if make_flow is None:
-        yield from ((img, None) for img in resized)
+        yield from ((img, None, original) for img, original in resized)
         return
     yield from ordered_pairs(resized, make_flow, frame_flow, workers, timings)
 
 
-def _resized(frames: Iterable[np.ndarray], size: tuple[int, int], timings: dict[str, float]) -> Iterator[np.ndarray]:
-    """Pull frames from the source and resize them to the model grid, timing both."""
+def _resized(frames: Iterable[np.ndarray], size: tuple[int, int],
+             timings: dict[str, float]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Pull frames from the source and resize them to the model grid, timing both; (resized, as read)."""
     it = iter(frames)
     while True:
         t0 = time.perf_counter()
@@ -400,25 +435,28 @@ def _resized(frames: Iterable[np.ndarray], size: tuple[int, int], timings: dict[
             frame = next(it)
         except StopIteration:
             return
-        frame = resize_frame(frame, size)
+        small = resize_frame(frame, size)
         timings["decode_resize"] += time.perf_counter() - t0
-        yield frame
+        yield small, frame
 
 
-def ordered_pairs(frames: Iterator[np.ndarray], make_flow: Callable[[], FlowBackend],
+def ordered_pairs(frames: Iterator[tuple[np.ndarray, Any]], make_flow: Callable[[], FlowBackend],
                   flow_fn: Callable[[FlowBackend, np.ndarray, np.ndarray], np.ndarray], workers: int,
-                  timings: dict[str, float]) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-    """(frame, ``flow_fn(flow, previous frame, frame)``) in frame order, pairs computed by ``workers`` threads."""
+                  timings: dict[str, float]) -> Iterator[tuple[np.ndarray, np.ndarray | None, Any]]:
+    """(frame, ``flow_fn(flow, previous frame, frame)``, tag) in frame order, pairs computed by ``workers`` threads.
+
+    ``frames`` yields (frame, tag); the tag (e.g. the frame as read) is passed through.
+    """
     if workers < 1:
         raise ConfigError(f"flow_workers must be >= 1, got {workers}")
     if workers == 1:
         backend, prev = make_flow(), None
-        for frame in frames:
+        for frame, tag in frames:
             t0 = time.perf_counter()
             fl = flow_fn(backend, prev, frame) if prev is not None else None
             timings["flow"] += time.perf_counter() - t0
             prev = frame
-            yield frame, fl
+            yield frame, fl, tag
         return
     local, lock = threading.local(), threading.Lock()
 
@@ -438,18 +476,18 @@ def ordered_pairs(frames: Iterator[np.ndarray], make_flow: Callable[[], FlowBack
     # while the workers run; the setting is restored afterwards.
     cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
-    pending: deque[tuple[np.ndarray, Future | None]] = deque()
+    pending: deque[tuple[np.ndarray, Future | None, Any]] = deque()
     prev: np.ndarray | None = None
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ammcnet-flow") as pool:
-            for frame in frames:
-                pending.append((frame, pool.submit(one, prev, frame) if prev is not None else None))
+            for frame, tag in frames:
+                pending.append((frame, pool.submit(one, prev, frame) if prev is not None else None, tag))
                 prev = frame
                 while len(pending) > 2 * workers:  # bounded look-ahead: memory stays flat on long streams
-                    fr, fut = pending.popleft()
-                    yield fr, (fut.result() if fut is not None else None)
+                    fr, fut, tg = pending.popleft()
+                    yield fr, (fut.result() if fut is not None else None), tg
             while pending:
-                fr, fut = pending.popleft()
-                yield fr, (fut.result() if fut is not None else None)
+                fr, fut, tg = pending.popleft()
+                yield fr, (fut.result() if fut is not None else None), tg
     finally:
         cv2.setNumThreads(cv_threads)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ammcnet.data.clips import ClipBuilder, batch_of_clips, resize_frame
+from ammcnet.data.clips import Clip, ClipBuilder, PreparedFrame, batch_of_clips, resize_frame
 from ammcnet.errors import ConfigError
 from ammcnet.export.backend import make_backend
 from ammcnet.flow import FlowBackend, get_flow_backend
@@ -247,7 +247,7 @@ class Detector:
         """Frames given to the detector since the last :meth:`reset`."""
         return self.builder.frames_seen
 
-    def _records(self, clips: list[tuple[np.ndarray, np.ndarray | None]]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    def _records(self, clips: list[Clip]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         """Run the model and the scorer on a batch of clips: records (float64) and optional error maps."""
         batch = batch_of_clips(clips, self.device)
         out, rec = self.scorer.score(self.model, batch)
@@ -272,16 +272,16 @@ class Detector:
         return self.process_prepared((self.builder.prepare(f) for f in frames), timestamps, len(frames))
 
     def process_prepared(
-        self, items: Iterable[tuple[np.ndarray, np.ndarray | None]], timestamps: Sequence[float | None] | None = None,
+        self, items: Iterable[PreparedFrame], timestamps: Sequence[float | None] | None = None,
         count: int | None = None,
     ) -> list[FrameResult | None]:
         """:meth:`process` for frames already resized and with their flows (``ClipBuilder.prepare``
         or :func:`ammcnet.data.clips.prepared_frames` in a producer thread)."""
         clips, slots = [], []
         n = 0
-        for i, (img, flow) in enumerate(items):
+        for i, item in enumerate(items):
             n = i + 1
-            clip = self.builder.push(img, flow)
+            clip = self.builder.push(*item)
             if clip is not None:
                 clips.append(clip)
                 slots.append((i, self.frames_seen - 1))
