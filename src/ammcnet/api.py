@@ -93,6 +93,8 @@ class TestResult:
     paper_auc: float | None
     metrics: dict[str, Any] = field(repr=False)
 
+    __test__ = False  # a result type, not a pytest test class
+
 
 def load(model: PathLike, *, device: str = "cpu") -> Model:
     """Read a run folder or model file: network, scorer and scoring settings."""
@@ -130,6 +132,9 @@ def detect(source: PathLike | int, model: PathLike, *, out: PathLike | None = No
            threshold: str | float | None = "auto", device: str = "cpu", progress: bool = False) -> DetectResult:
     """Score every frame of a video, frame folder, stream or camera; alarm events and files in ``out``."""
     return run_detection(source, model, out=out, video=video, threshold=threshold, device=device, progress=progress)
+
+
+test.__test__ = False  # type: ignore[attr-defined]  # the API function, not a pytest test
 
 
 def evaluate(scores: PathLike, labels: PathLike, *, protocol: str = "paper", dataset: str | None = None,

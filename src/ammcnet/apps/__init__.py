@@ -5,6 +5,6 @@ calibrate``. Library packages (data, flow, metrics, models, scoring, training, e
 import this package; the import-linter contracts in ``pyproject.toml`` hold that.
 
 >>> from ammcnet.apps.tester import default_out_dir
->>> default_out_dir("runs/ped2").as_posix()
+>>> default_out_dir("runs/ped2/model.pt").as_posix()
 'runs/ped2/test'
 """
