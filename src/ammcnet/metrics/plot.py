@@ -1,4 +1,4 @@
-"""ROC curve figure (matplotlib Agg, written atomically).
+"""ROC curve figure (a standalone matplotlib Figure: no global backend is changed; written atomically).
 
 >>> import numpy as np, tempfile, pathlib
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "roc.png"
@@ -27,9 +27,7 @@ def plot_roc(result_or_scores: EvalResult | np.ndarray, labels: np.ndarray | Non
         path: destination ``.png``.
         title: figure title; defaults to the convention name.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # lazy: matplotlib costs start-up time to every user of ammcnet.metrics, and only this draws
     from matplotlib.figure import Figure
 
     if isinstance(result_or_scores, EvalResult):
