@@ -49,3 +49,15 @@ def test_no_ammcnet_import_hides_inside_a_function() -> None:
             continue
         hidden += _function_imports(path)
     assert not hidden, "imports inside functions (move them to the top of the module):\n" + "\n".join(hidden)
+
+
+def test_no_function_is_longer_than_80_lines() -> None:
+    """The house rule: long functions become a few named steps (docstring and signature included)."""
+    long = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > 80:
+                    long.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name} ({n} lines)")
+    assert not long, "split into named steps:\n" + "\n".join(long)
