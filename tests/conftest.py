@@ -1,15 +1,16 @@
-"""Shared test fixtures: where ../shared is, and skips with a reason when it is absent."""
+"""Shared test fixtures: where ../shared is, and skips with a reason when it is absent.
+
+Plain helper functions (tiny datasets, ``shared_path``) live in ``helpers.py``.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("AMMCNET_SHARED", REPO.parent / "shared"))
+from helpers import SHARED
 
 # The tests run tiny models: one torch thread is fastest for them, and on a machine whose cores
 # are busy with other work, several spin-waiting threads per process run many times slower.
@@ -22,11 +23,3 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"../shared not found at {SHARED} (set AMMCNET_SHARED to its path)")
     return SHARED
-
-
-def shared_path(*parts: str) -> Path:
-    """A path inside ../shared, skipping the calling test if it is absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} not found: this test needs the shared benchmark data beside the checkout")
-    return path

@@ -10,7 +10,7 @@ from ammcnet.data import prepare_dataset
 from ammcnet.models import AMMCNet, load_model_file, save_model_file
 from ammcnet.scoring.scorer import load_scorer
 from ammcnet.training import load_preset
-from test_data_fixtures import moving_frames, write_frames
+from helpers import moving_frames, write_frames
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import torch
 
 from ammcnet.export import TorchBackend
 from ammcnet.models import AMMCNet, ModelConfig
-from test_training_run import _write_video  # the same moving-squares videos as the CPU training tests
+from helpers import write_square_video  # the same moving-squares videos as the CPU training tests
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible")
 
@@ -71,7 +71,7 @@ def test_two_stage_training_on_the_gpu(tmp_path: Path, bf16: bool) -> None:
     from ammcnet.training.metrics_log import read_metrics
 
     for v in range(2):
-        _write_video(tmp_path / "data" / "train" / f"v{v}", 14, v)
+        write_square_video(tmp_path / "data" / "train" / f"v{v}", 14, v)
     overrides = ["stage1.iterations=4", "stage2.iterations=4", "stage1.batch_size=8", "stage2.batch_size=8",
                  "run.checkpoint_every=2", "run.log_every=1", f"run.bf16={str(bf16).lower()}"]
     cfg = load_preset("tiny", overrides)

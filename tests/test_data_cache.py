@@ -12,7 +12,7 @@ from ammcnet.cli import main
 from ammcnet.data import open_prepared, open_video, prepare_dataset
 from ammcnet.errors import DataError
 from ammcnet.flow import get_flow_backend, normalise_flow, write_flo
-from test_data_fixtures import make_custom_layout, make_frames_layout, moving_frames, write_frames
+from helpers import make_custom_layout, make_frames_layout, moving_frames, write_frames
 
 SIZE = (16, 24)
 

@@ -9,7 +9,7 @@ import torch
 from ammcnet.data import ClipDataset, prepare_dataset
 from ammcnet.data.clips import ClipBatches, unpack_batch
 from ammcnet.data.tensors import frames_to_tensor, keep_freed_memory, split_channels
-from test_data_fixtures import moving_frames, write_frames
+from helpers import moving_frames, write_frames
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from ammcnet.cli import main
 from ammcnet.data import discover_dataset, verify_dataset
 from ammcnet.errors import ConfigError, DataError
-from test_data_fixtures import (
+from helpers import (
     make_avenue_layout,
     make_custom_layout,
     make_frames_layout,

@@ -7,7 +7,7 @@ import pytest
 
 from ammcnet.data import ClipDataset, discover_dataset, open_video, prepare_dataset, verify_dataset
 from ammcnet.flow import get_flow_backend, normalise_flow
-from conftest import shared_path
+from helpers import shared_path
 
 pytestmark = pytest.mark.shared
 

@@ -9,7 +9,7 @@ import pytest
 from ammcnet.data import FrameFolderSource, VideoFileSource, open_video
 from ammcnet.data.video import natural_key
 from ammcnet.errors import DataError
-from test_data_fixtures import moving_frames, write_avi, write_frames
+from helpers import moving_frames, write_avi, write_frames
 
 
 def test_natural_sort_and_rgb_order(tmp_path):

@@ -42,6 +42,9 @@ def test_run_demo_end_to_end(tmp_path, one_thread):
     assert metrics["num_videos"] == 2 and metrics["honest"]["auc_micro"] == pytest.approx(result["auc"])
     report = Path(result["report"]).read_text()
     assert "honest frame AUC" in report and "cyclist" in report
+    # the generated scene has pixel masks, so the test measured localisation and the report shows it
+    pixel_auc = metrics["pixel"]["pixel_auc"]
+    assert f"| pixel AUC (localisation) | {pixel_auc:.4f} |" in report
     assert Path(result["model"]).is_file() and set(result["seconds"]) >= {"scene", "prepare", "train", "test"}
     assert Path(result["detect"]["annotated"]).is_file()
 

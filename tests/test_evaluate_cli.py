@@ -9,7 +9,7 @@ import pytest
 
 from ammcnet.cli import main
 from ammcnet.metrics import save_score_file
-from conftest import shared_path
+from helpers import shared_path
 
 
 @pytest.fixture()

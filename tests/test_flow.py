@@ -16,7 +16,7 @@ from ammcnet.flow import (
     rescale_flow,
     write_flo,
 )
-from test_data_fixtures import moving_frames, texture
+from helpers import moving_frames, texture
 
 
 def test_flo_roundtrip_and_magic(tmp_path):

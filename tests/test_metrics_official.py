@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ammcnet.metrics import EvalOptions, evaluate_scores, load_labels, load_score_file, paper_protocol
-from conftest import shared_path
+from helpers import shared_path
 
 pytestmark = [pytest.mark.shared, pytest.mark.filterwarnings("ignore:macro AUC:UserWarning")]
 

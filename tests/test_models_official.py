@@ -18,7 +18,7 @@ from ammcnet.models.official import (
     official_to_ammcnet_state_dict,
     recipe_state_dict,
 )
-from conftest import shared_path
+from helpers import shared_path
 
 SMALL = ModelConfig(features_root=4, embed_dim=8, n_embed=16)
 

@@ -20,7 +20,7 @@ from sklearn.metrics import roc_auc_score
 from ammcnet.cli import main
 from ammcnet.metrics import load_labels, load_score_file
 from ammcnet.models import load_model_file
-from conftest import shared_path
+from helpers import shared_path
 
 TRAIN_VIDEOS = ("01", "02")
 TEST_VIDEOS = ("01", "02")  # both have normal and anomalous frames after the 4 warm-up frames

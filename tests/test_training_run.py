@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 import torch
 
@@ -14,6 +12,7 @@ from ammcnet.models import load_model_file
 from ammcnet.scoring.scorer import load_scorer
 from ammcnet.training import load_config_file, load_preset, train
 from ammcnet.training.metrics_log import read_metrics
+from helpers import write_square_video
 
 LOSS_COLUMNS = ("g_loss", "int", "gd", "adv", "commit", "d_loss", "int_flow", "commit_flow", "adv_flow", "d_loss_flow")
 # Batch = every training clip (2 videos x 10 clips, 2 held out each): a fixed batch, so the loss
@@ -28,15 +27,6 @@ OVERRIDES = [
 ]
 
 
-def _write_video(folder: Path, n: int, offset: int) -> None:
-    folder.mkdir(parents=True)
-    for i in range(n):
-        img = np.full((48, 48, 3), 40, np.uint8)
-        x = (3 * i + 7 * offset) % 36
-        cv2.rectangle(img, (x, 10 + 5 * offset), (x + 10, 20 + 5 * offset), (200, 180, 90), -1)
-        cv2.imwrite(str(folder / f"{i:03d}.png"), img)
-
-
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> Path:
     """A prepared 32x32 cache of 2 training videos of 14 frames."""
@@ -44,7 +34,7 @@ def prepared(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("squares")
     for v in range(2):
-        _write_video(root / "train" / f"v{v}", 14, v)
+        write_square_video(root / "train" / f"v{v}", 14, v)
     cfg = load_preset("tiny")
     cache = tmp_path_factory.mktemp("cache")
     p = prepare_dataset(root, size=cfg.data.size, flow=cfg.data.flow, flow_preset=cfg.data.flow_preset,
@@ -166,7 +156,7 @@ def test_stages_run_separately(prepared, tmp_path):
 @pytest.mark.filterwarnings("ignore:video v0 has 4 frames")
 def test_empty_training_set(tmp_path):
     root = tmp_path / "short"
-    _write_video(root / "train" / "v0", 4, 0)  # frames_in + 1 = 5 frames needed for one clip
+    write_square_video(root / "train" / "v0", 4, 0)  # frames_in + 1 = 5 frames needed for one clip
     with pytest.raises(DataError, match="no training clips"):
         train(root, load_preset("tiny"), tmp_path / "run", cache_dir=tmp_path / "cache", device="cpu", progress=False)
 

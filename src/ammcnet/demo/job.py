@@ -84,8 +84,8 @@ def _report(result: dict[str, Any]) -> str:
     if paper:
         lines.append(f"| paper-protocol frame AUC (micro) | {paper.get('auc_micro', float('nan')):.4f} |")
     pixel = m.get("pixel") or {}
-    if "auc" in pixel:
-        lines.append(f"| pixel AUC | {pixel['auc']:.4f} |")
+    if "pixel_auc" in pixel:
+        lines.append(f"| pixel AUC (localisation) | {pixel['pixel_auc']:.4f} |")
     for step, sec in result["seconds"].items():
         lines.append(f"| {step} time | {sec:.1f} s |")
     lines += ["", "Per-video AUC (honest): " + ", ".join(f"{k}: {v:.3f}" for k, v in
