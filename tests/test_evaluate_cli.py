@@ -58,6 +58,21 @@ def test_all_protocol_prints_one_table(tiny, tmp_path, capsys):
             "all records, equal weights"} <= set(names)
 
 
+def test_all_protocol_on_a_file_of_another_dataset(tiny, tmp_path, capsys):
+    """A score file from `ammcnet test` on your own data stores its dataset's name: `--protocol all`
+    then leaves out the paper rows instead of refusing the file; naming a wrong --dataset still fails."""
+    scores, labels = tiny
+    sf = tmp_path / "walkway.npz"
+    with np.load(scores) as z:
+        np.savez(sf, **dict(z), dataset=np.array("walkway"))
+    assert main(["evaluate", str(sf), "--labels", str(labels), "--protocol", "all", "--json", str(tmp_path / "w.json")]) == 0
+    names = [r["name"] for r in json.loads((tmp_path / "w.json").read_text())["results"]]
+    assert "PSNR only" in names and not any(n.startswith("paper") for n in names)
+    capsys.readouterr()
+    assert main(["evaluate", str(sf), "--labels", str(labels), "--protocol", "all", "--dataset", "walkway"]) == 2
+    assert "unknown dataset 'walkway'" in _error_line(capsys)
+
+
 def test_paper_protocol_on_official_ped2(tmp_path, capsys):
     scores = shared_path("benchmarks", "official_scores", "ped2.npz")
     labels = shared_path("benchmarks", "ped2", "ped2.mat")

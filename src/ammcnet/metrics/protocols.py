@@ -39,10 +39,14 @@ PAPER_NOTE = ("paper protocol: the fusion and smoothing weights (lf, ls) are the
 PROTOCOLS = ("custom", "paper", "all")
 
 
+_ALIASES = {"stc": "shanghaitech", "shanghai": "shanghaitech", "ucsd_ped2": "ped2"}
+_KNOWN_NAMES = set(PAPER_WEIGHTS) | set(_ALIASES)
+
+
 def check_dataset(dataset: str | None) -> str:
     """Validate a paper-protocol dataset name (case-insensitive; ``stc``/``shanghai`` accepted)."""
     key = str(dataset).lower()
-    key = {"stc": "shanghaitech", "shanghai": "shanghaitech", "ucsd_ped2": "ped2"}.get(key, key)
+    key = _ALIASES.get(key, key)
     if key not in PAPER_WEIGHTS:
         raise ConfigError(f"unknown dataset {dataset!r} for the paper protocol; use one of {', '.join(PAPER_WEIGHTS)}")
     return key
@@ -88,8 +92,8 @@ def all_protocols(score_file: ScoreFile, labels: list[np.ndarray], dataset: str 
     record alone.
     """
     names = score_file.record_names
-    if dataset is None and "dataset" in score_file.meta:
-        dataset = str(score_file.meta["dataset"])
+    if dataset is None and str(score_file.meta.get("dataset", "")).lower() in _KNOWN_NAMES:
+        dataset = str(score_file.meta["dataset"])  # a file of another dataset just has no paper rows
     ls = PAPER_WEIGHTS[check_dataset(dataset)][1] if dataset is not None else 0.55
     psnr = next((n for n in rec.PSNR_NAMES if n in names), None)
     commit = next((n for n in rec.COMMIT_NAMES if n in names), None)
