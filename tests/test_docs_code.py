@@ -7,9 +7,11 @@ a small sandbox folder that holds what the pages refer to:
   frame labels and pixel masks), the dataset the pages use as their example;
 - ``runs/walkway``: a model trained on it with the ``tiny`` preset (a few steps).
 
-``$AMMCNET_CACHE`` points into the sandbox, so nothing is written to the home folder.
+Each page runs in its own folder with a copy of ``runs/`` and a link to ``data/``;
+``$AMMCNET_CACHE`` points into the sandbox, so prepared data is shared between pages and nothing
+is written to the home folder.
 
-Markers, on the line just before a block (HTML comments: invisible on GitHub and in the site):
+Markers, on the lines just before a block (HTML comments: invisible on GitHub and in the site):
 
 - ``<!-- docs-test: sub "OLD" "NEW" -->`` replaces OLD by NEW in the next block before it runs
   (several per line allowed), so a page can show real settings (``preset="cpu-lite"``) while the
@@ -59,10 +61,11 @@ def page_blocks(path: Path) -> list[Block]:
     blocks = []
     for m in FENCE.finditer(text):
         line = text.count("\n", 0, m.start()) + 1
-        before = text[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
         block = Block(m.group(1), m.group(2), line)
-        marker = MARKER.search(before)
-        if marker:
+        for before in reversed(text[: m.start()].rstrip("\n").split("\n")):
+            marker = MARKER.search(before)
+            if not marker:
+                break
             word, _, rest = marker.group(1).partition(" ")
             if word == "sub":
                 args = shlex.split(rest)
@@ -126,9 +129,10 @@ def test_readme_has_a_python_example() -> None:
 @pytest.mark.parametrize("page", RUNNABLE, ids=[str(p.relative_to(REPO)) for p in RUNNABLE])
 def test_page_code_runs(page: Path, sandbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "work"
-    shutil.copytree(sandbox, work)
-    monkeypatch.chdir(work)
-    monkeypatch.setenv("AMMCNET_CACHE", str(work / "cache"))
+    shutil.copytree(sandbox / "runs", work / "runs")  # pages may add to runs/ and write beside them
+    (work / "data").symlink_to(sandbox / "data")       # the data and its prepared cache are shared,
+    monkeypatch.chdir(work)                            # so each page reuses the cache entry
+    monkeypatch.setenv("AMMCNET_CACHE", str(sandbox / "cache"))
     namespace: dict[str, object] = {"__name__": "__docs__"}
     ran = 0
     for block in page_blocks(page):
