@@ -11,7 +11,7 @@ trained with the weights in force before the choice; only scoring changes here):
 
     .venv/bin/python benchmarks/demo_fusion_select.py runs/dv/base-s2 runs/dv/base-s3 runs/dv/base-s4 runs/dv/base-s5
 
-Outcome (recorded in README, Demo): on seeds 2-5 every weighting with ``flow_error`` 0 scored a
+Outcome (recorded in BENCHMARKS.md, Demo): on seeds 2-5 every weighting with ``flow_error`` 0 scored a
 mean honest AUC of 0.850-0.851 against 0.761 for the old default (``flow_error`` 1); the
 commitment weights and sigma 6 changed the mean by at most 0.005, so the preset keeps its
 commitment weights (0.1) and sigma 3 and changes only ``flow_error`` to 0.

@@ -3,7 +3,7 @@
 Usage: ``.venv/bin/python benchmarks/probes/patch_probe.py RUN [RUN ...]`` where each RUN holds
 ``test/metrics.json`` and ``test/maps/`` from ``ammcnet test --maps``. Prints the micro AUC and the
 per-video AUCs for windows 1 (= frame mean), 4, 8 and 16 px. Analysis only: it reads test labels,
-so nothing it prints may choose a default (README, Demo: Measured).
+so nothing it prints may choose a default (BENCHMARKS.md, Demo).
 """
 
 from __future__ import annotations

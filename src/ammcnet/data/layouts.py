@@ -243,7 +243,7 @@ def detect_layout(root: Path) -> str:
         return "custom"
     raise DataError(
         f"{root} matches no known layout: expected training/frames + testing/frames, Train/Test (UCSD), "
-        "training_videos/testing_videos (Avenue) or train/test (custom); see the README, Preparing data"
+        "training_videos/testing_videos (Avenue) or train/test (custom); see docs/data.md, Dataset layouts"
     )
 
 

@@ -211,7 +211,7 @@ def verify_dataset(root: str | os.PathLike[str], layout: str = "auto", deep: boo
         except AmmcError as exc:
             problems.append(str(exc))
     elif lay.test:
-        notes.append(f"{lay.root}: no frame labels for the test split; evaluation needs them (see the README, Preparing data)")
+        notes.append(f"{lay.root}: no frame labels for the test split; evaluation needs them (see docs/data.md, Dataset layouts)")
     if lay.pixel_masks is not None:
         covered = 0
         for v, n, ref in zip(lay.test, counts["test"], lay.pixel_mask_refs, strict=True):

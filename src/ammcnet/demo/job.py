@@ -46,7 +46,7 @@ DEMO_OVERRIDES: tuple[str, ...] = (
     # honest fusion without the motion prediction error: chosen on validation scenes (seeds 2-5, never
     # the reported 0 and 1) with benchmarks/demo_fusion_select.py: mean honest AUC 0.850 vs 0.761
     "scoring.weights.flow_error=0.0",
-    # the per-place flow prior (ammcnet.scoring.motion_prior), weight chosen the same way: see README, Demo
+    # the per-place flow prior (ammcnet.scoring.motion_prior), weight chosen the same way: see BENCHMARKS.md, Demo
     "scoring.weights.motion_prior=0.5",
 )
 QUICK_OVERRIDES: tuple[str, ...] = ("stage1.iterations=120", "stage2.iterations=60", "run.checkpoint_every=60")
