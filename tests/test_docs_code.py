@@ -5,7 +5,8 @@ a small sandbox folder that holds what the pages refer to:
 
 - ``data/walkway``: a generated walkway scene (32x48 pixels, 2 training and 2 test videos, with
   frame labels and pixel masks), the dataset the pages use as their example;
-- ``runs/walkway``: a model trained on it with the ``tiny`` preset (a few steps).
+- ``runs/walkway``: a model trained on it with the ``tiny`` preset (a few steps);
+- ``street.mp4``: its first test video as an MP4 file.
 
 Each page runs in its own folder with a copy of ``runs/`` and a link to ``data/``;
 ``$AMMCNET_CACHE`` points into the sandbox, so prepared data is shared between pages and nothing
@@ -33,6 +34,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,6 +101,12 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = generate_scene_dataset(root / "data" / "walkway", SceneConfig(**SCENE), seed=0, progress=False)
     train(data, load_preset("tiny"), root / "runs" / "walkway", cache_dir=root / "cache", device="cpu",
           progress=False)
+    frames = sorted((data / "testing" / "frames" / "01").iterdir())
+    first = cv2.imread(str(frames[0]))
+    writer = cv2.VideoWriter(str(root / "street.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25, first.shape[1::-1])
+    for path in frames:
+        writer.write(cv2.imread(str(path)))
+    writer.release()
     return root
 
 
@@ -130,6 +138,7 @@ def test_readme_has_a_python_example() -> None:
 def test_page_code_runs(page: Path, sandbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "work"
     shutil.copytree(sandbox / "runs", work / "runs")  # pages may add to runs/ and write beside them
+    shutil.copy(sandbox / "street.mp4", work / "street.mp4")
     (work / "data").symlink_to(sandbox / "data")       # the data and its prepared cache are shared,
     monkeypatch.chdir(work)                            # so each page reuses the cache entry
     monkeypatch.setenv("AMMCNET_CACHE", str(sandbox / "cache"))
