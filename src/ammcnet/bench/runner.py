@@ -31,6 +31,7 @@ from ammcnet.export import OnnxBackend, TorchBackend, export_onnx, optimize_for_
 from ammcnet.export.heads import ScoringGraph
 from ammcnet.export.quantize import quantize_onnx, synthetic_feeds
 from ammcnet.models import AMMCNet, ModelConfig, PatchDiscriminator, init_weights_normal, load_model_file
+from ammcnet.scoring.scorer import load_scorer
 from ammcnet.training.presets import load_preset
 from ammcnet.training.steps import GanPart, stage2_step
 
@@ -76,25 +77,23 @@ class BenchConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _load(cfg: BenchConfig) -> tuple[Any, Any]:
-
+def _load(cfg: BenchConfig) -> tuple[Any, Any, dict[str, Any]]:
+    """The model, the preset's settings and what detect would score it with (scorer, calibration)."""
     train_cfg = load_preset(cfg.preset)
     if cfg.model:
         loaded = load_model_file(cfg.model)
-        return loaded.model, train_cfg
+        return loaded.model, train_cfg, {"scorer": load_scorer(loaded), "calibration": loaded.calibration}
     torch.manual_seed(0)
-    return AMMCNet(ModelConfig(**asdict(train_cfg.model))).eval(), train_cfg
+    return AMMCNet(ModelConfig(**asdict(train_cfg.model))).eval(), train_cfg, {}
 
 
 def _scene_frames(size: tuple[int, int], n: int) -> list[np.ndarray]:
-
     h, w = size
     # render at a camera-like size (multiple of 8, aspect 3:2), the pipeline then resizes
     return list(render_video(SceneConfig(height=max(64, h), width=max(96, (w * 3 // 2) // 8 * 8)), n, seed=0).frames)
 
 
 def _video_frames(cfg: BenchConfig, size: tuple[int, int], tmp: Path) -> tuple[Any, str]:
-
     if cfg.video:
         return open_video(cfg.video), str(cfg.video)
     import cv2
@@ -210,7 +209,7 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("--device cuda but no CUDA device is visible: use --device cpu")
     default_threads = torch.get_num_threads()
-    model, train_cfg = _load(cfg)
+    model, train_cfg, scoring = _load(cfg)
     model = model.to(cfg.device).eval()
     size = tuple(int(v) for v in train_cfg.data.size)
     report: dict[str, Any] = {"config": {k: v for k, v in asdict(cfg).items() if k != "extra"},
@@ -220,7 +219,7 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         tmp = Path(tmp_name)
         backends, threads = _backends(model, size, cfg, default_threads, report, tmp)
         best_name, best_b = _model_figures(backends, model.config, size, cfg, report)
-        _end_to_end(backends, best_name, best_b, train_cfg, size, cfg, (default_threads, threads), report, tmp)
+        _end_to_end(backends, best_name, best_b, train_cfg, size, cfg, (default_threads, threads), report, tmp, scoring)
         if cfg.train_steps > 0:
             report["training"] = _train_speed(model, train_cfg, size, cfg.train_steps, cfg.device)
     report["peak_memory_mb"] = peak_memory_mb(cfg.device)
@@ -302,12 +301,17 @@ def _model_figures(backends: dict[str, Any], mcfg: Any, size: tuple[int, int], c
 
 
 def _end_to_end(backends: dict[str, Any], best_name: str, best_b: int, train_cfg: Any, size: tuple[int, int],
-                cfg: BenchConfig, threads: tuple[int, int], report: dict[str, Any], tmp: Path) -> None:
-    """Whole-pipeline frames per second on a video: the eager sequential baseline, the best variant, int8."""
+                cfg: BenchConfig, threads: tuple[int, int], report: dict[str, Any], tmp: Path,
+                scoring: dict[str, Any]) -> None:
+    """Whole-pipeline frames per second on a video: the eager sequential baseline, the best variant, int8.
+
+    ``scoring`` holds the model file's scorer and calibration when a run is benchmarked, so the
+    pipeline computes every record and the fusion ``ammcnet detect`` would.
+    """
     video, desc = _video_frames(cfg, size, tmp)
     e2e = report["end_to_end"]
     e2e["video"] = desc
-    flow = dict(flow=train_cfg.data.flow, flow_preset=train_cfg.data.flow_preset)
+    flow = dict(flow=train_cfg.data.flow, flow_preset=train_cfg.data.flow_preset, **scoring)
     on_gpu = cfg.device.startswith("cuda")
     e2e_batch = min(16 if on_gpu else 4, best_b)  # latency: a batched frame waits for its batch
     flow_workers = cfg.flow_workers or (min(8, os.cpu_count() or 1) if on_gpu else 1)
