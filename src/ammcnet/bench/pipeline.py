@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+import torch
 
 from ammcnet.data.clips import prepared_frames
 from ammcnet.data.video import prefetch
@@ -32,6 +33,14 @@ from ammcnet.detect.detector import Detector
 from ammcnet.errors import ConfigError
 from ammcnet.flow import get_flow_backend
 from ammcnet.scoring.scorer import Scorer
+
+
+def _device_of(backend: Any) -> str:
+    """Where ``backend`` runs: its ``device``, else its first parameter's (an ``nn.Module``), else the CPU."""
+    device = getattr(backend, "device", None)
+    if device is None and isinstance(backend, torch.nn.Module):
+        device = next(iter(backend.parameters()), torch.empty(0)).device
+    return str(device or "cpu")
 
 
 def unit_calibration(names: Iterable[str]) -> dict[str, Any]:
@@ -82,7 +91,7 @@ def score_stream(
     motion = getattr(backend, "motion", None) is not None
     names = [s.name for s in scorer.specs(motion)]
     detector = Detector(backend, calibration or unit_calibration(names), size=size, flow=flow, flow_preset=flow_preset,
-                        scorer=scorer, device=str(getattr(backend, "device", "cpu")))
+                        scorer=scorer, device=_device_of(backend))
     timings = {"decode_resize": 0.0, "flow": 0.0, "model": 0.0}
     if max_frames is not None:
         frames = (fr for _, fr in zip(range(max_frames), frames, strict=False))
