@@ -1,6 +1,6 @@
 """int8 inference graphs: static post-training quantisation of an exported ONNX graph.
 
-Why: the full-size model (``paper-ped2``, 256x256, F = 64) is 168 GFLOP per frame and float32
+Why: the full-size model (``paper-ped2``, 256x256, C = 64) is 168 GFLOP per frame and float32
 direct convolution on a 2-core AVX2 CPU tops out near 1 fps (BENCHMARKS.md). ONNX Runtime's
 ``QLinearConv`` multiplies uint8 activations by int8 weights with AVX2's ``vpmaddubsw`` (32
 multiply-adds per instruction against 8 for a float32 FMA), which measured 1.5x faster than the

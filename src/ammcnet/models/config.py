@@ -26,7 +26,7 @@ class ModelConfig:
     Args:
         frames_in: past RGB frames stacked on channels (appearance input has ``3 * frames_in``).
         flows_in: past flows stacked on channels (motion input has ``2 * flows_in``).
-        features_root: width F of the first UNet level; the levels are F, 2F, 4F, 8F.
+        features_root: width C of the first UNet level; the levels are C, 2C, 4C, 8C (C, not F: F is frames_in).
         embed_dim: size D of a memory code (the 1x1 projection of the bottleneck).
         n_embed: number N of codes in each stream's codebook.
         top_k: codes retrieved per position, concatenated nearest first.
@@ -68,7 +68,7 @@ class ModelConfig:
 
     @property
     def widths(self) -> tuple[int, int, int, int]:
-        """UNet widths per level, F-2F-4F-8F."""
+        """UNet widths per level, C-2C-4C-8C."""
         f = self.features_root
         return (f, 2 * f, 4 * f, 8 * f)
 
@@ -109,5 +109,5 @@ def paper_config() -> ModelConfig:
 
 
 def lite_config(**overrides: Any) -> ModelConfig:
-    """A quarter-width model (F = 16) for CPU experiments; keyword overrides win."""
+    """A quarter-width model (C = 16) for CPU experiments; keyword overrides win."""
     return ModelConfig(**{"features_root": 16, **overrides})

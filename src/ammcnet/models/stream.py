@@ -41,12 +41,12 @@ class StreamOutput:
 
 
 class StreamUNet(nn.Module):
-    """UNet (3 poolings, widths F-2F-4F-8F) with an EMA top-k memory on the bottleneck.
+    """UNet (3 poolings, widths C-2C-4C-8C) with an EMA top-k memory on the bottleneck.
 
     Args:
         in_channels: input channels (12 for 4 RGB frames, 6 for 3 flows).
         out_channels: predicted channels (3 for a frame, 2 for a flow).
-        features_root: width F of the first level.
+        features_root: width C of the first level.
         embed_dim: memory code size D.
         n_embed: number of memory codes N.
         top_k: codes retrieved per position.
