@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
     p.add_argument("--int8", action="store_true",
                    help="write a statically quantised graph (uint8 activations, int8 weights): about 1.5x faster on "
-                        "a CPU, scores change slightly (see README); needs --calibrate")
+                        "a CPU, scores change slightly (see docs/export.md); needs --calibrate")
     p.add_argument("--calibrate", default=None, metavar="TRAINING_DATA",
                    help="with --int8: the dataset root or prepared cache the model was trained on; its normal "
                         "training clips set the activation ranges (no test data is read)")

@@ -8,7 +8,7 @@ each source gave, written once every source has finished or failed.
 
 Why processes and not threads: the model, OpenCV's flow and decoding each hold a core, and on a
 small CPU one process per core with one torch thread each beats one process with many threads
-(README, Speed).
+(BENCHMARKS.md, Speed).
 """
 
 from __future__ import annotations

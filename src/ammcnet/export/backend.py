@@ -59,7 +59,7 @@ class TorchBackend(_Backend):
         channels_last: channels-last weights and inputs.
         device: torch device string.
         compile: wrap the model in ``torch.compile`` (default mode). Measured on the 2-core CPU of
-            the README (Speed, export and scale-out): 1.5-3x faster per frame than the fused model, after a warm-up of
+            BENCHMARKS.md (Speed): 1.5-3x faster per frame than the fused model, after a warm-up of
             about 3 minutes, so worth it only for long runs.
         precision: ``float32``, or ``bfloat16`` / ``float16`` autocast for the network (meant for
             GPUs with tensor cores; bf16 on a CPU without AVX-512 is emulated and slow). Outputs

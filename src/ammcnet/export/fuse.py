@@ -83,7 +83,7 @@ def optimize_for_inference(model: nn.Module, *, channels_last: bool = False) -> 
         model: an ``AMMCNet`` (or a stream).
         channels_last: also store the weights in channels-last layout. Only worth it where a
             measurement says so (``ammcnet bench`` compares both); on the 2-core CPU used for
-            the README (Speed, export and scale-out) it did not pay at small widths.
+            BENCHMARKS.md (Speed) it did not pay at small widths.
 
     Returns:
         A deep copy in eval mode whose outputs match ``model.eval()`` to about 1e-5.

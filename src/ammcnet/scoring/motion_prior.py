@@ -43,7 +43,7 @@ DIRECTIONS = 8
 
 @dataclass(frozen=True)
 class MotionPriorConfig:
-    """Settings of the prior (defaults chosen on the demo's validation scenes, see the README).
+    """Settings of the prior (defaults chosen on the demo's validation scenes, see BENCHMARKS.md, Demo).
 
     Args:
         rows: cells per image height; cells are square, so a 64x96 grid has 8 x 12 cells.
