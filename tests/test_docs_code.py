@@ -8,7 +8,8 @@ a small sandbox folder that holds what the pages refer to:
 - ``runs/walkway``: a model trained on it with the ``tiny`` preset (a few steps);
 - ``street.mp4``: its first test video as an MP4 file.
 
-Each page runs in its own folder with a copy of ``runs/`` and a link to ``data/``;
+Each page runs in a fresh Python process (so nothing it registers or changes leaks into other
+tests), in its own folder with a copy of ``runs/`` and a link to ``data/``;
 ``$AMMCNET_CACHE`` points into the sandbox, so prepared data is shared between pages and nothing
 is written to the home folder.
 
@@ -25,6 +26,7 @@ Markers, on the lines just before a block (HTML comments: invisible on GitHub an
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -118,16 +120,34 @@ def _apply(block: Block, page: Path) -> str:
     return code
 
 
-def _run_bash(code: str, cwd: Path, page: Path, line: int) -> None:
-    shim = cwd / ".bin"
+# Runs one page's steps in a fresh interpreter, so nothing a page does (registering a record,
+# changing torch's threads) leaks into the other tests of the session.
+DRIVER = """
+import json, subprocess, sys, traceback
+namespace = {"__name__": "__docs__"}
+for step in json.load(open(sys.argv[1])):
+    if step["lang"] == "python":
+        try:
+            exec(compile(step["code"], step["where"], "exec"), namespace)
+        except BaseException:
+            traceback.print_exc()
+            sys.exit(f"{step['where']}: python block failed")
+    else:
+        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", step["code"]], capture_output=True, text=True)
+        if proc.returncode:
+            sys.exit(f"{step['where']}: bash block failed:\\n{proc.stdout}\\n{proc.stderr}")
+"""
+
+
+def _environment(work: Path, sandbox: Path) -> dict[str, str]:
+    """PATH with ``ammcnet`` = this checkout's ``python -m ammcnet``; this checkout's sources first."""
+    shim = work / ".bin"
     shim.mkdir(exist_ok=True)
     (shim / "ammcnet").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m ammcnet "$@"\n')
     (shim / "ammcnet").chmod(0o755)
-    env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, f"{page.name}:{line}: bash block failed:\n{proc.stdout}\n{proc.stderr}"
+    return {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}", "AMMCNET_CACHE": str(sandbox / "cache"),
+            "OMP_NUM_THREADS": "1",  # tiny models: one thread is fastest, and the machine may be shared
+            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
 
 
 def test_readme_has_a_python_example() -> None:
@@ -135,23 +155,15 @@ def test_readme_has_a_python_example() -> None:
 
 
 @pytest.mark.parametrize("page", RUNNABLE, ids=[str(p.relative_to(REPO)) for p in RUNNABLE])
-def test_page_code_runs(page: Path, sandbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_page_code_runs(page: Path, sandbox: Path, tmp_path: Path) -> None:
     work = tmp_path / "work"
     shutil.copytree(sandbox / "runs", work / "runs")  # pages may add to runs/ and write beside them
     shutil.copy(sandbox / "street.mp4", work / "street.mp4")
     (work / "data").symlink_to(sandbox / "data")       # the data and its prepared cache are shared,
-    monkeypatch.chdir(work)                            # so each page reuses the cache entry
-    monkeypatch.setenv("AMMCNET_CACHE", str(sandbox / "cache"))
-    namespace: dict[str, object] = {"__name__": "__docs__"}
-    ran = 0
-    for block in page_blocks(page):
-        if block.skip:
-            continue
-        if block.lang == "python":
-            code = compile(_apply(block, page), f"{page.name}:{block.line}", "exec")
-            exec(code, namespace)  # noqa: S102 - the documentation's own example, run as a reader would
-            ran += 1
-        elif block.run:
-            _run_bash(_apply(block, page), work, page, block.line)
-            ran += 1
-    assert ran > 0
+    steps = [{"lang": b.lang, "code": _apply(b, page), "where": f"{page.name}:{b.line}"}  # so each page
+             for b in page_blocks(page) if not b.skip and (b.lang == "python" or b.run)]  # reuses the cache
+    assert steps
+    (tmp_path / "steps.json").write_text(json.dumps(steps))
+    proc = subprocess.run([sys.executable, "-c", DRIVER, str(tmp_path / "steps.json")], cwd=work,
+                          env=_environment(work, sandbox), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
