@@ -75,7 +75,9 @@ def test_scores_equal_the_stored_reference(reference_run: dict) -> None:
         REFERENCE.write_text(json.dumps(current, indent=None) + "\n")
     ref = json.loads(REFERENCE.read_text())
     assert current["videos"] == ref["videos"]
-    assert sorted(current["records"]) == sorted(ref["records"])
+    # records registered later (by a plug-in, or a documentation example run in this process) may be
+    # added; every stored one must be there, unchanged
+    assert set(ref["records"]) <= set(current["records"])
     assert "motion_prior" in ref["records"], "the reference covers the motion prior's record"
     for name, per_video in ref["records"].items():
         for got, want in zip(current["records"][name], per_video, strict=True):
@@ -112,7 +114,7 @@ def test_onnx_graphs_agree_with_the_reference(reference_run: dict, tmp_path: Pat
     f32 = OnnxBackend(export_run(reference_run["run"], tmp_path / "m.onnx", progress=False))
     assert "motion_prior" in f32.output_names  # the graph computes the prior's record itself
     got = score_prepared(f32, prepared, "test", scorer=scorer, batch_size=3).records
-    assert sorted(got) == sorted(ref)
+    assert set(ref) <= set(got)
     for name, per_video in ref.items():
         for g, want in zip(got[name], per_video, strict=True):
             np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-5, err_msg=f"onnx float32 {name}")
