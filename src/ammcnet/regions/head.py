@@ -1,0 +1,163 @@
+"""The region head: parts fitted on normal videos, scaled on normal videos they did not see.
+
+Scaling: the training videos are split into ``folds`` groups; each part is fitted on all groups
+but one and scores the held-out group, so the scale (the ``scale_quantile`` of those frame scores)
+reflects *unseen* normal footage, as a camera's next day will be. Those held-out frame scores are
+kept (``normal_scores``): alarm thresholds at a false-alarm rate are read from them. The parts
+used at test time are then fitted on every training video.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ammcnet.errors import CheckpointError, DataError
+from ammcnet.regions.config import PARTS, RegionHeadConfig
+from ammcnet.regions.features import WindowFeatures, window_features
+from ammcnet.regions.parts import PART_TYPES
+
+FORMAT = "ammcnet-region-head/1"
+
+
+@dataclass
+class FrameScores:
+    """Scores of T frames.
+
+    Attributes:
+        score: (T,) the head's score (max over windows of the weighted, scaled parts), before
+            any smoothing in time; 1.0 = as high as unseen normal footage's top frames.
+        parts: part name -> (T,) scaled frame score of that part alone (max over windows).
+        boxes: (T, 4) the winning window (x0, y0, x1, y1) in analysis-grid pixels.
+        winner: (T,) index into ``PARTS`` of the part that won the frame.
+    """
+
+    score: np.ndarray
+    parts: dict[str, np.ndarray]
+    boxes: np.ndarray
+    winner: np.ndarray
+
+
+class RegionHead:
+    """A fitted head: its settings, parts, part scales and held-out normal scores."""
+
+    def __init__(self, config: RegionHeadConfig, parts: dict[str, Any], scales: dict[str, float],
+                 normal_scores: list[np.ndarray], size: tuple[int, int], frames: int = 0) -> None:
+        self.config = config
+        self.parts = parts
+        self.scales = {k: float(v) for k, v in scales.items()}
+        self.normal_scores = [np.asarray(s, np.float64) for s in normal_scores]
+        self.size = (int(size[0]), int(size[1]))
+        self.frames = int(frames)
+
+    # ---- fitting -------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, flows: Sequence[np.ndarray], config: RegionHeadConfig | None = None) -> RegionHead:
+        """Fit on the (T, H, W, 2) analysis-grid pixel flows of normal videos (one array each)."""
+        config = config or RegionHeadConfig()
+        return cls.fit_features([features_of(f, config) for f in flows], config)
+
+    @classmethod
+    def fit_features(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> RegionHead:
+        """Fit on the window features of normal videos (one :class:`WindowFeatures` per video)."""
+        feats = [f for f in feats if len(f.speed)]
+        if not feats:
+            raise DataError("region head: no normal frames to fit on; give it at least one training video")
+        if len({f.grid for f in feats}) != 1:
+            raise DataError("region head: training videos of different sizes; resize them to one analysis grid")
+        groups = _fold_groups(feats, config.folds)
+        held_out = _held_out_part_scores(groups, config)
+        scales = {p: _scale(np.concatenate([h[p] for h in held_out]), config.scale_quantile)
+                  for p in config.active_parts()}
+        parts = {p: PART_TYPES[p].fit(feats, config) for p in config.active_parts()}
+        head = cls(config, parts, scales, [], feats[0].size, sum(len(f.speed) for f in feats))
+        head.normal_scores = [head._fuse(h)[0].max(axis=(1, 2)) for h in held_out]
+        return head
+
+    # ---- scoring -------------------------------------------------------------------------
+    def score_features(self, f: WindowFeatures) -> FrameScores:
+        """Scores of the frames whose window features are ``f``."""
+        raw = {p: part.score(f) for p, part in self.parts.items()}
+        fused, winner_part = self._fuse(raw)
+        t = len(f.speed)
+        flat = fused.reshape(t, -1)
+        best = flat.argmax(1) if flat.size else np.zeros(t, np.int64)
+        rows, cols = np.divmod(best, max(f.grid[1], 1))
+        boxes = np.array([f.box(r, c, f.size) for r, c in zip(rows, cols, strict=True)], np.int32).reshape(t, 4)
+        winner = winner_part.reshape(t, -1)[np.arange(t), best] if flat.size else np.zeros(t, np.int64)
+        parts = {p: self.config.weights[p] * raw[p].reshape(t, -1).max(1) / self.scales[p] for p in raw}
+        return FrameScores(flat.max(1) if flat.size else np.zeros(t), parts, boxes, winner)
+
+    def score_flows(self, flows: np.ndarray) -> FrameScores:
+        """Scores of (T, H, W, 2) analysis-grid pixel flows."""
+        if tuple(np.shape(flows)[1:3]) != self.size:
+            raise DataError(f"region head: flows of size {tuple(np.shape(flows)[1:3])}, fitted on {self.size}")
+        return self.score_features(features_of(flows, self.config))
+
+    def _fuse(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-window max over parts of weight * raw / scale, and which part won (index in PARTS)."""
+        names = [p for p in PARTS if p in raw]
+        stack = np.stack([self.config.weights[p] * raw[p] / self.scales[p] for p in names])
+        return stack.max(0), np.asarray([PARTS.index(p) for p in names])[stack.argmax(0)]
+
+    def threshold(self, fpr: float = 0.01) -> float:
+        """Score that held-out normal frames exceed with rate ``fpr`` (unsmoothed scores)."""
+        return float(np.quantile(np.concatenate(self.normal_scores), 1.0 - fpr))
+
+    # ---- the model file ------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """Plain settings and arrays (numpy) for the model file; ``from_state`` restores it."""
+        return {
+            "format": FORMAT,
+            "config": self.config.as_dict(),
+            "size": list(self.size),
+            "frames": self.frames,
+            "scales": dict(self.scales),
+            "normal_scores": [np.asarray(s, np.float64) for s in self.normal_scores],
+            "parts": {p: part.state() for p, part in self.parts.items()},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> RegionHead:
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise CheckpointError(f"region head: unknown format {state.get('format') if isinstance(state, dict) else type(state)}")
+        config = RegionHeadConfig.from_dict(state["config"])
+        parts = {p: PART_TYPES[p].from_state({k: np.asarray(v) for k, v in s.items()}) for p, s in state["parts"].items()}
+        return cls(config, parts, state["scales"], [np.asarray(s) for s in state["normal_scores"]],
+                   tuple(state["size"]), int(state.get("frames", 0)))
+
+
+def features_of(flows: np.ndarray, config: RegionHeadConfig) -> WindowFeatures:
+    """Window features of analysis-grid flows with the head's window side and step."""
+    side = max(2, int(round(config.window * np.shape(flows)[1])))
+    return window_features(flows, side, max(1, int(round(config.stride * side))))
+
+
+def _fold_groups(feats: Sequence[WindowFeatures], folds: int) -> list[list[WindowFeatures]]:
+    """Whole videos into ``folds`` groups (round robin); a single video is cut into stretches."""
+    if len(feats) == 1:
+        f, n = feats[0], len(feats[0].speed)
+        cuts = np.linspace(0, n, min(folds, n) + 1).astype(int)
+        return [[WindowFeatures(f.speed[a:b], f.directions[a:b], f.side, f.step, f.size)]
+                for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+    k = min(folds, len(feats))
+    return [list(feats[i::k]) for i in range(k)]
+
+
+def _held_out_part_scores(groups: list[list[WindowFeatures]], config: RegionHeadConfig) -> list[dict[str, np.ndarray]]:
+    """Per held-out video: part name -> (T, R, C) raw window scores from parts fitted without it."""
+    out = []
+    for i, group in enumerate(groups):
+        rest = [f for j, g in enumerate(groups) if j != i for f in g]
+        parts = {p: PART_TYPES[p].fit(rest, config) for p in config.active_parts()}
+        out += [{p: part.score(f) for p, part in parts.items()} for f in group]
+    return out
+
+
+def _scale(frame_max_source: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of per-frame maxima of window scores (floored away from 0)."""
+    per_frame = frame_max_source.reshape(len(frame_max_source), -1).max(1)
+    return max(float(np.quantile(per_frame, q)), 1e-9)

@@ -1,0 +1,135 @@
+"""The parts of the region head: each scores every window of every frame (high = unusual).
+
+A part is fitted on the window features of normal videos and turned into plain arrays for the
+model file (``state``/``from_state``), so a loaded head scores exactly like the fitted one.
+
+>>> import numpy as np
+>>> from ammcnet.regions.features import WindowFeatures
+>>> still = WindowFeatures(np.zeros((3, 2, 2), np.float32), np.zeros((3, 2, 2, 8), np.float32), 4, 4, (8, 8))
+>>> SpeedPart().score(still).shape
+(3, 2, 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from sklearn.neighbors import NearestNeighbors
+
+from ammcnet.errors import CheckpointError, DataError
+from ammcnet.regions.config import RegionHeadConfig
+from ammcnet.regions.features import DIRECTIONS, WindowFeatures
+
+
+class SpeedPart:
+    """The window's mean speed: fast anywhere is unusual (nothing to fit)."""
+
+    name = "speed"
+
+    @classmethod
+    def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> SpeedPart:
+        return cls()
+
+    def score(self, f: WindowFeatures) -> np.ndarray:
+        return f.speed
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> SpeedPart:
+        return cls()
+
+
+class PlacePart:
+    """Speed over the normal speed of that place: motion where things are normally still or slow.
+
+    The place's scale is the 99.9th percentile of the training windows' speed there, averaged
+    over the 3x3 neighbouring windows and floored at ``place_floor`` times the global one.
+    """
+
+    name = "place"
+
+    def __init__(self, scale: np.ndarray) -> None:
+        self.scale = np.asarray(scale, np.float32)
+
+    @classmethod
+    def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> PlacePart:
+        speeds = np.concatenate([f.speed for f in feats])
+        local = np.quantile(speeds, 0.999, axis=0).astype(np.float32)
+        local = cv2.blur(local, (3, 3), borderType=cv2.BORDER_REPLICATE)
+        floor = config.place_floor * max(float(np.quantile(speeds, 0.999)), 1e-6)
+        return cls(np.maximum(local, floor))
+
+    def score(self, f: WindowFeatures) -> np.ndarray:
+        if f.grid != self.scale.shape:
+            raise DataError(f"region grid {f.grid} differs from the fitted {self.scale.shape}: frames of another size")
+        return f.speed / self.scale
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"scale": self.scale}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> PlacePart:
+        return cls(state["scale"])
+
+
+class DirectionPart:
+    """kNN distance of a moving window's (direction histogram, position) to normal moving windows.
+
+    Which way things move, where: a figure walking against the usual direction, or moving where
+    nothing moved, is far from every normal window. Slow windows (below ``moving`` times the
+    training windows' 99th speed percentile) score 0: their directions are mostly flow noise.
+    """
+
+    name = "direction"
+
+    def __init__(self, bank: np.ndarray, threshold: float, position_weight: float, neighbours: int) -> None:
+        self.bank = np.asarray(bank, np.float32)
+        self.threshold = float(threshold)
+        self.position_weight = float(position_weight)
+        self.neighbours = int(min(neighbours, len(self.bank)))
+        self._index = NearestNeighbors(n_neighbors=self.neighbours).fit(self.bank) if len(self.bank) else None
+
+    @classmethod
+    def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> DirectionPart:
+        speeds = np.concatenate([f.speed.ravel() for f in feats])
+        moving = speeds[speeds > config.static]
+        threshold = max(config.static, config.moving * float(np.quantile(moving, 0.99)) if moving.size else config.static)
+        vectors = np.concatenate([_vectors(f, config.position_weight)[f.speed >= threshold] for f in feats])
+        if len(vectors) > config.max_train_windows:
+            keep = np.random.default_rng(config.seed).choice(len(vectors), config.max_train_windows, replace=False)
+            vectors = vectors[np.sort(keep)]
+        return cls(vectors, threshold, config.position_weight, config.neighbours)
+
+    def score(self, f: WindowFeatures) -> np.ndarray:
+        out = np.zeros(f.speed.shape, np.float32)
+        mask = f.speed >= self.threshold
+        if self._index is None or not mask.any():
+            return out
+        dist, _ = self._index.kneighbors(_vectors(f, self.position_weight)[mask])
+        out[mask] = dist.mean(1)
+        return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        meta = np.asarray([self.threshold, self.position_weight, self.neighbours], np.float64)
+        return {"bank": self.bank, "meta": meta}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> DirectionPart:
+        threshold, weight, k = (float(x) for x in np.asarray(state["meta"]).ravel())
+        if state["bank"].ndim != 2 or state["bank"].shape[1] != DIRECTIONS + 2:
+            raise CheckpointError(f"region head: direction bank of shape {state['bank'].shape}, expected (N, {DIRECTIONS + 2})")
+        return cls(state["bank"], threshold, weight, int(k))
+
+
+def _vectors(f: WindowFeatures, position_weight: float) -> np.ndarray:
+    """(T, R, C, 10) direction histogram beside the weighted window position."""
+    pos = np.broadcast_to(f.positions() * position_weight, f.speed.shape + (2,))
+    return np.concatenate([f.directions, pos], -1)
+
+
+#: Part classes by name.
+PART_TYPES: dict[str, type] = {p.name: p for p in (SpeedPart, PlacePart, DirectionPart)}

@@ -1,0 +1,112 @@
+"""Choosing the head's settings without test labels: held-out normal videos + synthetic anomalies.
+
+The training videos are split into a fitting set and whole held-out videos. A candidate setting
+is fitted on the fitting set and measured on (a) the held-out normal videos: the share of their
+frames above the fitting set's 1 % threshold (false alarms on unseen normal footage), and (b)
+synthetic anomalies made from the held-out videos (:mod:`ammcnet.regions.synthetic`): the frame
+AUC of each kind, pooled with the held-out normal videos. The candidate with the best mean AUC
+among those whose false-alarm rate stays under a bound wins.
+
+>>> rank_key(ValidationResult("a", None, {"fast": 0.9}, 0.9, 0.02, 0.0))
+(True, 0.9, -0.02)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from sklearn.metrics import roc_auc_score
+
+from ammcnet.errors import DataError
+from ammcnet.regions.config import RegionHeadConfig
+from ammcnet.regions.head import RegionHead, features_of
+
+#: Largest false-alarm rate on held-out normal videos (at the 1 % threshold) a winner may have.
+MAX_FALSE_ALARM = 0.03
+#: Temporal smoothing (centred Gaussian, frames) applied before measuring, as at test time.
+SIGMA = 3.0
+
+
+@dataclass
+class ValidationResult:
+    """How one candidate did on the validation set.
+
+    Attributes:
+        label: the candidate's name.
+        config: its settings.
+        auc: synthetic kind -> frame AUC (held-out normal videos pooled in as negatives).
+        mean_auc: mean over kinds.
+        false_alarm: share of held-out normal frames above the fitting set's 1 % threshold.
+        spread: standard deviation of the per-video false-alarm rates.
+    """
+
+    label: str
+    config: RegionHeadConfig | None
+    auc: dict[str, float]
+    mean_auc: float
+    false_alarm: float
+    spread: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "config": self.config.as_dict() if self.config else None, "auc": self.auc,
+                "mean_auc": self.mean_auc, "false_alarm": self.false_alarm, "spread": self.spread}
+
+
+def rank_key(r: ValidationResult) -> tuple[bool, float, float]:
+    """Sort key, best last: within the false-alarm bound first, then mean AUC, then fewer alarms."""
+    return (r.false_alarm <= MAX_FALSE_ALARM, round(r.mean_auc, 6), -r.false_alarm)
+
+
+def _smoothed(scores: np.ndarray) -> np.ndarray:
+    return gaussian_filter1d(np.asarray(scores, np.float64), SIGMA, mode="nearest") if SIGMA > 0 else scores
+
+
+class FeatureCache:
+    """Window features per (flow array, window geometry): candidates that share a window share them."""
+
+    def __init__(self) -> None:
+        self._store: dict[tuple[int, float, float, int], object] = {}
+
+    def get(self, flows: np.ndarray, config: RegionHeadConfig):
+        key = (id(flows), config.window, config.stride, len(flows))
+        if key not in self._store:
+            self._store[key] = features_of(flows, config)
+        return self._store[key]
+
+
+def validate(label: str, config: RegionHeadConfig, fit_flows: Sequence[np.ndarray], normal_flows: Sequence[np.ndarray],
+             synthetic: Sequence[tuple[np.ndarray, np.ndarray, str]], fpr: float = 0.01,
+             cache: FeatureCache | None = None) -> ValidationResult:
+    """Fit ``config`` on ``fit_flows``; measure it on held-out normal and synthetic flows.
+
+    Args:
+        synthetic: (flows (T, H, W, 2), labels (T,) bool, kind) per synthetic video.
+        cache: window features shared between calls (the flow arrays must stay alive).
+    """
+    if not normal_flows:
+        raise DataError("validation needs at least one held-out normal video")
+    cache = cache or FeatureCache()
+    head = RegionHead.fit_features([cache.get(f, config) for f in fit_flows], config)
+    threshold = float(np.quantile(np.concatenate([_smoothed(s) for s in head.normal_scores]), 1.0 - fpr))
+    normal = [_smoothed(head.score_features(cache.get(f, config)).score) for f in normal_flows]
+    per_video = np.array([(s > threshold).mean() for s in normal])
+    pooled = np.concatenate(normal)
+    auc = {}
+    for kind in dict.fromkeys(k for _, _, k in synthetic):
+        scores = [_smoothed(head.score_features(cache.get(f, config)).score) for f, _, k in synthetic if k == kind]
+        labels = [lab for _, lab, k in synthetic if k == kind]
+        y = np.concatenate([np.concatenate(labels), np.zeros(len(pooled), bool)])
+        auc[kind] = float(roc_auc_score(y, np.concatenate([*scores, pooled])))
+    false_alarm = float((pooled > threshold).mean())
+    return ValidationResult(label, config, auc, float(np.mean(list(auc.values()))), false_alarm, float(per_video.std()))
+
+
+def choose(results: Sequence[ValidationResult]) -> ValidationResult:
+    """The best candidate by :func:`rank_key`."""
+    if not results:
+        raise DataError("no candidate settings to choose from")
+    return max(results, key=rank_key)

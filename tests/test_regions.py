@@ -1,0 +1,129 @@
+"""The region head: features, parts, leave-videos-out scales, the model-file state, synthetic anomalies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ammcnet.errors import ConfigError, DataError
+from ammcnet.metrics.alarms import alarm_report
+from ammcnet.regions import RegionHead, RegionHeadConfig, window_features
+from ammcnet.regions.features import octant
+from ammcnet.regions.synthetic import KINDS, make_synthetic, make_validation_set
+from ammcnet.regions.validate import ValidationResult, choose
+
+H, W = 48, 64
+
+
+def walkers(frames: int, rng: np.random.Generator, u: float = 1.0, rows: tuple[int, int] = (8, 20)) -> np.ndarray:
+    """Flows of a person-sized block walking right along a band of rows, plus flow noise."""
+    f = rng.normal(0, 0.02, (frames, H, W, 2)).astype(np.float32)
+    for t in range(frames):
+        x = (t * 2) % (W - 8)
+        f[t, rows[0]:rows[1], x:x + 8, 0] += u
+    return f
+
+
+@pytest.fixture(scope="module")
+def normal_videos() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [walkers(30, rng, u=rng.uniform(0.8, 1.2)) for _ in range(4)]
+
+
+def test_octant_matches_angles():
+    ang = np.deg2rad(np.arange(5, 360, 45.0))
+    assert octant(np.cos(ang), np.sin(ang)).tolist() == list(range(8))
+
+
+def test_window_speed_in_frame_heights_and_boxes():
+    flow = np.zeros((1, H, W, 2), np.float32)
+    flow[0, :16, :16, 1] = 4.8  # 0.1 frame heights per frame, downwards, top-left corner only
+    f = window_features(flow, side=16, step=8)
+    assert f.speed.shape == (1, 5, 7)
+    assert f.speed[0, 0, 0] == pytest.approx(0.1) and f.speed[0, -1, -1] == 0
+    assert f.directions[0, 0, 0].argmax() == 1  # straight down (90 degrees, u = 0) is counted in sector 1
+    assert f.box(0, 1, (96, 128)) == (16, 0, 48, 32)
+
+
+def test_fast_wrong_way_and_misplaced_motion_score_above_normal(normal_videos):
+    head = RegionHead.fit(normal_videos, RegionHeadConfig(window=0.33, weights={"speed": 1, "direction": 1, "place": 1}))
+    rng = np.random.default_rng(5)
+    normal = head.score_flows(walkers(30, rng)).score.mean()
+    fast = head.score_flows(walkers(30, rng, u=4.0)).score.mean()
+    wrong_way = head.score_flows(walkers(30, rng, u=-1.0)).parts["direction"].mean()
+    misplaced = head.score_flows(walkers(30, rng, rows=(34, 46))).parts["place"].mean()
+    normal_parts = head.score_flows(walkers(30, rng)).parts
+    assert fast > 2 * normal
+    assert wrong_way > 2 * normal_parts["direction"].mean()
+    assert misplaced > 2 * normal_parts["place"].mean()
+
+
+def test_scales_come_from_held_out_videos(normal_videos):
+    head = RegionHead.fit(normal_videos, RegionHeadConfig(window=0.33, folds=2))
+    assert len(head.normal_scores) == len(normal_videos)
+    # scaled so that unseen normal videos' high frames sit near 1
+    assert 0.5 < np.quantile(np.concatenate(head.normal_scores), 0.999) < 2.0
+    assert head.threshold(0.01) <= head.threshold(0.001)
+
+
+def test_single_training_video_is_cut_into_stretches(normal_videos):
+    head = RegionHead.fit(normal_videos[:1], RegionHeadConfig(window=0.33, folds=3))
+    assert len(head.normal_scores) == 3 and sum(map(len, head.normal_scores)) == 30
+
+
+def test_state_round_trip_scores_identically(normal_videos):
+    head = RegionHead.fit(normal_videos, RegionHeadConfig(window=0.33, weights={"speed": 1, "direction": 1, "place": 1}))
+    again = RegionHead.from_state(head.to_state())
+    probe = walkers(12, np.random.default_rng(9), u=-2.0)
+    a, b = head.score_flows(probe), again.score_flows(probe)
+    np.testing.assert_array_equal(a.score, b.score)
+    np.testing.assert_array_equal(a.boxes, b.boxes)
+
+
+def test_winning_box_is_where_the_anomaly_is(normal_videos):
+    head = RegionHead.fit(normal_videos, RegionHeadConfig(window=0.25))
+    probe = walkers(6, np.random.default_rng(1))
+    probe[:, 36:44, 40:48, 0] += 6.0  # a fast object in the lower right
+    boxes = head.score_flows(probe).boxes
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    assert ((np.abs(cx - 44) <= 8) & (np.abs(cy - 40) <= 8)).all()
+
+
+def test_bad_settings_and_inputs_are_one_line_errors(normal_videos):
+    with pytest.raises(ConfigError, match="unknown part"):
+        RegionHeadConfig(weights={"speeed": 1.0})
+    with pytest.raises(ConfigError, match="unknown key"):
+        RegionHeadConfig.from_dict({"windw": 0.2})
+    head = RegionHead.fit(normal_videos, RegionHeadConfig(window=0.33))
+    with pytest.raises(DataError, match="fitted on"):
+        head.score_flows(np.zeros((2, 32, 32, 2), np.float32))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_synthetic_anomaly_changes_only_its_stretch(kind):
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (50, H, W, 3), dtype=np.uint8)
+    v = make_synthetic(frames, kind, np.random.default_rng(3), length=20, speed=2.0)
+    changed = (v.frames != frames).reshape(len(frames), -1).any(1)
+    assert changed.any() and not (changed & ~v.labels).any()
+    again = make_synthetic(frames, kind, np.random.default_rng(3), length=20, speed=2.0)
+    np.testing.assert_array_equal(v.frames, again.frames)
+
+
+def test_validation_set_has_every_kind_per_video():
+    frames = [np.random.default_rng(i).integers(0, 255, (30, H, W, 3), dtype=np.uint8) for i in range(2)]
+    assert [v.kind for v in make_validation_set(frames, seed=1)] == list(KINDS) * 2
+
+
+def test_choose_prefers_candidates_within_the_false_alarm_bound():
+    good = ValidationResult("ok", None, {}, 0.80, 0.02, 0.0)
+    noisy = ValidationResult("noisy", None, {}, 0.95, 0.20, 0.0)
+    assert choose([noisy, good]).label == "ok"
+
+
+def test_alarm_report_counts_events_delays_and_runs():
+    scores = [np.array([0, 2, 0, 0, 0, 0, 2, 2, 0.0]), np.array([0, 0, 0, 0.0])]
+    labels = [np.array([0, 0, 0, 1, 1, 1, 1, 0, 0]), np.array([0, 1, 1, 0])]
+    r = alarm_report(scores, labels, threshold=1.0)
+    assert (r.events, r.events_caught, r.median_delay) == (2, 1, 3.0)
+    assert r.false_alarm_runs == 2 and r.false_alarm_rate == pytest.approx(2 / 7)
