@@ -23,25 +23,22 @@ import json
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import correlate1d, gaussian_filter1d
+from scipy.ndimage import gaussian_filter1d
 from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.layouts import discover_dataset
 from ammcnet.metrics.alarms import alarm_report
 from ammcnet.regions import RegionHead, RegionHeadConfig
-from ammcnet.regions.footage import flows_of_frames, resized_frames, video_size
 from ammcnet.regions.features import analysis_size
+from ammcnet.regions.footage import flows_of_frames, resized_frames, video_size
 from ammcnet.regions.head import features_of
-from ammcnet.regions.synthetic import KINDS, footage_motion, make_validation_set
-from ammcnet.regions.validate import FeatureCache, choose, validate
+from ammcnet.regions.validate import WINDOWS, Footage, choose_settings
 from ammcnet.utils.io import write_json_atomic
 
-WINDOWS = (24 / 240, 32 / 240, 48 / 240)
-PART_SETS = ({"speed": 1.0}, {"speed": 1.0, "direction": 1.0}, {"speed": 1.0, "place": 1.0},
-             {"speed": 1.0, "direction": 1.0, "place": 1.0})
 BASELINES = {"max local speed": {"speed": 1.0}, "per-position speed ratio": {"place": 1.0}}
 
 
@@ -80,26 +77,6 @@ def aucs(scores: list[np.ndarray], labels: list[np.ndarray]) -> dict[str, dict[s
     return out
 
 
-def select(train_flows, train_videos, size, args, cache) -> tuple:
-    held = list(range(args.holdout_start, len(train_flows), 4)) if len(train_flows) >= 4 else [len(train_flows) - 1]
-    fit = [f for i, f in enumerate(train_flows) if i not in held]
-    normal = [train_flows[i] for i in held]
-    speed, direction = footage_motion([f.astype(np.float32) for f in fit])
-    frames = [resized_frames(train_videos[i].open(), size) for i in held]
-    synth = make_validation_set(frames, seed=args.seed, speed=speed, direction=direction, length=40)
-    synth_flows = [(flows_of_frames(v.frames, size, args.preset), v.labels, v.kind) for v in synth]
-    results = []
-    for window in WINDOWS:
-        for weights in PART_SETS:
-            cfg = RegionHeadConfig(window=window, weights=weights, flow_preset=args.preset, height=args.height)
-            label = f"window {window * 240:.0f}/240, parts {'+'.join(p for p, w in weights.items() if w)}"
-            r = validate(label, cfg, fit, normal, synth_flows, cache=cache)
-            results.append(r)
-            print(f"  {label}: mean synthetic AUC {r.mean_auc:.3f} {r.auc}, false alarms {100 * r.false_alarm:.1f}%", flush=True)
-    return choose(results), results, {"held_out_videos": [train_videos[i].name for i in held], "speed_px": speed,
-                                      "direction": direction, "synthetic_videos": len(synth)}
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="../shared/benchmarks/ped2")
@@ -119,8 +96,10 @@ def main(argv=None) -> int:
     train_flows = cached_flows(ds.train, size, args.preset, work, "train")
     test_flows = cached_flows(ds.test, size, args.preset, work, "test")
     t_flow = time.time() - t0
-    cache = FeatureCache()
-    best, results, vinfo = select(train_flows, ds.train, size, args, cache)
+    footage = [Footage(v.name, f, partial(resized_frames, v.open(), size)) for v, f in zip(ds.train, train_flows, strict=True)]
+    base = RegionHeadConfig(height=args.height, flow_preset=args.preset)
+    selection = choose_settings(footage, base, seed=args.seed, log=lambda m: print("  " + m, flush=True))
+    best = selection.best
     print(f"chosen on validation: {best.label}", flush=True)
     t1 = time.time()
     head = RegionHead.fit_features([features_of(f, best.config) for f in train_flows], best.config)
@@ -146,7 +125,7 @@ def main(argv=None) -> int:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.node()}".strip(),
         "dataset": ds.name, "analysis_grid": list(size), "seed": args.seed,
-        "validation": {**vinfo, "candidates": [r.as_dict() for r in results], "chosen": best.label},
+        "validation": selection.as_dict(),
         "config": best.config.as_dict(), "test": report,
         "seconds": {"flows": round(t_flow, 1), "fit": round(t_fit, 1), "score_per_frame_ms": round(1000 * t_score, 2),
                     "total": round(time.time() - t0, 1)},

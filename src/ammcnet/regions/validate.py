@@ -13,8 +13,8 @@ among those whose false-alarm rate stays under a bound wins.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -22,7 +22,9 @@ from sklearn.metrics import roc_auc_score
 
 from ammcnet.errors import DataError
 from ammcnet.regions.config import RegionHeadConfig
+from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.head import RegionHead, features_of
+from ammcnet.regions.synthetic import footage_motion, make_validation_set
 
 #: Largest false-alarm rate on held-out normal videos (at the 1 % threshold) a winner may have.
 MAX_FALSE_ALARM = 0.03
@@ -110,3 +112,89 @@ def choose(results: Sequence[ValidationResult]) -> ValidationResult:
     if not results:
         raise DataError("no candidate settings to choose from")
     return max(results, key=rank_key)
+
+
+#: Candidate window sides (fractions of the analysis height) and part sets tried by default.
+WINDOWS: tuple[float, ...] = (24 / 240, 32 / 240, 48 / 240)
+PART_SETS: tuple[dict[str, float], ...] = (
+    {"speed": 1.0}, {"speed": 1.0, "direction": 1.0}, {"speed": 1.0, "place": 1.0},
+    {"speed": 1.0, "direction": 1.0, "place": 1.0},
+)
+#: Fewer training videos than this are cut into stretches so whole stretches can be held out.
+MIN_VIDEOS = 4
+#: Shortest stretch when cutting (frames).
+MIN_STRETCH = 40
+
+
+@dataclass
+class Footage:
+    """One normal training video (or stretch) for validation: its analysis flows and frames."""
+
+    name: str
+    flows: np.ndarray
+    frames: Callable[[], np.ndarray]
+
+
+def stretches(videos: Sequence[Footage], parts: int = MIN_VIDEOS) -> list[Footage]:
+    """Cut few long videos into ``parts`` stretches overall, so whole stretches can be held out."""
+    if len(videos) >= parts:
+        return list(videos)
+    out: list[Footage] = []
+    per_video = max(1, -(-parts // len(videos)))
+    for v in videos:
+        n = len(v.flows)
+        k = max(1, min(per_video, n // MIN_STRETCH))
+        cuts = np.linspace(0, n, k + 1).astype(int)
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            out.append(Footage(f"{v.name}[{a}:{b}]", v.flows[a:b], _slice(v.frames, a, b)))
+    return out
+
+
+def _slice(frames: Callable[[], np.ndarray], a: int, b: int) -> Callable[[], np.ndarray]:
+    return lambda: frames()[a:b]
+
+
+@dataclass
+class Selection:
+    """The chosen settings, every candidate's numbers, and what the validation set was."""
+
+    best: ValidationResult
+    results: list[ValidationResult]
+    held_out: list[str]
+    synthetic: int
+    speed_px: float
+
+    def as_dict(self) -> dict:
+        return {"chosen": self.best.label, "config": self.best.config.as_dict() if self.best.config else None,
+                "held_out": self.held_out, "synthetic_videos": self.synthetic, "normal_speed_px": self.speed_px,
+                "candidates": [r.as_dict() for r in self.results]}
+
+
+def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = None, *, seed: int = 0,
+                    windows: Sequence[float] = WINDOWS, part_sets: Sequence[dict[str, float]] = PART_SETS,
+                    log: Callable[[str], None] | None = None) -> Selection:
+    """Choose window size and parts on normal footage alone: every 4th video held out whole.
+
+    Synthetic anomalies are made from the held-out videos' frames; each candidate is fitted on
+    the rest (see :func:`validate`).
+    """
+    base = base or RegionHeadConfig()
+    videos = stretches(videos)
+    held = list(range(len(videos) - 1, -1, -MIN_VIDEOS))[::-1]
+    fit = [v.flows for i, v in enumerate(videos) if i not in held]
+    normal = [videos[i].flows for i in held]
+    speed, direction = footage_motion([f.astype(np.float32) for f in fit])
+    frames = [videos[i].frames() for i in held]
+    size = tuple(fit[0].shape[1:3])
+    synth = make_validation_set(frames, seed=seed, speed=speed, direction=direction, length=MIN_STRETCH)
+    synth_flows = [(flows_of_frames(v.frames, size, base.flow_preset), v.labels, v.kind) for v in synth]
+    cache, results = FeatureCache(), []
+    for window in windows:
+        for weights in part_sets:
+            cfg = replace(base, window=window, weights=dict(weights))
+            label = f"window {window * 240:.0f}/240, parts {'+'.join(p for p, w in weights.items() if w)}"
+            results.append(validate(label, cfg, fit, normal, synth_flows, cache=cache))
+            if log:
+                r = results[-1]
+                log(f"{label}: mean synthetic AUC {r.mean_auc:.3f}, false alarms {100 * r.false_alarm:.1f}%")
+    return Selection(choose(results), results, [videos[i].name for i in held], len(synth), speed)
