@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from ammcnet.errors import ConfigError, DataError
 from ammcnet.metrics.alarms import alarm_report
 from ammcnet.regions import RegionHead, RegionHeadConfig, window_features
 from ammcnet.regions.features import octant
+from ammcnet.regions.footage import flows_of_frames
+from ammcnet.regions.online import RegionStream
 from ammcnet.regions.synthetic import KINDS, make_synthetic, make_validation_set
 from ammcnet.regions.validate import ValidationResult, choose
 
@@ -127,3 +130,21 @@ def test_alarm_report_counts_events_delays_and_runs():
     r = alarm_report(scores, labels, threshold=1.0)
     assert (r.events, r.events_caught, r.median_delay) == (2, 1, 3.0)
     assert r.false_alarm_runs == 2 and r.false_alarm_rate == pytest.approx(2 / 7)
+
+
+def test_online_stream_equals_offline_scores(tmp_path):
+    frames = np.full((12, 96, 128, 3), 90, np.uint8)
+    for t in range(12):
+        frames[t, 30:50, 4 + 6 * t: 20 + 6 * t] = 230  # a bright block moving right, 6 px per frame
+    cfg = RegionHeadConfig(window=0.25, flow_preset="ultrafast", height=48, weights={"speed": 1, "direction": 1, "place": 1})
+    size = (48, 64)
+    normal = [flows_of_frames(np.roll(frames, s, axis=2)[:8], size, "ultrafast") for s in range(3)]
+    head = RegionHead.fit(normal, cfg)
+    torch.save(head.to_state(), tmp_path / "head.pt")
+    head = RegionHead.from_state(torch.load(tmp_path / "head.pt", weights_only=True))
+    offline = head.score_flows(flows_of_frames(frames, size, "ultrafast").astype(np.float32)).score
+    stream = RegionStream(head)
+    online = [stream.update(f) for f in frames]
+    assert online[0] is None
+    np.testing.assert_allclose([r.score for r in online[1:]], offline[1:], rtol=1e-5, atol=1e-6)
+    assert all(0 <= r.box[0] < r.box[2] <= 128 for r in online[1:])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from ammcnet.errors import CheckpointError, DataError
 from ammcnet.regions.config import PARTS, RegionHeadConfig
@@ -109,15 +110,17 @@ class RegionHead:
 
     # ---- the model file ------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
-        """Plain settings and arrays (numpy) for the model file; ``from_state`` restores it."""
+        """Plain settings and tensors for the model file (``torch.load(weights_only=True)`` reads
+        them); :meth:`from_state` restores a head that scores identically."""
         return {
             "format": FORMAT,
             "config": self.config.as_dict(),
             "size": list(self.size),
             "frames": self.frames,
             "scales": dict(self.scales),
-            "normal_scores": [np.asarray(s, np.float64) for s in self.normal_scores],
-            "parts": {p: part.state() for p, part in self.parts.items()},
+            "normal_scores": [torch.from_numpy(np.asarray(s, np.float64)) for s in self.normal_scores],
+            "parts": {p: {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in part.state().items()}
+                      for p, part in self.parts.items()},
         }
 
     @classmethod
@@ -125,9 +128,13 @@ class RegionHead:
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise CheckpointError(f"region head: unknown format {state.get('format') if isinstance(state, dict) else type(state)}")
         config = RegionHeadConfig.from_dict(state["config"])
-        parts = {p: PART_TYPES[p].from_state({k: np.asarray(v) for k, v in s.items()}) for p, s in state["parts"].items()}
-        return cls(config, parts, state["scales"], [np.asarray(s) for s in state["normal_scores"]],
+        parts = {p: PART_TYPES[p].from_state({k: _array(v) for k, v in s.items()}) for p, s in state["parts"].items()}
+        return cls(config, parts, state["scales"], [_array(s) for s in state["normal_scores"]],
                    tuple(state["size"]), int(state.get("frames", 0)))
+
+
+def _array(value: Any) -> np.ndarray:
+    return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
 
 
 def features_of(flows: np.ndarray, config: RegionHeadConfig) -> WindowFeatures:
