@@ -133,7 +133,7 @@ def test_cli_on_avi_writes_jsonl_events_and_mp4(setup: dict, tmp_path: Path, cap
     assert "11 frames read, 7 scored" in printed and "latency" in printed
     rows = [json.loads(line) for line in (out / "frames.jsonl").read_text().splitlines()]
     assert len(rows) == N_FRAMES - F and all(r["alarm"] for r in rows)
-    assert set(rows[0]) == {"index", "timestamp", "score", "fused", "alarm", "valid", "records"}
+    assert set(rows[0]) == {"index", "timestamp", "score", "fused", "alarm", "valid", "records", "box"}
     events = json.loads((out / "events.json").read_text())
     assert events["complete"] and [(e["start"], e["end"]) for e in events["events"]] == [(F, N_FRAMES - 1)]
     cap = cv2.VideoCapture(str(mp4))

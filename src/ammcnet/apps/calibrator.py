@@ -81,7 +81,8 @@ def recalibrate(
     weights = FusionWeights.from_dict(config.scoring.weights)
     smoothing = Smoothing.from_dict(config.scoring.smoothing)
     # (re)fitted on the training clips, like at training
-    scorer = fit_scorer(loaded.model, train_set, MotionPriorConfig.from_dict(config.scoring.prior))
+    scorer = fit_scorer(loaded.model, train_set, MotionPriorConfig.from_dict(config.scoring.prior),
+                        config.scoring.region_config(), choose_regions=config.scoring.choose_regions, progress=progress)
     calibration = calibrate(loaded.model, val_set, batch_size=batch_size or config.scoring.batch_size, device=device,
                             weights=weights, smoothing=smoothing, progress=progress, scorer=scorer)
     dest = Path(out) if out is not None else loaded.path

@@ -37,6 +37,7 @@ from ammcnet.metrics import (
     format_table,
     save_score_file,
 )
+from ammcnet.metrics.alarms import alarm_report
 from ammcnet.metrics.localization import default_map_sigma, pixel_auc, smooth_maps
 from ammcnet.metrics.protocols import PAPER_WEIGHTS
 from ammcnet.metrics.rbdc import rbdc
@@ -44,8 +45,10 @@ from ammcnet.metrics.transforms import minmax
 from ammcnet.models import LoadedModel, load_model_file
 from ammcnet.scoring import plots as plotting
 from ammcnet.scoring.calibration import threshold_for_fpr
-from ammcnet.scoring.fusion import honest_scores
+from ammcnet.scoring.fusion import Smoothing, honest_scores, smooth
 from ammcnet.scoring.inference import ScoreResult, score_prepared
+from ammcnet.scoring.region_head import RECORD as REGION_RECORD
+from ammcnet.scoring.region_head import RegionHeadComponent
 from ammcnet.scoring.scorer import Scorer, load_scorer
 from ammcnet.scoring.settings import scoring_settings
 from ammcnet.scoring.sharded import score_prepared_sharded
@@ -101,18 +104,27 @@ def resolve_test_data(
     return prepared
 
 
-def _evaluate(result: ScoreResult, honest: list[np.ndarray] | None, labels: list[np.ndarray], dataset: str | None):
+#: Notes of the honest rows, by the first word of their name.
+HONEST_NOTES = {
+    "region": "honest protocol: the region head (max over regions of motion parts fitted on normal training videos, "
+              "scaled on held-out training videos); no test statistic, no test label",
+    "frame-mean": "honest protocol: records z-scored with normal-clip statistics, fixed weights, "
+                  "Gaussian smoothing within each video; no test label used",
+}
+
+
+def _evaluate(result: ScoreResult, honest: dict[str, list[np.ndarray]], labels: list[np.ndarray], dataset: str | None):
+    """Rows: each honest variant (``name -> per-video scores``, the default first), then every convention."""
     sf = ScoreFile.from_records(result.records, result.num_frames, result.videos)
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        if honest is not None:
+        for name, scores in honest.items():
             opts = EvalOptions(records={"anomaly": 1.0}, directions={"anomaly": "anomalous"}, normalise="none",
-                               smooth="none", warmup=result.frames_in, name="honest (calibrated fusion, smoothed)")
-            named = ScoreFile.from_records({"anomaly": honest}, result.num_frames, result.videos)  # per-video keys = names
+                               smooth="none", warmup=result.frames_in, name=name)
+            named = ScoreFile.from_records({"anomaly": scores}, result.num_frames, result.videos)  # per-video keys = names
             h = evaluate_scores(named, labels, opts)
-            h.notes.append("honest protocol: records z-scored with normal-clip statistics, fixed weights, "
-                           "Gaussian smoothing within each video; no test label used")
+            h.notes.append(HONEST_NOTES["region" if "region" in name else "frame-mean"])
             rows.append(h)
         rows += all_protocols(sf, labels, dataset if dataset in PAPER_WEIGHTS else None, warmup=result.frames_in)
     return rows
@@ -179,6 +191,10 @@ class _Scored:
     metrics: dict[str, Any]
     honest: list[np.ndarray] | None = None
     threshold: float | None = None
+    variants: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    region: Any = None
+    live: list[np.ndarray] | None = None
+    live_threshold: float | None = None
     labels: list[np.ndarray | None] = field(default_factory=list)
     rows: list = field(default_factory=list)
 
@@ -233,9 +249,11 @@ def run_test(
     prepared = resolve_test_data(root, loaded, cache_dir=cache_dir, workers=workers, progress=progress)
     model = _inference_model(loaded, run, onnx)
     t0 = time.perf_counter()
-    result = _score(model, load_scorer(loaded), prepared, workers=workers, batch_size=batch_size, device=device,
+    scorer = load_scorer(loaded)
+    result = _score(model, scorer, prepared, workers=workers, batch_size=batch_size, device=device,
                     maps=maps, map_flow_weight=map_flow_weight, progress=progress, score_with=score_with)
     s = _Scored(loaded, prepared, result, out, str(prepared.name).lower(), {})
+    s.region = _region_scores(scorer, prepared, result, progress)
     result.save(out / "scores.npz", dataset=s.dataset)
     s.metrics = _summary(s, time.perf_counter() - t0, device, batch_size,
                          "torch" if onnx is None else f"onnx ({model.precision}): {onnx}")
@@ -320,18 +338,43 @@ def _summary(s: _Scored, seconds: float, device: str, batch_size: int, backend: 
     }
 
 
+def _region_scores(scorer: Scorer, prepared: Any, result: ScoreResult, progress: bool) -> Any:
+    """The region head's scores of every test video (record ``region``), when the model has one."""
+    component = scorer.components[RegionHeadComponent.component] if RegionHeadComponent.component in scorer.components else None
+    if component is None:
+        return None
+    scored = component.score_split(prepared, "test", result.videos, progress=progress and None)
+    result.records[REGION_RECORD] = [np.asarray(f.score, np.float64) for f in scored]
+    return component
+
+
 def _honest(s: _Scored) -> None:
-    """The honest score (calibrated fusion, smoothed) and its alarm threshold."""
+    """The honest scores: the region head (the default, when the model has one) and the frame-mean
+    fusion, each smoothed offline (centred) and live (causal), with their alarm thresholds."""
     settings = scoring_settings(s.loaded.train_config, s.loaded.calibration)
     result = s.result
-    s.honest = honest_scores(result, s.loaded.calibration, settings.weights, settings.smoothing)
+    frame_mean = honest_scores(result, s.loaded.calibration, settings.weights, settings.smoothing)
+    causal = Smoothing(sigma=settings.smoothing.sigma, causal=True, truncate=settings.smoothing.truncate)
+    s.metrics["fusion"] = settings.to_dict()
+    if s.region is not None:
+        raw = result.records[REGION_RECORD]
+        s.honest = [smooth(r, settings.smoothing) for r in raw]
+        s.live = [smooth(r, causal) for r in raw]
+        s.threshold = s.region.threshold(ALARM_FPR, lambda x: smooth(x, settings.smoothing))
+        s.live_threshold = s.region.threshold(ALARM_FPR, lambda x: smooth(x, causal))
+        s.variants = {"honest (region head, smoothed)": s.honest, "honest (region head, causal)": s.live,
+                      "honest frame-mean (calibrated fusion, smoothed)": frame_mean}
+    else:
+        s.honest = frame_mean
+        s.variants = {"honest frame-mean (calibrated fusion, smoothed)": frame_mean}
+        try:
+            s.threshold = threshold_for_fpr(s.loaded.calibration, ALARM_FPR, settings.weights, settings.smoothing)
+            s.live_threshold = threshold_for_fpr(s.loaded.calibration, ALARM_FPR, settings.weights, causal)
+            s.live = honest_scores(result, s.loaded.calibration, settings.weights, causal)
+        except ConfigError as exc:
+            s.metrics["alarm_note"] = str(exc)
     save_score_file(s.out / "honest_scores.npz", {"anomaly": s.honest}, result.num_frames, result.videos)
     s.metrics["files"]["honest_scores"] = str(s.out / "honest_scores.npz")
-    s.metrics["fusion"] = settings.to_dict()
-    try:
-        s.threshold = threshold_for_fpr(s.loaded.calibration, ALARM_FPR, settings.weights, settings.smoothing)
-    except ConfigError as exc:
-        s.metrics["alarm_note"] = str(exc)
 
 
 def _frame_metrics(s: _Scored) -> None:
@@ -342,9 +385,14 @@ def _frame_metrics(s: _Scored) -> None:
         metrics["labels"] = None
         metrics["note"] = "the test split has no frame labels: scores written, no AUC computed"
         return
-    s.rows = rows = _evaluate(result, s.honest, s.labels, s.dataset)
+    s.rows = rows = _evaluate(result, s.variants, s.labels, s.dataset)
     metrics["labels"] = "test split frame labels (from the prepared test videos only)"
     metrics["honest"] = rows[0].to_dict() if s.honest is not None else None
+    metrics["honest_variants"] = {r.name: r.to_dict() for r in rows[:len(s.variants)]}
+    if s.live is not None and s.live_threshold is not None:
+        f = result.frames_in
+        metrics["operator"] = {"smoothing": "causal", "target_false_alarm_rate": ALARM_FPR, **alarm_report(
+            [x[f:] for x in s.live], [np.asarray(y)[f:] for y in s.labels], s.live_threshold).as_dict()}
     paper = next((r for r in rows if r.name.startswith("paper (")), None)
     metrics["paper"] = paper.to_dict() if paper is not None else None
     metrics["protocols"] = [r.to_dict() for r in rows]
@@ -352,7 +400,7 @@ def _frame_metrics(s: _Scored) -> None:
         metrics["alarm"] = _alarm_point(s.honest, s.labels, s.threshold, result.frames_in)
     head = [f"model: {s.loaded.path}", f"data: {s.prepared.root} ({s.dataset}, {len(result.videos)} test videos)"]
     if s.honest is not None:
-        head.append(f"honest micro AUC (no test label used): {rows[0].auc_micro:.4f}")
+        head.append(f"honest micro AUC ({rows[0].name}; no test label used): {rows[0].auc_micro:.4f}")
     if paper is not None:
         head.append(f"paper protocol micro AUC (weights tuned on test labels by the authors): {paper.auc_micro:.4f}")
     write_text_atomic(s.out / "table.txt", "\n".join(head) + "\n\n" + format_table(rows) + "\n")

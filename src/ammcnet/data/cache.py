@@ -203,6 +203,19 @@ class PreparedDataset:
         """(N - 1, H, W, 2) float16 normalised flow, memory-mapped; flow j = frame j -> j + 1."""
         return np.load(self._check(split, video) / "flows.npy", mmap_mode="r")
 
+    def source(self, split: str, video: str) -> Path:
+        """The video file or frame folder a cached video was prepared from (the source resolution).
+
+        Raises:
+            DataError: the source is gone (a scorer that reads source frames needs it).
+        """
+        self._check(split, video)
+        path = Path(self._entries[split][video].get("source", ""))
+        if not path.exists():
+            raise DataError(f"{path} (source of {split} video {video} in {self.root}) is gone; the region head reads the "
+                            "source frames: pass the dataset root again, or move it back")
+        return path
+
     def labels(self, video: str) -> np.ndarray | None:
         """(N,) uint8 0/1 frame labels of a test video, or None when unlabelled."""
         p = self._check("test", video) / "labels.npy"

@@ -34,12 +34,16 @@ from ammcnet.export.backend import make_backend
 from ammcnet.flow import FlowBackend, get_flow_backend
 from ammcnet.models import load_model_file
 from ammcnet.scoring.calibration import threshold_for_fpr
-from ammcnet.scoring.fusion import CausalSmoother, FusionWeights, Smoothing, fuse_records
+from ammcnet.scoring.fusion import CausalSmoother, FusionWeights, Smoothing, fuse_records, smooth
+from ammcnet.scoring.region_head import RECORD as REGION_RECORD
+from ammcnet.scoring.region_head import RegionHeadComponent
 from ammcnet.scoring.scorer import Scorer, load_scorer
 from ammcnet.scoring.settings import scoring_settings
 
 __all__ = ["Detector", "FrameResult", "resize_frame", "resolve_threshold", "settings_from_train_config"]
 
+#: The region head's name among the scorer's components.
+REGION_HEAD = RegionHeadComponent.component
 #: Grid and flow used when a model file carries no training settings (the authors' defaults).
 FALLBACK_SIZE = (256, 256)
 FALLBACK_FLOW = ("dis", "medium")
@@ -69,6 +73,7 @@ class FrameResult:
     timestamp: float | None = None
     error_map: np.ndarray | None = field(default=None, repr=False)
     valid: bool = True
+    box: tuple[int, int, int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON Lines row: index, timestamp, score, fused, alarm, valid and the records (NaN -> null)."""
@@ -80,6 +85,7 @@ class FrameResult:
             "alarm": self.alarm,
             "valid": self.valid,
             "records": {k: _finite_or_none(v) for k, v in self.records.items()},
+            "box": None if self.box is None else [int(v) for v in self.box],
         }
 
 
@@ -194,6 +200,9 @@ class Detector:
         self.model_path: Path | None = None
         self.last_latency_s: float | None = None
         self.builder = ClipBuilder(self.size, self.frames_in, self.flow_backend)
+        head = self.scorer.components[REGION_HEAD] if REGION_HEAD in self.scorer.components else None
+        # the region head (when the model file has one) gives the alarm score; it reads the frames as delivered
+        self.region = head.stream() if head is not None else None
         self.reset()
 
     @classmethod
@@ -225,11 +234,15 @@ class Detector:
         kwargs.setdefault("size", size)
         kwargs.setdefault("flow", flow)
         kwargs.setdefault("flow_preset", preset)
-        kwargs.setdefault("scorer", load_scorer(loaded))
+        scorer = kwargs.setdefault("scorer", load_scorer(loaded))
         settings = scoring_settings(loaded.train_config, loaded.calibration)
         kwargs.setdefault("weights", settings.weights)
         kwargs.setdefault("smoothing", settings.smoothing)
         thr = resolve_threshold(loaded.calibration, threshold, fpr)
+        if isinstance(threshold, str) and threshold.strip().lower() == "auto" and REGION_HEAD in scorer.components:
+            base = kwargs["smoothing"]  # the head's threshold for its causally smoothed score
+            causal = Smoothing(sigma=base.sigma, causal=True, truncate=base.truncate)
+            thr = scorer.components[REGION_HEAD].threshold(fpr, lambda x: smooth(x, causal))
         model: Any = loaded.model
         if backend != "eager":
             model = make_backend(backend, loaded.model, onnx_path=onnx, device=device)
@@ -241,6 +254,8 @@ class Detector:
         """Forget the history (a new video, or a cut in the stream)."""
         self.builder.reset()
         self._smoother = CausalSmoother(self.smoothing)
+        if self.region is not None:
+            self.region.reset()
 
     @property
     def frames_seen(self) -> int:
@@ -277,29 +292,39 @@ class Detector:
     ) -> list[FrameResult | None]:
         """:meth:`process` for frames already resized and with their flows (``ClipBuilder.prepare``
         or :func:`ammcnet.data.clips.prepared_frames` in a producer thread)."""
-        clips, slots = [], []
+        clips, slots, regions = [], [], []
         n = 0
         for i, item in enumerate(items):
             n = i + 1
+            region = self.region.update(item[2]) if self.region is not None else None
             clip = self.builder.push(*item)
             if clip is not None:
                 clips.append(clip)
                 slots.append((i, self.frames_seen - 1))
+                regions.append(region)
         n = count if count is not None else n
         timestamps = list(timestamps) if timestamps is not None else [None] * n
         out: list[FrameResult | None] = [None] * n
         if clips:
-            self._results(clips, slots, timestamps, out)
+            self._results(clips, slots, timestamps, out, regions)
         return out
 
-    def _results(self, clips: list, slots: list[tuple[int, int]], timestamps: list, out: list) -> None:
-        """Score, fuse and smooth the clips; fill ``out`` at their slots."""
+    def _results(self, clips: list, slots: list[tuple[int, int]], timestamps: list, out: list,
+                 regions: list) -> None:
+        """Score, fuse and smooth the clips; fill ``out`` at their slots.
+
+        With a region head the alarm score is its smoothed score (the frame-mean fusion is still
+        reported as ``fused``); ``regions`` holds its view of each clip's frame.
+        """
         records, maps = self._records(clips)
         fused = fuse_records(records, self.calibration, self.weights)
+        if self.region is not None:
+            records[REGION_RECORD] = np.array([r.score if r is not None else np.nan for r in regions])
+        alarm_input = records[REGION_RECORD] if self.region is not None else fused
         for j, (i, t) in enumerate(slots):
             valid = bool(np.isfinite(fused[j])) and all(bool(np.isfinite(v[j])) for v in records.values())
             # a NaN/inf output must neither alarm nor poison the smoother's memory of later frames
-            score = self._smoother.update(float(fused[j])) if valid else float("nan")
+            score = self._smoother.update(float(alarm_input[j])) if valid else float("nan")
             out[i] = FrameResult(
                 index=t,
                 score=score,
@@ -309,6 +334,7 @@ class Detector:
                 timestamp=timestamps[i],
                 error_map=None if maps is None or not valid else maps[j],
                 valid=valid,
+                box=regions[j].box if self.region is not None and regions[j] is not None else None,
             )
 
     def update(self, frame: np.ndarray, timestamp: float | None = None) -> FrameResult | None:

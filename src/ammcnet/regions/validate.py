@@ -180,6 +180,8 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
     """
     base = base or RegionHeadConfig()
     videos = stretches(videos)
+    if len(videos) < 2:
+        raise DataError(f"choosing region settings needs at least {2 * MIN_STRETCH} training frames to hold some out")
     held = list(range(len(videos) - 1, -1, -MIN_VIDEOS))[::-1]
     fit = [v.flows for i, v in enumerate(videos) if i not in held]
     normal = [videos[i].flows for i in held]

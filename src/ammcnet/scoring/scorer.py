@@ -40,7 +40,9 @@ from ammcnet.data.clips import ClipBatch
 from ammcnet.errors import CheckpointError, ConfigError
 from ammcnet.metrics.records import ANOMALOUS, NORMAL, register_direction
 from ammcnet.models import AMMCOutput, LoadedModel
+from ammcnet.regions import RegionHeadConfig
 from ammcnet.scoring.motion_prior import MotionPrior, MotionPriorConfig, fit_for_training_clips
+from ammcnet.scoring.region_head import RegionHeadComponent, fit_region_head
 
 #: Smallest MSE in the PSNR (caps a perfect prediction at 100 dB instead of inf).
 PSNR_EPS = 1e-10
@@ -158,7 +160,7 @@ register_record("motion_prior", lambda r: r.components["motion_prior"](r.batch.f
                 motion=True, component=MotionPrior.component)
 
 #: Component classes the model file may hold, by name (each has ``to_dict`` / ``from_dict``).
-COMPONENT_TYPES: dict[str, Any] = {MotionPrior.component: MotionPrior}
+COMPONENT_TYPES: dict[str, Any] = {MotionPrior.component: MotionPrior, RegionHeadComponent.component: RegionHeadComponent}
 
 
 class Scorer(nn.Module):
@@ -245,10 +247,20 @@ def load_scorer(loaded: LoadedModel, *, dtype: torch.dtype = torch.float64) -> S
     return scorer.to(device)
 
 
-def fit_scorer(model: Any, train_set: Any, prior: MotionPriorConfig | None = None) -> Scorer:
+def fit_scorer(model: Any, train_set: Any, prior: MotionPriorConfig | None = None,
+               regions: RegionHeadConfig | None = None, *, choose_regions: bool = True,
+               progress: bool | None = False) -> Scorer:
     """Fit the scorer's components on a training clip set (the held-out clips stay out).
 
-    Today the one fitted component is the motion prior, for models with a motion stream.
+    The motion prior (models with a motion stream) is fitted on the training clips; the region
+    head (``regions``; None = none) on the source videos of the training split, its settings
+    chosen there first unless ``choose_regions`` is False.
     """
+    comps: dict[str, nn.Module] = {}
     fitted = fit_for_training_clips(train_set, prior, motion=getattr(model, "motion", None) is not None)
-    return Scorer({fitted.component: fitted} if fitted is not None else None)
+    if fitted is not None:
+        comps[fitted.component] = fitted
+    if regions is not None:
+        comps[RegionHeadComponent.component] = fit_region_head(train_set.prepared, config=regions,
+                                                              choose=choose_regions, progress=progress)
+    return Scorer(comps or None)

@@ -288,7 +288,8 @@ def _stage1(config: TrainConfig, ctx: StageContext, resume: bool, meta: dict[str
 def _save_final(model: AMMCNet, ctx: StageContext, config: TrainConfig, meta: dict[str, Any]) -> None:
     """Fit the scorer on the training clips, calibrate on the held-out ones, write ``model.pt``."""
     # where and which way things move in the training clips: the motion_prior record
-    scorer = fit_scorer(model, ctx.train_set, MotionPriorConfig.from_dict(config.scoring.prior))
+    scorer = fit_scorer(model, ctx.train_set, MotionPriorConfig.from_dict(config.scoring.prior),
+                        config.scoring.region_config(), choose_regions=config.scoring.choose_regions)
     calibration = _calibrate(model, ctx.val_set, config, ctx.device, scorer)
     save_model_file(ctx.run / "model.pt", model.cpu(), calibration=calibration, train_config=config.to_dict(), meta=meta,
                     scorer=scorer.state())

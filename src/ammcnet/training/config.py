@@ -21,6 +21,7 @@ import yaml
 
 from ammcnet.errors import ConfigError
 from ammcnet.models.config import ModelConfig
+from ammcnet.regions import RegionHeadConfig
 from ammcnet.scoring.fusion import FusionWeights, Smoothing
 from ammcnet.scoring.motion_prior import MotionPriorConfig
 
@@ -153,12 +154,25 @@ class ScoringSettings:
         prior: settings of the per-place motion prior fitted at the end of training (``rows``,
             ``static``, ``speed_edges``, ``alpha``, ``share``; see
             :class:`ammcnet.scoring.motion_prior.MotionPriorConfig`). Empty = the defaults.
+        region_head: fit the region head (the default honest score, :mod:`ammcnet.regions`) at the
+            end of training and in ``ammcnet calibrate``.
+        regions: its settings (:class:`ammcnet.regions.RegionHeadConfig`; ``window`` and ``weights``
+            are chosen on the training split unless ``choose_regions`` is false). Empty = defaults.
+        choose_regions: choose the region head's window and parts on the training split alone
+            (held-out training videos and synthetic anomalies) before fitting it.
     """
 
     weights: dict = field(default_factory=dict)
     smoothing: dict = field(default_factory=dict)
     batch_size: int = 16
     prior: dict = field(default_factory=dict)
+    region_head: bool = True
+    regions: dict = field(default_factory=dict)
+    choose_regions: bool = True
+
+    def region_config(self) -> RegionHeadConfig | None:
+        """The region head's settings, or None when it is switched off."""
+        return RegionHeadConfig.from_dict(self.regions) if self.region_head else None
 
 
 @dataclass
@@ -209,6 +223,7 @@ class TrainConfig:
         FusionWeights.from_dict(self.scoring.weights)
         Smoothing.from_dict(self.scoring.smoothing)
         MotionPriorConfig.from_dict(self.scoring.prior)
+        self.scoring.region_config()
         return self
 
 
@@ -302,7 +317,8 @@ def _set_nested(data: dict[str, Any], key: str, value: Any) -> None:
 
 #: Mappings whose keys are checked where they are used (FusionWeights, Smoothing), not here: a preset
 #: may leave them empty (= the defaults), and ``--set scoring.weights.flow_error=0.5`` must still work.
-_OPEN_MAPPINGS: frozenset[tuple[str, ...]] = frozenset({("scoring", "weights"), ("scoring", "smoothing"), ("scoring", "prior")})
+_OPEN_MAPPINGS: frozenset[tuple[str, ...]] = frozenset(
+    {("scoring", "weights"), ("scoring", "smoothing"), ("scoring", "prior"), ("scoring", "regions")})
 
 
 def apply_overrides(config: TrainConfig, overrides: typing.Iterable[str]) -> TrainConfig:

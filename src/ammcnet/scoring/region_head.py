@@ -1,0 +1,116 @@
+"""The region head as a scorer component: fitted with the scorer, stored in the model file.
+
+:mod:`ammcnet.regions` scores regions of the *source* frames (an analysis grid near the source
+resolution), not the model's clips, so it reads the source videos the prepared cache was made
+from (offline) or the frames a stream delivers (online, :meth:`RegionHeadComponent.stream`).
+Its per-frame score is the record ``region``; its held-out normal scores give the alarm
+thresholds. It is fitted at the end of ``ammcnet train`` and by ``ammcnet calibrate`` on the
+training split alone, with settings chosen there (:func:`ammcnet.regions.validate.choose_settings`).
+
+>>> RegionHeadComponent.component, RECORD
+('region_head', 'region')
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+from tqdm import tqdm
+
+from ammcnet.data.video import open_video
+from ammcnet.errors import DataError
+from ammcnet.metrics.records import ANOMALOUS, register_direction
+from ammcnet.regions import FrameScores, RegionHead, RegionHeadConfig, analysis_size
+from ammcnet.regions.footage import flows_of_frames, resized_frames
+from ammcnet.regions.head import features_of
+from ammcnet.regions.online import RegionStream
+from ammcnet.regions.validate import Footage, Selection, choose_settings
+
+log = logging.getLogger(__name__)
+
+#: The record name of the head's per-frame score.
+RECORD = "region"
+register_direction(RECORD, ANOMALOUS)
+
+
+class RegionHeadComponent(nn.Module):
+    """A fitted :class:`~ammcnet.regions.RegionHead` inside a :class:`~ammcnet.scoring.scorer.Scorer`.
+
+    Args:
+        head: the fitted head.
+        selection: how its settings were chosen (kept in the model file for ``ammcnet info``).
+    """
+
+    #: Name of the component in a scorer and the model file.
+    component = "region_head"
+
+    def __init__(self, head: RegionHead, selection: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.head = head
+        self.selection = selection
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.head.to_state(), "selection": self.selection}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RegionHeadComponent:
+        return cls(RegionHead.from_state(data), data.get("selection"))
+
+    def score_source(self, source: str | Path) -> FrameScores:
+        """Scores of every frame of a video file or frame folder (entry 0 repeats entry 1)."""
+        flows = flows_of_frames(open_video(source), self.head.size, self.head.config.flow_preset)
+        return self.head.score_features(features_of(flows.astype(np.float32), self.head.config))
+
+    def score_split(self, prepared: Any, split: str, videos: Sequence[str] | None = None, *,
+                    progress: bool | None = False) -> list[FrameScores]:
+        """Scores of the videos of a prepared split, read from their sources."""
+        names = list(videos) if videos is not None else prepared.videos(split)
+        bar = tqdm(names, desc="region head", unit="video", disable=None if progress is None else not progress, leave=False)
+        return [self.score_source(prepared.source(split, v)) for v in bar]
+
+    def stream(self) -> RegionStream:
+        """An online scorer of one stream (frames of any size, one at a time)."""
+        return RegionStream(self.head)
+
+    def threshold(self, fpr: float, smooth: Callable[[np.ndarray], np.ndarray]) -> float:
+        """Score that held-out normal frames, smoothed by ``smooth`` (one video in, same length
+        out), exceed with rate ``fpr``."""
+        return float(np.quantile(np.concatenate([smooth(s) for s in self.head.normal_scores]), 1.0 - fpr))
+
+
+def fit_region_head(prepared: Any, videos: Sequence[str] | None = None, config: RegionHeadConfig | None = None, *,
+                    choose: bool = True, progress: bool | None = False) -> RegionHeadComponent:
+    """Fit the head on the training split's source videos (``videos``: a subset of its names).
+
+    With ``choose``, the window size and parts are chosen first on the training videos alone
+    (held-out videos and synthetic anomalies); ``config`` gives everything else.
+    """
+    config = config or RegionHeadConfig()
+    names = list(videos) if videos is not None else prepared.videos("train")
+    if not names:
+        raise DataError(f"{prepared.root}: no training videos to fit the region head on")
+    sources = [prepared.source("train", v) for v in names]
+    size = analysis_size(open_video(sources[0])[0].shape[:2], config.height)
+    bar = tqdm(sources, desc="region head flows", unit="video", disable=None if progress is None else not progress, leave=False)
+    flows = [flows_of_frames(open_video(s), size, config.flow_preset) for s in bar]
+    selection: Selection | None = None
+    if choose:
+        footage = [Footage(n, f, partial(_frames, s, size)) for n, s, f in zip(names, sources, flows, strict=True)]
+        try:
+            selection = choose_settings(footage, config, log=log.info)
+            config = selection.best.config or config
+            log.info("region head: chose %s", selection.best.label)
+        except DataError as exc:  # too little footage to hold any out: the defaults stay
+            log.warning("region head: settings not chosen (%s); defaults used", exc)
+    head = RegionHead.fit_features([features_of(f.astype(np.float32), config) for f in flows], config)
+    return RegionHeadComponent(head, selection.as_dict() if selection is not None else None)
+
+
+def _frames(source: Path, size: tuple[int, int]) -> np.ndarray:
+    return resized_frames(open_video(source), size)

@@ -1,0 +1,112 @@
+"""The region head inside the pipeline: fitted into the scorer, stored in the model file, the default
+honest score of `ammcnet test`, and the alarm score of the online detector (equal to offline)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from ammcnet.cli import main
+from ammcnet.data import ClipDataset, prepare_dataset
+from ammcnet.detect import Detector
+from ammcnet.metrics import load_score_file
+from ammcnet.models import AMMCNet, ModelConfig, save_model_file
+from ammcnet.regions import RegionHeadConfig
+from ammcnet.scoring import calibrate
+from ammcnet.scoring.region_head import RegionHeadComponent, fit_region_head
+from ammcnet.scoring.scorer import fit_scorer, load_scorer
+
+H, W = 48, 64
+FAST = range(10, 16)  # frames of the test video where a block races across
+
+
+def walk(n: int, seed: int, fast: range = range(0)) -> list[np.ndarray]:
+    """Grey noise background; a dark block walks right 1 px per frame (normal), 5 px into the frames of ``fast``."""
+    rng = np.random.default_rng(seed)
+    bg = rng.integers(90, 140, (H, W, 3), dtype=np.uint8)
+    frames, x = [], 2
+    for t in range(n):
+        x += 0 if t == 0 else 5 if t in fast else 1
+        f = bg.copy()
+        f[18:30, x:x + 10] = 20
+        frames.append(f)
+    return frames
+
+
+def write(folder, frames) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A custom dataset (4 normal training walks, one test walk with a racing stretch), a tiny model
+    whose scorer holds a region head, saved like training saves it."""
+    tmp = tmp_path_factory.mktemp("region")
+    root = tmp / "walks"
+    for i in range(4):
+        write(root / "train" / f"v{i}", walk(24, seed=i))
+    test = walk(24, seed=9, fast=FAST)
+    write(root / "test" / "t1", test)
+    (root / "labels.csv").write_text(f"video,start,end\nt1,{FAST.start + 1},{FAST.stop}\n")
+    prepared = prepare_dataset(root, size=(32, 32), flow="dis", flow_preset="ultrafast", cache_dir=tmp / "cache",
+                               progress=False)
+    torch.manual_seed(0)
+    model = AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)).eval()
+    regions = RegionHeadConfig(window=0.25, flow_preset="ultrafast", weights={"speed": 1, "direction": 1})
+    scorer = fit_scorer(model, ClipDataset(prepared, "train"), None, regions, choose_regions=False)
+    cal = calibrate(model, ClipDataset(prepared, "train"), batch_size=4, scorer=scorer)
+    save_model_file(tmp / "run" / "model.pt", model, calibration=cal, scorer=scorer.state(),
+                    train_config={"data": {"size": [32, 32], "flow": "dis", "flow_preset": "ultrafast"}})
+    return {"tmp": tmp, "root": root, "prepared": prepared, "run": tmp / "run", "test_frames": test}
+
+
+def test_model_file_keeps_the_fitted_head(run):
+    from ammcnet.models import load_model_file
+
+    scorer = load_scorer(load_model_file(run["run"]))
+    head = scorer.components[RegionHeadComponent.component].head
+    assert head.size == (H, W) and head.frames == 4 * 24
+    assert set(head.parts) == {"speed", "direction"}
+
+
+def test_test_reports_the_region_head_as_the_honest_score(run, capsys):
+    out = run["tmp"] / "out"
+    assert main(["test", str(run["run"]), str(run["root"]), "--out", str(out), "--no-progress"]) == 0
+    assert "region head" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["honest"]["name"].startswith("honest (region head")
+    names = set(metrics["honest_variants"])
+    assert {"honest (region head, causal)", "honest frame-mean (calibrated fusion, smoothed)"} <= names
+    op = metrics["operator"]
+    assert op["events"] == 1 and op["events_caught"] == 1 and op["smoothing"] == "causal"
+    region = load_score_file(out / "scores.npz").records["region"][0]
+    fast = np.isin(np.arange(len(region)), list(FAST))
+    assert region[fast].min() > region[~fast][4:].max()  # the racing block outscores every normal frame
+
+
+def test_detector_alarms_on_the_head_and_matches_offline(run):
+    det = Detector.from_run(run["run"], threshold="auto")
+    results = [det.update(f) for f in run["test_frames"]]
+    offline = det.scorer.components[RegionHeadComponent.component].score_source(run["root"] / "test" / "t1").score
+    scored = [r for r in results if r is not None]
+    online = np.array([r.records["region"] for r in scored])
+    np.testing.assert_allclose(online, offline[[r.index for r in scored]], rtol=1e-5, atol=1e-6)
+    alarms = {r.index for r in scored if r.alarm}
+    assert set(FAST) <= alarms  # every racing frame alarms (at the 1 % threshold of held-out normal walks)
+    before = [r.records["region"] for r in scored if r.index < FAST.start]
+    assert min(r.records["region"] for r in scored if r.index in FAST) > 3 * np.median(before)
+    racing = [r for r in scored if r.index in FAST]
+    assert all(r.box is not None and 0 <= r.box[0] < r.box[2] <= W for r in racing)
+
+
+def test_settings_are_chosen_on_training_videos(run):
+    comp = fit_region_head(run["prepared"], config=RegionHeadConfig(flow_preset="ultrafast"), choose=True)
+    sel = comp.selection
+    assert sel is not None and len(sel["candidates"]) == 12 and sel["held_out"]
+    assert comp.head.config.window in (24 / 240, 32 / 240, 48 / 240)
