@@ -110,3 +110,22 @@ def test_settings_are_chosen_on_training_videos(run):
     sel = comp.selection
     assert sel is not None and len(sel["candidates"]) == 12 and sel["held_out"]
     assert comp.head.config.window in (24 / 240, 32 / 240, 48 / 240)
+
+
+def test_frame_mean_can_stay_the_default_with_the_head_reported_beside(run):
+    from ammcnet.models import load_model_file
+
+    loaded = load_model_file(run["run"])
+    config = {**loaded.train_config, "scoring": {"honest": "frame_mean"}}
+    other = run["tmp"] / "frame-mean"
+    save_model_file(other / "model.pt", loaded.model, calibration=loaded.calibration, scorer=loaded.scorer_state,
+                    train_config=config)
+    out = run["tmp"] / "out-fm"
+    assert main(["test", str(other), str(run["root"]), "--out", str(out), "--no-progress"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["honest"]["name"].startswith("honest frame-mean")
+    assert "honest (region head, smoothed)" in metrics["honest_variants"]
+    det = Detector.from_run(other, threshold="auto")
+    assert det.region is None
+    scored = [r for r in map(det.update, run["test_frames"]) if r is not None]
+    assert "region" not in scored[0].records and scored[0].box is None

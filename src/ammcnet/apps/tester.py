@@ -356,7 +356,7 @@ def _honest(s: _Scored) -> None:
     frame_mean = honest_scores(result, s.loaded.calibration, settings.weights, settings.smoothing)
     causal = Smoothing(sigma=settings.smoothing.sigma, causal=True, truncate=settings.smoothing.truncate)
     s.metrics["fusion"] = settings.to_dict()
-    if s.region is not None:
+    if s.region is not None and settings.honest == "region":
         raw = result.records[REGION_RECORD]
         s.honest = [smooth(r, settings.smoothing) for r in raw]
         s.live = [smooth(r, causal) for r in raw]
@@ -367,6 +367,9 @@ def _honest(s: _Scored) -> None:
     else:
         s.honest = frame_mean
         s.variants = {"honest frame-mean (calibrated fusion, smoothed)": frame_mean}
+        if s.region is not None:  # fitted, but the model's settings make the frame mean the default
+            raw = result.records[REGION_RECORD]
+            s.variants["honest (region head, smoothed)"] = [smooth(r, settings.smoothing) for r in raw]
         try:
             s.threshold = threshold_for_fpr(s.loaded.calibration, ALARM_FPR, settings.weights, settings.smoothing)
             s.live_threshold = threshold_for_fpr(s.loaded.calibration, ALARM_FPR, settings.weights, causal)

@@ -48,6 +48,10 @@ DEMO_OVERRIDES: tuple[str, ...] = (
     "scoring.weights.flow_error=0.0",
     # the per-place flow prior (ammcnet.scoring.motion_prior), weight chosen the same way: see BENCHMARKS.md, Demo
     "scoring.weights.motion_prior=0.5",
+    # the honest score the demo reports: on the validation scenes (seeds 2-5) the frame-mean fusion
+    # (0.795-0.953) beats the motion-only region head (0.745-0.826; benchmarks/honest_head_demo.py),
+    # so the head is fitted and reported beside it, not used for alarms (docs/honest-scoring.md)
+    "scoring.honest=frame_mean",
 )
 QUICK_OVERRIDES: tuple[str, ...] = ("stage1.iterations=120", "stage2.iterations=60", "run.checkpoint_every=60")
 QUICK_SCENE = SceneConfig(train_videos=4, test_videos=6, train_frames=80, test_frames=80)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +155,7 @@ class Detector:
         error_maps: also return per-pixel error maps (for the overlay video).
         map_flow_weight: weight of the motion error in the maps.
         scorer: the model file's scorer (its fitted components, e.g. the motion prior).
+        honest: ``region`` (alarm on the region head when the scorer has one) or ``frame_mean``.
     """
 
     def __init__(
@@ -172,6 +173,7 @@ class Detector:
         error_maps: bool = False,
         map_flow_weight: float = 0.0,
         scorer: Scorer | None = None,
+        honest: str = "region",
     ) -> None:
         if not calibration or "records" not in calibration:
             raise ConfigError(
@@ -191,6 +193,7 @@ class Detector:
         self.scorer = (scorer if scorer is not None else Scorer()).to(device)
         self.flow_backend = _flow_backend(flow, flow_preset) if self.uses_motion else None
         settings = scoring_settings(None, calibration)  # the one reader of a model file's fusion settings
+        settings = replace(settings, honest=honest)
         self.weights = weights or settings.weights
         base = smoothing or settings.smoothing
         self.smoothing = Smoothing(sigma=base.sigma, causal=True, truncate=base.truncate)
@@ -200,9 +203,9 @@ class Detector:
         self.model_path: Path | None = None
         self.last_latency_s: float | None = None
         self.builder = ClipBuilder(self.size, self.frames_in, self.flow_backend)
-        head = self.scorer.components[REGION_HEAD] if REGION_HEAD in self.scorer.components else None
-        # the region head (when the model file has one) gives the alarm score; it reads the frames as delivered
-        self.region = head.stream() if head is not None else None
+        # the region head (when the model file has one and its settings ask for it) gives the alarm
+        # score; it reads the frames as delivered
+        self.region = self.scorer.components[REGION_HEAD].stream() if settings.uses_region_head(self.scorer.components) else None
         self.reset()
 
     @classmethod
@@ -238,8 +241,10 @@ class Detector:
         settings = scoring_settings(loaded.train_config, loaded.calibration)
         kwargs.setdefault("weights", settings.weights)
         kwargs.setdefault("smoothing", settings.smoothing)
+        kwargs.setdefault("honest", settings.honest)
         thr = resolve_threshold(loaded.calibration, threshold, fpr)
-        if isinstance(threshold, str) and threshold.strip().lower() == "auto" and REGION_HEAD in scorer.components:
+        auto = isinstance(threshold, str) and threshold.strip().lower() == "auto"
+        if auto and kwargs["honest"] == "region" and REGION_HEAD in scorer.components:
             base = kwargs["smoothing"]  # the head's threshold for its causally smoothed score
             causal = Smoothing(sigma=base.sigma, causal=True, truncate=base.truncate)
             thr = scorer.components[REGION_HEAD].threshold(fpr, lambda x: smooth(x, causal))

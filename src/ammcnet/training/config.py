@@ -160,6 +160,8 @@ class ScoringSettings:
             are chosen on the training split unless ``choose_regions`` is false). Empty = defaults.
         choose_regions: choose the region head's window and parts on the training split alone
             (held-out training videos and synthetic anomalies) before fitting it.
+        honest: the default honest score: ``region`` (the region head) or ``frame_mean`` (the
+            calibrated fusion of AMMC-Net's frame-mean records); both are reported by ``ammcnet test``.
     """
 
     weights: dict = field(default_factory=dict)
@@ -169,6 +171,7 @@ class ScoringSettings:
     region_head: bool = True
     regions: dict = field(default_factory=dict)
     choose_regions: bool = True
+    honest: str = "region"
 
     def region_config(self) -> RegionHeadConfig | None:
         """The region head's settings, or None when it is switched off."""
@@ -224,6 +227,8 @@ class TrainConfig:
         Smoothing.from_dict(self.scoring.smoothing)
         MotionPriorConfig.from_dict(self.scoring.prior)
         self.scoring.region_config()
+        if self.scoring.honest not in ("region", "frame_mean"):
+            raise ConfigError(f"scoring.honest={self.scoring.honest!r}: choose region or frame_mean")
         return self
 
 
