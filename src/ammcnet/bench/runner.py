@@ -31,9 +31,16 @@ from ammcnet.export import OnnxBackend, TorchBackend, export_onnx, optimize_for_
 from ammcnet.export.heads import ScoringGraph
 from ammcnet.export.quantize import quantize_onnx, synthetic_feeds
 from ammcnet.models import AMMCNet, ModelConfig, PatchDiscriminator, init_weights_normal, load_model_file
-from ammcnet.scoring.scorer import load_scorer
+from ammcnet.regions import RegionHead, RegionHeadConfig, analysis_size
+from ammcnet.regions.footage import flows_of_frames
+from ammcnet.scoring.region_head import RegionHeadComponent
+from ammcnet.scoring.scorer import Scorer, load_scorer
+
 from ammcnet.training.presets import load_preset
 from ammcnet.training.steps import GanPart, stage2_step
+
+#: The region head's name among a scorer's components.
+REGION_HEAD = RegionHeadComponent.component
 
 
 @dataclass
@@ -325,11 +332,36 @@ def _end_to_end(backends: dict[str, Any], best_name: str, best_b: int, train_cfg
     e2e["eager_sequential"] = base
     e2e["optimised"] = {**fast, "backend": best_name, "batch": e2e_batch, "threaded": True, "flow_workers": flow_workers}
     e2e["speedup"] = fast["fps"] / base["fps"]
+    # the region head's cost: the same optimised run with and without it, one right after the other
+    other, has_head = _region_counterpart(flow.get("scorer"), video, cfg.frames)
+    rest = {k: v for k, v in flow.items() if k != "scorer"}
+    _, second = score_stream(video, backends[best_name], size=size, batch_size=e2e_batch, threaded=True,
+                             max_frames=cfg.frames, flow_workers=flow_workers, scorer=other, **rest)
+    with_head, without = (fast, second) if has_head else (second, fast)
+    e2e["with_region_head"] = {**with_head, "backend": best_name, "batch": e2e_batch, "threaded": True}
+    e2e["without_region_head"] = {**without, "backend": best_name, "batch": e2e_batch, "threaded": True}
+    e2e["region_head_rate_ratio"] = with_head["fps"] / without["fps"]
     if "onnx_int8" in backends:
         _, q = score_stream(video, backends["onnx_int8"], size=size, batch_size=e2e_batch, threaded=True,
                             max_frames=cfg.frames, **flow)
         e2e["int8"] = {**q, "backend": "onnx_int8", "batch": e2e_batch, "threaded": True}
         e2e["int8_speedup"] = q["fps"] / base["fps"]
+
+
+def _region_counterpart(scorer: Scorer | None, video: Any, frames: int) -> tuple[Scorer, bool]:
+    """(the scorer to time beside ``scorer``, whether ``scorer`` has a region head).
+
+    A scorer with a head is timed without it; one without gets a head fitted on the video's own
+    first frames (the bench times, it does not judge).
+    """
+    comps = dict(scorer.components) if scorer is not None else {}
+    if REGION_HEAD in comps:
+        return Scorer({k: c for k, c in comps.items() if k != REGION_HEAD} or None), True
+    clip = [f for _, f in zip(range(max(8, frames // 2)), video, strict=False)]
+    config = RegionHeadConfig()
+    size = analysis_size(clip[0].shape[:2], config.height)
+    head = RegionHead.fit([flows_of_frames(clip, size, config.flow_preset).astype(np.float32)], config)
+    return Scorer({**comps, REGION_HEAD: RegionHeadComponent(head)}), False
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -360,6 +392,9 @@ def format_report(r: dict[str, Any]) -> str:
         f"  {o['backend']}, threaded, batch {o['batch']}, {o.get('flow_workers', 1)} flow thread(s): {o['fps']:7.2f} fps  "
         f"({e['speedup']:.2f}x)",
     ]
+    if "with_region_head" in e:
+        h = e["with_region_head"]
+        lines.append(f"  the same with the region head: {h['fps']:7.2f} fps  ({e['region_head_rate_ratio']:.2f}x the rate without)")
     if "int8" in e:
         q = e["int8"]
         lines.append(f"  onnx_int8, threaded, batch {q['batch']}: {q['fps']:7.2f} fps  ({e['int8_speedup']:.2f}x; "
