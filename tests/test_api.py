@@ -43,7 +43,7 @@ def test_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert summary.frames_scored == 14 - 4 and (tmp_path / "runs/scene/detect/frames.jsonl").is_file()
     report = namespace["report"]
     assert report.protocol == "custom" and 0.0 <= report.results[0].auc_micro <= 1.0
-    assert set(model.scorer.components) == {"motion_prior"} and model.path.name == "model.pt"
+    assert set(model.scorer.components) == {"motion_prior", "region_head"} and model.path.name == "model.pt"
 
 
 def test_results_are_typed_and_names_consistent() -> None:

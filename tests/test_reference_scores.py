@@ -97,6 +97,8 @@ def test_online_records_equal_the_test_records(reference_run: dict) -> None:
     on = current["online"]
     v = current["videos"].index(on["video"])
     for name, values in on["records"].items():
+        if name == "region":  # read from the source frames, not the clip: see test_region_head_pipeline
+            continue
         offline = np.asarray(current["records"][name][v])[on["index"]]
         np.testing.assert_allclose(values, offline, rtol=1e-9, atol=1e-9, err_msg=name)
 
