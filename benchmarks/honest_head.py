@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     test_flows = cached_flows(ds.test, size, args.preset, work, "test")
     t_flow = time.time() - t0
     footage = [Footage(v.name, f, partial(resized_frames, v.open(), size)) for v, f in zip(ds.train, train_flows, strict=True)]
-    base = RegionHeadConfig(height=args.height, flow_preset=args.preset)
+    base = RegionHeadConfig(height=args.height, flow_preset=args.preset, seed=args.seed)  # the kNN bank subset
     selection = choose_settings(footage, base, seed=args.seed, log=lambda m: print("  " + m, flush=True))
     best = selection.best
     print(f"chosen on validation: {best.label}", flush=True)
