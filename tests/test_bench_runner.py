@@ -78,7 +78,8 @@ def test_bench_cli_writes_a_report(tmp_path, capsys) -> None:
         assert "onnx_int8_b1" in r["model"] and r["end_to_end"]["int8"]["frames"] == 8 and "onnx_int8" in text
     assert r["end_to_end"]["optimised"]["frames"] == 8 and r["end_to_end"]["eager_sequential"]["frames"] == 8
     head = r["end_to_end"]["with_region_head"]  # timed in the same run as the rate without it
-    assert head["frames"] == 8 and r["end_to_end"]["region_head_rate_ratio"] > 0 and "region head" in text
+    assert head["frames"] == 8 and r["end_to_end"]["without_region_head"]["frames"] == 8
+    assert r["end_to_end"]["region_head_rate_ratio"] > 0 and "region head" in text
     assert r["training"]["samples_per_s"] > 0 and r["peak_memory_mb"] > 10
     assert r["machine"]["torch"] == torch.__version__
     assert main(["bench", "--preset", "no-such-preset", "--train-steps", "0"]) == 2

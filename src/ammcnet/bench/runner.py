@@ -35,7 +35,6 @@ from ammcnet.regions import RegionHead, RegionHeadConfig, analysis_size
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.scoring.region_head import RegionHeadComponent
 from ammcnet.scoring.scorer import Scorer, load_scorer
-
 from ammcnet.training.presets import load_preset
 from ammcnet.training.steps import GanPart, stage2_step
 
@@ -394,7 +393,8 @@ def format_report(r: dict[str, Any]) -> str:
     ]
     if "with_region_head" in e:
         h = e["with_region_head"]
-        lines.append(f"  the same with the region head: {h['fps']:7.2f} fps  ({e['region_head_rate_ratio']:.2f}x the rate without)")
+        lines.append(f"  with the region head: {h['fps']:7.2f} fps, without: {e['without_region_head']['fps']:7.2f} fps  "
+                     f"({e['region_head_rate_ratio']:.2f}x)")
     if "int8" in e:
         q = e["int8"]
         lines.append(f"  onnx_int8, threaded, batch {q['batch']}: {q['fps']:7.2f} fps  ({e['int8_speedup']:.2f}x; "
