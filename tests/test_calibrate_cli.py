@@ -66,4 +66,4 @@ def test_calibrate_refits_the_motion_prior_with_its_settings(setup, capsys):
     assert loaded.calibration["fused"]["weights"]["motion_prior"] == 0.5
     rc = main(["calibrate", str(setup["run"]), str(setup["prepared"]), "--set", "scoring.prior.cells=3",
                "--out", str(out), "--no-progress"])
-    assert rc == 2 and "scoring.prior: unknown key(s) ['cells']" in capsys.readouterr().err
+    assert rc == 2 and "unknown config key 'scoring.prior.cells'; allowed under scoring.prior: alpha" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from ammcnet.demo import (
 )
 from ammcnet.demo.scene import ground
 from ammcnet.errors import AmmcError, ConfigError
+from ammcnet.settings import load_settings
 
 SMALL = SceneConfig(height=64, width=96, train_videos=2, test_videos=3, train_frames=20, test_frames=30,
                     anomaly_kinds=("cyclist", "vehicle", "against"))
@@ -166,7 +167,9 @@ def test_bad_settings_name_the_fix():
         SceneConfig(anomaly_kinds=("ufo",)).validate()
     with pytest.raises(ConfigError, match="at least 8 frames"):
         SceneConfig(test_frames=3).validate()
-    assert SceneConfig.from_dict(SMALL.to_dict()) == SMALL
+    assert load_settings(SceneConfig, SMALL.to_dict()) == SMALL
+    with pytest.raises(ConfigError, match="unknown config key 'fps'; allowed: anomalies_per_video"):
+        load_settings(SceneConfig, {**SMALL.to_dict(), "fps": 25})
 
 
 def test_intervals_are_one_based_inclusive():

@@ -28,13 +28,20 @@ OVERRIDES = [
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory) -> Path:
-    """A prepared 32x32 cache of 2 training videos of 14 frames."""
-    from ammcnet.data.cache import prepare_dataset
-
+def squares(tmp_path_factory) -> Path:
+    """A dataset root of 2 training videos of 14 frames (moving squares)."""
     root = tmp_path_factory.mktemp("squares")
     for v in range(2):
         write_square_video(root / "train" / f"v{v}", 14, v)
+    return root
+
+
+@pytest.fixture(scope="module")
+def prepared(squares, tmp_path_factory) -> Path:
+    """A prepared 32x32 cache of the squares."""
+    from ammcnet.data.cache import prepare_dataset
+
+    root = squares
     cfg = load_preset("tiny")
     cache = tmp_path_factory.mktemp("cache")
     p = prepare_dataset(root, size=cfg.data.size, flow=cfg.data.flow, flow_preset=cfg.data.flow_preset,
@@ -122,7 +129,7 @@ def test_bad_inputs_give_clear_errors(prepared, reference_run, tmp_path):
     with pytest.raises(CheckpointError, match="stage1.pt not found"):
         train(prepared, load_preset("tiny"), tmp_path / "b", stage="2", device="cpu", progress=False)
     # resume with another architecture
-    with pytest.raises(CheckpointError, match="other model settings"):
+    with pytest.raises(CheckpointError, match=r"change model.features_root \(4 -> 8\); only the schedule may change"):
         train(prepared, load_preset("tiny", OVERRIDES + ["model.features_root=8"]), reference_run, resume=True,
               device="cpu", progress=False)
     # a truncated checkpoint
@@ -133,8 +140,7 @@ def test_bad_inputs_give_clear_errors(prepared, reference_run, tmp_path):
     ck.write_bytes(ck.read_bytes()[:100])
     (run / "model.pt").unlink()
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
-        train(prepared, load_preset("tiny", ["stage1.iterations=4"]), run, stage="1", resume=True,
-              device="cpu", progress=False)
+        train(prepared, cfg, run, stage="1", resume=True, device="cpu", progress=False)
 
 
 def test_stages_run_separately(prepared, tmp_path):
@@ -188,3 +194,100 @@ def test_train_minutes_fits_the_schedule_from_timed_steps(prepared: Path, tmp_pa
     assert (out / "model.pt").is_file()
     assert main(["train", str(prepared), "--preset", "tiny", "--minutes", "1", "--out", str(out), "--resume"]) == 2
     assert "resume without it" in capsys.readouterr().err
+
+
+def _interrupted(monkeypatch, stop_at: tuple[int, int]) -> None:
+    """Make the next training stop like a Ctrl-C at (stage, step), after that step's checkpoint."""
+    from dataclasses import replace
+
+    import ammcnet.training.api as api
+
+    real = api.StageContext
+
+    def hook(stage, step, logs):
+        if (stage, step) == stop_at:
+            raise KeyboardInterrupt
+
+    def stopping_context(*args, **kwargs):
+        monkeypatch.setattr(api, "StageContext", real)  # only the first run is stopped
+        return replace(real(*args, **kwargs), hook=hook)
+
+    monkeypatch.setattr(api, "StageContext", stopping_context)
+
+
+def _train_cli(*args: str) -> int:
+    from ammcnet.cli import main
+
+    return main(["train", *args, "--no-progress", "--device", "cpu"])
+
+
+def _stage_steps(run: Path) -> dict[int, int]:
+    rows = read_metrics(run / "metrics.csv")
+    return {s: max((int(r["step"]) for r in rows if int(r["stage"]) == s), default=0) for s in (1, 2)}
+
+
+def test_resume_after_minutes_keeps_the_fitted_schedule(prepared, tmp_path, monkeypatch, capsys):
+    from ammcnet.training import budget
+
+    # a fake step timer: 10 ms a step, so 0.01 minutes give about 27 + 18 steps (25 % kept for overheads)
+    monkeypatch.setattr(budget, "time_steps", lambda config, stage, steps, warmup, device: [0.01] * steps)
+    plan = budget.plan_iterations(0.01, 0.01, seconds=0.01 * 60)
+    assert plan["stage1"] > 12 and plan["stage2"] > 6  # longer than the tiny preset's 6 + 6
+    out = tmp_path / "budget"
+    _interrupted(monkeypatch, (1, 12))
+    assert _train_cli(str(prepared), "--preset", "tiny", "--minutes", "0.01", "--out", str(out)) == 130
+    assert f"stage 1 {plan['stage1']} x 0.010 s, stage 2 {plan['stage2']} x 0.010 s" in capsys.readouterr().out
+    assert _stage_steps(out)[1] == 12
+    assert _train_cli(str(prepared), "--out", str(out), "--resume") == 0, capsys.readouterr().err
+    saved = load_config_file(out / "config.yaml")
+    assert (saved.stage1.iterations, saved.stage2.iterations) == (plan["stage1"], plan["stage2"])
+    assert saved.optim.milestones == (plan["milestone"],)
+    assert _stage_steps(out) == {1: plan["stage1"], 2: plan["stage2"]}  # the fitted schedule, not the preset's
+    assert load_model_file(out).train_config["stage1"]["iterations"] == plan["stage1"]
+    history = (out / "history.log").read_text().splitlines()
+    assert [line.split()[1] for line in history] == ["start", "resume"]
+
+
+def test_resume_refuses_conflicting_settings_unless_the_schedule_change_is_asked_for(prepared, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train_cli(str(prepared), "--preset", "tiny", "--out", str(out), "--set", "stage2.iterations=2") == 0
+    capsys.readouterr()
+    before = (out / "config.yaml").read_text()
+    # a schedule change without --change-schedule, a preset with other values, a model change: refused, one line
+    for extra, named in ((["--set", "stage2.iterations=4"], "stage2.iterations (2 -> 4)"),
+                         (["--preset", "cpu-lite"], "data.size ([32, 32] -> [96, 96])"),
+                         (["--set", "model.embed_dim=4", "--change-schedule"], "model.embed_dim (8 -> 4)")):
+        assert _train_cli(str(prepared), "--out", str(out), "--resume", *extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and named in err, err
+    assert "--change-schedule" in _last_refusal(prepared, out, capsys, "--set", "stage2.iterations=4")
+    assert (out / "config.yaml").read_text() == before
+    # asked for: accepted, trained to the new end, and written down
+    assert _train_cli(str(prepared), "--out", str(out), "--resume", "--change-schedule",
+                      "--set", "stage2.iterations=4", "--workers", "0") == 0, capsys.readouterr().err
+    assert load_config_file(out / "config.yaml").stage2.iterations == 4
+    assert _stage_steps(out) == {1: 6, 2: 4}
+    last = (out / "history.log").read_text().splitlines()[-1]
+    assert "resume" in last and "changed stage2.iterations: 2 -> 4" in last
+    assert _train_cli(str(prepared), "--out", str(out), "--change-schedule") == 2
+    assert "add --resume" in capsys.readouterr().err
+
+
+def _last_refusal(prepared: Path, out: Path, capsys, *extra: str) -> str:
+    assert _train_cli(str(prepared), "--out", str(out), "--resume", *extra) == 2
+    return capsys.readouterr().err
+
+
+def test_resume_alone_keeps_the_size_and_schedule_set_at_the_start(squares, tmp_path, monkeypatch, capsys):
+    """Started with --set data.size=[64,64] --set stage1.iterations=60, killed, resumed with --resume alone."""
+    out, cache = tmp_path / "run64", tmp_path / "cache"
+    start = ["--preset", "tiny", "--out", str(out), "--cache", str(cache)]
+    _interrupted(monkeypatch, (1, 9))
+    assert _train_cli(str(squares), *start, "--set", "data.size=[64,64]", "--set", "stage1.iterations=60",
+                      "--set", "stage2.iterations=2") == 130
+    assert _train_cli(str(squares), "--out", str(out), "--cache", str(cache), "--resume") == 0, capsys.readouterr().err
+    saved = load_config_file(out / "config.yaml")
+    assert saved.data.size == (64, 64) and saved.stage1.iterations == 60
+    assert _stage_steps(out) == {1: 60, 2: 2}
+    final = load_model_file(out)
+    assert final.train_config["data"]["size"] == [64, 64] and final.model.motion_prior.size == (64, 64)

@@ -8,6 +8,7 @@ import torch
 
 from ammcnet.cli import main as cli_main
 from ammcnet.errors import ConfigError
+from ammcnet.scoring import FusionWeights
 from ammcnet.training import (
     TrainConfig,
     adversarial_loss,
@@ -70,10 +71,10 @@ def test_overrides_types_and_errors():
         load_preset("tiny", ["loss.lam_bogus=1"])
     with pytest.raises(ConfigError, match="expected a number"):
         load_preset("tiny", ["loss.lam_adv=abc"])
-    # tiny leaves the fusion weights empty (= defaults); a weight can still be set, a wrong name cannot
-    assert load_preset("tiny", ["scoring.weights.flow_error=0.5"]).scoring.weights == {"flow_error": 0.5}
-    with pytest.raises(ConfigError, match="bogus"):
-        load_preset("tiny", ["scoring.weights.bogus=1"]).validate()
+    # the fusion weights are typed fields: one can be set, the others keep their defaults, a wrong name cannot
+    assert load_preset("tiny", ["scoring.weights.flow_error=0.5"]).scoring.weights == FusionWeights(flow_error=0.5)
+    with pytest.raises(ConfigError, match="unknown config key 'scoring.weights.bogus'; allowed under scoring.weights: flow_commit"):
+        load_preset("tiny", ["scoring.weights.bogus=1"])
     with pytest.raises(ConfigError, match="key=value"):
         load_preset("tiny", ["stage1.iterations"])
     with pytest.raises(ConfigError, match="multiples of 8"):

@@ -19,11 +19,9 @@ from typing import Any
 from ammcnet.errors import ConfigError, DataError
 from ammcnet.models import load_model_file, save_model_file
 from ammcnet.scoring.calibration import calibrate, threshold_for_fpr
-from ammcnet.scoring.fusion import FusionWeights, Smoothing
-from ammcnet.scoring.motion_prior import MotionPriorConfig
 from ammcnet.scoring.scorer import fit_scorer
 from ammcnet.training.api import open_training_data
-from ammcnet.training.config import apply_overrides, config_from_dict
+from ammcnet.training.config import apply_overrides, stored_config
 from ammcnet.training.presets import load_preset
 
 #: Keys ``--set`` may change here: how scores are fused, and which clips are held out.
@@ -78,11 +76,10 @@ def recalibrate(
             f"no held-out clips in {root} with data.val_fraction={config.data.val_fraction}: "
             "pass --set data.val_fraction=0.1 (or larger)"
         )
-    weights = FusionWeights.from_dict(config.scoring.weights)
-    smoothing = Smoothing.from_dict(config.scoring.smoothing)
+    weights, smoothing = config.scoring.weights, config.scoring.smoothing
     # (re)fitted on the training clips, like at training
-    scorer = fit_scorer(loaded.model, train_set, MotionPriorConfig.from_dict(config.scoring.prior),
-                        config.scoring.region_config(), choose_regions=config.scoring.choose_regions, progress=progress)
+    scorer = fit_scorer(loaded.model, train_set, config.scoring.prior, config.scoring.region_config(),
+                        choose_regions=config.scoring.choose_regions, progress=progress)
     calibration = calibrate(loaded.model, val_set, batch_size=batch_size or config.scoring.batch_size, device=device,
                             weights=weights, smoothing=smoothing, progress=progress, scorer=scorer)
     dest = Path(out) if out is not None else loaded.path
@@ -103,7 +100,7 @@ def recalibrate(
 def _settings(loaded: Any, preset: str | None, overrides: tuple[str, ...] | list[str]) -> Any:
     """The model file's training settings (or ``preset`` for an imported model) with ``overrides`` applied."""
     if loaded.train_config:
-        config = config_from_dict(loaded.train_config)
+        config = stored_config(loaded.train_config, loaded.path)
     elif preset:
         config = load_preset(preset)
     else:
@@ -111,10 +108,7 @@ def _settings(loaded: Any, preset: str | None, overrides: tuple[str, ...] | list
             f"{loaded.path} holds no training settings (an imported model?): pass --preset NAME to say at "
             "which size and flow settings its data is prepared"
         )
-    # spell out every weight and smoothing setting so that --set can name any of them
-    full = replace(config.scoring, weights=FusionWeights.from_dict(config.scoring.weights).to_dict(),
-                   smoothing=Smoothing.from_dict(config.scoring.smoothing).to_dict())
-    config = apply_overrides(replace(config, scoring=full), overrides)
+    config = apply_overrides(config, overrides)
     if config.model != loaded.config:  # the weights decide the architecture (e.g. a preset for an import)
         config = replace(config, model=loaded.config)
     return config

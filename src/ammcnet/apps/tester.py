@@ -52,6 +52,7 @@ from ammcnet.scoring.region_head import RegionHeadComponent
 from ammcnet.scoring.scorer import Scorer, load_scorer
 from ammcnet.scoring.settings import scoring_settings
 from ammcnet.scoring.sharded import score_prepared_sharded
+from ammcnet.training.config import stored_config
 from ammcnet.utils.io import write_json_atomic, write_text_atomic
 
 PROTOCOLS = ("honest", "paper")
@@ -283,6 +284,8 @@ def _check_options(protocol: str, batch_size: int, onnx: Any, workers: int, scor
 def _open_model(run: str | os.PathLike[str], protocol: str) -> LoadedModel:
     """The model file, refusing the honest protocol without calibration statistics."""
     loaded = load_model_file(run)
+    if loaded.train_config:  # every stored setting checked before any scoring
+        stored_config(loaded.train_config, loaded.path)
     if protocol == "honest" and not (loaded.calibration or {}).get("records"):
         raise ConfigError(
             f"{loaded.path} holds no calibration statistics, which the honest protocol needs; re-train (training "

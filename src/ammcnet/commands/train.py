@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 from ammcnet.choices import preset_names
+
+#: The preset of a new run when none is named.
+DEFAULT_PRESET = "cpu-lite"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,11 +19,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train AMMC-Net on the normal videos of a dataset root or a prepared cache folder.",
     )
     p.add_argument("root", help="dataset root (prepared and cached automatically) or a prepared cache folder")
-    p.add_argument("--preset", default="cpu-lite",
-                   help=f"preset name ({', '.join(preset_names())}) or a YAML file [cpu-lite]")
+    p.add_argument("--preset", default=None,
+                   help=f"preset name ({', '.join(preset_names())}) or a YAML file [cpu-lite; "
+                        "with --resume: the run's config.yaml]")
     p.add_argument("--out", default=None, help="run folder [runs/<preset>]")
     p.add_argument("--stage", choices=("1", "2", "all"), default="all", help="which stage(s) to run [all]")
-    p.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the run folder's newest checkpoint, with its config.yaml")
+    p.add_argument("--change-schedule", action="store_true",
+                   help="with --resume: accept new stage1/stage2.iterations or optim.milestones from --set/--preset "
+                        "(written to config.yaml and history.log)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set stage1.iterations=1000 (repeatable)")
     p.add_argument("--cache", default=None, help="cache folder for prepared data [$AMMCNET_CACHE or ~/.cache/ammcnet]")
@@ -30,26 +40,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ammcnet.training import load_preset, train
+def _config(args: argparse.Namespace) -> tuple[Any, str]:
+    """The config to train with and the run folder: a resumed run starts from its own config.yaml."""
+    from ammcnet.errors import ConfigError
+    from ammcnet.training import apply_overrides, load_config_file, load_preset
 
+    if args.change_schedule and not args.resume:
+        raise ConfigError("--change-schedule changes the schedule of a resumed run: add --resume, or drop it")
+    if args.minutes is not None and args.resume:
+        raise ConfigError("--minutes sets the schedule of a new run; resume without it (config.yaml keeps the "
+                          "schedule; --set stage1.iterations=N --change-schedule changes it)")
     overrides = list(args.overrides)
     if args.workers is not None:
         overrides.append(f"data.workers={args.workers}")
-    config = load_preset(args.preset, overrides)
+    if args.resume and args.preset is None:
+        out = args.out or f"runs/{DEFAULT_PRESET}"
+        saved = Path(out) / "config.yaml"
+        if saved.is_file():
+            return apply_overrides(load_config_file(saved), overrides), out
+    requested = load_preset(args.preset or DEFAULT_PRESET, overrides)
+    return requested, args.out or f"runs/{requested.name}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ammcnet.training import train
+
+    config, out = _config(args)
     if args.minutes is not None:
-        from ammcnet.errors import ConfigError
         from ammcnet.training.api import resolve_device
         from ammcnet.training.budget import fit_to_minutes
 
-        if args.resume:
-            raise ConfigError("--minutes sets the schedule of a new run; resume without it (config.yaml keeps the schedule)")
         config, plan = fit_to_minutes(config, args.minutes, resolve_device(args.device))
         t1, t2 = plan.seconds_per_step
         print(f"schedule for {args.minutes:g} min on {plan.device}: stage 1 {plan.stage1} x {t1:.3f} s, "
               f"stage 2 {plan.stage2} x {t2:.3f} s (timed steps, 25 % kept for data and checkpoints), "
               f"milestone {plan.milestone}", flush=True)
-    out = args.out or f"runs/{config.name}"
     import os
     from contextlib import nullcontext
 
@@ -58,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     # a second command on this run folder is refused; the ranks of one torchrun job share it, and rank 0 holds it
     main_rank = int(os.environ.get("RANK", "0") or 0) == 0
     with output_lock(out, "ammcnet train") if main_rank else nullcontext():
-        path = train(args.root, config, out, stage=args.stage, resume=args.resume, cache_dir=args.cache,
-                     device=args.device, progress=not args.no_progress)
+        path = train(args.root, config, out, stage=args.stage, resume=args.resume,
+                     change_schedule=args.change_schedule, cache_dir=args.cache, device=args.device,
+                     progress=not args.no_progress)
     print(path)
     return 0

@@ -34,34 +34,13 @@ from ammcnet.detect.run import run_detection
 from ammcnet.training import load_preset, train
 from ammcnet.utils.io import write_text_atomic
 
-#: Model grid for the 128 x 192 scene: half size, divisible by 8.
-DEMO_SIZE = (64, 96)
-#: Training overrides on top of the ``cpu-lite`` preset (full demo, then --quick).
-DEMO_OVERRIDES: tuple[str, ...] = (
-    f"data.size=[{DEMO_SIZE[0]},{DEMO_SIZE[1]}]", "data.flow_preset=medium", "data.val_fraction=0.15",
-    "model.features_root=8", "model.embed_dim=16", "model.n_embed=32",
-    "disc.widths=[8,16,16]", "optim.lr_g=0.001", "optim.lr_d=0.0001", "optim.milestones=[]",
-    "stage1.iterations=300", "stage1.batch_size=4", "stage2.iterations=150", "stage2.batch_size=4",
-    "run.log_every=20", "run.checkpoint_every=150", "run.keep_checkpoints=1", "run.val_max_batches=4",
-    # honest fusion without the motion prediction error: chosen on validation scenes (seeds 2-5, never
-    # the reported 0 and 1) with benchmarks/demo_fusion_select.py: mean honest AUC 0.850 vs 0.761
-    "scoring.weights.flow_error=0.0",
-    # the per-place flow prior (ammcnet.scoring.motion_prior), weight chosen the same way: see BENCHMARKS.md, Demo
-    "scoring.weights.motion_prior=0.5",
-    # the honest score the demo reports: on the validation scenes (seeds 2-5) the frame-mean fusion
-    # (0.795-0.953) beats the motion-only region head (0.745-0.826; benchmarks/honest_head_demo.py),
-    # so the head is fitted and reported beside it, not used for alarms (docs/honest-scoring.md)
-    "scoring.honest=frame_mean",
-)
-QUICK_OVERRIDES: tuple[str, ...] = ("stage1.iterations=120", "stage2.iterations=60", "run.checkpoint_every=60")
 QUICK_SCENE = SceneConfig(train_videos=4, test_videos=6, train_frames=80, test_frames=80)
 
 
 def demo_settings(quick: bool = False, overrides: tuple[str, ...] | list[str] = ()) -> tuple[SceneConfig, Any]:
-    """The scene and training config the demo uses (``quick`` = smaller scene, shorter schedule)."""
-    extra = DEMO_OVERRIDES + (QUICK_OVERRIDES if quick else ()) + tuple(overrides)
-    config = load_preset("cpu-lite", list(extra))
-    config = replace(config, name="demo-quick" if quick else "demo")
+    """The scene and training config the demo uses: the ``demo`` preset (``demo-quick`` with
+    ``quick``: smaller scene, shorter schedule) plus ``key=value`` overrides."""
+    config = load_preset("demo-quick" if quick else "demo", list(overrides))
     return (replace(QUICK_SCENE) if quick else SceneConfig()), config
 
 

@@ -35,7 +35,7 @@ from ammcnet.export.quantize import calibration_feeds, quantize_onnx
 from ammcnet.models import load_model_file
 from ammcnet.scoring.scorer import Scorer, load_scorer
 from ammcnet.training.api import open_training_data
-from ammcnet.training.config import config_from_dict
+from ammcnet.training.config import stored_config
 from ammcnet.utils.io import atomic_path
 from ammcnet.utils.optional import require
 
@@ -146,7 +146,7 @@ def export_run(run: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *
                           "(the dataset root or prepared cache the model was trained on)")
     loaded = load_model_file(run)
     if size is None:
-        size = _training_size(loaded.train_config)
+        size = _training_size(loaded)
     if size[0] % 8 or size[1] % 8:
         raise CheckpointError(f"--size {size[0]}x{size[1]} is not divisible by 8: pick e.g. "
                               f"{max(8, size[0] // 8 * 8)}x{max(8, size[1] // 8 * 8)}")
@@ -170,15 +170,15 @@ def _training_clips(loaded: Any, root: str | os.PathLike[str], size: tuple[int, 
     if not loaded.train_config:
         raise ConfigError(f"{loaded.path} holds no training settings (an imported model?), so its training data "
                           "cannot be opened for int8 calibration; export float32 instead")
-    config = config_from_dict(loaded.train_config)
+    config = stored_config(loaded.train_config, loaded.path)
     config = replace(config, model=loaded.config, data=replace(config.data, size=tuple(size)))
     _, train_set, _ = open_training_data(root, config, cache_dir=cache_dir, progress=progress)
     return train_set
 
 
-def _training_size(train_config: dict[str, Any] | None) -> tuple[int, int]:
-    try:
-        h, w = train_config["data"]["size"]  # type: ignore[index]
-        return int(h), int(w)
-    except (TypeError, KeyError, ValueError):
+def _training_size(loaded: Any) -> tuple[int, int]:
+    """The training size stored in the model file (its settings validated), else 256x256 (imported weights)."""
+    if not loaded.train_config:
         return 256, 256
+    h, w = stored_config(loaded.train_config, loaded.path).data.size
+    return int(h), int(w)

@@ -23,7 +23,7 @@ from ammcnet.models.checkpoint import (
     resolve_model_path,
     save_model_file,
 )
-from ammcnet.models.config import ModelConfig, lite_config, paper_config
+from ammcnet.models.config import ModelConfig
 from ammcnet.models.discriminator import PatchDiscriminator
 from ammcnet.models.init import init_weights_normal
 from ammcnet.models.memory import EMACodebook, MemoryOutput, TopKMemory
@@ -46,10 +46,8 @@ __all__ = [
     "appearance_stream",
     "count_parameters",
     "init_weights_normal",
-    "lite_config",
     "load_model_file",
     "motion_stream",
-    "paper_config",
     "resolve_model_path",
     "save_model_file",
 ]

@@ -39,6 +39,7 @@ import torch
 from ammcnet.errors import CheckpointError, ConfigError
 from ammcnet.models.ammcnet import AMMCNet
 from ammcnet.models.config import ModelConfig
+from ammcnet.settings import load_settings
 from ammcnet.utils.digest import DIGEST_KEY, check_digest, non_finite_tensors, seal
 from ammcnet.utils.io import torch_save_atomic
 from ammcnet.version import __version__
@@ -293,8 +294,8 @@ def load_model_file(path_or_run_dir: str | os.PathLike[str], map_location: Any =
             raise CheckpointError(f"{path}: model file lacks its {key}: the file is damaged; re-save it")
     check_finite(path, obj["state_dict"])
     try:
-        config = ModelConfig.from_dict(obj["model_config"])
-    except (ConfigError, TypeError) as exc:
+        config = load_settings(ModelConfig, obj["model_config"], where="model_config")
+    except ConfigError as exc:
         raise CheckpointError(
             f"{path}: stored model config is invalid ({exc}): re-save the model with this version"
         ) from exc

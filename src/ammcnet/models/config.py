@@ -1,6 +1,7 @@
 """The sizes of an AMMC-Net model, as one small dataclass saved beside its weights.
 
-The model file stores ``asdict(config)``, so a model file alone rebuilds its network.
+The model file stores ``asdict(config)``, so a model file alone rebuilds its network. It is a
+pydantic dataclass: building one checks every field (types, ranges, unknown keys).
 The defaults are the paper's (and the released pickles'): 4 RGB frames and 3 flows in,
 UNet widths 64-128-256-512, a 256 x 64 codebook read with top-2 retrieval.
 
@@ -11,15 +12,20 @@ UNet widths 64-128-256-512, a 256 x 64 codebook read with top-2 retrieval.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
 
-from ammcnet.errors import ConfigError
+from pydantic import Field, Strict, model_validator
+
+from ammcnet.settings import Bool, settings
 
 STREAMS: tuple[str, ...] = ("both", "appearance")
 
+#: A positive integer size (a bool is not one).
+PositiveInt = Annotated[int, Strict(), Field(ge=1)]
 
-@dataclass
+
+@settings
 class ModelConfig:
     """Sizes and switches of :class:`ammcnet.models.AMMCNet`.
 
@@ -36,35 +42,22 @@ class ModelConfig:
         use_amft: ``False`` keeps both streams but drops the feature transfer (ablation).
     """
 
-    frames_in: int = 4
-    flows_in: int = 3
-    features_root: int = 64
-    embed_dim: int = 64
-    n_embed: int = 256
-    top_k: int = 2
-    ema_decay: float = 0.99
-    ema_eps: float = 1e-5
-    streams: str = "both"
-    use_amft: bool = True
+    frames_in: PositiveInt = 4
+    flows_in: PositiveInt = 3
+    features_root: PositiveInt = 64
+    embed_dim: PositiveInt = 64
+    n_embed: PositiveInt = 256
+    top_k: PositiveInt = 2
+    ema_decay: float = Field(0.99, ge=0.0, lt=1.0)
+    ema_eps: float = Field(1e-5, gt=0.0)
+    streams: Literal["both", "appearance"] = "both"
+    use_amft: Bool = True
 
-    def __post_init__(self) -> None:
-        for name in ("frames_in", "flows_in", "features_root", "embed_dim", "n_embed", "top_k"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"model config: {name} must be a positive integer, got {value!r}")
+    @model_validator(mode="after")
+    def _top_k_fits(self) -> ModelConfig:
         if self.top_k > self.n_embed:
-            raise ConfigError(f"model config: top_k ({self.top_k}) must not exceed n_embed ({self.n_embed})")
-        if not 0.0 <= float(self.ema_decay) < 1.0:
-            raise ConfigError(f"model config: ema_decay must be in [0, 1), got {self.ema_decay!r}")
-        if float(self.ema_eps) <= 0.0:
-            raise ConfigError(f"model config: ema_eps must be > 0, got {self.ema_eps!r}")
-        if self.streams not in STREAMS:
-            raise ConfigError(
-                f"model config: streams must be one of {', '.join(STREAMS)}, got {self.streams!r}"
-            )
-        self.ema_decay = float(self.ema_decay)
-        self.ema_eps = float(self.ema_eps)
-        self.use_amft = bool(self.use_amft)
+            raise ValueError(f"model.top_k ({self.top_k}) must not exceed model.n_embed ({self.n_embed})")
+        return self
 
     @property
     def widths(self) -> tuple[int, int, int, int]:
@@ -89,25 +82,5 @@ class ModelConfig:
         return self.streams == "both" and self.use_amft
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain dict, as stored in model files (``ammcnet.settings.load_settings`` reads it back)."""
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build from a stored dict, refusing unknown keys (a file of a newer or other format)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"model config: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
-            )
-        return cls(**data)
-
-
-def paper_config() -> ModelConfig:
-    """The released model's sizes (``unet_vq_twostream``: in (12, 6), out (3, 2), D 64, N 256, k 2)."""
-    return ModelConfig()
-
-
-def lite_config(**overrides: Any) -> ModelConfig:
-    """A quarter-width model (C = 16) for CPU experiments; keyword overrides win."""
-    return ModelConfig(**{"features_root": 16, **overrides})

@@ -1,5 +1,8 @@
 """``train()``: prepare (or open) the data, run stage 1 and/or stage 2, write the run folder.
 
+A resumed run continues with its own ``config.yaml`` (see :mod:`ammcnet.training.resume`); every
+start, resume and change of settings is written to the run's ``history.log``.
+
 >>> from ammcnet.training import load_preset
 >>> cfg = load_preset("tiny")
 >>> # train("data/ped2", cfg, "runs/ped2-tiny")   # -> Path("runs/ped2-tiny/model.pt")
@@ -21,13 +24,11 @@ from ammcnet.errors import CheckpointError, ConfigError, DataError
 from ammcnet.models import AMMCNet, ModelConfig, load_model_file, save_model_file
 from ammcnet.models.checkpoint import check_state_dict
 from ammcnet.scoring.calibration import calibrate
-from ammcnet.scoring.fusion import FusionWeights, Smoothing
-from ammcnet.scoring.motion_prior import MotionPriorConfig
 from ammcnet.scoring.scorer import Scorer, fit_scorer
 from ammcnet.training.config import TrainConfig
 from ammcnet.training.distributed import barrier, init_distributed, verify_replicas, world_size
 from ammcnet.training.metrics_log import MetricsLog
-from ammcnet.training.presets import load_config_file
+from ammcnet.training.resume import check_resume, history_line, record_history
 from ammcnet.training.sampling import ClipSubset, split_train_val
 from ammcnet.training.state import (
     checkpoint_dir,
@@ -55,10 +56,9 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 def model_config(config: TrainConfig, *, use_amft: bool | None = None) -> ModelConfig:
     """The :class:`ModelConfig` a training config describes (optionally without AMFT, for stage 1)."""
-    fields = dataclasses.asdict(config.model)
-    if use_amft is not None:
-        fields["use_amft"] = use_amft and fields["use_amft"]
-    return ModelConfig(**fields)
+    if use_amft is None:
+        return config.model
+    return dataclasses.replace(config.model, use_amft=use_amft and config.model.use_amft)
 
 
 def open_training_data(
@@ -120,15 +120,14 @@ def _check_run_folder(out: Path, stages: tuple[int, ...], resume: bool) -> None:
 
 def _calibrate(model: AMMCNet, val_set: Any, config: TrainConfig, device: torch.device,
                scorer: Scorer) -> dict[str, Any] | None:
+    """Score statistics of the held-out clips (none held out: no calibration, said in the model file)."""
     if len(val_set) == 0:
         return None
-    weights = FusionWeights.from_dict(config.scoring.weights)
-    smoothing = Smoothing.from_dict(config.scoring.smoothing)
     model.eval()
     try:
         return calibrate(
-            model, val_set, batch_size=config.scoring.batch_size, device=str(device), weights=weights, smoothing=smoothing,
-            scorer=scorer,
+            model, val_set, batch_size=config.scoring.batch_size, device=str(device), weights=config.scoring.weights,
+            smoothing=config.scoring.smoothing, scorer=scorer,
         )
     finally:
         model.train()
@@ -141,6 +140,7 @@ def train(
     *,
     stage: str = "all",
     resume: bool = False,
+    change_schedule: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
     device: str = "auto",
     progress: bool = True,
@@ -153,7 +153,11 @@ def train(
         config: the training config (see :func:`ammcnet.training.load_preset`).
         out: run folder (created).
         stage: ``"1"``, ``"2"`` (needs ``out/stage1.pt``) or ``"all"``.
-        resume: continue from the newest checkpoint of each stage.
+        resume: continue from the newest checkpoint of each stage, with the run's own settings:
+            ``config`` must equal the run's ``config.yaml`` except for
+            :data:`~ammcnet.training.resume.RUNTIME_KEYS`.
+        change_schedule: on resume, also accept new :data:`~ammcnet.training.resume.SCHEDULE_KEYS`
+            values (written to ``config.yaml`` and ``history.log``).
         cache_dir: cache folder for prepared data.
         device: ``auto`` (CUDA if present), ``cpu`` or ``cuda``.
         progress: show a progress bar on a terminal.
@@ -171,6 +175,7 @@ def train(
     config.validate()
     out = Path(out)
     _check_run_folder(out, stages, resume)
+    changed = check_resume(out, config, change_schedule=change_schedule) if resume else {}
     if 2 in stages and 1 not in stages and not (out / "stage1.pt").is_file():
         raise CheckpointError(f"{out / 'stage1.pt'} not found; run stage 1 first (--stage 1 or --stage all)")
     dev = resolve_device(device)
@@ -183,7 +188,8 @@ def train(
     else:  # every batch has the same shape: cuDNN times its algorithms once and keeps the fastest
         torch.backends.cudnn.benchmark = True
     try:
-        return _train(root, config, out, stages, resume, cache_dir, dev, progress, hook, dctx.is_main)
+        history = history_line(config, stages, resume, changed)
+        return _train(root, config, out, stages, resume, cache_dir, dev, progress, hook, dctx.is_main, history)
     finally:
         torch.set_num_threads(threads_before)
 
@@ -199,17 +205,10 @@ def _train(
     progress: bool,
     hook: StepHook | None,
     is_main: bool = True,
+    history: str = "",
 ) -> Path:
     """The body of :func:`train`. Under torchrun every rank runs it; only the main rank writes
     files, and the others wait at barriers where they read what it wrote (``stage1.pt``)."""
-    if resume and (out / "config.yaml").is_file():
-        saved = load_config_file(out / "config.yaml")
-        if dataclasses.asdict(saved.model) != dataclasses.asdict(config.model):
-            raise CheckpointError(
-                f"{out / 'config.yaml'} was trained with other model settings; resume with the same preset and "
-                "model.* values, or choose another --out"
-            )
-
     if is_main:  # prepare the cache once; the other ranks then find it ready
         open_training_data(root, config, cache_dir=cache_dir, progress=progress)
     barrier()
@@ -219,6 +218,8 @@ def _train(
         out.mkdir(parents=True, exist_ok=True)
         checkpoint_dir(out).mkdir(exist_ok=True)
         write_text_atomic(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+        if history:
+            record_history(out, history)
         # a fresh run keeps the rows of earlier stages only (e.g. stage 1's when running --stage 2)
         resume_after = _resume_point(out) if resume else (min(stages) - 1, 2**62)
         log = MetricsLog(
@@ -288,8 +289,8 @@ def _stage1(config: TrainConfig, ctx: StageContext, resume: bool, meta: dict[str
 def _save_final(model: AMMCNet, ctx: StageContext, config: TrainConfig, meta: dict[str, Any]) -> None:
     """Fit the scorer on the training clips, calibrate on the held-out ones, write ``model.pt``."""
     # where and which way things move in the training clips: the motion_prior record
-    scorer = fit_scorer(model, ctx.train_set, MotionPriorConfig.from_dict(config.scoring.prior),
-                        config.scoring.region_config(), choose_regions=config.scoring.choose_regions)
+    scorer = fit_scorer(model, ctx.train_set, config.scoring.prior, config.scoring.region_config(),
+                        choose_regions=config.scoring.choose_regions)
     calibration = _calibrate(model, ctx.val_set, config, ctx.device, scorer)
     save_model_file(ctx.run / "model.pt", model.cpu(), calibration=calibration, train_config=config.to_dict(), meta=meta,
                     scorer=scorer.state())
