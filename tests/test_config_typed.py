@@ -148,9 +148,8 @@ def test_direct_construction_checks_too():
 
 def test_every_load_path_refuses_a_bad_stored_config(tmp_path):
     """test, export and calibrate read the model file's training settings through the same check."""
-    from ammcnet.scoring.recalibrate import recalibrate
-    from ammcnet.scoring.runner import run_test
-
+    from ammcnet.apps.calibrator import recalibrate
+    from ammcnet.apps.tester import run_test
     from ammcnet.export.onnx_export import export_run
 
     cfg = load_preset("tiny")
