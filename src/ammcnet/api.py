@@ -25,8 +25,8 @@ from ammcnet.metrics.protocols import EvalReport
 from ammcnet.models import AMMCNet, AMMCOutput, LoadedModel, load_model_file
 from ammcnet.scoring.scorer import Scorer, load_scorer
 from ammcnet.scoring.settings import ScoringSettings, scoring_settings
-from ammcnet.training import load_preset
 from ammcnet.training import train as train_run
+from ammcnet.training.resume import run_config
 
 PathLike = str | os.PathLike[str]
 #: What :func:`detect` returns (the summary ``ammcnet detect`` prints and writes).
@@ -103,16 +103,17 @@ def load(model: PathLike, *, device: str = "cpu") -> Model:
                  loaded.calibration, loaded.train_config, loaded.path)
 
 
-def train(data: PathLike, *, preset: str = "cpu-lite", out: PathLike | None = None,
+def train(data: PathLike, *, preset: str | None = None, out: PathLike | None = None,
           overrides: list[str] | tuple[str, ...] = (), device: str = "auto", resume: bool = False,
-          cache_dir: PathLike | None = None, progress: bool = False) -> TrainResult:
-    """Train on the normal videos of ``data`` with a preset (and ``key=value`` overrides).
+          change_schedule: bool = False, cache_dir: PathLike | None = None, progress: bool = False) -> TrainResult:
+    """Train on the normal videos of ``data`` with a preset (default ``cpu-lite``) and ``key=value`` overrides.
 
-    ``out`` defaults to ``runs/<preset name>``.
+    ``out`` defaults to ``runs/<preset name>``. With ``resume`` and no ``preset``, the run continues
+    with its own ``config.yaml``; ``change_schedule`` lets ``overrides`` change its iterations.
     """
-    config = load_preset(preset, list(overrides))
-    run = Path(out) if out is not None else Path("runs") / config.name
-    path = train_run(data, config, run, resume=resume, cache_dir=cache_dir, device=device, progress=progress)
+    config, run = run_config(preset, overrides, out, resume=resume)
+    path = train_run(data, config, run, resume=resume, change_schedule=change_schedule, cache_dir=cache_dir,
+                     device=device, progress=progress)
     return TrainResult(run=run, model=Path(path))
 
 

@@ -8,9 +8,6 @@ from typing import Any
 
 from ammcnet.choices import preset_names
 
-#: The preset of a new run when none is named.
-DEFAULT_PRESET = "cpu-lite"
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -40,10 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _config(args: argparse.Namespace) -> tuple[Any, str]:
+def _config(args: argparse.Namespace) -> tuple[Any, Path]:
     """The config to train with and the run folder: a resumed run starts from its own config.yaml."""
     from ammcnet.errors import ConfigError
-    from ammcnet.training import apply_overrides, load_config_file, load_preset
+    from ammcnet.training.resume import run_config
 
     if args.change_schedule and not args.resume:
         raise ConfigError("--change-schedule changes the schedule of a resumed run: add --resume, or drop it")
@@ -53,13 +50,7 @@ def _config(args: argparse.Namespace) -> tuple[Any, str]:
     overrides = list(args.overrides)
     if args.workers is not None:
         overrides.append(f"data.workers={args.workers}")
-    if args.resume and args.preset is None:
-        out = args.out or f"runs/{DEFAULT_PRESET}"
-        saved = Path(out) / "config.yaml"
-        if saved.is_file():
-            return apply_overrides(load_config_file(saved), overrides), out
-    requested = load_preset(args.preset or DEFAULT_PRESET, overrides)
-    return requested, args.out or f"runs/{requested.name}"
+    return run_config(args.preset, overrides, args.out, resume=args.resume)
 
 
 def run(args: argparse.Namespace) -> int:

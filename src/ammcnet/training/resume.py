@@ -13,13 +13,15 @@ conflicting key, except for the settings that change only how fast a run goes
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ammcnet.errors import CheckpointError
-from ammcnet.training.config import TrainConfig
-from ammcnet.training.presets import load_config_file
+from ammcnet.training.config import TrainConfig, apply_overrides
+from ammcnet.training.presets import load_config_file, load_preset
 from ammcnet.utils.io import write_text_atomic
 
 #: Settings a resumed run may change freely: they change how fast it runs, not what it learns.
@@ -28,6 +30,26 @@ RUNTIME_KEYS: frozenset[str] = frozenset({"name", "data.workers", "run.threads",
 SCHEDULE_KEYS: frozenset[str] = frozenset({"stage1.iterations", "stage2.iterations", "optim.milestones"})
 #: The run folder's log of starts, resumes and setting changes (one line each).
 HISTORY_NAME = "history.log"
+#: The preset of a new run when none is named.
+DEFAULT_PRESET = "cpu-lite"
+
+
+def run_config(preset: str | None, overrides: Iterable[str], out: str | os.PathLike[str] | None, *,
+               resume: bool) -> tuple[TrainConfig, Path]:
+    """The config a run trains with, and its folder (default ``runs/<preset name>``).
+
+    A resumed run without a named ``preset`` starts from its own ``config.yaml`` (``overrides`` on
+    top, to be checked by :func:`check_resume`); otherwise ``preset`` (default
+    :data:`DEFAULT_PRESET`) with ``overrides``.
+    """
+    overrides = list(overrides)
+    if resume and preset is None:
+        folder = Path(out) if out is not None else Path("runs") / DEFAULT_PRESET
+        saved = folder / "config.yaml"
+        if saved.is_file():
+            return apply_overrides(load_config_file(saved), overrides), folder
+    config = load_preset(preset or DEFAULT_PRESET, overrides)
+    return config, Path(out) if out is not None else Path("runs") / config.name
 
 
 def flat_settings(config: TrainConfig) -> dict[str, Any]:
