@@ -66,8 +66,7 @@ def test_no_intact_checkpoint_is_one_line(squares_cache, tmp_path):
     for _, path in list_checkpoints(out, 1):
         truncate(path)
     with pytest.raises(CheckpointError, match="none of the 1 stage-1 checkpoints is intact"):
-        train(squares_cache, load_preset("tiny", ["stage1.iterations=2"]), out, stage="1", resume=True,
-              device="cpu", progress=False)
+        train(squares_cache, cfg, out, stage="1", resume=True, device="cpu", progress=False)
     assert list_checkpoints(out, 1)  # left in place for the user to judge
 
 
