@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,8 @@ class Detector:
         # the region head (when the model file has one and its settings ask for it) gives the alarm
         # score; it reads the frames as delivered
         self.region = self.scorer.components[REGION_HEAD].stream() if settings.uses_region_head(self.scorer.components) else None
+        # one worker, so frames reach the region head in order; its flow runs while the model runs
+        self._region_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="region-head") if self.region else None
         self.reset()
 
     @classmethod
@@ -259,8 +262,8 @@ class Detector:
         """Forget the history (a new video, or a cut in the stream)."""
         self.builder.reset()
         self._smoother = CausalSmoother(self.smoothing)
-        if self.region is not None:
-            self.region.reset()
+        if self._region_pool is not None:
+            self._region_pool.submit(self.region.reset)
 
     @property
     def frames_seen(self) -> int:
@@ -301,7 +304,7 @@ class Detector:
         n = 0
         for i, item in enumerate(items):
             n = i + 1
-            region = self.region.update(item[2]) if self.region is not None else None
+            region = self._region_pool.submit(self.region.update, item[2]) if self._region_pool is not None else None
             clip = self.builder.push(*item)
             if clip is not None:
                 clips.append(clip)
@@ -319,10 +322,11 @@ class Detector:
         """Score, fuse and smooth the clips; fill ``out`` at their slots.
 
         With a region head the alarm score is its smoothed score (the frame-mean fusion is still
-        reported as ``fused``); ``regions`` holds its view of each clip's frame.
+        reported as ``fused``); ``regions`` holds its view of each clip's frame (futures of the region worker).
         """
         records, maps = self._records(clips)
         fused = fuse_records(records, self.calibration, self.weights)
+        regions = [r.result() if r is not None else None for r in regions]  # computed beside the model
         if self.region is not None:
             records[REGION_RECORD] = np.array([r.score if r is not None else np.nan for r in regions])
         alarm_input = records[REGION_RECORD] if self.region is not None else fused
