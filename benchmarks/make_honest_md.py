@@ -85,7 +85,7 @@ def main() -> None:
              "The head needs no trained network: the AMMC-Net rows of the table above are its frame-mean neighbours.", "",
              "### UCSD Ped2", ""]
     lines += ped2(_load("honest-head-ped2-seed*.json"))
-    for stem, d in _load("honest-head-ped2-fastflow-seed*.json"):
+    for _stem, d in _load("honest-head-ped2-fastflow-seed*.json"):
         best = next(c for c in d["validation"]["candidates"] if c["label"] == d["validation"]["chosen"])
         lines += ["", f"Analysis flow with DIS `fast` instead of `medium` (`{d['command']}`): best validation mean synthetic AUC "
                   f"{best['mean_auc']:.3f} (medium: see the runs above), so `medium` stays; test micro AUC "
