@@ -124,6 +124,8 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         last_t, last_n = 0.0, 0
         while not stop.wait(args.sample_s):
             t = time.monotonic() - t0
+            if t >= args.minutes * 60:
+                cap.stop(f"soak time reached ({args.minutes:g} min)")
             n = cap.frames
             samples.append({"t_s": round(t, 1), "rss_mb": round(proc.memory_info().rss / 2**20, 2),
                             "frames": n, "fps": round((n - last_n) / max(t - last_t, 1e-9), 3)})
@@ -132,8 +134,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     thread = threading.Thread(target=sampler, daemon=True)
     thread.start()
     with tempfile.TemporaryDirectory() as out:
-        summary = run_detection(cap, det, out=out,
-                                progress=False, batch=1, **_deadline(args))
+        summary = run_detection(cap, det, out=out, progress=False, batch=1)
         events = [json.loads(line) for line in (Path(out) / "events.jsonl").read_text().splitlines()]
     stop.set()
     thread.join()
@@ -171,11 +172,6 @@ def _open(args: argparse.Namespace, t0: float) -> LoopedVideo:
         src.release()
         raise DataError(f"{args.source.name}: source is down (simulated drop)")
     return src
-
-
-def _deadline(args: argparse.Namespace) -> dict[str, Any]:
-    """Stop after ``--minutes``: as many frames as the throttle delivers in that time."""
-    return {"max_frames": int(args.minutes * 60 * args.fps)} if args.minutes else {}
 
 
 def main() -> None:

@@ -144,3 +144,19 @@ def test_yaml_presets(data):
         load_config_file(path)
     except AmmcError as exc:
         assert "\n" not in str(exc).strip()
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(VIDEOS + ["v9", "..", "x y"]),
+                       st.one_of(st.lists(st.integers(-2, 3), max_size=9),
+                                 st.lists(st.floats(allow_nan=True), max_size=8),
+                                 st.binary(max_size=40)), max_size=3))
+def test_npy_mask_folders(files):
+    folder = Path(tempfile.mkdtemp()) / "masks"
+    folder.mkdir()
+    for name, content in files.items():
+        if isinstance(content, bytes):
+            (folder / f"{name}.npy").write_bytes(content)
+        else:
+            np.save(folder / f"{name}.npy", np.asarray(content))
+    _accepts_or_ammc(lambda: load_labels(folder, NUM_FRAMES, VIDEOS))

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from ammcnet.errors import AmmcError
+from ammcnet.utils.io import FILE_MODE
 
 #: Output width limits in pixels (small sources are upscaled to stay readable).
 MIN_WIDTH, MAX_WIDTH = 320, 960
@@ -73,6 +74,7 @@ class OverlayWriter:
     def _next_segment(self) -> None:
         """Close the full segment (it becomes playable under its final name) and start the next one."""
         self._writer.release()  # type: ignore[union-attr]
+        os.chmod(self._tmp, FILE_MODE)
         os.replace(self._tmp, self._target)
         self.segments.append(self._target)
         self._target = self._segment_path(len(self.segments))
@@ -156,6 +158,7 @@ class OverlayWriter:
             self._writer.release()
             self._writer = None
             if self.frames_written:
+                os.chmod(self._tmp, FILE_MODE)
                 os.replace(self._tmp, self._target)
                 if self.segment_frames:
                     self.segments.append(self._target)

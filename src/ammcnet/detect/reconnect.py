@@ -233,6 +233,11 @@ class ReconnectingCapture:
         finally:
             self.reconnecting = False
 
+    def stop(self, reason: str = "stopped") -> None:
+        """End the stream from another thread: the next :meth:`read` raises ``StopIteration``."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
     def release(self) -> None:
         """Release the current source; an open gap is reported as not recovered."""
         if self._gap is not None and self.stop_reason is None:

@@ -31,6 +31,16 @@ WRITE_ERRNOS = frozenset(
 )
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: Permissions of written files: what ``open()`` would give (``mkstemp`` alone makes them owner-only).
+FILE_MODE = 0o666 & ~_read_umask()
+
+
 def output_error(path: str | os.PathLike[str], exc: OSError) -> OutputError:
     """The one-line error for an output that cannot be written (read-only, full, no permission)."""
     cause = exc.strerror or type(exc).__name__
@@ -57,6 +67,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, FILE_MODE)
         os.replace(tmp, final)
     except OSError as exc:
         if exc.errno in WRITE_ERRNOS:
