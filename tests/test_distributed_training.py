@@ -4,6 +4,7 @@ single-process training with the same global batch."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -157,19 +158,29 @@ def _assert_same_curve(multi, single) -> None:
             assert abs(got - ref) <= LOSS_RTOL * abs(ref), f"stage/step {key} {name}: {got} vs single process {ref}"
 
 
-def _single_process_reference(data, tmp_path):
+@pytest.fixture(scope="module")
+def squares(tmp_path_factory):
+    """The training clips and the loss curve of one process trained on them with the global batch."""
     from ammcnet.training import load_preset, train
 
-    ref = tmp_path / "single"
+    root = tmp_path_factory.mktemp("squares")
+    data = root / "squares"
+    _squares(data)
+    old = os.environ.get("AMMCNET_CACHE")
+    os.environ["AMMCNET_CACHE"] = str(root / "cache")
     threads = torch.get_num_threads()
-    train(data, load_preset("tiny", TRAIN_SET + GLOBAL), ref, device="cpu", progress=False)
-    torch.set_num_threads(threads)
-    return _curve(ref)
+    try:
+        train(data, load_preset("tiny", TRAIN_SET + GLOBAL), root / "single", device="cpu", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+        if old is None:
+            os.environ.pop("AMMCNET_CACHE")
+        else:
+            os.environ["AMMCNET_CACHE"] = old
+    return {"data": data, "cache": root / "cache", "curve": _curve(root / "single")}
 
 
 def _train_worker(rank: int, port: int, data: str, out: str) -> None:
-    import os
-
     from ammcnet.training import load_preset, train
 
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
@@ -182,38 +193,34 @@ def _train_worker(rank: int, port: int, data: str, out: str) -> None:
             dist.destroy_process_group()
 
 
-def test_train_under_two_gloo_ranks_matches_one_process(tmp_path, monkeypatch) -> None:
+def test_train_under_two_gloo_ranks_matches_one_process(squares, tmp_path, monkeypatch) -> None:
     """`train()` as torchrun starts it: 2 ranks, the tiny preset; rank 0 alone writes the run, and
     its loss curve is that of one process with the same global batch."""
     from ammcnet.models import load_model_file
 
     if not dist.is_available():
         pytest.skip("torch.distributed is not available in this build")
-    data = tmp_path / "squares"
-    _squares(data)
-    monkeypatch.setenv("AMMCNET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("AMMCNET_CACHE", str(squares["cache"]))
     run = tmp_path / "run"
-    mp.spawn(_train_worker, args=(_free_port(), str(data), str(run)), nprocs=WORLD, join=True)
+    mp.spawn(_train_worker, args=(_free_port(), str(squares["data"]), str(run)), nprocs=WORLD, join=True)
     loaded = load_model_file(run)
     assert loaded.meta["world_size"] == WORLD
     assert loaded.calibration is not None
-    _assert_same_curve(_curve(run), _single_process_reference(data, tmp_path))
+    _assert_same_curve(_curve(run), squares["curve"])
 
 
-def test_two_nodes_torchrun_c10d(tmp_path) -> None:
+def test_two_nodes_torchrun_c10d(squares, tmp_path) -> None:
     """Two torchrun "nodes" on this machine (c10d rendezvous on 127.0.0.1, gloo), one rank each:
     the run equals the single-process curve and both ranks end with the same weights."""
-    import os
     import shutil
     import subprocess
     import sys
 
     if shutil.which("torchrun") is None and not (Path(sys.executable).parent / "torchrun").exists():
         pytest.skip("torchrun is not installed beside this Python")
-    data = tmp_path / "squares"
-    _squares(data)
+    data = squares["data"]
     run = tmp_path / "run"
-    env = {**os.environ, "AMMCNET_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1",
+    env = {**os.environ, "AMMCNET_CACHE": str(squares["cache"]), "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(sys.path)}
     endpoint = f"127.0.0.1:{_free_port()}"
     sets = [a for kv in TRAIN_SET + PER_RANK + ["run.threads=1"] for a in ("--set", kv)]
@@ -227,4 +234,4 @@ def test_two_nodes_torchrun_c10d(tmp_path) -> None:
     for r, (n, o) in enumerate(zip(nodes, outs, strict=True)):
         assert n.returncode == 0, f"node {r} failed:\n{o[-3000:]}"
     assert (run / "model.pt").is_file()
-    _assert_same_curve(_curve(run), _single_process_reference(data, tmp_path))
+    _assert_same_curve(_curve(run), squares["curve"])

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ammcnet.data.cache import PreparedDataset
 from ammcnet.detect.detector import Detector
@@ -163,6 +165,12 @@ def _run_on_actors(ray: Any, actors: list[Any], jobs: Sequence[tuple], call: Cal
     return outcomes
 
 
+def _bar(total: int, desc: str, progress: bool | None) -> Any:
+    """Videos done out of ``total`` on stderr (default: only on a terminal)."""
+    return tqdm(total=total, unit="video", desc=desc, file=sys.stderr,
+                disable=(not sys.stderr.isatty()) if progress is None else not progress)
+
+
 def _actors(ray: Any, cls: type, n: int, *args: Any) -> list[Any]:
     remote = ray.remote(num_cpus=1, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)(cls)
     return [remote.remote(*args) for _ in range(n)]
@@ -182,6 +190,7 @@ def detect_many_ray(
     address: str | None = LOCAL,
     workers: int | None = None,
     threads_per_worker: int = 1,
+    progress: bool | None = None,
     **options: Any,
 ) -> list[DetectionSummary | None]:
     """:func:`~ammcnet.detect.many.detect_many` on a Ray cluster: every source a task.
@@ -194,6 +203,7 @@ def detect_many_ray(
         address: ``""``/None start a local Ray instance, ``"auto"`` or an address joins a cluster.
         workers: actors (default: one per CPU of the cluster, at most one per source).
         threads_per_worker: torch threads inside each actor.
+        progress: a bar of videos done (default: only on a terminal).
         **options: ``run_detection`` options (threshold, fpr, batch, backend, ...); not ``video``.
 
     Returns:
@@ -204,14 +214,14 @@ def detect_many_ray(
         raise ConfigError("no source given")
     if options.pop("video", None) is not None:
         raise ConfigError("--video names one file: with --ray, run detect once per source for annotated videos")
-    options.pop("progress", None)
     ray = connect(address, purpose="ammcnet detect --ray")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = output_names([str(s) for s in sources])
     jobs = [(s, str(out / n)) for s, n in zip(sources, names, strict=True)]
     actors = _actors(ray, DetectWorker, _n_workers(ray, workers, len(jobs)), str(run), options, threads_per_worker)
-    outcomes = _run_on_actors(ray, actors, jobs, lambda a, s, f: a.detect.remote(s, f), None)
+    with _bar(len(jobs), "detect (ray)", progress) as bar:
+        outcomes = _run_on_actors(ray, actors, jobs, lambda a, s, f: a.detect.remote(s, f), lambda *_: bar.update(1))
     shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)  # attempts of killed workers, never published
     results = [o.value[0] if o.value is not None else None for o in outcomes]
     index = []
@@ -236,6 +246,7 @@ def score_prepared_ray(
     address: str | None = LOCAL,
     workers: int | None = None,
     threads_per_worker: int = 1,
+    progress: bool | None = None,
     **kwargs: Any,
 ) -> ScoreResult:
     """:func:`~ammcnet.scoring.inference.score_prepared` with every video a task on Ray actors.
@@ -247,6 +258,7 @@ def score_prepared_ray(
         address: ``""``/None start a local Ray instance, ``"auto"`` or an address joins a cluster.
         workers: actors (default: one per CPU of the cluster, at most one per video).
         threads_per_worker: torch threads inside each actor.
+        progress: a bar of videos done (default: only on a terminal).
         **kwargs: ``score_prepared`` options (``batch_size``, ``error_maps``, ...; CPU only).
 
     Returns:
@@ -257,12 +269,12 @@ def score_prepared_ray(
     counts = list(prepared.num_frames(split))
     if not names:
         raise ConfigError(f"{prepared.root}: no {split} videos to score")
-    kwargs = {k: v for k, v in kwargs.items() if k != "progress"}
     order = sorted(range(len(names)), key=lambda i: (-int(counts[i]), i))  # longest first
     jobs = [(str(Path(prepared.root)), split, names[i], kwargs) for i in order]
     model_ref = ray.put(model.cpu().eval())
     actors = _actors(ray, ScoreWorker, _n_workers(ray, workers, len(jobs)), model_ref, threads_per_worker)
-    outcomes = _run_on_actors(ray, actors, jobs, lambda a, *job: a.score.remote(*job), None)
+    with _bar(len(jobs), "score (ray)", progress) as bar:
+        outcomes = _run_on_actors(ray, actors, jobs, lambda a, *job: a.score.remote(*job), lambda *_: bar.update(1))
     failed = [(names[i], o.error) for i, o in zip(order, outcomes, strict=True) if o.error is not None]
     if failed:
         raise AmmcError(f"scoring {failed[0][0]} failed on Ray: {failed[0][1]}")
