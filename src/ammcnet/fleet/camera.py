@@ -4,7 +4,10 @@
 Each closed alarm event is appended, as one JSON line written with a single ``write`` on a file
 opened for appending, to the fleet's ``events.jsonl`` and to the camera's own ``events.jsonl``;
 ``status.json`` in the camera's folder is rewritten atomically about once a second (state, fps,
-frames, last event, starts). The return value tells the supervisor what happened:
+frames, last event, starts, reconnection gaps). URLs and camera indices are opened through
+``detect``'s reconnecting source (:class:`~ammcnet.detect.reconnect.ReconnectingCapture`), so a
+short drop is bridged inside the detector, with backoff, and recorded as a gap in the status; only
+a source it gives up on ends the run. The return value tells the supervisor what happened:
 :data:`FINISHED` (a file ended), :data:`SOURCE_LOST` (the source dropped or cannot be opened:
 start again after a backoff). A crash is any other exit.
 """
@@ -62,11 +65,15 @@ class CameraStatus:
             "last_event": prev.get("last_event"), "error": None, "since": now_iso(), "updated": now_iso(),
         }
         self.every_s = every_s
+        self.gaps: list[dict[str, Any]] = []  # appended by the reader thread, written with the next status
         self._last_write = 0.0
         self._window: tuple[float, int] = (time.monotonic(), 0)
         self.write()
 
     def write(self, **changes: Any) -> None:
+        gaps = list(self.gaps)
+        if gaps:
+            changes.update(reconnects=len(gaps), last_gap=gaps[-1])
         self.data.update(changes, updated=now_iso())
         write_json_atomic(self.path, self.data)
         self._last_write = time.monotonic()
@@ -93,7 +100,7 @@ def _emit(event: Event, cam: CameraConfig, status: CameraStatus, fleet_events: P
 
 def _watch_stream(detector: Detector, cam: CameraConfig, status: CameraStatus, fleet_events: Path) -> str:
     """Read one opening of the source to its end; returns the reader's stop reason."""
-    capture, info = open_source(cam.source)
+    capture, info = open_source(cam.source, on_gap=status.gaps.append)  # URLs and cameras reconnect
     detector.reset()  # no clip spans two openings (a replayed file, a reconnected stream)
     reader = FrameReader(capture, info, max_failures=cam.max_failures, read_timeout=cam.read_timeout)
     tracker = EventTracker(cam.min_gap, cam.min_frames)
