@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,15 +170,10 @@ def _read(path: Path, map_location: Any) -> Any:
         )
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except (
-        pickle.UnpicklingError,
-        zipfile.BadZipFile,
-        RuntimeError,
-        EOFError,
-        ValueError,
-        OSError,
-        KeyError,
-    ) as exc:
+    # arbitrary bytes make the weights-only unpickler fail in many ways (IndexError, TypeError, struct
+    # errors...): whichever it is, the file is not a readable model file
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError, KeyError,
+            IndexError, TypeError, AttributeError, struct.error) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "weights_only" in reason or "Weights only" in reason:  # torch's long advice is not ours to give
             reason = "unpickling failed"
