@@ -13,6 +13,13 @@ import cv2
 import numpy as np
 import pytest
 import scipy.io
+import torch
+
+from ammcnet.data import prepare_dataset
+from ammcnet.demo import SceneConfig, generate_scene_dataset
+from ammcnet.models import AMMCNet, ModelConfig, save_model_file
+from ammcnet.scoring.calibration import calibration_from_records
+from ammcnet.scoring.inference import score_prepared
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("AMMCNET_SHARED", REPO.parent / "shared"))
@@ -149,3 +156,21 @@ def write_square_video(folder: Path, n: int, offset: int) -> None:
         x = (3 * i + 7 * offset) % 36
         cv2.rectangle(img, (x, 10 + 5 * offset), (x + 10, 20 + 5 * offset), (200, 180, 90), -1)
         cv2.imwrite(str(folder / f"{i:03d}.png"), img)
+
+
+def tiny_scene_run(root: Path, size: tuple[int, int] = (32, 32)) -> dict:
+    """A small generated scene (3 test videos), its prepared test split and a run folder holding a
+    random tiny model calibrated on the first test video: what the fleet tests score and watch."""
+    cfg = SceneConfig(height=32, width=48, train_videos=1, test_videos=3, train_frames=8, test_frames=12)
+    data = generate_scene_dataset(root / "scene", cfg, progress=False)
+    prepared = prepare_dataset(data, size=size, flow="dis", flow_preset="ultrafast", cache_dir=root / "cache",
+                               splits=("test",), progress=False)
+    torch.manual_seed(0)
+    model = AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)).eval()
+    single = score_prepared(model, prepared, "test", batch_size=4)
+    cal = calibration_from_records([{k: v[0][4:] for k, v in single.records.items()}])
+    run = root / "run"
+    save_model_file(run / "model.pt", model, calibration=cal,
+                    train_config={"data": {"size": list(size), "flow": "dis", "flow_preset": "ultrafast"}})
+    folders = sorted(p for p in (data / "testing" / "frames").iterdir() if p.is_dir())
+    return {"root": root, "prepared": prepared, "model": model, "single": single, "run": run, "folders": folders}

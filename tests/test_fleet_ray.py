@@ -13,18 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from ammcnet.cli import main
-from ammcnet.data import prepare_dataset
-from ammcnet.demo import SceneConfig, generate_scene_dataset
 from ammcnet.detect import run_detection
 from ammcnet.detect.sources import open_source
 from ammcnet.fleet import cluster
-from ammcnet.models import AMMCNet, ModelConfig, save_model_file
-from ammcnet.scoring.calibration import calibration_from_records
-from ammcnet.scoring.inference import score_prepared
 from ammcnet.utils.optional import MissingDependencyError
+from helpers import tiny_scene_run
 
 SIZE = (32, 32)
 NO_RAY = 'the ray extra is not installed: pip install -e ".[ray]"'
@@ -50,20 +45,7 @@ def ray_local():
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("fleet")
-    cfg = SceneConfig(height=32, width=48, train_videos=1, test_videos=3, train_frames=8, test_frames=12)
-    data = generate_scene_dataset(root / "scene", cfg, progress=False)
-    prepared = prepare_dataset(data, size=SIZE, flow="dis", flow_preset="ultrafast", cache_dir=root / "cache",
-                               splits=("test",), progress=False)
-    torch.manual_seed(0)
-    model = AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)).eval()
-    single = score_prepared(model, prepared, "test", batch_size=4)
-    cal = calibration_from_records([{k: v[0][4:] for k, v in single.records.items()}])
-    run = root / "run"
-    save_model_file(run / "model.pt", model, calibration=cal,
-                    train_config={"data": {"size": list(SIZE), "flow": "dis", "flow_preset": "ultrafast"}})
-    folders = sorted(p for p in (data / "testing" / "frames").iterdir() if p.is_dir())
-    return {"root": root, "prepared": prepared, "model": model, "single": single, "run": run, "folders": folders}
+    return tiny_scene_run(tmp_path_factory.mktemp("fleet"), SIZE)
 
 
 def _rows(folder: Path) -> list[dict]:

@@ -12,36 +12,20 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
-from ammcnet.data import prepare_dataset
-from ammcnet.demo import SceneConfig, generate_scene_dataset
 from ammcnet.errors import ConfigError
 from ammcnet.fleet.watch import watch
 from ammcnet.fleet.watch_config import load_watch_config
-from ammcnet.models import AMMCNet, ModelConfig, save_model_file
-from ammcnet.scoring.calibration import calibration_from_records
-from ammcnet.scoring.inference import score_prepared
+from helpers import tiny_scene_run
 
 SIZE = (32, 32)
 
 
 @pytest.fixture(scope="module")
 def cameras(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("watch")
-    cfg = SceneConfig(height=32, width=48, train_videos=1, test_videos=3, train_frames=8, test_frames=12)
-    data = generate_scene_dataset(root / "scene", cfg, progress=False)
-    prepared = prepare_dataset(data, size=SIZE, flow="dis", flow_preset="ultrafast", cache_dir=root / "cache",
-                               splits=("test",), progress=False)
-    torch.manual_seed(0)
-    model = AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)).eval()
-    single = score_prepared(model, prepared, "test", batch_size=4)
-    cal = calibration_from_records([{k: v[0][4:] for k, v in single.records.items()}])
-    save_model_file(root / "run" / "model.pt", model, calibration=cal,
-                    train_config={"data": {"size": list(SIZE), "flow": "dis", "flow_preset": "ultrafast"}})
-    folders = sorted(p for p in (data / "testing" / "frames").iterdir() if p.is_dir())
-    return {"root": root, "folders": folders, "model": root / "run"}
+    run = tiny_scene_run(tmp_path_factory.mktemp("watch"), SIZE)
+    return {"root": run["root"], "folders": run["folders"], "model": run["run"]}
 
 
 def _config(cameras: dict, tmp_path: Path) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -42,11 +43,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ammcnet.export import export_run
+    from ammcnet.utils.lock import output_lock
 
     if args.calibrate is not None and not args.int8:
         print("note: --calibrate is only used with --int8", file=sys.stderr)
-    path = export_run(args.run, args.onnx, size=args.size, opset=args.opset, int8=args.int8,
-                      calibrate=args.calibrate, calibration_clips=args.calibration_clips,
-                      float_motion=args.int8_float_motion)
+    # the graph's folder is locked like every output folder: a second export into it waits, and the
+    # temporary file a killed export left there is swept before this one writes
+    with output_lock(Path(args.onnx).expanduser().resolve().parent, "ammcnet export", wait=True):
+        path = export_run(args.run, args.onnx, size=args.size, opset=args.opset, int8=args.int8,
+                          calibrate=args.calibrate, calibration_clips=args.calibration_clips,
+                          float_motion=args.int8_float_motion)
     print(f"wrote {path}", file=sys.stderr)
     return 0
