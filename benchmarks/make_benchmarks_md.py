@@ -13,12 +13,11 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from ammcnet.utils.io import write_text_atomic
+from md_section import write_section  # the sibling script that writes BENCHMARKS.md sections
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 TARGET = REPO / "BENCHMARKS.md"
-START, END = "<!-- ped2-results:start -->", "<!-- ped2-results:end -->"
 VARIANT_NAMES = {
     "full": "AMMC-Net (both streams + memory + AMFT)",
     "noamft": "both streams, no AMFT",
@@ -100,21 +99,13 @@ def build() -> str:
             f"`{r.get('git_commit', '?')[:10]}`, training {r.get('train_wall_seconds', 0) / 60:.1f} min ({sps}), {r.get('date', '')}"
             + (f". {r['note']}" if r.get("note") else "")
         )
-    paper = "AMMC-Net paper: 96.6 (their protocol, 256x256, F = 64, 80k+80k steps on a GPU)."
+    paper = "AMMC-Net paper: 96.6 (their protocol, 256x256, C = 64, 80k+80k steps on a GPU)."
     lines += ["", paper, ""]
     return "\n".join(lines)
 
 
 def main() -> int:
-    text = TARGET.read_text() if TARGET.is_file() else "# Benchmarks\n"
-    block = f"{START}\n{build()}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        first, _, others = text.partition("\n")
-        text = f"{first}\n\n{block}\n{others}"
-    write_text_atomic(TARGET, text)
+    write_section("ped2-results", build(), TARGET)
     print(f"wrote {TARGET}")
     return 0
 

@@ -1,8 +1,8 @@
 """Print the BENCHMARKS.md section of the region head from ``benchmarks/results/honest-head-*.json``.
 
-Usage::
+Usage (rewrites the section between the honest-head markers of BENCHMARKS.md)::
 
-    python benchmarks/make_honest_md.py > /tmp/section.md   # then paste between the honest-head markers
+    python benchmarks/make_honest_md.py
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from md_section import write_section  # the sibling script that writes BENCHMARKS.md sections
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -103,7 +104,7 @@ def main() -> None:
     real_file = RESULTS / "honest-head-real.json"
     if real_file.exists():
         lines += ["", "### Real clips", ""] + real(json.loads(real_file.read_text()))
-    print("\n".join(lines))
+    print(write_section("honest-head", "\n".join(lines)))
 
 
 if __name__ == "__main__":

@@ -19,10 +19,11 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from md_section import write_section  # the sibling script that writes BENCHMARKS.md sections
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 TARGET = REPO / "BENCHMARKS.md"
-START, END = "<!-- reliability:start -->", "<!-- reliability:end -->"
 SUITE = {
     "bad-input corpus (CLI: exit status, one line, no partial file)": "tests/reliability/test_bad_inputs.py",
     "hypothesis fuzzing (label readers, --set, YAML presets; 60 examples per property)":
@@ -100,17 +101,7 @@ def table() -> str:
 
 
 def main() -> None:
-    from ammcnet.utils.io import write_text_atomic
-
-    text = TARGET.read_text()
-    block = f"{START}\n{table()}{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    write_text_atomic(TARGET, text)
-    print(block)
+    print(write_section("reliability", table(), TARGET))
 
 
 if __name__ == "__main__":
