@@ -50,7 +50,7 @@ def measure(run: Path, data: str, work: Path, clips: int) -> dict[str, Any]:
     for name, float_motion in (("int8", False), ("int8, float motion", True)):
         t0 = time.perf_counter()
         graphs[name] = export_run(run, work / f"{run.name}-{name.replace(', ', '-').replace(' ', '')}.onnx", int8=True,
-                                  calibrate=data, calibration_clips=clips, float_motion=float_motion, progress=False)
+                                  int8_data=data, int8_clips=clips, float_motion=float_motion, progress=False)
         rows[name] = {"export_seconds": time.perf_counter() - t0}
     for name, graph in graphs.items():
         out = work / f"{run.name}-test-{len(rows)}-{abs(hash(name)) % 10**6}"

@@ -9,6 +9,7 @@ from ammcnet.cli import main
 from ammcnet.data import prepare_dataset
 from ammcnet.models import AMMCNet, load_model_file, save_model_file
 from ammcnet.scoring.scorer import load_scorer
+from ammcnet.scoring.settings import scoring_settings
 from ammcnet.training import load_preset
 from helpers import moving_frames, write_frames
 
@@ -37,8 +38,11 @@ def test_calibrate_writes_new_weights_from_training_clips_only(setup, capsys):
     assert rc == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
     assert "alarm threshold at 1 % false alarms" in printed
-    cal = load_model_file(out).calibration
-    assert cal["fused"]["weights"]["flow_error"] == 0.5
+    loaded = load_model_file(out)
+    cal = loaded.calibration
+    # the weights are stored once (the training settings); the tables keep their fingerprint only
+    assert loaded.train_config["scoring"]["weights"]["flow_error"] == 0.5 and "weights" not in cal["fused"]
+    assert scoring_settings(loaded.train_config, cal).weights.flow_error == 0.5
     assert set(cal["records"]) == {"rgb_psnr", "rgb_commit", "flow_error", "flow_commit", "motion_prior"}
     # tiny holds out the last 20 % of each training video's clips: 9 of the 16 + 21 (split_train_val)
     assert load_model_file(out).meta["calibration_clips"] == 9
@@ -52,7 +56,8 @@ def test_calibrate_refuses_model_changes_and_needs_settings(setup, capsys):
     assert main(["calibrate", str(imported), str(setup["prepared"]), "--no-progress"]) == 2
     assert "--preset NAME" in capsys.readouterr().err
     assert main(["calibrate", str(imported), str(setup["prepared"]), "--preset", "tiny", "--no-progress"]) == 0
-    assert load_model_file(imported).calibration["fused"]["weights"]["rgb_psnr"] == 1.0
+    loaded = load_model_file(imported)
+    assert scoring_settings(loaded.train_config, loaded.calibration).weights.rgb_psnr == 1.0
 
 
 def test_calibrate_refits_the_motion_prior_with_its_settings(setup, capsys):
@@ -63,7 +68,7 @@ def test_calibrate_refits_the_motion_prior_with_its_settings(setup, capsys):
     loaded = load_model_file(out)
     prior = load_scorer(loaded).components["motion_prior"]
     assert prior.config.rows == 2 and prior.grid == (2, 2)
-    assert loaded.calibration["fused"]["weights"]["motion_prior"] == 0.5
+    assert scoring_settings(loaded.train_config, loaded.calibration).weights.motion_prior == 0.5
     rc = main(["calibrate", str(setup["run"]), str(setup["prepared"]), "--set", "scoring.prior.cells=3",
                "--out", str(out), "--no-progress"])
     assert rc == 2 and "unknown config key 'scoring.prior.cells'; allowed under scoring.prior: alpha" in capsys.readouterr().err

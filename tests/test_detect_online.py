@@ -96,7 +96,9 @@ def test_threshold_auto_matches_calibrated_rate(setup: dict, tmp_path: Path) -> 
     causal = Smoothing(sigma=3.0, causal=True)
     cal = calibration_from_records([{k: v[0][F:] for k, v in offline.items()}], smoothing=causal)
     loaded = load_model_file(setup["run"])
-    save_model_file(tmp_path / "model.pt", loaded.model, calibration=cal, train_config=loaded.train_config)
+    # the model file's settings are the calibration's (they are stored once, in the training settings)
+    train_config = {**loaded.train_config, "scoring": {"smoothing": causal.to_dict()}}
+    save_model_file(tmp_path / "model.pt", loaded.model, calibration=cal, train_config=train_config)
     det = Detector.from_run(tmp_path, threshold="auto", fpr=0.25)
     assert det.threshold == pytest.approx(threshold_for_fpr(cal, 0.25))
     results = [r for r in det.process(setup["frames"]) if r is not None]

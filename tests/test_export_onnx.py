@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ammcnet.cli import main
+from ammcnet.cli import build_parser, main
+from ammcnet.commands.export import take_old_names
 from ammcnet.errors import CheckpointError, DataError
 from ammcnet.export import (
     OnnxBackend,
@@ -123,6 +124,19 @@ def test_export_cli_and_errors(tmp_path, capsys) -> None:
     (tmp_path / "bad.onnx").write_bytes(b"not a graph")
     with pytest.raises(CheckpointError, match="not a readable ONNX"):
         OnnxBackend(tmp_path / "bad.onnx")
+
+
+def test_export_int8_flags_and_their_old_names(capsys) -> None:
+    """The int8 range data is ``--int8-data`` (``--calibrate`` named the score statistics too)."""
+    parse = build_parser().parse_args
+    args = parse(["export", "r", "--onnx", "x.onnx", "--int8", "--int8-data", "D", "--int8-clips", "4"])
+    take_old_names(args)
+    assert (args.int8_data, args.int8_clips) == ("D", 4) and capsys.readouterr().err == ""
+    old = parse(["export", "r", "--onnx", "x.onnx", "--int8", "--calibrate", "D", "--calibration-clips", "4"])
+    take_old_names(old)
+    assert (old.int8_data, old.int8_clips) == ("D", 4)
+    assert "--calibrate is now --int8-data" in capsys.readouterr().err
+    assert "--calibrate" not in build_parser()._subparsers._group_actions[0].choices["export"].format_help()
 
 
 def test_detector_runs_on_the_onnx_backend(tmp_path) -> None:

@@ -120,8 +120,8 @@ def test_onnx_graphs_agree_with_the_reference(reference_run: dict, tmp_path: Pat
     for name, per_video in ref.items():
         for g, want in zip(got[name], per_video, strict=True):
             np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-5, err_msg=f"onnx float32 {name}")
-    q = OnnxBackend(export_run(reference_run["run"], tmp_path / "q.onnx", int8=True, calibrate=prepared.root,
-                               calibration_clips=4, progress=False))
+    q = OnnxBackend(export_run(reference_run["run"], tmp_path / "q.onnx", int8=True, int8_data=prepared.root,
+                               int8_clips=4, progress=False))
     assert q.precision == "int8"
     psnr = np.concatenate(score_prepared(q, prepared, "test", scorer=scorer, batch_size=3).records["rgb_psnr"])
     assert np.corrcoef(psnr, np.concatenate(ref["rgb_psnr"]))[0, 1] > 0.99

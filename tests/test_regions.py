@@ -113,6 +113,20 @@ def test_synthetic_anomaly_changes_only_its_stretch(kind):
     np.testing.assert_array_equal(v.frames, again.frames)
 
 
+@pytest.mark.parametrize("kind", ["fast", "backwards"])
+def test_retimed_regions_go_where_the_footage_moves(kind):
+    """A sped-up or reversed region is drawn over moving content when the footage's motion is given."""
+    frames = np.random.default_rng(0).integers(0, 255, (60, 96, 128, 3), dtype=np.uint8)
+    motion = np.zeros((60, 24, 32), np.float32)
+    motion[:, 16:22, 24:30] = 3.0  # only the lower-right corner moves (flow grid a quarter of the frame)
+    for seed in range(5):
+        v = make_synthetic(frames, kind, np.random.default_rng(seed), length=20, side=12, motion=motion)
+        x0, y0, x1, y1 = v.box
+        assert x1 > 96 and y1 > 64, v.box  # the 24-px region overlaps the moving block (x 96-120, y 64-88)
+    still = make_synthetic(frames, kind, np.random.default_rng(0), length=20, side=12, motion=np.zeros_like(motion))
+    assert still.labels.any()  # nothing moves: drawn anywhere, as without motion
+
+
 def test_validation_set_has_every_kind_per_video():
     frames = [np.random.default_rng(i).integers(0, 255, (30, H, W, 3), dtype=np.uint8) for i in range(2)]
     assert [v.kind for v in make_validation_set(frames, seed=1)] == list(KINDS) * 2

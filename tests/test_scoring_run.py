@@ -187,9 +187,9 @@ def test_int8_export_and_scoring_through_it(tiny, capsys):
                     train_config={"data": {"size": [SIZE, SIZE], "flow": "farneback"}})
     q = tiny["tmp"] / "m-int8.onnx"
     assert main(["export", str(run), "--onnx", str(q), "--int8"]) == 2
-    assert "--calibrate TRAINING_DATA" in capsys.readouterr().err and not q.exists()
-    assert main(["export", str(run), "--onnx", str(q), "--int8", "--calibrate", str(tiny["prepared"].root),
-                 "--calibration-clips", "4"]) == 0
+    assert "--int8-data TRAINING_DATA" in capsys.readouterr().err and not q.exists()
+    assert main(["export", str(run), "--onnx", str(q), "--int8", "--int8-data", str(tiny["prepared"].root),
+                 "--int8-clips", "4"]) == 0
     be = OnnxBackend(q)
     assert be.precision == "int8" and be.config == model.config
     ops = [n.op_type for n in onnx.load(str(q)).graph.node]
@@ -211,8 +211,8 @@ def test_int8_export_and_scoring_through_it(tiny, capsys):
         assert corr(b, name)[1] > 1e-5, name  # really another graph
     assert corr(b, "rgb_psnr")[0] > 0.99  # the PSNR record survives int8 nearly unchanged
     # float_motion keeps the motion encoder and memory float32: its commitment record is exact
-    q2 = export_run(run, tiny["tmp"] / "m-int8-fm.onnx", int8=True, calibrate=tiny["prepared"].root,
-                    calibration_clips=4, float_motion=True, progress=False)
+    q2 = export_run(run, tiny["tmp"] / "m-int8-fm.onnx", int8=True, int8_data=tiny["prepared"].root,
+                    int8_clips=4, float_motion=True, progress=False)
     assert main(["test", str(run), str(tiny["prepared"].root), "--out", str(tiny["tmp"] / "out-fm"), "--no-plots",
                  "--no-progress", "--quiet", "--onnx", str(q2)]) == 0
     c = load_score_file(tiny["tmp"] / "out-fm" / "scores.npz")

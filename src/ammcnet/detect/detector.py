@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,12 @@ from ammcnet.errors import ConfigError
 from ammcnet.export.backend import make_backend
 from ammcnet.flow import FlowBackend, get_flow_backend
 from ammcnet.models import load_model_file
-from ammcnet.scoring.calibration import threshold_for_fpr
+from ammcnet.scoring.calibration import fused_table, table_threshold, threshold_for_fpr
 from ammcnet.scoring.fusion import CausalSmoother, FusionWeights, Smoothing, fuse_records, smooth
 from ammcnet.scoring.region_head import RECORD as REGION_RECORD
 from ammcnet.scoring.region_head import RegionHeadComponent
 from ammcnet.scoring.scorer import Scorer, load_scorer
-from ammcnet.scoring.settings import scoring_settings
+from ammcnet.scoring.settings import ScoringSettings, scoring_settings
 
 __all__ = ["Detector", "FrameResult", "resize_frame", "resolve_threshold", "settings_from_train_config"]
 
@@ -108,11 +108,7 @@ def online_table(calibration: Mapping[str, Any]) -> dict[str, Any] | None:
     A table under ``fused_causal`` (or a ``fused`` table whose smoothing is already causal)
     matches the online score exactly; otherwise None and the offline table is used.
     """
-    for key in ("fused_causal", "fused"):
-        table = calibration.get(key)
-        if isinstance(table, Mapping) and "levels" in table and (table.get("smoothing") or {}).get("causal"):
-            return dict(table)
-    return None
+    return fused_table(calibration, causal=True)
 
 
 def resolve_threshold(
@@ -133,10 +129,8 @@ def resolve_threshold(
                 raise ConfigError(f"--threshold {threshold!r}: give 'auto' or a number") from None
         if not calibration:
             raise ConfigError("--threshold auto needs a calibrated model (training stores it); give a number instead")
-        online = online_table(calibration)
-        if online is not None:
-            return threshold_for_fpr({"fused": online}, fpr)
-        return threshold_for_fpr(calibration, fpr)
+        table = online_table(calibration)
+        return threshold_for_fpr(calibration, fpr) if table is None else table_threshold(table, fpr)
     return float(threshold)
 
 
@@ -193,10 +187,12 @@ class Detector:
         self.uses_motion = getattr(model, "motion", None) is not None
         self.scorer = (scorer if scorer is not None else Scorer()).to(device)
         self.flow_backend = _flow_backend(flow, flow_preset) if self.uses_motion else None
-        settings = scoring_settings(None, calibration)  # the one reader of a model file's fusion settings
-        settings = replace(settings, honest=honest)
-        self.weights = weights or settings.weights
-        base = smoothing or settings.smoothing
+        if weights is None or smoothing is None:  # the calibration's own (files that kept a copy), else the defaults
+            defaults = scoring_settings(None, calibration)
+            weights, smoothing = weights or defaults.weights, smoothing or defaults.smoothing
+        settings = ScoringSettings(weights, smoothing, honest)
+        self.weights = weights
+        base = smoothing
         self.smoothing = Smoothing(sigma=base.sigma, causal=True, truncate=base.truncate)
         self.threshold = threshold
         self.error_maps = error_maps

@@ -7,7 +7,7 @@ from ammcnet.export.backend import BACKENDS, PRECISIONS, OnnxBackend, TorchBacke
 from ammcnet.export.fuse import fuse_batchnorm, fuse_conv_bn, optimize_for_inference
 from ammcnet.export.heads import ScoringGraph
 from ammcnet.export.onnx_export import DEFAULT_OPSET, ONNX_FORMAT, export_onnx, export_run
-from ammcnet.export.quantize import calibration_feeds, quantize_onnx
+from ammcnet.export.quantize import int8_range_feeds, quantize_onnx
 
 __all__ = [
     "BACKENDS",
@@ -17,7 +17,7 @@ __all__ = [
     "PRECISIONS",
     "ScoringGraph",
     "TorchBackend",
-    "calibration_feeds",
+    "int8_range_feeds",
     "export_onnx",
     "export_run",
     "fuse_batchnorm",

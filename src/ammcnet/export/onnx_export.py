@@ -21,7 +21,7 @@ import json
 import os
 import tempfile
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from torch import nn
 from ammcnet.errors import AmmcError, CheckpointError, ConfigError
 from ammcnet.export.fuse import optimize_for_inference
 from ammcnet.export.heads import ScoringGraph
-from ammcnet.export.quantize import calibration_feeds, quantize_onnx
+from ammcnet.export.quantize import int8_range_feeds, quantize_onnx
 from ammcnet.models import load_model_file
 from ammcnet.scoring.scorer import Scorer, load_scorer
 from ammcnet.training.api import open_training_data
@@ -123,8 +123,8 @@ def _write_metadata(path: Path, model: nn.Module, size: tuple[int, int], meta: d
 
 
 def export_run(run: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *, size: tuple[int, int] | None = None,
-               opset: int = DEFAULT_OPSET, int8: bool = False, calibrate: str | os.PathLike[str] | None = None,
-               calibration_clips: int = 32, float_motion: bool = False, cache_dir: str | None = None,
+               opset: int = DEFAULT_OPSET, int8: bool = False, int8_data: str | os.PathLike[str] | None = None,
+               int8_clips: int = 32, float_motion: bool = False, cache_dir: str | None = None,
                progress: bool = True) -> Path:
     """Export a run folder's (or model file's) model to ONNX, at the size it was trained at.
 
@@ -134,15 +134,16 @@ def export_run(run: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *
         size: (H, W) override; default: the training size in the model file, else 256x256.
         opset: ONNX opset version.
         int8: write a statically quantised graph (:mod:`ammcnet.export.quantize`) instead.
-        calibrate: with ``int8``: the training data (dataset root or prepared cache) whose normal
-            training clips set the activation ranges.
-        calibration_clips: with ``int8``: how many evenly spaced training clips to calibrate on.
+        int8_data: with ``int8``: the training data (dataset root or prepared cache) whose normal
+            training clips set the activation ranges. (Not named "calibrate": ``ammcnet calibrate``
+            is the score statistics, a different thing.)
+        int8_clips: with ``int8``: how many evenly spaced training clips set the ranges.
         float_motion: with ``int8``: keep the motion stream's encoder and memory float32.
-        cache_dir: where a dataset root given as ``calibrate`` is prepared.
-        progress: progress bars while preparing calibration data.
+        cache_dir: where a dataset root given as ``int8_data`` is prepared.
+        progress: progress bars while preparing the int8 range data.
     """
-    if int8 and calibrate is None:
-        raise ConfigError("--int8 needs normal clips to set the activation ranges: pass --calibrate TRAINING_DATA "
+    if int8 and int8_data is None:
+        raise ConfigError("--int8 needs normal clips to set the activation ranges: pass --int8-data TRAINING_DATA "
                           "(the dataset root or prepared cache the model was trained on)")
     loaded = load_model_file(run)
     if size is None:
@@ -154,22 +155,20 @@ def export_run(run: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *
     scorer = load_scorer(loaded)
     if not int8:
         return export_onnx(loaded.model, onnx_path, size=size, opset=opset, meta=meta, scorer=scorer)
-    feeds = calibration_feeds(_training_clips(loaded, calibrate, size, cache_dir, progress), calibration_clips,
+    feeds = int8_range_feeds(_training_clips(loaded, int8_data, size, cache_dir, progress), int8_clips,
                               motion=getattr(loaded.model, "motion", None) is not None)
     with tempfile.TemporaryDirectory(prefix="ammcnet-export-") as tmp:
         fp32 = export_onnx(loaded.model, Path(tmp) / "fp32.onnx", size=size, opset=opset,
-                           meta={**meta, "int8_calibration": str(calibrate)}, scorer=scorer)
+                           meta={**meta, "int8_data": str(int8_data)}, scorer=scorer)
         return quantize_onnx(fp32, onnx_path, feeds, float_motion=float_motion)
 
 
 def _training_clips(loaded: Any, root: str | os.PathLike[str], size: tuple[int, int], cache_dir: str | None,
                     progress: bool) -> Any:
     """The training clips (not the held-out ones) of ``root`` at the export size."""
-    from dataclasses import replace
-
     if not loaded.train_config:
         raise ConfigError(f"{loaded.path} holds no training settings (an imported model?), so its training data "
-                          "cannot be opened for int8 calibration; export float32 instead")
+                          "cannot be opened to set the int8 ranges; export float32 instead")
     config = stored_config(loaded.train_config, loaded.path)
     config = replace(config, model=loaded.config, data=replace(config.data, size=tuple(size)))
     _, train_set, _ = open_training_data(root, config, cache_dir=cache_dir, progress=progress)

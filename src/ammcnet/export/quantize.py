@@ -62,7 +62,7 @@ from ammcnet.utils.optional import require
 #: Operators quantised (activations uint8 from one convolution to the next).
 INT8_OPS: tuple[str, ...] = ("Conv", "Relu", "MaxPool", "Concat")
 #: Default number of calibration clips.
-DEFAULT_CALIBRATION_CLIPS = 32
+DEFAULT_INT8_CLIPS = 32
 
 
 def quantize_onnx(
@@ -127,7 +127,7 @@ def quantize_onnx(
                             calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                                               "percentile": CalibrationMethod.Percentile}[method])
             _write_metadata(onnx, tmp, {**meta, "ammcnet.precision": "int8",
-                                        "ammcnet.int8_calibration_feeds": str(len(feeds)),
+                                        "ammcnet.int8_int8_range_feeds": str(len(feeds)),
                                         "ammcnet.int8_float_motion": json.dumps(float_motion)})
     except (AmmcError, ConfigError):
         raise
@@ -205,7 +205,7 @@ def motion_only_nodes(model: Any) -> list[str]:
     return sorted(_reachable(model, "flows") - _reachable(model, "frames"))
 
 
-def calibration_feeds(dataset: Any, clips: int = DEFAULT_CALIBRATION_CLIPS, *, motion: bool = True) -> list[dict[str, np.ndarray]]:
+def int8_range_feeds(dataset: Any, clips: int = DEFAULT_INT8_CLIPS, *, motion: bool = True) -> list[dict[str, np.ndarray]]:
     """Evenly spaced clips of a clip dataset as ONNX feeds (batch 1), for :func:`quantize_onnx`.
 
     Args:
@@ -233,7 +233,7 @@ def synthetic_feeds(model_config: Any, size: tuple[int, int], n: int = 4, *, mot
     """Random clips in the model's input ranges: calibration for speed measurements only.
 
     Speed does not depend on the activation ranges; accuracy does, so real exports calibrate on
-    training clips (:func:`calibration_feeds`).
+    training clips (:func:`int8_range_feeds`).
     """
     rng = np.random.default_rng(seed)
     h, w = size

@@ -7,6 +7,9 @@ Each synthetic video is a copy of a held-out *normal* video with one anomalous s
   across the frame, faster than most normal motion;
 * ``fast``: a region played at :data:`SPEEDUP` times the frame rate (its content moves faster);
 * ``backwards``: a region played backwards (its content moves the other way);
+
+  both placed where the normal footage moves during the stretch, when its motion is given (a
+  region of still background, sped up, is no anomaly at all and only adds noise to the choice);
 * ``against``: a person-sized blob moving against the footage's dominant direction.
 
 Settings of the region head are chosen on these and on held-out normal videos (false alarms),
@@ -64,12 +67,33 @@ def _region(h: int, w: int, side: int, rng: np.random.Generator) -> tuple[int, i
     return x0, y0, x0 + side, y0 + side
 
 
-def _retime(frames: np.ndarray, rng: np.random.Generator, length: int, side: int, order: str) -> SyntheticVideo:
+def _moving_region(motion: np.ndarray | None, a: int, b: int, h: int, w: int, side: int,
+                   rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """A ``side`` square drawn with probability proportional to the motion inside it over frames a..b
+    (uniform where nothing moves or no motion is given)."""
+    side = max(4, min(side, h, w))
+    if motion is None or len(motion) == 0:
+        return _region(h, w, side, rng)
+    mass = np.asarray(motion[min(a, len(motion) - 1):max(a + 1, min(b, len(motion)))], np.float32).sum(0)
+    mass = cv2.resize(mass, (w, h), interpolation=cv2.INTER_AREA)
+    # sum of motion inside the square whose top-left corner is (y, x), for every valid corner
+    inside = cv2.boxFilter(mass, -1, (side, side), normalize=False, anchor=(0, 0),
+                           borderType=cv2.BORDER_CONSTANT)[:h - side + 1, :w - side + 1]
+    weights = np.clip(inside.astype(np.float64).ravel(), 0.0, None)
+    if not np.isfinite(weights).all() or weights.sum() <= 1e-9:
+        return _region(h, w, side, rng)
+    corner = int(rng.choice(weights.size, p=weights / weights.sum()))
+    y0, x0 = divmod(corner, w - side + 1)
+    return x0, y0, x0 + side, y0 + side
+
+
+def _retime(frames: np.ndarray, rng: np.random.Generator, length: int, side: int, order: str,
+            motion: np.ndarray | None = None) -> SyntheticVideo:
     """A region whose content is played faster (order 'fast') or backwards."""
     out = frames.copy()
     n, h, w = frames.shape[:3]
     a, b = _stretch(n, length, rng)
-    x0, y0, x1, y1 = _region(h, w, side, rng)
+    x0, y0, x1, y1 = _moving_region(motion, a, b, h, w, side, rng)
     for t in range(a, b):
         # fast: three source frames per frame; backwards: time runs back from the stretch's start
         src = min(n - 1, a + SPEEDUP * (t - a)) if order == "fast" else max(0, 2 * a - t)
@@ -106,7 +130,7 @@ def _moving_sprite(frames: np.ndarray, sprite: np.ndarray, mask: np.ndarray, rng
 
 def make_synthetic(frames: np.ndarray, kind: str, rng: np.random.Generator, *, length: int = 40, side: int | None = None,
                    speed: float = 2.0, direction: tuple[float, float] = (1.0, 0.0),
-                   donor: np.ndarray | None = None) -> SyntheticVideo:
+                   donor: np.ndarray | None = None, motion: np.ndarray | None = None) -> SyntheticVideo:
     """One synthetic anomaly of ``kind`` in a copy of ``frames`` ((T, H, W, 3) uint8).
 
     Args:
@@ -115,12 +139,14 @@ def make_synthetic(frames: np.ndarray, kind: str, rng: np.random.Generator, *, l
         speed: normal moving speed in pixels per frame (the blob moves at it, the patch at 3x).
         direction: the footage's dominant (u, v) direction; the blob moves against it.
         donor: frames to cut the foreign patch from (default: ``frames`` itself).
+        motion: (T, h, w) flow speed of ``frames`` on any grid: ``fast`` and ``backwards`` regions
+            are drawn where it is large (default: anywhere).
     """
     frames = np.asarray(frames, np.uint8)
     n, h, w = frames.shape[:3]
     side = int(side or max(8, h // 5))
     if kind in ("fast", "backwards"):
-        return _retime(frames, rng, length, 2 * side, kind)
+        return _retime(frames, rng, length, 2 * side, kind, motion)
     if kind == "patch":
         donor = frames if donor is None else donor
         t = int(rng.integers(0, len(donor)))
@@ -159,13 +185,16 @@ def footage_motion(flows: Sequence[np.ndarray], static: float = 0.5) -> tuple[fl
 
 def make_validation_set(videos: Sequence[np.ndarray], *, seed: int = 0, per_kind: int = 1, length: int = 40,
                         speed: float = 1.0, direction: tuple[float, float] = (1.0, 0.0),
-                        kinds: Sequence[str] = KINDS) -> list[SyntheticVideo]:
-    """``per_kind`` synthetic videos of every kind from each normal video (seeded)."""
+                        kinds: Sequence[str] = KINDS,
+                        motions: Sequence[np.ndarray] | None = None) -> list[SyntheticVideo]:
+    """``per_kind`` synthetic videos of every kind from each normal video (seeded); ``motions``: the
+    flow speed of each video (see :func:`make_synthetic`)."""
     rng = np.random.default_rng(seed)
     out = []
     for i, frames in enumerate(videos):
         donor = videos[(i + 1) % len(videos)]
         for kind in kinds:
             for _ in range(per_kind):
-                out.append(make_synthetic(frames, kind, rng, length=length, speed=speed, direction=direction, donor=donor))
+                out.append(make_synthetic(frames, kind, rng, length=length, speed=speed, direction=direction, donor=donor,
+                                          motion=None if motions is None else motions[i]))
     return out

@@ -7,9 +7,16 @@ A calibration is a plain JSON-able dict stored in the model file::
     {"format": "ammcnet-calibration/1", "num_frames": 480, "num_videos": 2,
      "records": {"rgb_psnr": {"mean": .., "std": .., "min": .., "max": ..,
                               "quantiles": {"0.5": .., "0.9": .., "0.99": .., "0.999": ..}}, ...},
-     "fused": {"weights": {..}, "smoothing": {..}, "mean": .., "std": ..,
+     "fused": {"settings": "3f0c..", "causal": false, "mean": .., "std": ..,
                "levels": [...], "values": [...]},       # quantile table of the fused score
+     "fused_causal": {...},                              # the same, smoothed causally (online alarms)
      "thresholds": {"0.05": .., "0.01": .., "0.001": ..}} # alarm threshold per false-alarm rate
+
+The fusion weights and smoothing are not stored here: the model file holds them once, in its
+training settings (``train_config.scoring``, read by :func:`ammcnet.scoring.settings.scoring_settings`).
+A table keeps only their fingerprint (:func:`~ammcnet.scoring.fusion.settings_fingerprint`), so
+thresholds asked for with other settings are refused instead of being wrong. (Files written before
+kept a copy of the weights and smoothing in each table; they still load.)
 
 >>> import numpy as np
 >>> cal = calibration_from_records([{"rgb_psnr": np.linspace(20, 40, 101)}])
@@ -25,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ammcnet.errors import ConfigError, DataError
-from ammcnet.scoring.fusion import FusionWeights, Smoothing, fuse_records, smooth
+from ammcnet.scoring.fusion import FusionWeights, Smoothing, fuse_records, settings_fingerprint, smooth
 from ammcnet.scoring.inference import score_clips
 from ammcnet.scoring.scorer import Scorer
 
@@ -97,13 +104,35 @@ def _fused_table(raw: Sequence[np.ndarray], weights: FusionWeights, smoothing: S
     """Quantile table of the smoothed fused score over normal videos (smoothed within each)."""
     fused = np.concatenate([smooth(r, smoothing) for r in raw])
     return {
-        "weights": weights.to_dict(),
-        "smoothing": smoothing.to_dict(),
+        "settings": settings_fingerprint(weights, smoothing),
+        "causal": bool(smoothing.causal),
         "mean": float(fused.mean()),
         "std": float(fused.std()),
         "levels": [float(x) for x in FUSED_LEVELS],
         "values": [float(x) for x in np.quantile(fused, FUSED_LEVELS)],
     }
+
+
+def table_fingerprint(table: Mapping[str, Any]) -> str:
+    """The settings fingerprint of a fused-score table (computed from the copy older files kept)."""
+    if "settings" in table:
+        return str(table["settings"])
+    return settings_fingerprint(FusionWeights.from_dict(table.get("weights")), Smoothing.from_dict(table.get("smoothing")))
+
+
+def table_is_causal(table: Mapping[str, Any]) -> bool:
+    """Whether a fused-score table was smoothed causally (the online detector's smoothing)."""
+    return bool(table.get("causal", (table.get("smoothing") or {}).get("causal", False)))
+
+
+def fused_table(calibration: Mapping[str, Any] | None, causal: bool | None = None) -> dict[str, Any] | None:
+    """The calibration's fused-score table with causal (online) or centred (offline) smoothing, if any
+    (``causal=None``: the main table, whichever smoothing it was built with)."""
+    for key in (("fused_causal", "fused") if causal else ("fused",)):
+        table = (calibration or {}).get(key)
+        if isinstance(table, Mapping) and "levels" in table and causal in (None, table_is_causal(table)):
+            return dict(table)
+    return None
 
 
 def threshold_for_fpr(
@@ -121,27 +150,34 @@ def threshold_for_fpr(
     Args:
         calibration: a dict from :func:`calibration_from_records` / :func:`calibrate`.
         fpr: target false-alarm rate per frame, in (0, 1).
-        weights, smoothing: if given, must equal those the calibration was built with (the
-            threshold of another fusion would be meaningless).
+        weights, smoothing: the fusion the threshold is for (the defaults stand in for one not
+            given). A causal ``smoothing`` reads the causal table. When either is given it must be
+            the fusion the table was built with: the threshold of another would be meaningless.
     """
     if not 0.0 < fpr < 1.0:
         raise ConfigError(f"false-alarm rate must be in (0, 1), got {fpr}")
-    fused = calibration.get("fused") if calibration else None
-    if not fused:
+    causal = None if smoothing is None else smoothing.causal
+    table = fused_table(calibration, causal) if calibration else None
+    if table is None:
+        what = "causally smoothed " if causal else ""
         raise ConfigError(
-            "the calibration has no fused-score table: run ammcnet calibrate RUN DATA to get alarm thresholds"
+            f"the calibration has no {what}fused-score table: run ammcnet calibrate RUN DATA to get alarm thresholds"
         )
-    if weights is not None and weights.to_dict() != fused["weights"]:
-        raise ConfigError(
-            f"fusion weights {weights.to_dict()} differ from the calibrated {fused['weights']}: recalibrate with these weights "
-            "(ammcnet calibrate RUN DATA --set scoring.weights.NAME=VALUE)"
-        )
-    if smoothing is not None and smoothing.to_dict() != fused["smoothing"]:
-        raise ConfigError(
-            f"smoothing {smoothing.to_dict()} differs from the calibrated {fused['smoothing']}: recalibrate with it "
-            "(ammcnet calibrate RUN DATA --set scoring.smoothing.sigma=VALUE)"
-        )
-    return float(np.interp(1.0 - fpr, fused["levels"], fused["values"]))
+    if weights is not None or smoothing is not None:
+        asked_w, asked_s = weights or FusionWeights(), smoothing or Smoothing()
+        if settings_fingerprint(asked_w, asked_s) != table_fingerprint(table):
+            raise ConfigError(
+                f"fusion weights {asked_w.to_dict()} with smoothing {asked_s.to_dict()} differ from the settings the "
+                "calibration was built with: recalibrate with them (ammcnet calibrate RUN DATA --set scoring.weights.NAME=VALUE)"
+            )
+    return table_threshold(table, fpr)
+
+
+def table_threshold(table: Mapping[str, Any], fpr: float) -> float:
+    """The (1 - ``fpr``) quantile read from a fused-score table (linear interpolation)."""
+    if not 0.0 < fpr < 1.0:
+        raise ConfigError(f"false-alarm rate must be in (0, 1), got {fpr}")
+    return float(np.interp(1.0 - fpr, table["levels"], table["values"]))
 
 
 def calibrate(

@@ -23,6 +23,8 @@ implementation (:func:`fuse_records`), so an online detector and ``ammcnet test`
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -118,6 +120,20 @@ class Smoothing:
             k = k[k <= 0]
         taps = np.exp(-0.5 * (k / self.sigma) ** 2)
         return taps / taps.sum()
+
+
+def settings_fingerprint(weights: FusionWeights, smoothing: Smoothing) -> str:
+    """A short digest of a fusion: what a calibration's fused-score table records of the settings it
+    was built with, so that the settings themselves are stored once (``train_config.scoring``) and a
+    table built with other settings is caught instead of giving wrong thresholds.
+
+    >>> settings_fingerprint(FusionWeights(), Smoothing()) == settings_fingerprint(FusionWeights(), Smoothing())
+    True
+    >>> settings_fingerprint(FusionWeights(), Smoothing(sigma=2.0)) == settings_fingerprint(FusionWeights(), Smoothing())
+    False
+    """
+    text = json.dumps({"weights": weights.to_dict(), "smoothing": smoothing.to_dict()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def record_stats(calibration: Mapping[str, Any], name: str) -> tuple[float, float]:

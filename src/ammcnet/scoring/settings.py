@@ -1,10 +1,12 @@
 """The scoring settings of a model file: one object that test, detect, calibrate and export read.
 
-A model file holds the fusion weights and the smoothing twice over: as asked for in the training
-settings (``train_config.scoring``) and as the calibration's fused-score table was built with
-(``calibration.fused``), whose quantiles give the alarm thresholds. :func:`scoring_settings` is the
-one reader: the calibration's settings when it has a fused table (the thresholds belong to them),
-else the training settings, else the defaults. ``ammcnet calibrate`` rewrites both together.
+A model file holds the fusion weights, the smoothing and the choice of honest score once: in its
+training settings (``train_config.scoring``), which ``ammcnet calibrate`` rewrites together with the
+calibration. The calibration's fused-score tables (whose quantiles give the alarm thresholds) keep
+only a fingerprint of the settings they were built with; :func:`scoring_settings` is the one
+reader and refuses a file whose two disagree (edited by hand), since its thresholds would be wrong.
+Files written before this kept a copy of the weights in the calibration; for them that copy wins,
+as it did then.
 
 >>> s = scoring_settings({"scoring": {"weights": {"rgb_commit": 0.0}}}, None)
 >>> s.weights.rgb_commit, s.smoothing.sigma
@@ -18,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ammcnet.errors import ConfigError
-from ammcnet.scoring.fusion import FusionWeights, Smoothing
+from ammcnet.scoring.calibration import table_fingerprint
+from ammcnet.scoring.fusion import FusionWeights, Smoothing, settings_fingerprint
 from ammcnet.scoring.region_head import RegionHeadComponent
 
 #: Which honest score is the default: the region head (when the model file has one) or the
@@ -49,12 +52,18 @@ class ScoringSettings:
 
 
 def scoring_settings(train_config: Mapping[str, Any] | None, calibration: Mapping[str, Any] | None) -> ScoringSettings:
-    """The scoring settings of a model file (see the module docstring for the order)."""
+    """The scoring settings of a model file (see the module docstring)."""
     sc = (train_config or {}).get("scoring") or {}
     honest = str(sc.get("honest", "region"))
     if honest not in HONEST_SCORES:
         raise ConfigError(f"scoring.honest={honest!r}: choose one of {', '.join(HONEST_SCORES)}")
-    fused = (calibration or {}).get("fused") or {}
-    if fused.get("weights") is not None:
-        return ScoringSettings(FusionWeights.from_dict(fused.get("weights")), Smoothing.from_dict(fused.get("smoothing")), honest)
-    return ScoringSettings(FusionWeights.from_dict(sc.get("weights")), Smoothing.from_dict(sc.get("smoothing")), honest)
+    table = (calibration or {}).get("fused") or {}
+    if table.get("weights") is not None:  # a file written before the settings were stored once
+        return ScoringSettings(FusionWeights.from_dict(table["weights"]), Smoothing.from_dict(table.get("smoothing")), honest)
+    settings = ScoringSettings(FusionWeights.from_dict(sc.get("weights")), Smoothing.from_dict(sc.get("smoothing")), honest)
+    if table and table_fingerprint(table) != settings_fingerprint(settings.weights, settings.smoothing):
+        raise ConfigError(
+            f"the scoring settings {settings.weights.to_dict()} / {settings.smoothing.to_dict()} are not those the model "
+            "file's calibration was built with (edited by hand?): recalibrate with ammcnet calibrate RUN TRAINING_DATA"
+        )
+    return settings
