@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     report = {"head": aucs(scores, labels), "operator_at_1pct_causal": operator,
               "parts_alone": {p: aucs([s.parts[p] for s in scored], labels) for p in head.parts},
               "baselines": {}}
-    for window in WINDOWS:
+    for window in dict.fromkeys([*WINDOWS, best.config.window]):  # the head's own window too
         for name, weights in BASELINES.items():
             cfg = RegionHeadConfig(window=window, weights=weights)
             b = RegionHead.fit_features([features_of(f, cfg) for f in train_flows], cfg)

@@ -12,7 +12,7 @@ from ammcnet.regions import RegionHead, RegionHeadConfig, window_features
 from ammcnet.regions.features import octant
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.online import RegionStream
-from ammcnet.regions.synthetic import KINDS, make_synthetic, make_validation_set
+from ammcnet.regions.synthetic import KINDS, footage_object_height, make_synthetic, make_validation_set
 from ammcnet.regions.validate import ValidationResult, choose
 
 H, W = 48, 64
@@ -125,6 +125,15 @@ def test_retimed_regions_go_where_the_footage_moves(kind):
         assert x1 > 96 and y1 > 64, v.box  # the 24-px region overlaps the moving block (x 96-120, y 64-88)
     still = make_synthetic(frames, kind, np.random.default_rng(0), length=20, side=12, motion=np.zeros_like(motion))
     assert still.labels.any()  # nothing moves: drawn anywhere, as without motion
+
+
+def test_object_height_is_measured_on_the_moving_blobs():
+    flows = np.zeros((10, 96, 128, 2), np.float32)
+    flows[:, 10:40, 20:30, 0] = 2.0  # a 30-px-tall walker
+    flows[:, 60:72, 80:90, 1] = -1.5  # a 12-px one
+    flows[:, 60:72, 100:110, 1] = -1.5  # and another
+    assert footage_object_height([flows]) == 12.0  # the median of 30, 12, 12
+    assert footage_object_height([np.zeros_like(flows)]) is None
 
 
 def test_validation_set_has_every_kind_per_video():

@@ -8,8 +8,8 @@ Each synthetic video is a copy of a held-out *normal* video with one anomalous s
 * ``fast``: a region played at :data:`SPEEDUP` times the frame rate (its content moves faster);
 * ``backwards``: a region played backwards (its content moves the other way);
 
-  both placed where the normal footage moves during the stretch, when its motion is given (a
-  region of still background, sped up, is no anomaly at all and only adds noise to the choice);
+  both placed where the frames they play move, when the footage's motion is given (a region of
+  still background, sped up, is no anomaly at all and only adds noise to the choice);
 * ``against``: a person-sized blob moving against the footage's dominant direction.
 
 Settings of the region head are chosen on these and on held-out normal videos (false alarms),
@@ -87,16 +87,30 @@ def _moving_region(motion: np.ndarray | None, a: int, b: int, h: int, w: int, si
     return x0, y0, x0 + side, y0 + side
 
 
+def _source_frame(order: str, a: int, t: int, n: int) -> int:
+    """The frame shown at ``t`` in a retimed stretch starting at ``a``: three source frames per frame
+    ('fast'), or time running back from the stretch's start ('backwards')."""
+    return min(n - 1, a + SPEEDUP * (t - a)) if order == "fast" else max(0, 2 * a - t)
+
+
 def _retime(frames: np.ndarray, rng: np.random.Generator, length: int, side: int, order: str,
             motion: np.ndarray | None = None) -> SyntheticVideo:
-    """A region whose content is played faster (order 'fast') or backwards."""
+    """A region whose content is played faster (order 'fast') or backwards.
+
+    A reversed stretch starts late enough to have ``length`` frames to play back (when the video
+    allows): a region that runs out of past would freeze, which is no longer the anomaly asked for.
+    The region is drawn where the *source* frames move (see :func:`_moving_region`).
+    """
     out = frames.copy()
     n, h, w = frames.shape[:3]
-    a, b = _stretch(n, length, rng)
-    x0, y0, x1, y1 = _moving_region(motion, a, b, h, w, side, rng)
-    for t in range(a, b):
-        # fast: three source frames per frame; backwards: time runs back from the stretch's start
-        src = min(n - 1, a + SPEEDUP * (t - a)) if order == "fast" else max(0, 2 * a - t)
+    if order == "backwards" and n > 2 * length + 2:
+        a = int(rng.integers(length, n - length))
+        b = a + length
+    else:
+        a, b = _stretch(n, length, rng)
+    sources = [_source_frame(order, a, t, n) for t in range(a, b)]
+    x0, y0, x1, y1 = _moving_region(motion, min(sources), max(sources) + 1, h, w, side, rng)
+    for t, src in zip(range(a, b), sources, strict=True):
         out[t, y0:y1, x0:x1] = frames[src, y0:y1, x0:x1]
     labels = np.zeros(n, bool)
     labels[a:b] = True
@@ -183,18 +197,38 @@ def footage_motion(flows: Sequence[np.ndarray], static: float = 0.5) -> tuple[fl
     return speed, (sum(us), sum(vs)) if (sum(us) or sum(vs)) else (1.0, 0.0)
 
 
+def footage_object_height(flows: Sequence[np.ndarray], static: float = 0.5, every: int = 5,
+                          min_area: int = 16) -> float | None:
+    """Median height (px of the flow grid) of the moving blobs in normal flows, or None if nothing moves.
+
+    Synthetic anomalies are sized by it: a "person-sized" blob is as tall as what moves in this
+    footage, not a fixed share of the frame (a fixed share favours windows of that size, whatever
+    the footage's objects are). Blobs are connected moving pixels (speed above ``static``, closed
+    by a 3x3 kernel) of at least ``min_area`` pixels, in every ``every``-th frame.
+    """
+    kernel = np.ones((3, 3), np.uint8)
+    heights: list[int] = []
+    for f in flows:
+        for t in range(0, len(f), every):
+            moving = (np.hypot(f[t, ..., 0], f[t, ..., 1]) > static).astype(np.uint8)
+            moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, kernel)
+            count, _, stats, _ = cv2.connectedComponentsWithStats(moving, connectivity=8)
+            heights.extend(int(st[cv2.CC_STAT_HEIGHT]) for st in stats[1:count] if st[cv2.CC_STAT_AREA] >= min_area)
+    return float(np.median(heights)) if heights else None
+
+
 def make_validation_set(videos: Sequence[np.ndarray], *, seed: int = 0, per_kind: int = 1, length: int = 40,
                         speed: float = 1.0, direction: tuple[float, float] = (1.0, 0.0),
-                        kinds: Sequence[str] = KINDS,
-                        motions: Sequence[np.ndarray] | None = None) -> list[SyntheticVideo]:
+                        kinds: Sequence[str] = KINDS, motions: Sequence[np.ndarray] | None = None,
+                        side: int | None = None) -> list[SyntheticVideo]:
     """``per_kind`` synthetic videos of every kind from each normal video (seeded); ``motions``: the
-    flow speed of each video (see :func:`make_synthetic`)."""
+    flow speed of each video, ``side``: the object size in frame pixels (see :func:`make_synthetic`)."""
     rng = np.random.default_rng(seed)
     out = []
     for i, frames in enumerate(videos):
         donor = videos[(i + 1) % len(videos)]
         for kind in kinds:
             for _ in range(per_kind):
-                out.append(make_synthetic(frames, kind, rng, length=length, speed=speed, direction=direction, donor=donor,
-                                          motion=None if motions is None else motions[i]))
+                out.append(make_synthetic(frames, kind, rng, length=length, side=side, speed=speed, direction=direction,
+                                          donor=donor, motion=None if motions is None else motions[i]))
     return out

@@ -24,7 +24,7 @@ from ammcnet.errors import DataError
 from ammcnet.regions.config import RegionHeadConfig
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.head import RegionHead, features_of
-from ammcnet.regions.synthetic import footage_motion, make_validation_set
+from ammcnet.regions.synthetic import footage_motion, footage_object_height, make_validation_set
 
 #: Largest false-alarm rate on held-out normal videos (at the 1 % threshold) a winner may have.
 MAX_FALSE_ALARM = 0.03
@@ -114,8 +114,11 @@ def choose(results: Sequence[ValidationResult]) -> ValidationResult:
     return max(results, key=rank_key)
 
 
-#: Candidate window sides (fractions of the analysis height) and part sets tried by default.
+#: Window sides (fractions of the analysis height) tried when the footage's object size cannot be
+#: measured (nothing moves in the normal flows), and part sets tried by default.
 WINDOWS: tuple[float, ...] = (24 / 240, 32 / 240, 48 / 240)
+#: Bounds of the object-sized window, in fractions of the analysis height.
+OBJECT_WINDOW_RANGE: tuple[float, float] = (16 / 240, 64 / 240)
 PART_SETS: tuple[dict[str, float], ...] = (
     {"speed": 1.0}, {"speed": 1.0, "direction": 1.0}, {"speed": 1.0, "place": 1.0},
     {"speed": 1.0, "direction": 1.0, "place": 1.0},
@@ -166,20 +169,27 @@ class Selection:
     held_out: list[str]
     synthetic: int
     speed_px: float
+    object_px: int | None = None
 
     def as_dict(self) -> dict:
         return {"chosen": self.best.label, "config": self.best.config.as_dict() if self.best.config else None,
                 "held_out": self.held_out, "synthetic_videos": self.synthetic, "normal_speed_px": self.speed_px,
+                "object_px": self.object_px,
                 "candidates": [r.as_dict() for r in self.results]}
 
 
 def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = None, *, seed: int = 0,
-                    windows: Sequence[float] = WINDOWS, part_sets: Sequence[dict[str, float]] = PART_SETS,
+                    windows: Sequence[float] | None = None, part_sets: Sequence[dict[str, float]] = PART_SETS,
                     per_kind: int = SYNTHETIC_PER_KIND, log: Callable[[str], None] | None = None) -> Selection:
-    """Choose window size and parts on normal footage alone: every 4th video held out whole.
+    """Choose the parts (and, if asked, the window) on normal footage alone: every 4th video held out whole.
 
     Synthetic anomalies are made from the held-out videos' frames; each candidate is fitted on
-    the rest (see :func:`validate`).
+    the rest (see :func:`validate`). The window is object-sized by default: as tall as the median
+    moving blob of the fitting videos' flows (:func:`ammcnet.regions.synthetic.footage_object_height`),
+    a stand-in for the object boxes the strongest honest scorers use. The synthetic set does not
+    choose it: its sizes follow the same measurement, and every kind but the pasted patch scored
+    higher with larger windows whatever the footage's objects were. ``windows`` lists
+    candidates to choose among instead (:data:`WINDOWS` when nothing moves).
     """
     base = base or RegionHeadConfig()
     videos = stretches(videos)
@@ -192,9 +202,13 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
     frames = [videos[i].frames() for i in held]
     size = tuple(fit[0].shape[1:3])
     motions = [np.hypot(*np.moveaxis(videos[i].flows.astype(np.float32), -1, 0)) for i in held]
+    height = footage_object_height([f.astype(np.float32) for f in fit])
+    side = None if height is None else max(8, int(round(height * frames[0].shape[0] / size[0])))
     synth = make_validation_set(frames, seed=seed, speed=speed, direction=direction, length=MIN_STRETCH,
-                                per_kind=per_kind, motions=motions)
+                                per_kind=per_kind, motions=motions, side=side)
     synth_flows = [(flows_of_frames(v.frames, size, base.flow_preset), v.labels, v.kind) for v in synth]
+    if windows is None:
+        windows = WINDOWS if height is None else (float(np.clip(height / size[0], *OBJECT_WINDOW_RANGE)),)
     cache, results = FeatureCache(), []
     for window in windows:
         for weights in part_sets:
@@ -204,4 +218,4 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
             if log:
                 r = results[-1]
                 log(f"{label}: mean synthetic AUC {r.mean_auc:.3f}, false alarms {100 * r.false_alarm:.1f}%")
-    return Selection(choose(results), results, [videos[i].name for i in held], len(synth), speed)
+    return Selection(choose(results), results, [videos[i].name for i in held], len(synth), speed, side)
