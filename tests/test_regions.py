@@ -13,7 +13,7 @@ from ammcnet.regions.features import octant
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.online import RegionStream
 from ammcnet.regions.synthetic import KINDS, footage_object_height, make_synthetic, make_validation_set
-from ammcnet.regions.validate import ValidationResult, choose
+from ammcnet.regions.validate import PART_SETS, Footage, ValidationResult, choose, choose_settings
 
 H, W = 48, 64
 
@@ -134,6 +134,15 @@ def test_object_height_is_measured_on_the_moving_blobs():
     flows[:, 60:72, 100:110, 1] = -1.5  # and another
     assert footage_object_height([flows]) == 12.0  # the median of 30, 12, 12
     assert footage_object_height([np.zeros_like(flows)]) is None
+
+
+def test_choose_settings_sizes_the_window_and_the_synthetic_objects_by_the_footage():
+    rng = np.random.default_rng(0)
+    videos = [Footage(f"v{i}", walkers(60, rng), lambda i=i: np.random.default_rng(i).integers(0, 255, (60, H, W, 3), np.uint8))
+              for i in range(4)]
+    sel = choose_settings(videos, RegionHeadConfig(flow_preset="ultrafast"), per_kind=1)
+    assert sel.object_px == 12  # the walkers are 12 rows tall; frames and flows share the grid here
+    assert {r.config.window for r in sel.results} == {12 / H} and len(sel.results) == len(PART_SETS)
 
 
 def test_validation_set_has_every_kind_per_video():

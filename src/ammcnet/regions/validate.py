@@ -203,7 +203,7 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
     size = tuple(fit[0].shape[1:3])
     motions = [np.hypot(*np.moveaxis(videos[i].flows.astype(np.float32), -1, 0)) for i in held]
     height = footage_object_height([f.astype(np.float32) for f in fit])
-    side = None if height is None else max(8, int(round(height * frames[0].shape[0] / size[0])))
+    side = None if height is None else max(8, int(round(height * frames[0].shape[1] / size[0])))
     synth = make_validation_set(frames, seed=seed, speed=speed, direction=direction, length=MIN_STRETCH,
                                 per_kind=per_kind, motions=motions, side=side)
     synth_flows = [(flows_of_frames(v.frames, size, base.flow_preset), v.labels, v.kind) for v in synth]
