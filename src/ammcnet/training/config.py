@@ -182,10 +182,11 @@ class ScoringSettings:
             :class:`ammcnet.scoring.motion_prior.MotionPriorConfig`).
         region_head: fit the region head (the default honest score, :mod:`ammcnet.regions`) at the
             end of training and in ``ammcnet calibrate``.
-        regions: its settings (:class:`ammcnet.regions.RegionHeadConfig`; ``window`` and ``weights``
-            are chosen on the training split unless ``choose_regions`` is false).
-        choose_regions: choose the region head's window and parts on the training split alone
-            (held-out training videos and synthetic anomalies) before fitting it.
+        regions: its settings (:class:`ammcnet.regions.RegionHeadConfig`; ``window`` (object-sized)
+            and ``weights`` are set on the training split unless ``choose_regions`` is false).
+        choose_regions: size the region head's window by the training footage's moving objects
+            and choose its parts on the training split alone (held-out training videos and
+            synthetic anomalies) before fitting it.
         honest: the default honest score: ``region`` (the region head) or ``frame_mean`` (the
             calibrated fusion of AMMC-Net's frame-mean records); both are reported by ``ammcnet test``.
     """
