@@ -187,9 +187,9 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
     the rest (see :func:`validate`). The window is object-sized by default: as tall as the median
     moving blob of the fitting videos' flows (:func:`ammcnet.regions.synthetic.footage_object_height`),
     a stand-in for the object boxes the strongest honest scorers use. The synthetic set does not
-    choose it: its sizes follow the same measurement, and every kind but the pasted patch scored
-    higher with larger windows whatever the footage's objects were. ``windows`` lists
-    candidates to choose among instead (:data:`WINDOWS` when nothing moves).
+    choose it: on Ped2 every kind but the pasted patch scored higher with larger windows
+    (BENCHMARKS.md), so a search drifts to the largest candidate. ``windows`` lists candidates
+    to choose among instead (:data:`WINDOWS` when nothing moves).
     """
     base = base or RegionHeadConfig()
     videos = stretches(videos)
@@ -198,11 +198,12 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
     held = list(range(len(videos) - 1, -1, -MIN_VIDEOS))[::-1]
     fit = [v.flows for i, v in enumerate(videos) if i not in held]
     normal = [videos[i].flows for i in held]
-    speed, direction = footage_motion([f.astype(np.float32) for f in fit])
+    fit32 = [f.astype(np.float32) for f in fit]  # the stored flows are float16
+    speed, direction = footage_motion(fit32)
     frames = [videos[i].frames() for i in held]
     size = tuple(fit[0].shape[1:3])
     motions = [np.hypot(*np.moveaxis(videos[i].flows.astype(np.float32), -1, 0)) for i in held]
-    height = footage_object_height([f.astype(np.float32) for f in fit])
+    height = footage_object_height(fit32)
     side = None if height is None else max(8, int(round(height * frames[0].shape[1] / size[0])))
     synth = make_validation_set(frames, seed=seed, speed=speed, direction=direction, length=MIN_STRETCH,
                                 per_kind=per_kind, motions=motions, side=side)
