@@ -74,13 +74,15 @@ def test_single_training_video_is_cut_into_stretches(normal_videos):
     assert len(head.normal_scores) == 3 and sum(map(len, head.normal_scores)) == 30
 
 
-def test_state_round_trip_scores_identically(normal_videos):
-    head = RegionHead.fit(normal_videos, RegionHeadConfig(window=0.33, weights={"speed": 1, "direction": 1, "place": 1}))
+@pytest.mark.parametrize("weights", [{"speed": 1, "direction": 1, "place": 1}, {"row": 1, "direction": 1}])
+def test_state_round_trip_scores_identically(normal_videos, weights):
+    head = RegionHead.fit(normal_videos, RegionHeadConfig(window=0.33, weights=weights))
     again = RegionHead.from_state(head.to_state())
     probe = walkers(12, np.random.default_rng(9), u=-2.0)
     a, b = head.score_flows(probe), again.score_flows(probe)
     np.testing.assert_array_equal(a.score, b.score)
     np.testing.assert_array_equal(a.boxes, b.boxes)
+    np.testing.assert_array_equal(a.winner, b.winner)
 
 
 def test_winning_box_is_where_the_anomaly_is(normal_videos):
@@ -143,6 +145,19 @@ def test_choose_settings_sizes_the_window_and_the_synthetic_objects_by_the_foota
     sel = choose_settings(videos, RegionHeadConfig(flow_preset="ultrafast"), per_kind=1)
     assert sel.object_px == 12  # the walkers are 12 rows tall; frames and flows share the grid here
     assert {r.config.window for r in sel.results} == {12 / H} and len(sel.results) == len(PART_SETS)
+
+
+def test_row_part_measures_speed_against_the_rows_normal_speed():
+    """Perspective: walkers near the camera (bottom rows) move 3 px, far ones (top rows) 1 px."""
+    rng = np.random.default_rng(0)
+    normal = [walkers(40, rng, u=1.0, rows=(4, 14)) + walkers(40, rng, u=3.0, rows=(32, 44)) for _ in range(2)]
+    config = RegionHeadConfig(window=0.25, weights={"row": 1.0})
+    head = RegionHead.fit(normal, config)
+    fast_far = walkers(10, rng, u=3.0, rows=(4, 14))  # near-camera speed, far away
+    near = walkers(10, rng, u=3.0, rows=(32, 44))  # as usual
+    assert head.score_flows(fast_far).score.mean() > 2 * head.score_flows(near).score.mean()
+    speed_only = RegionHead.fit(normal, RegionHeadConfig(window=0.25, weights={"speed": 1.0}))
+    assert speed_only.score_flows(fast_far).score.mean() == pytest.approx(speed_only.score_flows(near).score.mean(), rel=0.2)
 
 
 def test_validation_set_has_every_kind_per_video():

@@ -13,7 +13,7 @@ from typing import Any
 from ammcnet.errors import ConfigError
 
 #: The parts a head can weigh, in report order.
-PARTS: tuple[str, ...] = ("speed", "place", "direction")
+PARTS: tuple[str, ...] = ("speed", "place", "direction", "row")
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,42 @@ class PlacePart:
         return cls(state["scale"])
 
 
+class RowPart:
+    """Speed over the normal speed of that row of windows: the camera's perspective, pooled widely.
+
+    In a fixed camera, how fast normal things move in pixels depends mostly on the distance to
+    the camera, hence on the image row: people near the bottom move more pixels per frame than
+    the same people far away. A row pools every column and frame, so its scale (the 99.9th
+    percentile of the training windows' speed in the row and its two neighbours, floored at
+    ``place_floor`` times the global one) rests on far more windows than a single place.
+    """
+
+    name = "row"
+
+    def __init__(self, scale: np.ndarray) -> None:
+        self.scale = np.asarray(scale, np.float32).ravel()
+
+    @classmethod
+    def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> RowPart:
+        speeds = np.concatenate([f.speed for f in feats])  # (T, R, C)
+        rows = speeds.shape[1]
+        scale = np.array([np.quantile(speeds[:, max(0, r - 1):r + 2], 0.999) for r in range(rows)], np.float32)
+        floor = config.place_floor * max(float(np.quantile(speeds, 0.999)), 1e-6)
+        return cls(np.maximum(scale, floor))
+
+    def score(self, f: WindowFeatures) -> np.ndarray:
+        if f.grid[0] != len(self.scale):
+            raise DataError(f"region grid {f.grid} has {f.grid[0]} rows, fitted on {len(self.scale)}: frames of another size")
+        return f.speed / self.scale[None, :, None]
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"scale": self.scale}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> RowPart:
+        return cls(state["scale"])
+
+
 class DirectionPart:
     """kNN distance of a moving window's (direction histogram, position) to normal moving windows.
 
@@ -132,4 +168,4 @@ def _vectors(f: WindowFeatures, position_weight: float) -> np.ndarray:
 
 
 #: Part classes by name.
-PART_TYPES: dict[str, type] = {p.name: p for p in (SpeedPart, PlacePart, DirectionPart)}
+PART_TYPES: dict[str, type] = {p.name: p for p in (SpeedPart, PlacePart, DirectionPart, RowPart)}
