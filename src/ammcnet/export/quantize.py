@@ -127,7 +127,7 @@ def quantize_onnx(
                             calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                                               "percentile": CalibrationMethod.Percentile}[method])
             _write_metadata(onnx, tmp, {**meta, "ammcnet.precision": "int8",
-                                        "ammcnet.int8_int8_range_feeds": str(len(feeds)),
+                                        "ammcnet.int8_range_feeds": str(len(feeds)),
                                         "ammcnet.int8_float_motion": json.dumps(float_motion)})
     except (AmmcError, ConfigError):
         raise
