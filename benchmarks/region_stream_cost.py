@@ -2,7 +2,9 @@
 
 The head is fitted on the clip's first 160 frames (settings: the defaults, all three parts, the
 object-sized window of Ped2: 34/240), then frames 170-259 are fed one at a time as ``ammcnet detect``
-feeds them. Each stage is timed on its own, single-threaded OpenCV/NumPy as in the detector's worker.
+feeds them. Each stage is timed on its own. torch (which rounds the flow to float16) runs on one
+thread here: with two, its idle OpenMP threads spin after each tiny conversion and slow the DIS
+call that follows in this single-threaded loop, which would charge the flow for torch's spin.
 
 Usage::
 
@@ -18,12 +20,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ammcnet.data.video import open_video
 from ammcnet.regions import RegionHead, RegionHeadConfig, analysis_size
 from ammcnet.regions.features import AnalysisFlow
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.head import features_of
+from ammcnet.utils.float16 import round_float16
 from ammcnet.utils.io import write_json_atomic
 
 FIT, START, STOP = 160, 170, 260
@@ -40,7 +44,7 @@ def stage_times(head: RegionHead, frames: np.ndarray) -> dict[str, float]:
         t1 = time.perf_counter()
         f = flow.backend.compute(prev, cur)
         t2 = time.perf_counter()
-        f = f.astype(np.float16).astype(np.float32)
+        f = round_float16(f)  # as RegionStream.update
         t3 = time.perf_counter()
         feats = features_of(f[None], head.config)
         t4 = time.perf_counter()
@@ -58,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--video", default="../shared/data/real/vtest.avi")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    torch.set_num_threads(1)
     frames = []
     for f in open_video(args.video):
         frames.append(f)

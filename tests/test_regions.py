@@ -14,6 +14,7 @@ from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.online import RegionStream
 from ammcnet.regions.synthetic import KINDS, footage_object_height, make_synthetic, make_validation_set
 from ammcnet.regions.validate import PART_SETS, Footage, ValidationResult, choose, choose_settings
+from ammcnet.utils.float16 import round_float16, to_float16
 
 H, W = 48, 64
 
@@ -158,6 +159,17 @@ def test_row_part_measures_speed_against_the_rows_normal_speed():
     assert head.score_flows(fast_far).score.mean() > 2 * head.score_flows(near).score.mean()
     speed_only = RegionHead.fit(normal, RegionHeadConfig(window=0.25, weights={"speed": 1.0}))
     assert speed_only.score_flows(fast_far).score.mean() == pytest.approx(speed_only.score_flows(near).score.mean(), rel=0.2)
+
+
+def test_float16_rounding_is_numpys_bit_for_bit():
+    """The live flow is rounded like the stored one: torch's conversion must equal NumPy's."""
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(0, 5, 100_000), rng.normal(0, 1e-6, 1000), [0.0, -0.0, 65504.0, 65520.0, 1e9,
+                             np.inf, -np.inf, 6e-8, 3e-8]]).astype(np.float32)
+    with np.errstate(over="ignore"):  # NumPy warns on the values beyond float16's range
+        expected = values.astype(np.float16)
+    np.testing.assert_array_equal(to_float16(values).view(np.uint16), expected.view(np.uint16))
+    np.testing.assert_array_equal(round_float16(values), expected.astype(np.float32))
 
 
 def test_validation_set_has_every_kind_per_video():

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from ammcnet.data.layouts import VideoRef
 from ammcnet.errors import DataError
 from ammcnet.regions.features import AnalysisFlow, analysis_size
+from ammcnet.utils.float16 import to_float16
 
 
 def flows_of_frames(frames: Iterable[np.ndarray], size: tuple[int, int], preset: str = "medium") -> np.ndarray:
@@ -26,7 +27,7 @@ def flows_of_frames(frames: Iterable[np.ndarray], size: tuple[int, int], preset:
     flows = list(AnalysisFlow(size, preset).video(frames))
     if not flows:
         raise DataError("a video needs at least two frames for its flow; remove one-frame videos")
-    return np.stack(flows).astype(np.float16)
+    return to_float16(np.stack(flows))
 
 
 def resized_frames(frames: Iterable[np.ndarray], size: tuple[int, int]) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 from ammcnet.regions.config import PARTS
 from ammcnet.regions.features import AnalysisFlow
 from ammcnet.regions.head import RegionHead, features_of
+from ammcnet.utils.float16 import round_float16
 
 
 @dataclass
@@ -64,7 +65,7 @@ class RegionStream:
         flow = self.flow.update(rgb)
         if flow is None:
             return None
-        flow = flow.astype(np.float16).astype(np.float32)  # as stored offline
+        flow = round_float16(flow)  # as stored offline
         s = self.head.score_features(features_of(flow[None], self.head.config))
         return RegionFrame(float(s.score[0]), {p: float(v[0]) for p, v in s.parts.items()},
                            scale_box(s.boxes[0], self.head.size, rgb.shape[:2]), PARTS[int(s.winner[0])])
