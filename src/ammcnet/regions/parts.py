@@ -43,7 +43,38 @@ class SpeedPart:
         return cls()
 
 
-class PlacePart:
+class _SpeedOverScale:
+    """A part that divides the window speed by a fitted normal-speed scale (per place, per row).
+
+    The scale is stored as the part's whole state, so a loaded part scores exactly like the fitted one.
+    """
+
+    name = ""
+
+    def __init__(self, scale: np.ndarray) -> None:
+        self.scale = np.asarray(scale, np.float32)
+
+    def scale_for(self, f: WindowFeatures) -> np.ndarray:
+        """The scale broadcastable to ``f.speed`` ((T, R, C)); raises for another grid."""
+        raise NotImplementedError
+
+    def score(self, f: WindowFeatures) -> np.ndarray:
+        return f.speed / self.scale_for(f)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"scale": self.scale}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> _SpeedOverScale:
+        return cls(state["scale"])
+
+
+def _floor(speeds: np.ndarray, config: RegionHeadConfig) -> float:
+    """The least scale: ``place_floor`` times the global 99.9th speed percentile (no division by ~0)."""
+    return config.place_floor * max(float(np.quantile(speeds, 0.999)), 1e-6)
+
+
+class PlacePart(_SpeedOverScale):
     """Speed over the normal speed of that place: motion where things are normally still or slow.
 
     The place's scale is the 99.9th percentile of the training windows' speed there, averaged
@@ -52,31 +83,20 @@ class PlacePart:
 
     name = "place"
 
-    def __init__(self, scale: np.ndarray) -> None:
-        self.scale = np.asarray(scale, np.float32)
-
     @classmethod
     def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> PlacePart:
         speeds = np.concatenate([f.speed for f in feats])
         local = np.quantile(speeds, 0.999, axis=0).astype(np.float32)
         local = cv2.blur(local, (3, 3), borderType=cv2.BORDER_REPLICATE)
-        floor = config.place_floor * max(float(np.quantile(speeds, 0.999)), 1e-6)
-        return cls(np.maximum(local, floor))
+        return cls(np.maximum(local, _floor(speeds, config)))
 
-    def score(self, f: WindowFeatures) -> np.ndarray:
+    def scale_for(self, f: WindowFeatures) -> np.ndarray:
         if f.grid != self.scale.shape:
             raise DataError(f"region grid {f.grid} differs from the fitted {self.scale.shape}: frames of another size")
-        return f.speed / self.scale
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {"scale": self.scale}
-
-    @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> PlacePart:
-        return cls(state["scale"])
+        return self.scale
 
 
-class RowPart:
+class RowPart(_SpeedOverScale):
     """Speed over the normal speed of that row of windows: the camera's perspective, pooled widely.
 
     In a fixed camera, how fast normal things move in pixels depends mostly on the distance to
@@ -89,27 +109,19 @@ class RowPart:
     name = "row"
 
     def __init__(self, scale: np.ndarray) -> None:
-        self.scale = np.asarray(scale, np.float32).ravel()
+        super().__init__(np.asarray(scale, np.float32).ravel())
 
     @classmethod
     def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> RowPart:
         speeds = np.concatenate([f.speed for f in feats])  # (T, R, C)
         rows = speeds.shape[1]
         scale = np.array([np.quantile(speeds[:, max(0, r - 1):r + 2], 0.999) for r in range(rows)], np.float32)
-        floor = config.place_floor * max(float(np.quantile(speeds, 0.999)), 1e-6)
-        return cls(np.maximum(scale, floor))
+        return cls(np.maximum(scale, _floor(speeds, config)))
 
-    def score(self, f: WindowFeatures) -> np.ndarray:
+    def scale_for(self, f: WindowFeatures) -> np.ndarray:
         if f.grid[0] != len(self.scale):
             raise DataError(f"region grid {f.grid} has {f.grid[0]} rows, fitted on {len(self.scale)}: frames of another size")
-        return f.speed / self.scale[None, :, None]
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {"scale": self.scale}
-
-    @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> RowPart:
-        return cls(state["scale"])
+        return self.scale[None, :, None]
 
 
 class DirectionPart:
