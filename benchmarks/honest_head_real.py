@@ -31,7 +31,7 @@ from ammcnet.data.video import open_video
 from ammcnet.regions import RegionHead, RegionHeadConfig, analysis_size
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.head import features_of
-from ammcnet.regions.validate import Footage, choose_settings
+from ammcnet.regions.validate import PART_SETS, RELATIVE_PART_SETS, Footage, choose_settings
 from ammcnet.utils.io import write_json_atomic
 
 REAL = Path(os.environ.get("AMMCNET_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data" / "real"
@@ -54,9 +54,9 @@ def clip(name: str, height: int) -> tuple[np.ndarray, np.ndarray]:
     return frames, flows_of_frames(frames, size)
 
 
-def heads_for(config: RegionHeadConfig, fit_flows: np.ndarray) -> dict[str, RegionHead]:
+def heads_for(config: RegionHeadConfig, fit_flows: np.ndarray, extra: dict | None = None) -> dict[str, RegionHead]:
     out = {}
-    for name, weights in HEADS.items():
+    for name, weights in {**HEADS, **(extra or {})}.items():
         cfg = config if weights is None else RegionHeadConfig(window=config.window, weights=weights, height=config.height)
         out[name] = RegionHead.fit_features([features_of(fit_flows, cfg)], cfg)
     return out
@@ -74,20 +74,24 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", default=None)
     ap.add_argument("--height", type=int, default=240)
+    ap.add_argument("--relative-part", action="store_true",
+                    help="also try the perspective-free part (relative) as a candidate, and report it alone")
     args = ap.parse_args(argv)
+    part_sets = PART_SETS + (RELATIVE_PART_SETS if args.relative_part else ())
+    extra = {"relative part alone": {"relative": 1.0}} if args.relative_part else None
     t0 = time.time()
     frames, flows = clip("vtest.avi", args.height)
     sel = choose_settings([Footage("vtest[0:477]", flows[:VTEST_FIT], lambda: frames[:VTEST_FIT])],
-                          RegionHeadConfig(height=args.height), log=lambda m: print("  " + m, flush=True))
+                          RegionHeadConfig(height=args.height), part_sets=part_sets, log=lambda m: print("  " + m, flush=True))
     vtest = {}
-    for name, head in heads_for(sel.best.config, flows[:VTEST_FIT]).items():
+    for name, head in heads_for(sel.best.config, flows[:VTEST_FIT], extra).items():
         s = scored(head, flows)[VTEST_FIT:]
         vtest[name] = {"held_out_false_alarm_rate": round(float((s > threshold(head)).mean()), 4)}
     frames, flows = clip("tree.avi", args.height)
     labels = np.zeros(len(flows) - TREE_FIT, int)
     labels[TREE_HAND[0] - TREE_FIT:] = 1
     tree = {}
-    for name, head in heads_for(RegionHeadConfig(height=args.height), flows[:TREE_FIT]).items():
+    for name, head in heads_for(RegionHeadConfig(height=args.height), flows[:TREE_FIT], extra).items():
         s = scored(head, flows)[TREE_FIT:]
         tree[name] = {"auc": round(float(roc_auc_score(labels, s)), 4),
                       "hand_frames_alarmed": int((s[labels == 1] > threshold(head)).sum()), "hand_frames": int(labels.sum()),

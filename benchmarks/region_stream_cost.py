@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", default="../shared/data/real/vtest.avi")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--relative", action="store_true", help="add the relative part (its blobs are part of the window features)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     frames = []
@@ -69,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(frames) >= STOP:
             break
     frames = np.stack(frames)
-    config = RegionHeadConfig(weights={"speed": 1.0, "place": 1.0, "direction": 1.0}, window=34 / 240)
+    weights = {"speed": 1.0, "place": 1.0, "direction": 1.0, **({"relative": 1.0} if args.relative else {})}
+    config = RegionHeadConfig(weights=weights, window=34 / 240)
     size = analysis_size(frames.shape[1:3], config.height)
     flows = flows_of_frames(frames[:FIT], size, config.flow_preset)
     head = RegionHead.fit([flows[: FIT // 2], flows[FIT // 2:]], config)

@@ -75,7 +75,8 @@ def test_single_training_video_is_cut_into_stretches(normal_videos):
     assert len(head.normal_scores) == 3 and sum(map(len, head.normal_scores)) == 30
 
 
-@pytest.mark.parametrize("weights", [{"speed": 1, "direction": 1, "place": 1}, {"row": 1, "direction": 1}])
+@pytest.mark.parametrize("weights", [{"speed": 1, "direction": 1, "place": 1}, {"row": 1, "direction": 1},
+                                     {"relative": 1, "place": 1}])
 def test_state_round_trip_scores_identically(normal_videos, weights):
     head = RegionHead.fit(normal_videos, RegionHeadConfig(window=0.33, weights=weights))
     again = RegionHead.from_state(head.to_state())
@@ -161,6 +162,41 @@ def test_row_part_measures_speed_against_the_rows_normal_speed():
     assert speed_only.score_flows(fast_far).score.mean() == pytest.approx(speed_only.score_flows(near).score.mean(), rel=0.2)
 
 
+def blocks(frames: int, rows: tuple[int, int], u: float, width: int = 8) -> np.ndarray:
+    """Flows of one block of the given rows moving right by ``u`` px per frame (no noise)."""
+    f = np.zeros((frames, H, W, 2), np.float32)
+    for t in range(frames):
+        x = int(t * 2) % (W - width)
+        f[t, rows[0]:rows[1], x:x + width, 0] = u
+    return f
+
+
+def test_relative_speed_is_the_blobs_speed_over_its_height():
+    """A person twice as near looks twice as tall and moves twice the pixels: the same relative speed."""
+    far = window_features(blocks(3, (4, 14), 1.0), side=16, step=4, relative=True, blob_floor=0.5)
+    near = window_features(blocks(3, (20, 40), 2.0, width=16), side=16, step=4, relative=True, blob_floor=0.5)
+    assert far.relative.max() == pytest.approx(1.0 / 10) and near.relative.max() == pytest.approx(2.0 / 20)
+    assert near.speed.max() > 3 * far.speed.max()  # pixels per frame do depend on the distance
+    r, c = np.unravel_index(far.relative[0].argmax(), far.grid)
+    x0, y0, x1, y1 = far.box(r, c, (H, W))
+    assert y0 < 14 and y1 > 4 and x0 < 8 and x1 > 0  # the window overlaps the blob (columns 0-7 in frame 0)
+    assert window_features(blocks(3, (4, 14), 1.0), side=16, step=4).relative is None  # only on request
+    floored = window_features(blocks(3, (4, 14), 1.0), side=16, step=4, relative=True, blob_floor=1.0)
+    assert floored.relative.max() == pytest.approx(1.0 / 16)  # shorter than the floor: counted as 16 px tall
+
+
+def test_relative_part_ignores_perspective_and_catches_fast_blobs():
+    """Trained on far walkers only: a near walker is not an alarm for ``relative`` but is for ``speed``."""
+    normal = [blocks(30, (4, 14), 1.0) + np.random.default_rng(i).normal(0, 0.02, (30, H, W, 2)).astype(np.float32)
+              for i in range(4)]
+    near = blocks(10, (20, 40), 2.0, width=16)
+    fast = blocks(10, (4, 14), 4.0)
+    relative = RegionHead.fit(normal, RegionHeadConfig(window=0.33, weights={"relative": 1.0}, blob_floor=0.5))
+    speed = RegionHead.fit(normal, RegionHeadConfig(window=0.33, weights={"speed": 1.0}))
+    assert relative.score_flows(near).score.max() < 1.2 < 3 < relative.score_flows(fast).score.min()
+    assert speed.score_flows(near).score.min() > 2
+
+
 def test_float16_rounding_is_numpys_bit_for_bit():
     """The live flow is rounded like the stored one: torch's conversion must equal NumPy's."""
     rng = np.random.default_rng(0)
@@ -195,7 +231,8 @@ def test_online_stream_equals_offline_scores(tmp_path):
     frames = np.full((12, 96, 128, 3), 90, np.uint8)
     for t in range(12):
         frames[t, 30:50, 4 + 6 * t: 20 + 6 * t] = 230  # a bright block moving right, 6 px per frame
-    cfg = RegionHeadConfig(window=0.25, flow_preset="ultrafast", height=48, weights={"speed": 1, "direction": 1, "place": 1})
+    cfg = RegionHeadConfig(window=0.25, flow_preset="ultrafast", height=48,
+                           weights={"speed": 1, "direction": 1, "place": 1, "relative": 1})
     size = (48, 64)
     normal = [flows_of_frames(np.roll(frames, s, axis=2)[:8], size, "ultrafast") for s in range(3)]
     head = RegionHead.fit(normal, cfg)

@@ -13,7 +13,7 @@ from typing import Any
 from ammcnet.errors import ConfigError
 
 #: The parts a head can weigh, in report order.
-PARTS: tuple[str, ...] = ("speed", "place", "direction", "row")
+PARTS: tuple[str, ...] = ("speed", "place", "direction", "row", "relative")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class RegionHeadConfig:
             training windows' 99th speed percentile (slow windows have noisy directions).
         place_floor: the per-place speed scale is at least this fraction of the global one, so a
             place where nothing moved in training does not divide by ~0.
+        blob_floor: the relative part counts blobs shorter than this many window sides as that
+            tall (the window is object-sized, so 1.0 = a typical object).
         position_weight: weight of the (row, column) position against the direction histogram in
             the direction part's kNN.
         neighbours: k of the kNN distance (mean over the k nearest training windows).
@@ -51,6 +53,7 @@ class RegionHeadConfig:
     static: float = 0.5 / 240
     moving: float = 0.25
     place_floor: float = 0.25
+    blob_floor: float = 1.0
     position_weight: float = 1.0
     neighbours: int = 5
     max_train_windows: int = 20000
@@ -68,7 +71,7 @@ class RegionHeadConfig:
         object.__setattr__(self, "weights", weights)
         checks = {
             "height": self.height >= 16, "window": 0 < self.window <= 1, "stride": 0 < self.stride <= 1,
-            "static": self.static >= 0, "moving": self.moving >= 0, "place_floor": 0 < self.place_floor <= 1,
+            "static": self.static >= 0, "moving": self.moving >= 0, "place_floor": 0 < self.place_floor <= 1, "blob_floor": self.blob_floor > 0,
             "position_weight": self.position_weight >= 0, "neighbours": self.neighbours >= 1,
             "max_train_windows": self.max_train_windows >= 10, "scale_quantile": 0.5 <= self.scale_quantile < 1,
             "folds": self.folds >= 2,

@@ -6,6 +6,11 @@ numbers mean the same at any resolution) and the histogram of the pixels' flow d
 weighted by speed and normalised to sum 1 (which way the window's content moves). Sums come
 from one integral image per frame, so all windows cost about as much as one box filter.
 
+On request, a third feature: the speed of the fastest moving blob in the window relative to
+that blob's own height (:func:`relative_speed`). A person near a fixed camera looks taller and
+moves more pixels per frame than the same person far away; their ratio does not depend on the
+distance, so one scale serves every depth, including depths where nothing moved in training.
+
 >>> import numpy as np
 >>> flow = np.zeros((2, 40, 40, 2), np.float32); flow[:, :, :, 0] = 4.0   # all moving right, 4 px
 >>> f = window_features(flow, side=20, step=10)
@@ -53,6 +58,8 @@ class WindowFeatures:
         side: window side in analysis pixels.
         step: window step in analysis pixels.
         size: (H, W) of the analysis grid.
+        relative: (T, R, C) blob speed over blob height (:func:`relative_speed`), or None when
+            not asked for.
     """
 
     speed: np.ndarray
@@ -60,6 +67,12 @@ class WindowFeatures:
     side: int
     step: int
     size: tuple[int, int]
+    relative: np.ndarray | None = None
+
+    def frames(self, a: int, b: int) -> WindowFeatures:
+        """The features of frames ``a`` to ``b`` (exclusive)."""
+        rel = None if self.relative is None else self.relative[a:b]
+        return WindowFeatures(self.speed[a:b], self.directions[a:b], self.side, self.step, self.size, rel)
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -85,11 +98,13 @@ class WindowFeatures:
 CHUNK = 16
 
 
-def window_features(flows: np.ndarray, side: int, step: int) -> WindowFeatures:
+def window_features(flows: np.ndarray, side: int, step: int, relative: bool = False,
+                    blob_floor: float = 1.0) -> WindowFeatures:
     """Window features of (T, H, W, 2) pixel flows on the analysis grid.
 
     The side is rounded to a whole number of steps: speeds are summed per ``step`` x ``step``
-    block in one ``bincount`` pass, and each window adds up its blocks.
+    block in one ``bincount`` pass, and each window adds up its blocks. ``relative`` adds the
+    blob speed over blob height (:func:`relative_speed`), heights floored at ``blob_floor`` sides.
     """
     flows = np.asarray(flows, np.float32)
     t, h, w, _ = flows.shape
@@ -99,7 +114,49 @@ def window_features(flows: np.ndarray, side: int, step: int) -> WindowFeatures:
     parts = [_chunk_features(flows[i:i + CHUNK, : hb * step, : wb * step], step, per_side, h) for i in range(0, max(t, 1), CHUNK)]
     speed = np.concatenate([p[0] for p in parts])
     hist = np.concatenate([p[1] for p in parts])
-    return WindowFeatures(speed, hist, per_side * step, step, (h, w))
+    rel = relative_speed(flows, step, per_side, blob_floor * per_side * step) if relative else None
+    return WindowFeatures(speed, hist, per_side * step, step, (h, w), rel)
+
+
+#: Moving pixels (for blobs): faster than this many pixels per frame per 240 rows of the grid.
+BLOB_STATIC = 0.5 / 240
+#: Smallest blob, as a fraction of the grid's height on each side (16 px at 240 rows).
+BLOB_MIN_SIDE = 1 / 60
+_CLOSE = np.ones((3, 3), np.uint8)
+
+
+def relative_speed(flows: np.ndarray, step: int, per_side: int, floor: float) -> np.ndarray:
+    """(T, R, C): per window, the largest relative speed among the moving blobs that touch it.
+
+    A blob is a connected set of moving pixels (closed by a 3x3 kernel, as in
+    :func:`ammcnet.regions.synthetic.footage_object_height`) of at least ``BLOB_MIN_SIDE``
+    squared of the grid; its relative speed is its mean speed over its bounding-box height, in
+    own heights per frame. Height, not area: a car or a group is wider than a person but about
+    as tall at the same depth. Heights are floored at ``floor`` pixels (an object's size): a slow
+    person's flow breaks into small fragments (Ped2's walkers move about 0.7 px per frame), and a
+    fragment's own height would make it look fast.
+    """
+    t, h, w, _ = flows.shape
+    hb, wb = h // step, w // step
+    out = np.zeros((t, hb - per_side + 1, wb - per_side + 1), np.float32)
+    least = max(2.0, BLOB_MIN_SIDE * h)
+    floor = max(float(floor), least)
+    window = np.ones((per_side, per_side), np.uint8)
+    for i in range(t):
+        speed = cv2.magnitude(np.ascontiguousarray(flows[i, ..., 0]), np.ascontiguousarray(flows[i, ..., 1]))
+        moving = cv2.morphologyEx((speed > BLOB_STATIC * h).astype(np.uint8), cv2.MORPH_CLOSE, _CLOSE)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(moving, connectivity=8)
+        if count <= 1:
+            continue
+        area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+        ratio = np.bincount(labels.ravel(), weights=speed.ravel(), minlength=count) / np.maximum(area, 1.0)
+        ratio /= np.maximum(stats[:, cv2.CC_STAT_HEIGHT], floor)
+        ratio[0] = 0.0
+        ratio[area < least * least] = 0.0
+        blocks = ratio.astype(np.float32)[labels[: hb * step, : wb * step]].reshape(hb, step, wb, step).max(axis=(1, 3))
+        spread = cv2.dilate(blocks, window, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        out[i] = spread[: hb - per_side + 1, : wb - per_side + 1]
+    return out
 
 
 def _chunk_features(flows: np.ndarray, step: int, per_side: int, height: int) -> tuple[np.ndarray, np.ndarray]:

@@ -140,7 +140,8 @@ def _array(value: Any) -> np.ndarray:
 def features_of(flows: np.ndarray, config: RegionHeadConfig) -> WindowFeatures:
     """Window features of analysis-grid flows with the head's window side and step."""
     side = max(2, int(round(config.window * np.shape(flows)[1])))
-    return window_features(flows, side, max(1, int(round(config.stride * side))))
+    return window_features(flows, side, max(1, int(round(config.stride * side))), relative=config.weights["relative"] > 0,
+                           blob_floor=config.blob_floor)
 
 
 def _fold_groups(feats: Sequence[WindowFeatures], folds: int) -> list[list[WindowFeatures]]:
@@ -148,7 +149,7 @@ def _fold_groups(feats: Sequence[WindowFeatures], folds: int) -> list[list[Windo
     if len(feats) == 1:
         f, n = feats[0], len(feats[0].speed)
         cuts = np.linspace(0, n, min(folds, n) + 1).astype(int)
-        return [[WindowFeatures(f.speed[a:b], f.directions[a:b], f.side, f.step, f.size)]
+        return [[f.frames(a, b)]
                 for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
     k = min(folds, len(feats))
     return [list(feats[i::k]) for i in range(k)]

@@ -43,6 +43,32 @@ class SpeedPart:
         return cls()
 
 
+class RelativePart:
+    """The fastest blob's speed over its own height: fast for its size, at any distance (nothing to fit).
+
+    Where the speed part compares pixels per frame, which grow as people come closer to the
+    camera, this one compares own heights per frame (:func:`ammcnet.regions.features.relative_speed`).
+    """
+
+    name = "relative"
+
+    @classmethod
+    def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> RelativePart:
+        return cls()
+
+    def score(self, f: WindowFeatures) -> np.ndarray:
+        if f.relative is None:
+            raise DataError("region head: the relative part needs window features with relative=True")
+        return f.relative
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> RelativePart:
+        return cls()
+
+
 class _SpeedOverScale:
     """A part that divides the window speed by a fitted normal-speed scale (per place, per row).
 
@@ -180,4 +206,4 @@ def _vectors(f: WindowFeatures, position_weight: float) -> np.ndarray:
 
 
 #: Part classes by name.
-PART_TYPES: dict[str, type] = {p.name: p for p in (SpeedPart, PlacePart, DirectionPart, RowPart)}
+PART_TYPES: dict[str, type] = {p.name: p for p in (SpeedPart, PlacePart, DirectionPart, RowPart, RelativePart)}

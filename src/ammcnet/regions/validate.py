@@ -71,10 +71,10 @@ class FeatureCache:
     """Window features per (flow array, window geometry): candidates that share a window share them."""
 
     def __init__(self) -> None:
-        self._store: dict[tuple[int, float, float, int], object] = {}
+        self._store: dict[tuple, object] = {}
 
     def get(self, flows: np.ndarray, config: RegionHeadConfig):
-        key = (id(flows), config.window, config.stride, len(flows))
+        key = (id(flows), config.window, config.stride, len(flows), config.weights["relative"] > 0, config.blob_floor)
         if key not in self._store:
             self._store[key] = features_of(flows, config)
         return self._store[key]
@@ -122,6 +122,14 @@ OBJECT_WINDOW_RANGE: tuple[float, float] = (16 / 240, 64 / 240)
 PART_SETS: tuple[dict[str, float], ...] = (
     {"speed": 1.0}, {"speed": 1.0, "direction": 1.0}, {"speed": 1.0, "place": 1.0},
     {"speed": 1.0, "direction": 1.0, "place": 1.0},
+)
+#: The same sets with the perspective-free part ``relative`` (blob speed over blob height) in
+#: place of ``speed``. The speed part alarms on people who walk nearer the camera than anyone
+#: did in training (they move more pixels per frame); this one does not, but it also ranks
+#: Ped2's anomalies far worse, and the synthetic set cannot tell the two cases apart
+#: (BENCHMARKS.md). Not tried by default.
+RELATIVE_PART_SETS: tuple[dict[str, float], ...] = tuple(
+    {("relative" if p == "speed" else p): w for p, w in s.items()} for s in PART_SETS
 )
 #: The same sets with the perspective part ``row`` in place of ``speed``. Not tried by default: the
 #: synthetic set preferred them on Ped2, whose test then fell by 4.7 points (BENCHMARKS.md).
