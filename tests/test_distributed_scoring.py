@@ -34,7 +34,9 @@ def test_sharded_scores_equal_single_process(tmp_path) -> None:
     assert sub.videos("test") == prepared.videos("test")[1:] and len(sub.num_frames("test")) == 2
     multi = score_prepared_sharded(model, prepared, "test", workers=2, threads_per_worker=1, batch_size=4)
     assert multi.videos == single.videos and np.array_equal(multi.num_frames, single.num_frames)
-    assert list(multi.records) == list(single.records) == ["rgb_psnr", "rgb_commit", "flow_error", "flow_commit"]
+    assert list(multi.records) == list(single.records) == ["rgb_psnr", "rgb_commit", "flow_error", "flow_commit",
+                                                           "rgb_error_local", "rgb_commit_local", "flow_error_local",
+                                                           "flow_commit_local"]
     for k in single.records:
         for a, b in zip(single.records[k], multi.records[k], strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9, err_msg=k)

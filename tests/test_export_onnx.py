@@ -18,7 +18,7 @@ from ammcnet.export import (
     optimize_for_inference,
 )
 from ammcnet.models import AMMCNet, ModelConfig, save_model_file
-from ammcnet.scoring.scorer import mse, psnr
+from ammcnet.scoring.scorer import local_max, mse, psnr, squared_error_map
 
 TINY = ModelConfig(features_root=4, embed_dim=8, n_embed=16)
 
@@ -87,6 +87,10 @@ def test_onnx_runtime_matches_pytorch(tmp_path) -> None:
         "frame_pred": ref.frame_pred, "flow_pred": ref.flow_pred,
         "rgb_psnr": psnr(ref.frame_pred, target), "flow_error": mse(ref.flow_pred, flow_target),
         "rgb_commit": ref.frame_commit_per_sample, "flow_commit": ref.flow_commit_per_sample,
+        "frame_commit_map": ref.frame_commit_map, "flow_commit_map": ref.flow_commit_map,
+        "rgb_error_local": local_max(squared_error_map(ref.frame_pred, target) * 0.25),
+        "flow_error_local": local_max(squared_error_map(ref.flow_pred, flow_target)),
+        "rgb_commit_local": local_max(ref.frame_commit_map), "flow_commit_local": local_max(ref.flow_commit_map),
     }
     for k, v in exp.items():
         diff = np.abs(got[k].astype(np.float64) - v.double().numpy()).max()
@@ -107,9 +111,10 @@ def test_appearance_only_graph(tmp_path) -> None:
     assert b.motion is None and b.input_names == ["frames", "target"]
     frames, target, _, _ = _inputs(2)
     got = b.score(frames, target)
-    assert set(got) == {"frame_pred", "rgb_psnr", "rgb_commit"}
-    ref = ScoringGraph(net)(frames, target)
-    assert np.abs(got["rgb_psnr"] - ref[1].detach().numpy()).max() <= 1e-4
+    assert set(got) == {"frame_pred", "frame_commit_map", "rgb_psnr", "rgb_commit", "rgb_error_local", "rgb_commit_local"}
+    graph = ScoringGraph(net)
+    ref = dict(zip(graph.output_names, graph(frames, target), strict=True))
+    assert np.abs(got["rgb_psnr"] - ref["rgb_psnr"].detach().numpy()).max() <= 1e-4
 
 
 def test_export_cli_and_errors(tmp_path, capsys) -> None:

@@ -116,3 +116,34 @@ def test_onnx_graph_carries_only_records_it_can_compute(toy, tmp_path: Path) -> 
     assert "toy_brightness" in be.output_names and "toy_motion" not in be.output_names
     res = score_prepared(be, toy["prepared"], "test", batch_size=4)
     assert "toy_motion" in res.records  # the scorer computes it beside the graph from the clip input
+
+
+def _output(frame_err: torch.Tensor, commit_map: torch.Tensor | None) -> tuple:
+    """A batch whose prediction misses the target by ``frame_err`` (B, H, W) in [0, 1] units."""
+    from ammcnet.data.clips import ClipBatch
+    from ammcnet.models import AMMCOutput
+
+    b = frame_err.shape[0]
+    target = torch.zeros(b, 3, *frame_err.shape[1:])
+    pred = target + 2.0 * frame_err.sqrt()[:, None].expand_as(target)  # [-1, 1] units: twice the [0, 1] error
+    out = AMMCOutput(pred, None, torch.tensor(0.0), None, torch.zeros(b), None, frame_commit_map=commit_map)
+    return ClipBatch(torch.zeros(b, 12, *frame_err.shape[1:]), target, None, None), out
+
+
+def test_local_records_keep_a_small_error_the_frame_mean_dilutes() -> None:
+    """Same frame mean: one small region wrong (an anomaly) vs a little wrong everywhere (a busy frame)."""
+    from ammcnet.scoring.scorer import Scorer
+
+    err = torch.full((2, 48, 48), 0.01)
+    err[0] = 0.0
+    err[0, 8:16, 30:38] = 0.01 * 48 * 48 / 64  # the same total error in an 8x8 patch
+    commit = torch.zeros(2, 6, 6)
+    commit[0, 1, 4] = 36.0
+    commit[1] = 1.0  # same mean, spread
+    rec = Scorer().records(*_output(err, commit))
+    np.testing.assert_allclose(rec["rgb_psnr"][0].item(), rec["rgb_psnr"][1].item(), rtol=1e-6)
+    assert rec["rgb_error_local"][0] > 5 * rec["rgb_error_local"][1]
+    assert rec["rgb_error_local"][1].item() == pytest.approx(0.01)  # a uniform map: the window mean is the mean
+    assert rec["rgb_commit_local"][0] == 36.0 and rec["rgb_commit_local"][1] == 1.0  # 1x1 windows on a 6x6 map
+    # a backend without commitment maps (a graph exported before they were outputs) skips that record only
+    assert "rgb_commit_local" not in Scorer().records(*_output(err, None)) and "rgb_error_local" in rec

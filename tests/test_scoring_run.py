@@ -72,7 +72,8 @@ def test_scores_do_not_depend_on_batch_size(tiny):
 
     a = score_prepared(tiny["model"], tiny["prepared"], batch_size=1, error_maps=True)
     b = score_prepared(tiny["model"], tiny["prepared"], batch_size=7, error_maps=True)
-    assert list(a.records) == ["rgb_psnr", "rgb_commit", "flow_error", "flow_commit"]
+    assert list(a.records) == ["rgb_psnr", "rgb_commit", "flow_error", "flow_commit",
+                              "rgb_error_local", "rgb_commit_local", "flow_error_local", "flow_commit_local"]
     assert a.num_frames.tolist() == list(TEST_FRAMES) and a.videos == list(ANOMALOUS)
     for name in a.records:
         for x, y in zip(a.records[name], b.records[name], strict=True):
@@ -102,7 +103,8 @@ def test_psnr_record_matches_its_definition(tiny):
 def test_calibration_comes_from_normal_clips(tiny):
     cal = tiny["cal"]
     assert cal["num_frames"] == 10 - 4 and cal["num_videos"] == 1
-    assert set(cal["records"]) == {"rgb_psnr", "rgb_commit", "flow_error", "flow_commit"}
+    assert set(cal["records"]) == {"rgb_psnr", "rgb_commit", "flow_error", "flow_commit",
+                                   "rgb_error_local", "rgb_commit_local", "flow_error_local", "flow_commit_local"}
     st = cal["records"]["rgb_psnr"]
     assert st["min"] <= st["quantiles"]["0.5"] <= st["max"]
     json.dumps(cal)
@@ -129,7 +131,8 @@ def test_cli_test_end_to_end(tiny, capsys):
     from ammcnet.metrics import load_score_file
 
     sf = load_score_file(out / "scores.npz")
-    assert sf.record_names == sorted(["rgb_psnr", "rgb_commit", "flow_error", "flow_commit"])
+    assert sf.record_names == sorted(["rgb_psnr", "rgb_commit", "flow_error", "flow_commit",
+                                      "rgb_error_local", "rgb_commit_local", "flow_error_local", "flow_commit_local"])
     assert load_score_file(out / "honest_scores.npz").record_names == ["anomaly"]
     assert not list(out.rglob("*.tmp*"))  # nothing half-written left behind
 

@@ -184,6 +184,8 @@ class OnnxBackend(_Backend):
             flow_commit=t("flow_commit").mean() if "flow_commit" in r else None,
             frame_commit_per_sample=t("rgb_commit"),
             flow_commit_per_sample=t("flow_commit"),
+            frame_commit_map=t("frame_commit_map"),  # None in graphs exported before the maps were outputs
+            flow_commit_map=t("flow_commit_map"),
         )
 
 

@@ -9,8 +9,10 @@ here (float64 in ``ammcnet test``); the difference is below 1e-4 dB / 1e-7 in pr
 >>> from ammcnet.models import AMMCNet, ModelConfig
 >>> g = ScoringGraph(AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)).eval())
 >>> out = g(torch.zeros(2, 12, 32, 32), torch.zeros(2, 3, 32, 32), torch.zeros(2, 6, 32, 32), torch.zeros(2, 2, 32, 32))
->>> [o.shape[0] for o in out], g.output_names
-([2, 2, 2, 2, 2, 2], ['frame_pred', 'flow_pred', 'rgb_psnr', 'rgb_commit', 'flow_error', 'flow_commit'])
+>>> [o.shape[0] for o in out][:6], g.output_names[:6]
+([2, 2, 2, 2, 2, 2], ['frame_pred', 'flow_pred', 'frame_commit_map', 'flow_commit_map', 'rgb_psnr', 'rgb_commit'])
+>>> out[2].shape, g.output_names[-4:]
+(torch.Size([2, 4, 4]), ['rgb_error_local', 'rgb_commit_local', 'flow_error_local', 'flow_commit_local'])
 """
 
 from __future__ import annotations
@@ -43,7 +45,15 @@ class ScoringGraph(nn.Module):
 
     @property
     def output_names(self) -> list[str]:
-        return ["frame_pred"] + (["flow_pred"] if self.has_motion else []) + self.record_names
+        return self._prediction_names + self.record_names
+
+    @property
+    def _prediction_names(self) -> list[str]:
+        """The model's maps the graph returns besides records: predictions, then memory commitment maps
+        (the local commitment records beside the graph need them)."""
+        if self.has_motion:
+            return ["frame_pred", "flow_pred", "frame_commit_map", "flow_commit_map"]
+        return ["frame_pred", "frame_commit_map"]
 
     def forward(
         self, frames: Tensor, target: Tensor, flows: Tensor | None = None, flow_target: Tensor | None = None
@@ -57,11 +67,12 @@ class ScoringGraph(nn.Module):
             flow_target: (B, 2, H, W) flow t-1 (motion models only).
 
         Returns:
-            Tensors in :attr:`output_names` order: predictions (B, C, H, W) and (B,) records.
+            Tensors in :attr:`output_names` order: predictions (B, C, H, W), commitment maps
+            (B, H/8, W/8) and (B,) records.
         """
         if not self.has_motion:
             flows = flow_target = None
         out = self.model(frames, flows)
         records = self.scorer.records(ClipBatch(frames, target, flows, flow_target), out, self.record_names)
-        preds = [out.frame_pred] + ([out.flow_pred] if self.has_motion else [])
+        preds = [getattr(out, name) for name in self._prediction_names]
         return tuple(preds + [records[n] for n in self.record_names])

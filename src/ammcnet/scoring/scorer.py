@@ -11,7 +11,12 @@ registered once with :func:`register_record`; every path then produces it. Recor
 * ``flow_error``: MSE over 2 x H x W between the predicted flow and the true flow t-1 -> t;
 * ``flow_commit``: motion commitment error of the clip;
 * ``motion_prior``: how unusual the true flow is for where it is (a fitted component,
-  :class:`~ammcnet.scoring.motion_prior.MotionPrior`, present only when the model file has one).
+  :class:`~ammcnet.scoring.motion_prior.MotionPrior`, present only when the model file has one);
+* ``rgb_error_local``, ``flow_error_local``, ``rgb_commit_local``, ``flow_commit_local``: the
+  same errors taken over local windows instead of the whole frame (:func:`local_max`): the mean
+  of the error map in the window where it is largest. A frame mean dilutes a small anomaly among
+  many normal pixels, and a crowded frame's many small errors add up to a large mean; the
+  window maximum keeps the first and not the second.
 
 A record may need more than the clip and the model output: fitted *components* of the scorer
 (saved in the model file) and *extras*, inputs computed beside each clip by the data layer
@@ -78,6 +83,32 @@ def error_map(frame_pred: Tensor, target: Tensor, flow_pred: Tensor | None = Non
     return amap
 
 
+#: Side of the local windows of the ``*_local`` records, as a fraction of the map's height: a
+#: person's height in the footage the project measures (the object-sized analysis windows of the
+#: region head were 0.14 of the height on Ped2's training videos and 0.16-0.19 on the demo's).
+LOCAL_WINDOW = 1 / 6
+
+
+def local_max(amap: Tensor, dtype: torch.dtype = torch.float64, fraction: float = LOCAL_WINDOW) -> Tensor:
+    """(B, H, W) map -> (B,): the largest mean over square windows of side ``fraction * H``.
+
+    Windows step by half a side; a map smaller than a window is one window.
+
+    >>> m = torch.zeros(2, 12, 12); m[1, :2, :2] = 1.0
+    >>> local_max(m).tolist()
+    [0.0, 1.0]
+    """
+    h, w = int(amap.shape[-2]), int(amap.shape[-1])  # plain ints: the window is fixed in an exported graph
+    side = max(1, min(int(round(fraction * h)), h, w))
+    pooled = F.avg_pool2d(amap.to(dtype).unsqueeze(1), side, max(1, side // 2))
+    return pooled.flatten(1).amax(1)
+
+
+def squared_error_map(pred: Tensor, target: Tensor, dtype: torch.dtype = torch.float64) -> Tensor:
+    """(B, C, H, W) pair -> (B, H, W) squared error, mean over channels."""
+    return (pred.to(dtype) - target.to(dtype)).pow(2).mean(1)
+
+
 @dataclass
 class RecordInputs:
     """What a record function sees.
@@ -107,6 +138,9 @@ class RecordSpec:
         extras: needs these clip inputs (:func:`ammcnet.data.clips.register_clip_input`).
         high_is_normal: a high value means normal (its z-score is negated before fusion).
         onnx: computed inside the exported graph too.
+        needs: fields of the model output it reads that a backend may not return (e.g. the
+            commitment maps, absent from graphs exported before they were outputs); the record
+            is skipped where one is None.
     """
 
     name: str
@@ -116,6 +150,7 @@ class RecordSpec:
     extras: tuple[str, ...] = ()
     high_is_normal: bool = False
     onnx: bool = True
+    needs: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, RecordSpec] = {}
@@ -123,7 +158,7 @@ _REGISTRY: dict[str, RecordSpec] = {}
 
 def register_record(name: str, compute: Callable[[RecordInputs], Tensor], *, motion: bool = False,
                     component: str | None = None, extras: tuple[str, ...] = (), high_is_normal: bool = False,
-                    onnx: bool = True, replace: bool = False) -> RecordSpec:
+                    onnx: bool = True, needs: tuple[str, ...] = (), replace: bool = False) -> RecordSpec:
     """Add a record to every scoring path (test, calibrate, detect, bench, export) in one call.
 
     Raises:
@@ -131,7 +166,7 @@ def register_record(name: str, compute: Callable[[RecordInputs], Tensor], *, mot
     """
     if name in _REGISTRY and not replace:
         raise ConfigError(f"score record {name!r} is already registered; pass replace=True to change it")
-    spec = RecordSpec(name, compute, motion, component, tuple(extras), high_is_normal, onnx)
+    spec = RecordSpec(name, compute, motion, component, tuple(extras), high_is_normal, onnx, tuple(needs))
     _REGISTRY[name] = spec
     register_direction(name, NORMAL if high_is_normal else ANOMALOUS)
     return spec
@@ -158,6 +193,12 @@ register_record("flow_error", lambda r: mse(r.out.flow_pred, r.batch.flow_target
 register_record("flow_commit", lambda r: r.out.flow_commit_per_sample.to(r.dtype), motion=True)
 register_record("motion_prior", lambda r: r.components["motion_prior"](r.batch.flow_target.float()).to(r.dtype),
                 motion=True, component=MotionPrior.component)
+register_record("rgb_error_local", lambda r: local_max(squared_error_map(r.out.frame_pred, r.batch.target, r.dtype) * 0.25, r.dtype))
+register_record("rgb_commit_local", lambda r: local_max(r.out.frame_commit_map, r.dtype), needs=("frame_commit_map",))
+register_record("flow_error_local", lambda r: local_max(squared_error_map(r.out.flow_pred, r.batch.flow_target, r.dtype), r.dtype),
+                motion=True)
+register_record("flow_commit_local", lambda r: local_max(r.out.flow_commit_map, r.dtype), motion=True,
+                needs=("flow_commit_map",))
 
 #: Component classes the model file may hold, by name (each has ``to_dict`` / ``from_dict``).
 COMPONENT_TYPES: dict[str, Any] = {MotionPrior.component: MotionPrior, RegionHeadComponent.component: RegionHeadComponent}
@@ -191,7 +232,8 @@ class Scorer(nn.Module):
         """(B,) record tensors by name, in registration order (only ``names`` when given)."""
         inputs = RecordInputs(batch, out, self.components, self.dtype)
         specs = self.specs(out.flow_pred is not None, tuple(batch.extras))
-        return {s.name: s.compute(inputs) for s in specs if names is None or s.name in names}
+        return {s.name: s.compute(inputs) for s in specs
+                if (names is None or s.name in names) and all(getattr(out, f, None) is not None for f in s.needs)}
 
     def error_maps(self, batch: ClipBatch, out: AMMCOutput, flow_weight: float = 0.0) -> Tensor:
         """(B, H, W) per-pixel error maps (see :func:`error_map`)."""
