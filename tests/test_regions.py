@@ -13,7 +13,7 @@ from ammcnet.regions.features import octant
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.online import RegionStream
 from ammcnet.regions.synthetic import KINDS, footage_object_height, make_synthetic, make_validation_set
-from ammcnet.regions.validate import PART_SETS, Footage, ValidationResult, choose, choose_settings
+from ammcnet.regions.validate import PART_SETS, Footage, ValidationResult, choose, choose_settings, object_window
 from ammcnet.utils.float16 import round_float16, to_float16
 
 H, W = 48, 64
@@ -147,6 +147,14 @@ def test_choose_settings_sizes_the_window_and_the_synthetic_objects_by_the_foota
     sel = choose_settings(videos, RegionHeadConfig(flow_preset="ultrafast"), per_kind=1)
     assert sel.object_px == 12  # the walkers are 12 rows tall; frames and flows share the grid here
     assert {r.config.window for r in sel.results} == {12 / H} and len(sel.results) == len(PART_SETS)
+
+
+def test_object_window_follows_the_moving_blobs():
+    """What ``ammcnet bench`` gives the head it fits itself: the window training would choose."""
+    rng = np.random.default_rng(0)
+    assert object_window([walkers(20, rng)], 0.1) == pytest.approx(12 / H)  # 12-row walkers
+    assert object_window([np.zeros((5, H, W, 2), np.float32)], 0.1) == 0.1  # nothing moves: the default
+    assert object_window([blocks(5, (0, 48), 2.0)], 0.1) == pytest.approx(64 / 240)  # taller than the bound
 
 
 def test_row_part_measures_speed_against_the_rows_normal_speed():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from ammcnet.export.quantize import quantize_onnx, synthetic_feeds
 from ammcnet.models import AMMCNet, ModelConfig, PatchDiscriminator, init_weights_normal, load_model_file
 from ammcnet.regions import RegionHead, RegionHeadConfig, analysis_size
 from ammcnet.regions.footage import flows_of_frames
+from ammcnet.regions.validate import object_window
 from ammcnet.scoring.region_head import RegionHeadComponent
 from ammcnet.scoring.scorer import Scorer, load_scorer
 from ammcnet.training.presets import load_preset
@@ -351,7 +352,8 @@ def _region_counterpart(scorer: Scorer | None, video: Any, frames: int) -> tuple
     """(the scorer to time beside ``scorer``, whether ``scorer`` has a region head).
 
     A scorer with a head is timed without it; one without gets a head fitted on the video's own
-    first frames (the bench times, it does not judge).
+    first frames (the bench times, it does not judge), with the object-sized window that
+    training would give it (:func:`ammcnet.regions.validate.object_window`).
     """
     comps = dict(scorer.components) if scorer is not None else {}
     if REGION_HEAD in comps:
@@ -359,7 +361,9 @@ def _region_counterpart(scorer: Scorer | None, video: Any, frames: int) -> tuple
     clip = [f for _, f in zip(range(max(8, frames // 2)), video, strict=False)]
     config = RegionHeadConfig()
     size = analysis_size(clip[0].shape[:2], config.height)
-    head = RegionHead.fit([flows_of_frames(clip, size, config.flow_preset).astype(np.float32)], config)
+    flows = flows_of_frames(clip, size, config.flow_preset).astype(np.float32)
+    config = replace(config, window=object_window([flows], config.window))
+    head = RegionHead.fit([flows], config)
     return Scorer({**comps, REGION_HEAD: RegionHeadComponent(head)}), False
 
 

@@ -145,6 +145,17 @@ MIN_STRETCH = 40
 SYNTHETIC_PER_KIND = 3
 
 
+def object_window(flows: Sequence[np.ndarray], default: float) -> float:
+    """The object-sized window side (a fraction of the grid height) of normal flows: the median
+    moving blob's height, within :data:`OBJECT_WINDOW_RANGE`; ``default`` when nothing moves."""
+    height = footage_object_height(flows)
+    return default if height is None else _window_for(height, int(np.shape(flows[0])[1]))
+
+
+def _window_for(height: float, rows: int) -> float:
+    return float(np.clip(height / rows, *OBJECT_WINDOW_RANGE))
+
+
 @dataclass
 class Footage:
     """One normal training video (or stretch) for validation: its analysis flows and frames."""
@@ -222,7 +233,7 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
                                 per_kind=per_kind, motions=motions, side=side)
     synth_flows = [(flows_of_frames(v.frames, size, base.flow_preset), v.labels, v.kind) for v in synth]
     if windows is None:
-        windows = WINDOWS if height is None else (float(np.clip(height / size[0], *OBJECT_WINDOW_RANGE)),)
+        windows = WINDOWS if height is None else (_window_for(height, size[0]),)
     cache, results = FeatureCache(), []
     for window in windows:
         for weights in part_sets:
