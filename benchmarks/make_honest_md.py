@@ -184,13 +184,15 @@ def main() -> None:
         e = json.loads(speed_file.read_text())["end_to_end"]
         lines += ["", "### Online cost", "",
                   f"`ammcnet bench --preset cpu-lite --video ../shared/data/real/vtest.avi --frames 120 --train-steps 0 --no-onnx` "
-                  f"(random weights, {e['video']}; the region head fitted on the video's first frames, in its own worker thread): "
+                  f"(random weights, {e['video']}; the region head fitted on the video's first frames with the object-sized window "
+                  "training would give it, in its own worker thread): "
                   f"end to end {e['with_region_head']['fps']:.1f} fps with the head against {e['without_region_head']['fps']:.1f} fps "
                   f"without, measured one after the other in one run: **{e['region_head_rate_ratio']:.2f}x** (target 0.80x, not met). "
                   "The head's DIS flow at 240x320 costs more than the model at 96x96. Idle machine. The head rounds each live flow "
                   "to float16 with torch (`ammcnet.utils.float16`), bit-identical to NumPy's cast but without holding the GIL for a "
                   "millisecond per frame; runs of this command alternating the two versions: NumPy 0.41x and 0.50x, torch 0.67x and "
-                  "0.68x (before, under load 3-4: 0.62x; the head's share grows as the model gets faster)."]
+                  "0.68x (before, under load 3-4: 0.62x; the head's share grows as the model gets faster). Three runs of the "
+                  "stored version, with the object-sized window: 0.64x, 0.68x and 0.66x (stored)."]
     cost_file = RESULTS / "region-stream-cost.json"
     if cost_file.exists():
         c = json.loads(cost_file.read_text())
