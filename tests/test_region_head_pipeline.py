@@ -78,7 +78,8 @@ def test_model_file_keeps_the_fitted_head(run):
 
 def test_test_reports_the_region_head_as_the_honest_score(run, capsys):
     out = run["tmp"] / "out"
-    assert main(["test", str(run["run"]), str(run["root"]), "--out", str(out), "--no-progress"]) == 0
+    cache = ["--cache-dir", str(run["tmp"] / "cache")]
+    assert main(["test", str(run["run"]), str(run["root"]), "--out", str(out), "--no-progress", *cache]) == 0
     assert "region head" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["honest"]["name"].startswith("honest (region head")
@@ -89,6 +90,13 @@ def test_test_reports_the_region_head_as_the_honest_score(run, capsys):
     region = load_score_file(out / "scores.npz").records["region"][0]
     fast = np.isin(np.arange(len(region)), list(FAST))
     assert region[fast].min() > region[~fast][4:].max()  # the racing block outscores every normal frame
+    # the analysis flows were kept with the prepared data; a second run reads them and scores alike
+    cached = list(run["tmp"].rglob("region-flows/test/t1/analysis-flow-*.npy"))
+    assert len(cached) == 1, cached
+    stamp = cached[0].stat().st_mtime_ns
+    assert main(["test", str(run["run"]), str(run["root"]), "--out", str(out / "again"), "--no-progress", "--quiet", *cache]) == 0
+    assert cached[0].stat().st_mtime_ns == stamp  # read, not written again
+    np.testing.assert_array_equal(load_score_file(out / "again" / "scores.npz").records["region"][0], region)
 
 
 def test_detector_alarms_on_the_head_and_matches_offline(run):

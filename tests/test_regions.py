@@ -252,3 +252,31 @@ def test_online_stream_equals_offline_scores(tmp_path):
     assert online[0] is None
     np.testing.assert_allclose([r.score for r in online[1:]], offline[1:], rtol=1e-5, atol=1e-6)
     assert all(0 <= r.box[0] < r.box[2] <= 128 for r in online[1:])
+
+
+def test_analysis_flows_are_cached_per_source_grid_and_preset(tmp_path):
+    import cv2
+
+    from ammcnet.regions.footage import cached_flows
+
+    src = tmp_path / "frames"
+    src.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(src / f"{i:03d}.png"), np.full((8, 8, 3), 40 * i, np.uint8))
+    calls = []
+
+    def compute(value: float = 1.0):
+        calls.append(value)
+        return np.full((3, 8, 8, 2), value, np.float16)
+
+    cache = tmp_path / "cache" / "test" / "01"
+    first = cached_flows(cache, src, (8, 8), "medium", compute)
+    again = cached_flows(cache, src, (8, 8), "medium", lambda: compute(2.0))
+    assert calls == [1.0] and np.array_equal(first, again)  # read back, not recomputed
+    cached_flows(cache, src, (8, 8), "fast", lambda: compute(3.0))  # another preset: its own entry
+    cv2.imwrite(str(src / "003.png"), np.zeros((8, 8, 3), np.uint8))  # the footage changed
+    assert cached_flows(cache, src, (8, 8), "medium", lambda: compute(4.0))[0, 0, 0, 0] == 4.0
+    assert calls == [1.0, 3.0, 4.0]
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    assert cached_flows(blocked / "x", src, (8, 8), "medium", lambda: compute(5.0))[0, 0, 0, 0] == 5.0  # unwritable: still scores

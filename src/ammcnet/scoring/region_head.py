@@ -27,13 +27,15 @@ from ammcnet.data.video import open_video
 from ammcnet.errors import DataError
 from ammcnet.metrics.records import ANOMALOUS, register_direction
 from ammcnet.regions import FrameScores, RegionHead, RegionHeadConfig, analysis_size
-from ammcnet.regions.footage import flows_of_frames, resized_frames
+from ammcnet.regions.footage import cached_flows, flows_of_frames, resized_frames
 from ammcnet.regions.head import features_of
 from ammcnet.regions.online import RegionStream
 from ammcnet.regions.validate import Footage, Selection, choose_settings
 
 log = logging.getLogger(__name__)
 
+#: Folder of a prepared dataset where the analysis flows of its sources are kept.
+FLOW_CACHE = "region-flows"
 #: The record name of the head's per-frame score.
 RECORD = "region"
 register_direction(RECORD, ANOMALOUS)
@@ -69,10 +71,19 @@ class RegionHeadComponent(nn.Module):
 
     def score_split(self, prepared: Any, split: str, videos: Sequence[str] | None = None, *,
                     progress: bool | None = False) -> list[FrameScores]:
-        """Scores of the videos of a prepared split, read from their sources."""
+        """Scores of the videos of a prepared split, read from their sources; the analysis flows are
+        kept in the prepared dataset's ``region-flows`` folder (:func:`~ammcnet.regions.footage.cached_flows`), so a second
+        ``ammcnet test`` of the same split skips them."""
         names = list(videos) if videos is not None else prepared.videos(split)
         bar = tqdm(names, desc="region head", unit="video", disable=None if progress is None else not progress, leave=False)
-        return [self.score_source(prepared.source(split, v)) for v in bar]
+        out = []
+        for v in bar:
+            source = prepared.source(split, v)
+            size, preset = self.head.size, self.head.config.flow_preset
+            flows = cached_flows(Path(prepared.root) / FLOW_CACHE / split / v, source, size, preset,
+                                 partial(flows_of_frames, open_video(source), size, preset))
+            out.append(self.head.score_features(features_of(flows.astype(np.float32), self.head.config)))
+        return out
 
     def stream(self) -> RegionStream:
         """An online scorer of one stream (frames of any size, one at a time)."""
