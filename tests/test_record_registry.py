@@ -13,12 +13,12 @@ import torch
 from ammcnet.bench import score_stream
 from ammcnet.cli import main
 from ammcnet.data import prepare_dataset
-from ammcnet.data.clips import register_clip_input, unregister_clip_input
+from ammcnet.data.clips import ClipBatch, register_clip_input, unregister_clip_input
 from ammcnet.errors import ConfigError
 from ammcnet.metrics import load_score_file
-from ammcnet.models import AMMCNet, ModelConfig, save_model_file
+from ammcnet.models import AMMCNet, AMMCOutput, ModelConfig, save_model_file
 from ammcnet.scoring import calibrate, score_prepared
-from ammcnet.scoring.scorer import register_record, registered_records, unregister_record
+from ammcnet.scoring.scorer import Scorer, register_record, registered_records, unregister_record
 
 SIZE = (32, 32)
 N = 10
@@ -120,9 +120,6 @@ def test_onnx_graph_carries_only_records_it_can_compute(toy, tmp_path: Path) -> 
 
 def _output(frame_err: torch.Tensor, commit_map: torch.Tensor | None) -> tuple:
     """A batch whose prediction misses the target by ``frame_err`` (B, H, W) in [0, 1] units."""
-    from ammcnet.data.clips import ClipBatch
-    from ammcnet.models import AMMCOutput
-
     b = frame_err.shape[0]
     target = torch.zeros(b, 3, *frame_err.shape[1:])
     pred = target + 2.0 * frame_err.sqrt()[:, None].expand_as(target)  # [-1, 1] units: twice the [0, 1] error
@@ -132,8 +129,6 @@ def _output(frame_err: torch.Tensor, commit_map: torch.Tensor | None) -> tuple:
 
 def test_local_records_keep_a_small_error_the_frame_mean_dilutes() -> None:
     """Same frame mean: one small region wrong (an anomaly) vs a little wrong everywhere (a busy frame)."""
-    from ammcnet.scoring.scorer import Scorer
-
     err = torch.full((2, 48, 48), 0.01)
     err[0] = 0.0
     err[0, 8:16, 30:38] = 0.01 * 48 * 48 / 64  # the same total error in an 8x8 patch

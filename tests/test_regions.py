@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -10,10 +11,17 @@ from ammcnet.errors import ConfigError, DataError
 from ammcnet.metrics.alarms import alarm_report
 from ammcnet.regions import RegionHead, RegionHeadConfig, window_features
 from ammcnet.regions.features import octant
-from ammcnet.regions.footage import flows_of_frames
+from ammcnet.regions.footage import cached_flows, flows_of_frames
 from ammcnet.regions.online import RegionStream
 from ammcnet.regions.synthetic import KINDS, footage_object_height, make_synthetic, make_validation_set
-from ammcnet.regions.validate import PART_SETS, Footage, ValidationResult, choose, choose_settings, object_window
+from ammcnet.regions.validate import (
+    PART_SETS,
+    Footage,
+    ValidationResult,
+    choose,
+    choose_settings,
+    object_window,
+)
 from ammcnet.utils.float16 import round_float16, to_float16
 
 H, W = 48, 64
@@ -255,10 +263,6 @@ def test_online_stream_equals_offline_scores(tmp_path):
 
 
 def test_analysis_flows_are_cached_per_source_grid_and_preset(tmp_path):
-    import cv2
-
-    from ammcnet.regions.footage import cached_flows
-
     src = tmp_path / "frames"
     src.mkdir()
     for i in range(3):
