@@ -125,11 +125,23 @@ BLOB_MIN_SIDE = 1 / 60
 _CLOSE = np.ones((3, 3), np.uint8)
 
 
+def moving_blobs(flow: np.ndarray, static: float) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Connected moving pixels of one (H, W, 2) flow: (count, labels, stats, speed) as OpenCV's
+    ``connectedComponentsWithStats`` gives them (label 0 = still), and the pixel speeds.
+
+    Moving = faster than ``static`` pixels per frame; the mask is closed by a 3x3 kernel first so
+    a walker's limbs and body join.
+    """
+    speed = np.hypot(flow[..., 0], flow[..., 1])
+    moving = cv2.morphologyEx((speed > static).astype(np.uint8), cv2.MORPH_CLOSE, _CLOSE)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(moving, connectivity=8)
+    return count, labels, stats, speed
+
+
 def relative_speed(flows: np.ndarray, step: int, per_side: int, floor: float) -> np.ndarray:
     """(T, R, C): per window, the largest relative speed among the moving blobs that touch it.
 
-    A blob is a connected set of moving pixels (closed by a 3x3 kernel, as in
-    :func:`ammcnet.regions.synthetic.footage_object_height`) of at least ``BLOB_MIN_SIDE``
+    A blob is a connected set of moving pixels (:func:`moving_blobs`) of at least ``BLOB_MIN_SIDE``
     squared of the grid; its relative speed is its mean speed over its bounding-box height, in
     own heights per frame. Height, not area: a car or a group is wider than a person but about
     as tall at the same depth. Heights are floored at ``floor`` pixels (an object's size): a slow
@@ -143,9 +155,7 @@ def relative_speed(flows: np.ndarray, step: int, per_side: int, floor: float) ->
     floor = max(float(floor), least)
     window = np.ones((per_side, per_side), np.uint8)
     for i in range(t):
-        speed = cv2.magnitude(np.ascontiguousarray(flows[i, ..., 0]), np.ascontiguousarray(flows[i, ..., 1]))
-        moving = cv2.morphologyEx((speed > BLOB_STATIC * h).astype(np.uint8), cv2.MORPH_CLOSE, _CLOSE)
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(moving, connectivity=8)
+        count, labels, stats, speed = moving_blobs(flows[i], BLOB_STATIC * h)
         if count <= 1:
             continue
         area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)

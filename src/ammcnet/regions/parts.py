@@ -43,7 +43,7 @@ class SpeedPart:
         return cls()
 
 
-class RelativePart:
+class RelativePart(SpeedPart):
     """The fastest blob's speed over its own height: fast for its size, at any distance (nothing to fit).
 
     Where the speed part compares pixels per frame, which grow as people come closer to the
@@ -52,21 +52,10 @@ class RelativePart:
 
     name = "relative"
 
-    @classmethod
-    def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> RelativePart:
-        return cls()
-
     def score(self, f: WindowFeatures) -> np.ndarray:
         if f.relative is None:
             raise DataError("region head: the relative part needs window features with relative=True")
         return f.relative
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {}
-
-    @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> RelativePart:
-        return cls()
 
 
 class _SpeedOverScale:

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from ammcnet.errors import ConfigError
+from ammcnet.regions.features import moving_blobs
 
 #: The kinds of synthetic anomaly, in report order.
 KINDS: tuple[str, ...] = ("patch", "fast", "backwards", "against")
@@ -206,13 +207,10 @@ def footage_object_height(flows: Sequence[np.ndarray], static: float = 0.5, ever
     the footage's objects are). Blobs are connected moving pixels (speed above ``static``, closed
     by a 3x3 kernel) of at least ``min_area`` pixels, in every ``every``-th frame.
     """
-    kernel = np.ones((3, 3), np.uint8)
     heights: list[int] = []
     for f in flows:
         for t in range(0, len(f), every):
-            moving = (np.hypot(f[t, ..., 0], f[t, ..., 1]) > static).astype(np.uint8)
-            moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, kernel)
-            count, _, stats, _ = cv2.connectedComponentsWithStats(moving, connectivity=8)
+            count, _, stats, _ = moving_blobs(f[t], static)
             heights.extend(int(st[cv2.CC_STAT_HEIGHT]) for st in stats[1:count] if st[cv2.CC_STAT_AREA] >= min_area)
     return float(np.median(heights)) if heights else None
 
