@@ -5,6 +5,7 @@ Plain helper functions (tiny datasets, ``shared_path``) live in ``helpers.py``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,18 @@ from helpers import SHARED
 # The tests run tiny models: one torch thread is fastest for them, and on a machine whose cores
 # are busy with other work, several spin-waiting threads per process run many times slower.
 torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Datasets the commands prepare go to a temporary cache, not the user's ``~/.cache/ammcnet``."""
+    before = os.environ.get("AMMCNET_CACHE")
+    os.environ["AMMCNET_CACHE"] = str(tmp_path_factory.mktemp("ammcnet-cache"))
+    yield
+    if before is None:
+        os.environ.pop("AMMCNET_CACHE", None)
+    else:
+        os.environ["AMMCNET_CACHE"] = before
 
 
 @pytest.fixture(scope="session")
