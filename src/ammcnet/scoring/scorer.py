@@ -67,6 +67,11 @@ def mse(pred: Tensor, target: Tensor, dtype: torch.dtype = torch.float64) -> Ten
     return (pred.to(dtype) - target.to(dtype)).pow(2).flatten(1).mean(1)
 
 
+def squared_error_map(pred: Tensor, target: Tensor, dtype: torch.dtype = torch.float64) -> Tensor:
+    """(B, C, H, W) pair -> (B, H, W) squared error, mean over channels."""
+    return (pred.to(dtype) - target.to(dtype)).pow(2).mean(1)
+
+
 def error_map(frame_pred: Tensor, target: Tensor, flow_pred: Tensor | None = None,
               flow_target: Tensor | None = None, flow_weight: float = 0.0) -> Tensor:
     """Per-pixel anomaly map (B, H, W): squared error in [0, 1] units, mean over RGB channels.
@@ -74,9 +79,9 @@ def error_map(frame_pred: Tensor, target: Tensor, flow_pred: Tensor | None = Non
     With ``flow_weight > 0`` the motion stream's per-pixel squared flow error (mean over u, v),
     resized to the frame grid if needed, is added with that weight.
     """
-    amap = ((frame_pred.float() - target.float()) * 0.5).pow(2).mean(1)
+    amap = squared_error_map(frame_pred, target, torch.float32) * 0.25  # [-1, 1] -> [0, 1] units
     if flow_weight and flow_pred is not None and flow_target is not None:
-        fmap = (flow_pred.float() - flow_target.float()).pow(2).mean(1, keepdim=True)
+        fmap = squared_error_map(flow_pred, flow_target, torch.float32).unsqueeze(1)
         if fmap.shape[-2:] != amap.shape[-2:]:
             fmap = F.interpolate(fmap, size=amap.shape[-2:], mode="bilinear", align_corners=False)
         amap = amap + flow_weight * fmap[:, 0]
@@ -102,11 +107,6 @@ def local_max(amap: Tensor, dtype: torch.dtype = torch.float64, fraction: float 
     side = max(1, min(int(round(fraction * h)), h, w))
     pooled = F.avg_pool2d(amap.to(dtype).unsqueeze(1), side, max(1, side // 2))
     return pooled.flatten(1).amax(1)
-
-
-def squared_error_map(pred: Tensor, target: Tensor, dtype: torch.dtype = torch.float64) -> Tensor:
-    """(B, C, H, W) pair -> (B, H, W) squared error, mean over channels."""
-    return (pred.to(dtype) - target.to(dtype)).pow(2).mean(1)
 
 
 @dataclass
