@@ -34,7 +34,7 @@ from ammcnet.data.layouts import discover_dataset
 from ammcnet.metrics.alarms import alarm_report
 from ammcnet.regions import RegionHead, RegionHeadConfig
 from ammcnet.regions.features import analysis_size
-from ammcnet.regions.footage import flows_of_frames, resized_frames, video_size
+from ammcnet.regions.footage import FLOW_CACHE_VERSION, flows_of_frames, resized_frames, video_size
 from ammcnet.regions.head import features_of
 from ammcnet.regions.validate import (
     PART_SETS,
@@ -52,7 +52,7 @@ BASELINES = {"max local speed": {"speed": 1.0}, "per-position speed ratio": {"pl
 def cached_flows(videos, size, preset, work: Path, tag: str) -> list[np.ndarray]:
     out = []
     for v in videos:
-        path = work / f"{tag}-{v.name}-{size[0]}x{size[1]}-{preset}.npy"
+        path = work / f"{tag}-{v.name}-{size[0]}x{size[1]}-{preset}-v{FLOW_CACHE_VERSION}.npy"  # a new flow, a new file
         if not path.exists():
             tmp = path.with_suffix(".tmp.npy")
             np.save(tmp, flows_of_frames(v.open(), size, preset))

@@ -22,6 +22,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,16 +49,17 @@ def causal(s: np.ndarray, sigma: float = 3.0) -> np.ndarray:
     return np.array([padded[i:i + len(taps)] @ taps for i in range(len(s))])
 
 
-def clip(name: str, height: int) -> tuple[np.ndarray, np.ndarray]:
+def clip(name: str, config: RegionHeadConfig) -> tuple[np.ndarray, np.ndarray]:
     frames = open_video(REAL / name).read_all()
-    size = analysis_size(frames.shape[1:3], height)
-    return frames, flows_of_frames(frames, size)
+    size = analysis_size(frames.shape[1:3], config.height)
+    return frames, flows_of_frames(frames, size, config.flow_preset)
 
 
 def heads_for(config: RegionHeadConfig, fit_flows: np.ndarray, extra: dict | None = None) -> dict[str, RegionHead]:
     out = {}
     for name, weights in {**HEADS, **(extra or {})}.items():
-        cfg = config if weights is None else RegionHeadConfig(window=config.window, weights=weights, height=config.height)
+        cfg = config if weights is None else replace(RegionHeadConfig(window=config.window, weights=weights, height=config.height),
+                                                    flow_preset=config.flow_preset)
         out[name] = RegionHead.fit_features([features_of(fit_flows, cfg)], cfg)
     return out
 
@@ -74,24 +76,26 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", default=None)
     ap.add_argument("--height", type=int, default=240)
+    ap.add_argument("--preset", default=RegionHeadConfig().flow_preset, help="DIS preset of the analysis flow")
     ap.add_argument("--relative-part", action="store_true",
                     help="also try the perspective-free part (relative) as a candidate, and report it alone")
     args = ap.parse_args(argv)
     part_sets = PART_SETS + (RELATIVE_PART_SETS if args.relative_part else ())
     extra = {"relative part alone": {"relative": 1.0}} if args.relative_part else None
     t0 = time.time()
-    frames, flows = clip("vtest.avi", args.height)
+    base = RegionHeadConfig(height=args.height, flow_preset=args.preset)
+    frames, flows = clip("vtest.avi", base)
     sel = choose_settings([Footage("vtest[0:477]", flows[:VTEST_FIT], lambda: frames[:VTEST_FIT])],
-                          RegionHeadConfig(height=args.height), part_sets=part_sets, log=lambda m: print("  " + m, flush=True))
+                          base, part_sets=part_sets, log=lambda m: print("  " + m, flush=True))
     vtest = {}
     for name, head in heads_for(sel.best.config, flows[:VTEST_FIT], extra).items():
         s = scored(head, flows)[VTEST_FIT:]
         vtest[name] = {"held_out_false_alarm_rate": round(float((s > threshold(head)).mean()), 4)}
-    frames, flows = clip("tree.avi", args.height)
+    frames, flows = clip("tree.avi", base)
     labels = np.zeros(len(flows) - TREE_FIT, int)
     labels[TREE_HAND[0] - TREE_FIT:] = 1
     tree = {}
-    for name, head in heads_for(RegionHeadConfig(height=args.height), flows[:TREE_FIT], extra).items():
+    for name, head in heads_for(base, flows[:TREE_FIT], extra).items():
         s = scored(head, flows)[TREE_FIT:]
         tree[name] = {"auc": round(float(roc_auc_score(labels, s)), 4),
                       "hand_frames_alarmed": int((s[labels == 1] > threshold(head)).sum()), "hand_frames": int(labels.sum()),

@@ -36,13 +36,13 @@ FIT, START, STOP = 160, 170, 260
 def stage_times(head: RegionHead, frames: np.ndarray) -> dict[str, float]:
     """Mean milliseconds per frame of each stage of ``RegionStream.update``."""
     flow = AnalysisFlow(head.size, head.config.flow_preset)
-    spent = {"resize": 0.0, "flow": 0.0, "float16 round trip": 0.0, "window features": 0.0, "parts and fusion": 0.0}
-    prev = flow.resize(frames[0])
+    spent = {"grey and resize": 0.0, "flow": 0.0, "float16 round trip": 0.0, "window features": 0.0, "parts and fusion": 0.0}
+    prev = flow.grey(frames[0])
     for rgb in frames[1:]:
         t0 = time.perf_counter()
-        cur = flow.resize(rgb)
+        cur = flow.grey(rgb)
         t1 = time.perf_counter()
-        f = flow.backend.compute(prev, cur)
+        f = flow.backend.compute_grey(prev, cur)
         t2 = time.perf_counter()
         f = round_float16(f)  # as RegionStream.update
         t3 = time.perf_counter()

@@ -8,10 +8,12 @@ import pytest
 import torch
 
 from ammcnet.errors import ConfigError, DataError
+from ammcnet.flow.backends import DISFlow
 from ammcnet.metrics.alarms import alarm_report
 from ammcnet.regions import RegionHead, RegionHeadConfig, window_features
 from ammcnet.regions.features import octant
-from ammcnet.regions.footage import cached_flows, flows_of_frames
+from ammcnet.regions.footage import cached_flows, flows_of_frames, resized_frames
+from ammcnet.regions.head import features_of
 from ammcnet.regions.online import RegionStream
 from ammcnet.regions.synthetic import KINDS, footage_object_height, make_synthetic, make_validation_set
 from ammcnet.regions.validate import (
@@ -45,6 +47,44 @@ def normal_videos() -> list[np.ndarray]:
 def test_octant_matches_angles():
     ang = np.deg2rad(np.arange(5, 360, 45.0))
     assert octant(np.cos(ang), np.sin(ang)).tolist() == list(range(8))
+
+
+def test_direction_histogram_bins_every_sector():
+    ang = np.deg2rad(np.arange(5, 360, 45.0))
+    flow = np.zeros((8, H, W, 2), np.float32)
+    flow[..., 0], flow[..., 1] = np.cos(ang)[:, None, None], np.sin(ang)[:, None, None]
+    f = window_features(flow, side=16, step=8)
+    assert f.directions[:, 2, 3].argmax(1).tolist() == list(range(8))
+    np.testing.assert_allclose(f.directions.sum(-1), 1.0, rtol=1e-6)
+
+
+def test_resized_frames_give_the_footages_own_flow():
+    """Synthetic anomalies are pasted into resized frames: their flow must be the footage's."""
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(rng.integers(0, 255, (120, 200, 3), dtype=np.uint8), (7, 7), 2)
+    frames = np.stack([scene[:, 20 - 2 * t: 180 - 2 * t] for t in range(3)])  # the scene shifts right
+    small = resized_frames(frames, (48, 64))
+    assert small.shape == (3, 48, 64, 3) and np.array_equal(small[..., 0], small[..., 2])
+    np.testing.assert_array_equal(flows_of_frames(small, (48, 64), "fast"), flows_of_frames(frames, (48, 64), "fast"))
+
+
+def test_direction_part_distances_are_the_exact_nearest_neighbours(normal_videos):
+    cfg = RegionHeadConfig(window=0.25, weights={"speed": 1, "direction": 1, "place": 0})
+    head = RegionHead.fit(normal_videos, cfg)
+    part = head.parts["direction"]
+    f = features_of(normal_videos[0][:5] * 3.0, cfg)
+    got = part.score(f)
+    moving = f.speed >= part.threshold
+    vectors = np.concatenate([f.directions, np.broadcast_to(f.positions(), f.speed.shape + (2,))], -1)[moving]
+    brute = np.sort(np.linalg.norm(vectors[:, None] - part.bank[None], axis=-1), axis=1)[:, : part.neighbours].mean(1)
+    assert moving.any() and not moving.all()
+    np.testing.assert_allclose(got[moving], brute, rtol=1e-5)
+    assert (got[~moving] == 0).all()
+
+
+def test_unrefined_dis_preset_skips_the_variational_refinement():
+    assert DISFlow("medium-unrefined")._dis.getVariationalRefinementIterations() == 0
+    assert DISFlow("medium")._dis.getVariationalRefinementIterations() > 0
 
 
 def test_window_speed_in_frame_heights_and_boxes():

@@ -17,7 +17,7 @@ LAYOUTS: tuple[str, ...] = ("auto", "frames", "ucsd", "avenue", "shanghaitech", 
 #: Optical flow backends selectable by name.
 FLOW_BACKENDS: tuple[str, ...] = ("dis", "farneback", "flo")
 #: DIS presets, fastest first.
-DIS_PRESET_NAMES: tuple[str, ...] = ("ultrafast", "fast", "medium")
+DIS_PRESET_NAMES: tuple[str, ...] = ("ultrafast", "fast", "medium-unrefined", "medium")
 
 
 def preset_dir() -> Path:

@@ -20,13 +20,14 @@ distance, so one scale serves every depth, including depths where nothing moved 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from ammcnet.flow.backends import get_flow_backend
+from ammcnet.flow.backends import DISFlow
 
 #: Direction sectors of the histogram (45 degrees each, counted from +u towards +v).
 DIRECTIONS = 8
@@ -35,10 +36,21 @@ DIRECTIONS = 8
 _OCTANT = np.array([4, 5, 3, 2, 7, 6, 0, 1], np.int32)
 
 
+def octant_code(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The packed comparisons 4a + 2b + c (uint8) of each flow vector; ``_OCTANT[code]`` is its sector."""
+    code = np.greater_equal(u, 0).view(np.uint8) << 2
+    code |= np.greater_equal(v, 0).view(np.uint8) << 1
+    code |= np.greater(np.abs(v), np.abs(u)).view(np.uint8)
+    return code
+
+
 def octant(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """45-degree sector (0..7) of each flow vector; 0 = [0, 45) degrees from +u towards +v."""
-    code = (u >= 0).astype(np.int32) * 4 + (v >= 0) * 2 + (np.abs(v) > np.abs(u))
-    return _OCTANT[code]
+    return _OCTANT[octant_code(u, v)]
+
+
+#: Histogram bins by code, reordered into sectors: sums binned by code need no per-pixel lookup.
+_SECTOR_OF_CODE_BIN = np.argsort(_OCTANT)
 
 
 def analysis_size(frame_hw: tuple[int, int], height: int) -> tuple[int, int]:
@@ -169,16 +181,27 @@ def relative_speed(flows: np.ndarray, step: int, per_side: int, floor: float) ->
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _block_bins(h: int, w: int, step: int) -> np.ndarray:
+    """(h, w) int32: the first histogram bin of each pixel's ``step`` x ``step`` block (kept: the
+    same grid every live frame)."""
+    wb = w // step
+    bins = ((np.arange(h) // step)[:, None] * wb + (np.arange(w) // step)[None, :]) * DIRECTIONS
+    bins = bins.astype(np.int32)
+    bins.flags.writeable = False
+    return bins
+
+
 def _chunk_features(flows: np.ndarray, step: int, per_side: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     t, h, w, _ = flows.shape
     u, v = flows[..., 0] / height, flows[..., 1] / height  # frame heights per frame
     speed = np.sqrt(u * u + v * v)
-    sector = octant(u, v)
     hb, wb = h // step, w // step
-    block = ((np.arange(h) // step)[:, None] * wb + (np.arange(w) // step)[None, :]).astype(np.int32)
-    index = (np.arange(t, dtype=np.int32)[:, None, None] * (hb * wb) + block[None]) * DIRECTIONS + sector
+    index = _block_bins(h, w, step) + octant_code(u, v)
+    if t > 1:
+        index += (np.arange(t, dtype=np.int32) * (hb * wb * DIRECTIONS))[:, None, None]
     sums = np.bincount(index.ravel(), weights=speed.ravel(), minlength=t * hb * wb * DIRECTIONS)
-    blocks = sums.reshape(t, hb, wb, DIRECTIONS)
+    blocks = sums.reshape(t, hb, wb, DIRECTIONS)[..., _SECTOR_OF_CODE_BIN]
     integral = np.zeros((t, hb + 1, wb + 1, DIRECTIONS), np.float64)
     integral[:, 1:, 1:] = blocks.cumsum(1).cumsum(2)
     k = per_side
@@ -192,6 +215,9 @@ def _chunk_features(flows: np.ndarray, step: int, per_side: int, height: int) ->
 class AnalysisFlow:
     """Flow between consecutive frames on the analysis grid (OpenCV DIS on grey frames).
 
+    Frames are turned grey at the source size, then resized: resizing one channel instead of
+    three is the cheaper half of the pair (576x768 to 240x320: 1.2 ms against 1.9 ms per frame).
+
     Args:
         size: (H, W) of the analysis grid.
         preset: DIS preset name.
@@ -199,14 +225,14 @@ class AnalysisFlow:
 
     def __init__(self, size: tuple[int, int], preset: str = "medium") -> None:
         self.size = (int(size[0]), int(size[1]))
-        self.backend = get_flow_backend("dis", preset=preset)
+        self.backend = DISFlow(preset)
         self._prev: np.ndarray | None = None
 
-    def resize(self, rgb: np.ndarray) -> np.ndarray:
+    def grey(self, rgb: np.ndarray) -> np.ndarray:
+        """``rgb`` (H, W, 3) uint8 as the (h, w) uint8 grey frame of the analysis grid the flow sees."""
+        grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
         h, w = self.size
-        if rgb.shape[:2] == (h, w):
-            return np.ascontiguousarray(rgb)
-        return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        return grey if grey.shape == (h, w) else cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA)
 
     def reset(self) -> None:
         """Forget the previous frame (a new video, or a gap in a stream)."""
@@ -214,9 +240,9 @@ class AnalysisFlow:
 
     def update(self, rgb: np.ndarray) -> np.ndarray | None:
         """Flow from the previous frame to ``rgb`` (H, W, 2) pixels, or None for the first frame."""
-        frame = self.resize(rgb)
+        frame = self.grey(rgb)
         prev, self._prev = self._prev, frame
-        return None if prev is None else self.backend.compute(prev, frame)
+        return None if prev is None else self.backend.compute_grey(prev, frame)
 
     def video(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Flows of a whole video: entry 0 repeats flow 1 so there is one flow per frame."""

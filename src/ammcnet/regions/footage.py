@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -38,9 +39,10 @@ def flows_of_frames(frames: Iterable[np.ndarray], size: tuple[int, int], preset:
 
 
 def resized_frames(frames: Iterable[np.ndarray], size: tuple[int, int]) -> np.ndarray:
-    """(N, H, W, 3) uint8 frames on the analysis grid."""
+    """(N, H, W, 3) uint8 frames on the analysis grid, grey in all three channels: the frames the
+    analysis flow sees, so synthetic anomalies pasted into them keep the footage's own flow."""
     flow = AnalysisFlow(size)
-    return np.stack([flow.resize(f) for f in frames])
+    return np.stack([cv2.cvtColor(flow.grey(f), cv2.COLOR_GRAY2RGB) for f in frames])
 
 
 def video_size(video: VideoRef) -> tuple[int, int]:
@@ -62,7 +64,7 @@ def split_flows(videos: Sequence[VideoRef], height: int, preset: str = "medium",
 
 
 #: Bump when the analysis flow of a source changes (resize, flow backend), to retire old caches.
-FLOW_CACHE_VERSION = 1
+FLOW_CACHE_VERSION = 2
 
 
 def source_fingerprint(source: str | Path) -> str:
