@@ -22,19 +22,21 @@ from ammcnet.errors import AmmcError
 from ammcnet.version import __version__
 
 #: Names served lazily from :mod:`ammcnet.api`.
-_API = ("train", "test", "detect", "evaluate", "load", "Model", "TrainResult", "TestResult", "DetectResult",
-        "EvaluateResult")
+_API = ("train", "test", "detect", "evaluate", "load", "synthesize", "Model", "TrainResult", "TestResult",
+        "DetectResult", "EvaluateResult", "SynthesizeResult")
 
 if TYPE_CHECKING:
     from ammcnet.api import (  # noqa: F401
         DetectResult,
         EvaluateResult,
         Model,
+        SynthesizeResult,
         TestResult,
         TrainResult,
         detect,
         evaluate,
         load,
+        synthesize,
         test,
         train,
     )

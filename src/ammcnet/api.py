@@ -23,6 +23,7 @@ from ammcnet.detect import DetectionSummary, Detector, run_detection
 from ammcnet.metrics import EvalOptions, evaluate_files
 from ammcnet.metrics.protocols import EvalReport
 from ammcnet.models import AMMCNet, AMMCOutput, LoadedModel, load_model_file
+from ammcnet.regions.validation_dataset import ValidationDataset, write_validation_dataset
 from ammcnet.scoring.scorer import Scorer, load_scorer
 from ammcnet.scoring.settings import ScoringSettings, scoring_settings
 from ammcnet.training import train as train_run
@@ -33,6 +34,8 @@ PathLike = str | os.PathLike[str]
 DetectResult = DetectionSummary
 #: What :func:`evaluate` returns (the report ``ammcnet evaluate`` prints and writes).
 EvaluateResult = EvalReport
+#: What :func:`synthesize` returns (the folder and its videos).
+SynthesizeResult = ValidationDataset
 
 
 @dataclass
@@ -142,3 +145,11 @@ def evaluate(scores: PathLike, labels: PathLike, *, protocol: str = "paper", dat
              options: EvalOptions | None = None) -> EvaluateResult:
     """Frame AUCs of a score file against labels (``protocol``: ``paper``, ``custom`` or ``all``)."""
     return evaluate_files(scores, labels, protocol=protocol, dataset=dataset, options=options)
+
+
+def synthesize(data: PathLike, out: PathLike, *, seed: int = 0, per_kind: int = 3, image_format: str = "png",
+               overwrite: bool = False, progress: bool = False) -> SynthesizeResult:
+    """Write a validation dataset made from the normal training videos of ``data``: held-out normal
+    videos and synthetic anomalies, with labels (:mod:`ammcnet.regions.validation_dataset`)."""
+    return write_validation_dataset(data, out, seed=seed, per_kind=per_kind, image_format=image_format,
+                                    overwrite=overwrite, progress=progress)

@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "prepare",
     "verify",
+    "synthesize",
     "train",
     "test",
     "calibrate",

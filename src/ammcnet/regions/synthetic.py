@@ -24,7 +24,7 @@ never on a test label. The generator is seeded, so a validation set is reproduci
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -221,12 +221,20 @@ def make_validation_set(videos: Sequence[np.ndarray], *, seed: int = 0, per_kind
                         side: int | None = None) -> list[SyntheticVideo]:
     """``per_kind`` synthetic videos of every kind from each normal video (seeded); ``motions``: the
     flow speed of each video, ``side``: the object size in frame pixels (see :func:`make_synthetic`)."""
+    return [v for _, v in iter_validation_set(videos, seed=seed, per_kind=per_kind, length=length, speed=speed,
+                                              direction=direction, kinds=kinds, motions=motions, side=side)]
+
+
+def iter_validation_set(videos: Sequence[np.ndarray], *, seed: int = 0, per_kind: int = 1, length: int = 40,
+                        speed: float = 1.0, direction: tuple[float, float] = (1.0, 0.0),
+                        kinds: Sequence[str] = KINDS, motions: Sequence[np.ndarray] | None = None,
+                        side: int | None = None) -> Iterator[tuple[int, SyntheticVideo]]:
+    """:func:`make_validation_set` one video at a time, with the index of the normal video it was
+    made from: a writer keeps one copy in memory instead of all (same seed, same videos)."""
     rng = np.random.default_rng(seed)
-    out = []
     for i, frames in enumerate(videos):
         donor = videos[(i + 1) % len(videos)]
         for kind in kinds:
             for _ in range(per_kind):
-                out.append(make_synthetic(frames, kind, rng, length=length, side=side, speed=speed, direction=direction,
-                                          donor=donor, motion=None if motions is None else motions[i]))
-    return out
+                yield i, make_synthetic(frames, kind, rng, length=length, side=side, speed=speed, direction=direction,
+                                        donor=donor, motion=None if motions is None else motions[i])

@@ -13,7 +13,7 @@ among those whose false-alarm rate stays under a bound wins.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -24,7 +24,12 @@ from ammcnet.errors import DataError
 from ammcnet.regions.config import RegionHeadConfig
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.head import RegionHead, features_of
-from ammcnet.regions.synthetic import footage_motion, footage_object_height, make_validation_set
+from ammcnet.regions.synthetic import (
+    SyntheticVideo,
+    footage_motion,
+    footage_object_height,
+    iter_validation_set,
+)
 
 #: Largest false-alarm rate on held-out normal videos (at the 1 % threshold) a winner may have.
 MAX_FALSE_ALARM = 0.03
@@ -202,6 +207,54 @@ class Selection:
                 "candidates": [r.as_dict() for r in self.results]}
 
 
+@dataclass
+class ValidationFootage:
+    """Normal training footage split for validation, and what synthetic anomalies are made from it.
+
+    Attributes:
+        fit: the videos (or stretches) candidates are fitted on.
+        held_out: whole normal videos held out (every 4th, counted from the last).
+        speed_px: median moving speed of the fitting flows, px per frame of the flow grid.
+        direction: their dominant (u, v) direction.
+        object_px: median moving-blob height in px of the flow grid (None: nothing moves).
+    """
+
+    fit: list[Footage]
+    held_out: list[Footage]
+    speed_px: float
+    direction: tuple[float, float]
+    object_px: float | None
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(H, W) of the flow grid."""
+        return int(self.fit[0].flows.shape[1]), int(self.fit[0].flows.shape[2])
+
+    def side(self, frame_rows: int) -> int | None:
+        """The synthetic objects' size in px of frames ``frame_rows`` tall (None: nothing moves)."""
+        return None if self.object_px is None else max(8, int(round(self.object_px * frame_rows / self.grid[0])))
+
+    def synthetic(self, frames: Sequence[np.ndarray], *, seed: int = 0,
+                  per_kind: int = SYNTHETIC_PER_KIND) -> Iterator[tuple[int, SyntheticVideo]]:
+        """Synthetic anomalies made from ``frames`` (the held-out videos' (T, H, W, 3) frames, in order,
+        at any size), one at a time, with the index of the held-out video each copies."""
+        motions = [np.hypot(*np.moveaxis(v.flows.astype(np.float32), -1, 0)) for v in self.held_out]
+        return iter_validation_set(frames, seed=seed, speed=self.speed_px, direction=self.direction, length=MIN_STRETCH,
+                                   per_kind=per_kind, motions=motions, side=self.side(int(frames[0].shape[1])))
+
+
+def split_footage(videos: Sequence[Footage]) -> ValidationFootage:
+    """Hold out every 4th video (stretches when there are few) and measure the fitting footage's motion."""
+    videos = stretches(videos)
+    if len(videos) < 2:
+        raise DataError(f"choosing region settings needs at least {2 * MIN_STRETCH} training frames to hold some out")
+    held = list(range(len(videos) - 1, -1, -MIN_VIDEOS))[::-1]
+    fit = [v for i, v in enumerate(videos) if i not in held]
+    fit32 = [v.flows.astype(np.float32) for v in fit]  # the stored flows are float16
+    speed, direction = footage_motion(fit32)
+    return ValidationFootage(fit, [videos[i] for i in held], speed, direction, footage_object_height(fit32))
+
+
 def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = None, *, seed: int = 0,
                     windows: Sequence[float] | None = None, part_sets: Sequence[dict[str, float]] = PART_SETS,
                     per_kind: int = SYNTHETIC_PER_KIND, log: Callable[[str], None] | None = None) -> Selection:
@@ -216,24 +269,14 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
     to choose among instead (:data:`WINDOWS` when nothing moves).
     """
     base = base or RegionHeadConfig()
-    videos = stretches(videos)
-    if len(videos) < 2:
-        raise DataError(f"choosing region settings needs at least {2 * MIN_STRETCH} training frames to hold some out")
-    held = list(range(len(videos) - 1, -1, -MIN_VIDEOS))[::-1]
-    fit = [v.flows for i, v in enumerate(videos) if i not in held]
-    normal = [videos[i].flows for i in held]
-    fit32 = [f.astype(np.float32) for f in fit]  # the stored flows are float16
-    speed, direction = footage_motion(fit32)
-    frames = [videos[i].frames() for i in held]
-    size = tuple(fit[0].shape[1:3])
-    motions = [np.hypot(*np.moveaxis(videos[i].flows.astype(np.float32), -1, 0)) for i in held]
-    height = footage_object_height(fit32)
-    side = None if height is None else max(8, int(round(height * frames[0].shape[1] / size[0])))
-    synth = make_validation_set(frames, seed=seed, speed=speed, direction=direction, length=MIN_STRETCH,
-                                per_kind=per_kind, motions=motions, side=side)
-    synth_flows = [(flows_of_frames(v.frames, size, base.flow_preset), v.labels, v.kind) for v in synth]
+    split = split_footage(videos)
+    size = split.grid
+    frames = [v.frames() for v in split.held_out]
+    synth_flows = [(flows_of_frames(v.frames, size, base.flow_preset), v.labels, v.kind)
+                   for _, v in split.synthetic(frames, seed=seed, per_kind=per_kind)]
     if windows is None:
-        windows = WINDOWS if height is None else (_window_for(height, size[0]),)
+        windows = WINDOWS if split.object_px is None else (_window_for(split.object_px, size[0]),)
+    fit, normal = [v.flows for v in split.fit], [v.flows for v in split.held_out]
     cache, results = FeatureCache(), []
     for window in windows:
         for weights in part_sets:
@@ -243,4 +286,5 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
             if log:
                 r = results[-1]
                 log(f"{label}: mean synthetic AUC {r.mean_auc:.3f}, false alarms {100 * r.false_alarm:.1f}%")
-    return Selection(choose(results), results, [videos[i].name for i in held], len(synth), speed, side)
+    return Selection(choose(results), results, [v.name for v in split.held_out], len(synth_flows), split.speed_px,
+                     split.side(int(frames[0].shape[1])))
