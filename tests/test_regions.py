@@ -82,6 +82,23 @@ def test_direction_part_distances_are_the_exact_nearest_neighbours(normal_videos
     assert (got[~moving] == 0).all()
 
 
+def test_a_lowered_moving_threshold_lets_the_direction_part_see_a_small_figure():
+    rng = np.random.default_rng(1)
+    slow = [walkers(30, rng, u=0.1) for _ in range(4)]  # far walkers: 0.1 px per frame, all to the right
+    flow = np.zeros((1, H, W, 2), np.float32)
+    flow[0, 30:33, 40:43, 0] = -0.8  # a 3x3 px figure walking left, where everything walks right
+    scores = {}
+    for factor in (1.0, 0.25):
+        cfg = RegionHeadConfig(window=0.25, weights={"speed": 0, "direction": 1, "place": 0},
+                               static=RegionHeadConfig().static * factor)
+        part = RegionHead.fit(slow, cfg).parts["direction"]
+        f = features_of(flow, cfg)
+        normal = max(float(part.score(features_of(v, cfg)).max()) for v in slow)
+        scores[factor] = (float(part.score(f).max()), normal)
+    assert scores[1.0][0] == 0.0  # its window's mean speed is under the default threshold
+    assert scores[0.25][0] > scores[0.25][1]  # lowered: farther from the normal windows than any of them
+
+
 def test_unrefined_dis_preset_skips_the_variational_refinement():
     assert DISFlow("medium-unrefined")._dis.getVariationalRefinementIterations() == 0
     assert DISFlow("medium")._dis.getVariationalRefinementIterations() > 0
@@ -194,7 +211,11 @@ def test_choose_settings_sizes_the_window_and_the_synthetic_objects_by_the_foota
               for i in range(4)]
     sel = choose_settings(videos, RegionHeadConfig(flow_preset="ultrafast"), per_kind=1)
     assert sel.object_px == 12  # the walkers are 12 rows tall; frames and flows share the grid here
-    assert {r.config.window for r in sel.results} == {12 / H} and len(sel.results) == len(PART_SETS)
+    assert {r.config.window for r in sel.results} == {12 / H}
+    with_direction = sum(1 for s in PART_SETS if s.get("direction"))
+    assert len(sel.results) == len(PART_SETS) + with_direction  # the direction sets once more, lower threshold
+    lowered = [r for r in sel.results if "direction from" in r.label]
+    assert {r.config.static for r in lowered} == {RegionHeadConfig().static * 0.25} and len(lowered) == with_direction
 
 
 def test_object_window_follows_the_moving_blobs():
