@@ -118,7 +118,9 @@ def test_settings_are_chosen_on_training_videos(run):
     comp = fit_region_head(run["prepared"], config=RegionHeadConfig(flow_preset="ultrafast"), choose=True)
     sel = comp.selection
     # the window is object-sized (measured on the training flows); the synthetic set picks the parts
-    assert sel is not None and len(sel["candidates"]) == len(PART_SETS) and sel["held_out"] and sel["object_px"] > 0
+    with_direction = sum(1 for s in PART_SETS if s.get("direction"))  # tried twice: the default and a lowered threshold
+    assert sel is not None and len(sel["candidates"]) == len(PART_SETS) + with_direction
+    assert sel["held_out"] and sel["object_px"] > 0
     lo, hi = OBJECT_WINDOW_RANGE
     assert len({c["config"]["window"] for c in sel["candidates"]}) == 1 and lo <= comp.head.config.window <= hi
 
