@@ -99,3 +99,15 @@ def test_grey_videos_are_written_with_one_channel_and_read_back_alike(tmp_path):
     assert cv2.imread(str(tmp_path / "grey" / "000000.png"), cv2.IMREAD_UNCHANGED).ndim == 2
     np.testing.assert_array_equal(open_video(tmp_path / "grey").read_all(), grey)
     np.testing.assert_array_equal(open_video(tmp_path / "colour").read_all(), colour)
+
+
+def test_force_never_deletes_the_dataset_or_a_folder_it_did_not_write(scene, tmp_path, capsys):
+    for out in (scene, scene / "validation", scene.parent):
+        assert main(["synthesize", str(scene), "--out", str(out), "--force", "--no-progress"]) == 2
+        assert "overlaps the dataset" in capsys.readouterr().err
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    assert main(["synthesize", str(scene), "--out", str(other), "--force", "--no-progress"]) == 2
+    assert "not a validation set" in capsys.readouterr().err and (other / "notes.txt").read_text() == "keep me"
+    assert (scene / "scene.json").is_file()

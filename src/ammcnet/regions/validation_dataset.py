@@ -111,8 +111,7 @@ def write_validation_dataset(root: str | os.PathLike[str], out: str | os.PathLik
     if per_kind < 1:
         raise ConfigError(f"per_kind must be at least 1, got {per_kind}")
     out = Path(out).expanduser().resolve()
-    if out.exists() and not overwrite:
-        raise OutputError(f"{out} already exists; choose another --out or pass --force to replace it")
+    _check_out(out, Path(root).expanduser().resolve(), overwrite)
     ds = discover_dataset(root, layout)
     if not ds.train:
         raise DataError(f"{ds.root}: no training videos to make a validation set from")
@@ -133,6 +132,20 @@ def write_validation_dataset(root: str | os.PathLike[str], out: str | os.PathLik
             shutil.rmtree(tmp, ignore_errors=True)
     return ValidationDataset(out, info["train"], [v["name"] for v in info["test"]], info["test_frames"],
                              info["anomalous_frames"])
+
+
+def _check_out(out: Path, root: Path, overwrite: bool) -> None:
+    """Refuse an ``out`` that holds or sits in the dataset, or that exists and is not a validation
+    set this function wrote (``--force`` deletes it: never anything else)."""
+    if out == root or root in out.parents or out in root.parents:
+        raise OutputError(f"{out} overlaps the dataset {root}; write the validation set to a folder outside it")
+    if not out.exists():
+        return
+    if not overwrite:
+        raise OutputError(f"{out} already exists; choose another --out or pass --force to replace it")
+    if any(out.iterdir()) and not (out / "validation-set.json").is_file():
+        raise OutputError(f"{out} is not a validation set written by ammcnet synthesize (no validation-set.json); "
+                          "--force replaces only those: choose another --out")
 
 
 def _unit(vector: tuple[float, float]) -> list[float]:
