@@ -109,7 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--json", default=None)
     ap.add_argument("--fusion-grid", action="store_true", help="also try fusing the region head and rgb_error_local")
+    ap.add_argument("--region-weights", nargs="+", type=float, default=None,
+                    help=f"weights of the head tried by --fusion-grid (default {GRID['region']})")
+    ap.add_argument("--local-weights", nargs="+", type=float, default=None,
+                    help=f"weights of rgb_error_local tried by --fusion-grid (default {GRID['rgb_error_local']})")
     args = ap.parse_args(argv)
+    if args.region_weights:
+        GRID["region"] = tuple(args.region_weights)
+    if args.local_weights:
+        GRID["rgb_error_local"] = tuple(args.local_weights)
     runs = {}
     for folder in args.folders:
         scene = folder / "scene" / "scene.json"

@@ -118,9 +118,24 @@ def local_records(path: Path) -> list[str]:
                 + (", so the gain is the pick's own and the preset is unchanged." if min(g["held_out_gain"]) <= 0 else
                    ": every held-out scene gains. With the head as it chose its settings before the direction part's "
                    "lowered threshold (78.97 on these runs), the same check gained +1.09, +1.63, -1.32 and -1.61. The "
-                   "preset's fusion does not take the head yet: its record is scaled by the head's own held-out scores, "
-                   "which the calibrated fusion of `ammcnet test` and `detect` does not do today.")]
+                   "demo preset now fuses them at the best weighting (the head's record z-scored with its held-out "
+                   "scores at the calibration frames, as `ammcnet calibrate`, `test` and `detect` do): see \"Demo\" "
+                   "below.")]
+        out += wide_grid(path.with_name(path.stem + "-fusion-wide.json"))
     return out + embedding_knn(path.with_name("embedding-knn-demo.json"))
+
+
+def wide_grid(path: Path) -> list[str]:
+    """The same check over a wider grid: is the chosen weighting on a plateau or at the grid's edge?"""
+    if not path.exists():
+        return []
+    g = json.loads(path.read_text())
+    top = g["fusion_grid"][:4]
+    shown = "; ".join(f"region {r['weights']['region']:g}, rgb_error_local {r['weights']['rgb_error_local']:g}, "
+                      f"rgb_psnr {r['weights']['rgb_psnr']:g}, motion_prior {r['weights']['motion_prior']:g}: {r['mean']:.2f}"
+                      for r in top)
+    return ["", f"A wider grid (`{g['command']}`, {len(g['fusion_grid'])} weightings) finds a plateau, not an edge: "
+            f"the best four are {shown}."]
 
 
 def embedding_knn(path: Path) -> list[str]:

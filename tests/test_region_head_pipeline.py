@@ -14,10 +14,11 @@ from ammcnet.cli import main
 from ammcnet.data import ClipDataset, prepare_dataset
 from ammcnet.detect import Detector
 from ammcnet.metrics import load_score_file
-from ammcnet.models import AMMCNet, ModelConfig, save_model_file
+from ammcnet.models import AMMCNet, ModelConfig, load_model_file, save_model_file
 from ammcnet.regions import RegionHeadConfig
 from ammcnet.regions.validate import OBJECT_WINDOW_RANGE, PART_SETS
-from ammcnet.scoring import calibrate
+from ammcnet.scoring import FusionWeights, calibrate
+from ammcnet.scoring.fusion import fuse_records
 from ammcnet.scoring.region_head import RegionHeadComponent, fit_region_head
 from ammcnet.scoring.scorer import fit_scorer, load_scorer
 
@@ -68,8 +69,6 @@ def run(tmp_path_factory):
 
 
 def test_model_file_keeps_the_fitted_head(run):
-    from ammcnet.models import load_model_file
-
     scorer = load_scorer(load_model_file(run["run"]))
     head = scorer.components[RegionHeadComponent.component].head
     assert head.size == (H, W) and head.frames == 4 * 24
@@ -126,8 +125,6 @@ def test_settings_are_chosen_on_training_videos(run):
 
 
 def test_frame_mean_can_stay_the_default_with_the_head_reported_beside(run):
-    from ammcnet.models import load_model_file
-
     loaded = load_model_file(run["run"])
     config = {**loaded.train_config, "scoring": {"honest": "frame_mean"}}
     other = run["tmp"] / "frame-mean"
@@ -144,3 +141,46 @@ def test_frame_mean_can_stay_the_default_with_the_head_reported_beside(run):
     assert det.region is None
     scored = [r for r in map(det.update, run["test_frames"]) if r is not None]
     assert "region" not in scored[0].records and scored[0].box is None
+
+
+@pytest.fixture(scope="module")
+def fused(run):
+    """The same model file recalibrated so that the honest score is the fusion, weighing the head."""
+    loaded = load_model_file(run["run"])
+    scorer, train = load_scorer(loaded), ClipDataset(run["prepared"], "train")
+    weights = FusionWeights(region=2.0, rgb_error_local=0.5)
+    cal = calibrate(loaded.model, train, batch_size=4, scorer=scorer, weights=weights)
+    folder = run["tmp"] / "fused-region"
+    config = {**loaded.train_config, "scoring": {"honest": "fusion", "weights": weights.to_dict()}}
+    save_model_file(folder / "model.pt", loaded.model, calibration=cal, scorer=loaded.scorer_state, train_config=config)
+    out = run["tmp"] / "out-fused-region"
+    assert main(["test", str(folder), str(run["root"]), "--out", str(out), "--no-progress"]) == 0
+    records = {k: v[0] for k, v in load_score_file(out / "scores.npz").records.items()}
+    return {"run": folder, "out": out, "cal": cal, "weights": weights, "offline": fuse_records(records, cal, weights),
+            "records": records, "scorer": scorer, "train": train, "frames_in": loaded.model.config.frames_in}
+
+
+def test_the_fusion_can_weigh_the_head_and_online_equals_offline(run, fused):
+    # on the calibration clips the head's record is each video's score by the head fitted without it
+    head = fused["scorer"].components[RegionHeadComponent.component].head
+    held_out = np.concatenate([s[fused["frames_in"]:] for s in head.normal_scores_by_video(fused["train"].num_frames)])
+    assert fused["cal"]["records"]["region"]["mean"] == pytest.approx(held_out.mean())
+    metrics = json.loads((fused["out"] / "metrics.json").read_text())
+    assert metrics["honest"]["name"].startswith("honest fusion (calibrated records and region head")
+    assert "alarm_note" not in metrics and metrics["operator"]["events_caught"] == 1
+    without_head = fuse_records({k: v for k, v in fused["records"].items() if k != "region"}, fused["cal"], fused["weights"])
+    assert not np.allclose(fused["offline"], without_head)  # the head's record counts
+    det = Detector.from_run(fused["run"], threshold="auto")
+    assert det.region is not None and not det.alarm_on_region
+    scored = [r for r in map(det.update, run["test_frames"]) if r is not None]
+    np.testing.assert_allclose([r.fused for r in scored], fused["offline"][[r.index for r in scored]], rtol=1e-5, atol=1e-5)
+    assert all(r.box is not None for r in scored if r.index in FAST)
+
+
+def test_the_onnx_backend_fuses_the_head_too(run, fused):
+    onnx = run["tmp"] / "fused-region.onnx"
+    assert main(["export", str(fused["run"]), "--onnx", str(onnx)]) == 0
+    det = Detector.from_run(fused["run"], threshold="auto", backend="onnx", onnx=onnx)
+    scored = [r for r in det.process(run["test_frames"]) if r is not None]
+    assert "region" in scored[0].records
+    np.testing.assert_allclose([r.fused for r in scored], fused["offline"][[r.index for r in scored]], atol=1e-3)

@@ -140,6 +140,21 @@ def test_single_training_video_is_cut_into_stretches(normal_videos):
     assert len(head.normal_scores) == 3 and sum(map(len, head.normal_scores)) == 30
 
 
+def test_held_out_scores_are_matched_back_to_their_videos():
+    rng = np.random.default_rng(3)
+    lengths = [14, 20, 26]  # distinct, so a video in the wrong place has the wrong length
+    head = RegionHead.fit([walkers(n, rng) for n in lengths], RegionHeadConfig(window=0.33, folds=2))
+    assert [len(s) for s in head.normal_scores] == [14, 26, 20]  # fold order: videos 0 and 2, then 1
+    by_video = head.normal_scores_by_video(lengths)
+    assert [len(s) for s in by_video] == lengths
+    np.testing.assert_array_equal(by_video[1], head.normal_scores[2])
+    assert head.normal_scores_by_video([14, 20, 27]) is None  # another training split: no match
+    again = RegionHead.from_state(head.to_state())
+    np.testing.assert_array_equal(np.concatenate(again.normal_scores_by_video(lengths)), np.concatenate(by_video))
+    single = RegionHead.fit([walkers(30, rng)], RegionHeadConfig(window=0.33, folds=3))
+    np.testing.assert_array_equal(single.normal_scores_by_video([30])[0], np.concatenate(single.normal_scores))
+
+
 @pytest.mark.parametrize("weights", [{"speed": 1, "direction": 1, "place": 1}, {"row": 1, "direction": 1},
                                      {"relative": 1, "place": 1}])
 def test_state_round_trip_scores_identically(normal_videos, weights):

@@ -16,6 +16,7 @@ from ammcnet.scoring import (
     smooth,
     threshold_for_fpr,
 )
+from ammcnet.scoring.fusion import settings_fingerprint
 
 
 def _normal_videos(seed: int = 0) -> list[dict[str, np.ndarray]]:
@@ -113,3 +114,19 @@ def test_bad_inputs_give_clear_errors():
         FusionWeights.from_dict({"psnr": 1.0})
     # an appearance-only model: motion weights simply have nothing to weigh
     assert fuse_frame({"rgb_psnr": 4.5}, cal, FusionWeights()) == pytest.approx(0.0)
+
+
+def test_optional_weights_leave_older_fingerprints_alone():
+    # a fusion that does not weigh the later records keeps the fingerprint files written before carry
+    assert set(FusionWeights().to_dict()) == {"rgb_psnr", "rgb_commit", "flow_error", "flow_commit", "motion_prior"}
+    assert settings_fingerprint(FusionWeights(region=0.0), Smoothing()) == settings_fingerprint(FusionWeights(), Smoothing())
+    weighted = FusionWeights.from_dict({"region": 2.0, "rgb_error_local": 0.5})
+    assert weighted.to_dict()["region"] == 2.0 and weighted.to_dict()["rgb_error_local"] == 0.5
+    assert settings_fingerprint(weighted, Smoothing()) != settings_fingerprint(FusionWeights(), Smoothing())
+    cal = {"records": {"rgb_psnr": {"mean": 30.0, "std": 2.0}, "region": {"mean": 1.0, "std": 0.5}}}
+    # the head's record is fused like any other (high = anomalous), and counted only when weighted
+    assert fuse_frame({"rgb_psnr": 30.0, "region": 2.0}, cal, FusionWeights(region=1.0)) == pytest.approx(2.0)
+    assert fuse_frame({"rgb_psnr": 30.0, "region": 2.0}, cal, FusionWeights()) == pytest.approx(0.0)
+    per_video = honest_scores({"rgb_psnr": [np.full(3, 30.0)], "region": [np.full(3, 2.0)]}, cal,
+                              FusionWeights(region=1.0, rgb_commit=0.0, flow_error=0.0, flow_commit=0.0), Smoothing(sigma=0))
+    np.testing.assert_allclose(per_video[0], 2.0)

@@ -112,6 +112,9 @@ HONEST_NOTES = {
     "frame-mean": "honest protocol: records z-scored with normal-clip statistics, fixed weights, "
                   "Gaussian smoothing within each video; no test label used",
 }
+#: Name of the calibrated fusion's row: of the frame-mean records alone, or weighing the region head's record too.
+FUSION_NAMES = {False: "honest frame-mean (calibrated fusion, smoothed)",
+                True: "honest fusion (calibrated records and region head, smoothed)"}
 
 
 def _evaluate(result: ScoreResult, honest: dict[str, list[np.ndarray]], labels: list[np.ndarray], dataset: str | None):
@@ -125,7 +128,7 @@ def _evaluate(result: ScoreResult, honest: dict[str, list[np.ndarray]], labels: 
                                smooth="none", warmup=result.frames_in, name=name)
             named = ScoreFile.from_records({"anomaly": scores}, result.num_frames, result.videos)  # per-video keys = names
             h = evaluate_scores(named, labels, opts)
-            h.notes.append(HONEST_NOTES["region" if "region" in name else "frame-mean"])
+            h.notes.append(HONEST_NOTES["region" if name.startswith("honest (region") else "frame-mean"])
             rows.append(h)
         rows += all_protocols(sf, labels, dataset if dataset in PAPER_WEIGHTS else None, warmup=result.frames_in)
     return rows
@@ -357,6 +360,7 @@ def _honest(s: _Scored) -> None:
     settings = scoring_settings(s.loaded.train_config, s.loaded.calibration)
     result = s.result
     frame_mean = honest_scores(result, s.loaded.calibration, settings.weights, settings.smoothing)
+    fusion_name = FUSION_NAMES[settings.weights.region != 0.0 and REGION_RECORD in result.records]
     causal = Smoothing(sigma=settings.smoothing.sigma, causal=True, truncate=settings.smoothing.truncate)
     s.metrics["fusion"] = settings.to_dict()
     if s.region is not None and settings.honest == "region":
@@ -366,10 +370,10 @@ def _honest(s: _Scored) -> None:
         s.threshold = s.region.threshold(ALARM_FPR, lambda x: smooth(x, settings.smoothing))
         s.live_threshold = s.region.threshold(ALARM_FPR, lambda x: smooth(x, causal))
         s.variants = {"honest (region head, smoothed)": s.honest, "honest (region head, causal)": s.live,
-                      "honest frame-mean (calibrated fusion, smoothed)": frame_mean}
+                      fusion_name: frame_mean}
     else:
         s.honest = frame_mean
-        s.variants = {"honest frame-mean (calibrated fusion, smoothed)": frame_mean}
+        s.variants = {fusion_name: frame_mean}
         if s.region is not None:  # fitted, but the model's settings make the frame mean the default
             raw = result.records[REGION_RECORD]
             s.variants["honest (region head, smoothed)"] = [smooth(r, settings.smoothing) for r in raw]

@@ -150,7 +150,8 @@ class Detector:
         error_maps: also return per-pixel error maps (for the overlay video).
         map_flow_weight: weight of the motion error in the maps.
         scorer: the model file's scorer (its fitted components, e.g. the motion prior).
-        honest: ``region`` (alarm on the region head when the scorer has one) or ``frame_mean``.
+        honest: ``region`` (alarm on the region head when the scorer has one) or ``fusion`` (alias
+            ``frame_mean``: alarm on the calibrated fusion).
     """
 
     def __init__(
@@ -201,8 +202,10 @@ class Detector:
         self.last_latency_s: float | None = None
         self.builder = ClipBuilder(self.size, self.frames_in, self.flow_backend)
         # the region head (when the model file has one and its settings ask for it) gives the alarm
-        # score; it reads the frames as delivered
-        self.region = self.scorer.components[REGION_HEAD].stream() if settings.uses_region_head(self.scorer.components) else None
+        # score, or a record of the fusion; it reads the frames as delivered
+        comps = self.scorer.components
+        self.region = comps[REGION_HEAD].stream() if settings.needs_region_head(comps) else None
+        self.alarm_on_region = settings.uses_region_head(comps)
         # one worker, so frames reach the region head in order; its flow runs while the model runs
         self._region_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="region-head") if self.region else None
         self.reset()
@@ -317,15 +320,16 @@ class Detector:
                  regions: list) -> None:
         """Score, fuse and smooth the clips; fill ``out`` at their slots.
 
-        With a region head the alarm score is its smoothed score (the frame-mean fusion is still
-        reported as ``fused``); ``regions`` holds its view of each clip's frame (futures of the region worker).
+        With ``honest: region`` the alarm score is the region head's smoothed score (the calibrated
+        fusion is still reported as ``fused``; it may weigh the head's record too); ``regions`` holds
+        the head's view of each clip's frame (futures of the region worker).
         """
         records, maps = self._records(clips)
-        fused = fuse_records(records, self.calibration, self.weights)
         regions = [r.result() if r is not None else None for r in regions]  # computed beside the model
-        if self.region is not None:
+        if self.region is not None:  # before the fusion, which may weigh it
             records[REGION_RECORD] = np.array([r.score if r is not None else np.nan for r in regions])
-        alarm_input = records[REGION_RECORD] if self.region is not None else fused
+        fused = fuse_records(records, self.calibration, self.weights)
+        alarm_input = records[REGION_RECORD] if self.alarm_on_region else fused
         for j, (i, t) in enumerate(slots):
             valid = bool(np.isfinite(fused[j])) and all(bool(np.isfinite(v[j])) for v in records.values())
             # a NaN/inf output must neither alarm nor poison the smoother's memory of later frames

@@ -3,8 +3,10 @@
 Scaling: the training videos are split into ``folds`` groups; each part is fitted on all groups
 but one and scores the held-out group, so the scale (the ``scale_quantile`` of those frame scores)
 reflects *unseen* normal footage, as a camera's next day will be. Those held-out frame scores are
-kept (``normal_scores``): alarm thresholds at a false-alarm rate are read from them. The parts
-used at test time are then fitted on every training video.
+kept (``normal_scores``, in fold order; ``normal_videos`` says which training video each is a
+stretch of): alarm thresholds at a false-alarm rate are read from them, and the calibrated fusion
+z-scores the head's record with them. The parts used at test time are then fitted on every
+training video.
 """
 
 from __future__ import annotations
@@ -46,13 +48,16 @@ class RegionHead:
     """A fitted head: its settings, parts, part scales and held-out normal scores."""
 
     def __init__(self, config: RegionHeadConfig, parts: dict[str, Any], scales: dict[str, float],
-                 normal_scores: list[np.ndarray], size: tuple[int, int], frames: int = 0) -> None:
+                 normal_scores: list[np.ndarray], size: tuple[int, int], frames: int = 0,
+                 normal_videos: Sequence[int] | None = None) -> None:
         self.config = config
         self.parts = parts
         self.scales = {k: float(v) for k, v in scales.items()}
         self.normal_scores = [np.asarray(s, np.float64) for s in normal_scores]
         self.size = (int(size[0]), int(size[1]))
         self.frames = int(frames)
+        #: index of the training video each ``normal_scores`` entry belongs to (None: a file written before)
+        self.normal_videos = None if normal_videos is None else [int(v) for v in normal_videos]
 
     # ---- fitting -------------------------------------------------------------------------
     @classmethod
@@ -64,7 +69,8 @@ class RegionHead:
     @classmethod
     def fit_features(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> RegionHead:
         """Fit on the window features of normal videos (one :class:`WindowFeatures` per video)."""
-        feats = [f for f in feats if len(f.speed)]
+        kept = [i for i, f in enumerate(feats) if len(f.speed)]
+        feats = [feats[i] for i in kept]
         if not feats:
             raise DataError("region head: no normal frames to fit on; give it at least one training video")
         if len({f.grid for f in feats}) != 1:
@@ -74,7 +80,8 @@ class RegionHead:
         scales = {p: _scale(np.concatenate([h[p] for h in held_out]), config.scale_quantile)
                   for p in config.active_parts()}
         parts = {p: PART_TYPES[p].fit(feats, config) for p in config.active_parts()}
-        head = cls(config, parts, scales, [], feats[0].size, sum(len(f.speed) for f in feats))
+        head = cls(config, parts, scales, [], feats[0].size, sum(len(f.speed) for f in feats),
+                   [kept[i] for i in _fold_order(len(feats), len(groups))])
         head.normal_scores = [head._fuse(h)[0].max(axis=(1, 2)) for h in held_out]
         return head
 
@@ -104,6 +111,21 @@ class RegionHead:
         stack = np.stack([self.config.weights[p] * raw[p] / self.scales[p] for p in names])
         return stack.max(0), np.asarray([PARTS.index(p) for p in names])[stack.argmax(0)]
 
+    def normal_scores_by_video(self, num_frames: Sequence[int]) -> list[np.ndarray] | None:
+        """The held-out normal scores of each training video, in the order it was fitted on, or
+        None when they cannot be matched to videos of these lengths (another training split, or
+        a head written before the order was kept)."""
+        if self.normal_videos is None or len(self.normal_videos) != len(self.normal_scores):
+            return None
+        pieces: list[list[np.ndarray]] = [[] for _ in num_frames]
+        for v, s in zip(self.normal_videos, self.normal_scores, strict=True):
+            if v >= len(pieces):
+                return None
+            pieces[v].append(s)
+        out = [np.concatenate(p) if p else np.zeros(0) for p in pieces]
+        matched = all(len(o) == int(n) for o, n in zip(out, num_frames, strict=True) if len(o))
+        return out if matched else None
+
     def threshold(self, fpr: float = 0.01) -> float:
         """Score that held-out normal frames exceed with rate ``fpr`` (unsmoothed scores)."""
         return float(np.quantile(np.concatenate(self.normal_scores), 1.0 - fpr))
@@ -117,6 +139,7 @@ class RegionHead:
             "config": self.config.as_dict(),
             "size": list(self.size),
             "frames": self.frames,
+            "normal_videos": self.normal_videos,
             "scales": dict(self.scales),
             "normal_scores": [torch.from_numpy(np.asarray(s, np.float64)) for s in self.normal_scores],
             "parts": {p: {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in part.state().items()}
@@ -130,7 +153,7 @@ class RegionHead:
         config = RegionHeadConfig.from_dict(state["config"])
         parts = {p: PART_TYPES[p].from_state({k: _array(v) for k, v in s.items()}) for p, s in state["parts"].items()}
         return cls(config, parts, state["scales"], [_array(s) for s in state["normal_scores"]],
-                   tuple(state["size"]), int(state.get("frames", 0)))
+                   tuple(state["size"]), int(state.get("frames", 0)), state.get("normal_videos"))
 
 
 def _array(value: Any) -> np.ndarray:
@@ -153,6 +176,14 @@ def _fold_groups(feats: Sequence[WindowFeatures], folds: int) -> list[list[Windo
                 for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
     k = min(folds, len(feats))
     return [list(feats[i::k]) for i in range(k)]
+
+
+def _fold_order(videos: int, groups: int) -> list[int]:
+    """Which video each entry of the held-out scores is (:func:`_fold_groups`' order): a single
+    video's stretches are all video 0; several videos go round robin into the groups."""
+    if videos == 1:
+        return [0] * groups
+    return [i for g in range(groups) for i in range(g, videos, groups)]
 
 
 def _held_out_part_scores(groups: list[list[WindowFeatures]], config: RegionHeadConfig) -> list[dict[str, np.ndarray]]:

@@ -34,6 +34,8 @@ import numpy as np
 from ammcnet.errors import ConfigError, DataError
 from ammcnet.scoring.fusion import FusionWeights, Smoothing, fuse_records, settings_fingerprint, smooth
 from ammcnet.scoring.inference import score_clips
+from ammcnet.scoring.region_head import RECORD as REGION_RECORD
+from ammcnet.scoring.region_head import RegionHeadComponent
 from ammcnet.scoring.scorer import Scorer
 
 FORMAT = "ammcnet-calibration/1"
@@ -207,9 +209,22 @@ def calibrate(
     """
     index, records = score_clips(model, clip_dataset, scorer=scorer, batch_size=batch_size, device=device,
                                  progress=progress)
+    records.update(_held_out_component_records(scorer, clip_dataset, index))
     videos = []
     for v in np.unique(index[:, 0]):
         rows = np.flatnonzero(index[:, 0] == v)
         rows = rows[np.argsort(index[rows, 1], kind="stable")]
         videos.append({name: values[rows] for name, values in records.items()})
     return calibration_from_records(videos, weights, smoothing)
+
+
+def _held_out_component_records(scorer: Scorer | None, clip_dataset: Any, index: np.ndarray) -> dict[str, np.ndarray]:
+    """Records of scorer components that score the source footage rather than the clips (the region
+    head), at the calibration clips' frames, from the component's own held-out normal scores."""
+    name = RegionHeadComponent.component
+    component = scorer.components[name] if scorer is not None and name in scorer.components else None
+    num_frames = getattr(clip_dataset, "num_frames", None)
+    if component is None or num_frames is None or getattr(clip_dataset, "split", "train") != "train":
+        return {}
+    values = component.held_out_record(index, num_frames)
+    return {} if values is None else {REGION_RECORD: values}

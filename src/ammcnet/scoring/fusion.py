@@ -56,6 +56,10 @@ def _check_names(cls: type, data: Mapping[str, Any] | None, what: str) -> None:
         raise ConfigError(f"unknown {what} {unknown}; allowed: {sorted(known)}")
 
 
+#: Weights added after the first model files were written: absent from their fingerprints.
+OPTIONAL_WEIGHTS: tuple[str, ...] = ("region", "rgb_error_local")
+
+
 @dataclass(frozen=True)
 class FusionWeights:
     """Weights of the z-scored records in the honest anomaly score (fixed before testing).
@@ -67,6 +71,13 @@ class FusionWeights:
         flow_commit: motion memory commitment error.
         motion_prior: how unusual the true flow is for where it is (``ammcnet.scoring.motion_prior``;
             not part of AMMC-Net, so 0 unless a preset turns it on).
+        region: the region head's score (``ammcnet.scoring.region_head``), z-scored with its
+            held-out normal scores at the calibration frames; 0 unless a preset turns it on.
+        rgb_error_local: the appearance error map's mean over the window where it is largest.
+
+    The weights after ``motion_prior`` (:data:`OPTIONAL_WEIGHTS`) are left out of :meth:`to_dict`
+    while they are 0, so the fingerprint of a fusion that does not use them is the one files
+    written before they existed carry.
     """
 
     rgb_psnr: float = 1.0
@@ -74,6 +85,8 @@ class FusionWeights:
     flow_error: float = 1.0
     flow_commit: float = 0.1
     motion_prior: float = 0.0
+    region: float = 0.0
+    rgb_error_local: float = 0.0
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> FusionWeights:
@@ -82,7 +95,9 @@ class FusionWeights:
         return cls(**{k: float(v) for k, v in (data or {}).items()})
 
     def to_dict(self) -> dict[str, float]:
-        return asdict(self)
+        """The weights by record name; an optional weight only when it is not 0."""
+        return {k: v for k, v in asdict(self).items() if k not in OPTIONAL_WEIGHTS or v != 0.0}
+
 
 
 @dataclass(frozen=True)
@@ -265,7 +280,7 @@ def _as_records(obj: Any) -> dict[str, Sequence[np.ndarray]]:
         records = dict(obj.records)
     else:
         records = dict(load_score_file(obj).records)
-    known = registered_records()
+    known = {*registered_records(), *(f.name for f in fields(FusionWeights))}  # the region head's record too
     records = {k: v for k, v in records.items() if k in known}
     if not records:
         raise ConfigError(f"no known records in the scores (expected some of {list(known)})")

@@ -89,6 +89,17 @@ class RegionHeadComponent(nn.Module):
         """An online scorer of one stream (frames of any size, one at a time)."""
         return RegionStream(self.head)
 
+    def held_out_record(self, index: np.ndarray, num_frames: Sequence[int]) -> np.ndarray | None:
+        """The record at rows ``index`` = (training video, frame) of held-out calibration clips: each
+        video's score by the head fitted without it, the view of unseen normal footage the head's
+        thresholds and scale come from. None when the head was fitted on other videos than
+        these (``num_frames``: frames per training video, in order)."""
+        by_video = self.head.normal_scores_by_video(num_frames)
+        index = np.asarray(index, np.int64).reshape(-1, 2)
+        if by_video is None or any(len(by_video[v]) <= t for v, t in index):
+            return None
+        return np.array([by_video[v][t] for v, t in index], np.float64)
+
     def threshold(self, fpr: float, smooth: Callable[[np.ndarray], np.ndarray]) -> float:
         """Score that held-out normal frames, smoothed by ``smooth`` (one video in, same length
         out), exceed with rate ``fpr``."""

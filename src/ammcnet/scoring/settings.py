@@ -25,8 +25,9 @@ from ammcnet.scoring.fusion import FusionWeights, Smoothing, settings_fingerprin
 from ammcnet.scoring.region_head import RegionHeadComponent
 
 #: Which honest score is the default: the region head (when the model file has one) or the
-#: frame-mean fusion of the calibrated records. Both are always reported by ``ammcnet test``.
-HONEST_SCORES: tuple[str, ...] = ("region", "frame_mean")
+#: calibrated fusion of the weighted records (``fusion``; ``frame_mean`` is its older name, from
+#: when every fused record was a frame mean). Both are always reported by ``ammcnet test``.
+HONEST_SCORES: tuple[str, ...] = ("region", "fusion", "frame_mean")
 REGION_HEAD = RegionHeadComponent.component
 
 
@@ -49,6 +50,10 @@ class ScoringSettings:
     def uses_region_head(self, scorer_components: Any) -> bool:
         """Whether the region head gives the honest score: asked for, and present in the model file."""
         return self.honest == "region" and REGION_HEAD in scorer_components
+
+    def needs_region_head(self, scorer_components: Any) -> bool:
+        """Whether the region head must score: it gives the honest score, or the fusion weighs its record."""
+        return REGION_HEAD in scorer_components and (self.honest == "region" or self.weights.region != 0.0)
 
 
 def scoring_settings(train_config: Mapping[str, Any] | None, calibration: Mapping[str, Any] | None) -> ScoringSettings:

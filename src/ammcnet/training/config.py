@@ -172,7 +172,8 @@ class ScoringSettings:
 
     Args:
         weights: weights of the z-scored records in the honest anomaly score, by record name
-            (``rgb_psnr``, ``rgb_commit``, ``flow_error``, ``flow_commit``, ``motion_prior``; see
+            (``rgb_psnr``, ``rgb_commit``, ``flow_error``, ``flow_commit``, ``motion_prior``,
+            ``region`` (the region head's record), ``rgb_error_local``; see
             :class:`ammcnet.scoring.FusionWeights`). Names left out keep their defaults.
         smoothing: temporal smoothing within each video (``sigma`` frames, ``causal``,
             ``truncate``; see :class:`ammcnet.scoring.Smoothing`).
@@ -187,8 +188,9 @@ class ScoringSettings:
         choose_regions: size the region head's window by the training footage's moving objects
             and choose its parts on the training split alone (held-out training videos and
             synthetic anomalies) before fitting it.
-        honest: the default honest score: ``region`` (the region head) or ``frame_mean`` (the
-            calibrated fusion of AMMC-Net's frame-mean records); both are reported by ``ammcnet test``.
+        honest: the default honest score: ``region`` (the region head) or ``fusion`` (the
+            calibrated fusion of the weighted records, which may include the head's; ``frame_mean``
+            is its older name); both are reported by ``ammcnet test``.
     """
 
     weights: FusionWeights = field(default_factory=FusionWeights)
@@ -198,7 +200,7 @@ class ScoringSettings:
     region_head: Bool = True
     regions: RegionHeadConfig = field(default_factory=RegionHeadConfig)
     choose_regions: Bool = True
-    honest: Literal["region", "frame_mean"] = "region"
+    honest: Literal["region", "fusion", "frame_mean"] = "region"
 
     @model_validator(mode="after")
     def _smoothing_is_a_filter(self) -> ScoringSettings:
