@@ -15,6 +15,7 @@ from ammcnet.data import ClipDataset, prepare_dataset
 from ammcnet.detect import Detector
 from ammcnet.metrics import load_score_file
 from ammcnet.models import AMMCNet, ModelConfig, load_model_file, save_model_file
+from ammcnet.models.info import format_info, model_info
 from ammcnet.regions import RegionHeadConfig
 from ammcnet.regions.validate import OBJECT_WINDOW_RANGE, PART_SETS
 from ammcnet.scoring import FusionWeights, calibrate
@@ -175,6 +176,16 @@ def test_the_fusion_can_weigh_the_head_and_online_equals_offline(run, fused):
     scored = [r for r in map(det.update, run["test_frames"]) if r is not None]
     np.testing.assert_allclose([r.fused for r in scored], fused["offline"][[r.index for r in scored]], rtol=1e-5, atol=1e-5)
     assert all(r.box is not None for r in scored if r.index in FAST)
+
+
+def test_info_shows_the_honest_score_and_the_fitted_components(fused):
+    info = model_info(fused["run"])
+    assert info["scoring"] == {"honest": "fusion", "weights": {**{k: v for k, v in FusionWeights().to_dict().items() if v},
+                                                               "region": 2.0, "rgb_error_local": 0.5}}
+    assert info["scorer"] == {"components": ["motion_prior", "region_head"], "region_head": "settings given, not chosen"}
+    text = format_info(info)
+    assert "honest score  fusion (fusion weights: rgb_psnr 1, rgb_commit 0.1" in text and "region 2" in text
+    assert "region head   settings given, not chosen" in text
 
 
 def test_the_onnx_backend_fuses_the_head_too(run, fused):

@@ -36,8 +36,31 @@ def _calibration_summary(cal: Any) -> dict[str, Any] | None:
     }
 
 
+def _scorer_summary(obj: dict[str, Any]) -> dict[str, Any]:
+    """The fitted score components stored with the model, and how the region head chose its settings."""
+    scorer = obj.get("scorer") if isinstance(obj.get("scorer"), dict) else {}
+    comps = scorer.get("components") if isinstance(scorer.get("components"), dict) else {}
+    if not comps and obj.get("motion_prior") is not None:  # files written before the scorer entry
+        comps = {"motion_prior": obj["motion_prior"]}
+    head = comps.get("region_head") if isinstance(comps.get("region_head"), dict) else None
+    selection = (head or {}).get("selection") if isinstance((head or {}).get("selection"), dict) else None
+    return {"components": sorted(comps), "region_head": None if head is None else
+            (selection or {}).get("chosen") or "settings given, not chosen"}
+
+
+def _scoring_summary(train: dict[str, Any]) -> dict[str, Any] | None:
+    """Which honest score the file's settings make the default, and the fusion's non-zero weights."""
+    scoring = train.get("scoring") if isinstance(train.get("scoring"), dict) else None
+    if scoring is None:
+        return None
+    weights = scoring.get("weights") if isinstance(scoring.get("weights"), dict) else {}
+    return {"honest": scoring.get("honest", "region"),
+            "weights": {k: v for k, v in weights.items() if isinstance(v, (int, float)) and v != 0}}
+
+
 def model_info(path_or_run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Format, digest (and whether it matches), version, parameter count, training data, preset, calibration.
+    """Format, digest (and whether it matches), version, parameter count, training data, preset,
+    calibration, the default honest score and the fitted score components.
 
     Raises:
         CheckpointError: the file is missing, unreadable or not an ammcnet model file.
@@ -50,6 +73,7 @@ def model_info(path_or_run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
     train = obj.get("train_config") if isinstance(obj.get("train_config"), dict) else {}
     params = sum(int(v.numel()) for v in state.values() if isinstance(v, torch.Tensor) and v.is_floating_point())
+    scorer = _scorer_summary(obj)
     return {
         "file": str(path),
         "bytes": path.stat().st_size,
@@ -69,7 +93,9 @@ def model_info(path_or_run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         },
         "stage": meta.get("stage"),
         "calibration": _calibration_summary(obj.get("calibration")),
-        "motion_prior": obj.get("motion_prior") is not None,
+        "scoring": _scoring_summary(train),
+        "scorer": scorer,
+        "motion_prior": "motion_prior" in scorer["components"],
     }
 
 
@@ -97,5 +123,11 @@ def format_info(info: dict[str, Any]) -> str:
             lines.append(f"thresholds    {thr}")
     else:
         lines.append("calibration   none (run `ammcnet calibrate`)")
-    lines.append(f"motion prior  {'yes' if info['motion_prior'] else 'no'}")
+    scoring, scorer = info["scoring"], info["scorer"]
+    if scoring:
+        weights = ", ".join(f"{k} {v:g}" for k, v in scoring["weights"].items())
+        lines.append(f"honest score  {scoring['honest']} (fusion weights: {weights or 'none'})")
+    lines.append(f"scorer        {', '.join(scorer['components']) or 'plain records (no fitted component)'}")
+    if scorer["region_head"]:
+        lines.append(f"region head   {scorer['region_head']}")
     return "\n".join(lines)
