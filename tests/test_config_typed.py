@@ -135,6 +135,14 @@ def test_bad_values_give_one_line_config_errors_naming_the_key(override, message
     assert message in str(exc.value) and "\n" not in str(exc.value)
 
 
+def test_weighing_the_region_head_needs_one():
+    # the demo preset fuses the head's record: switching the head off is refused before any training
+    with pytest.raises(ConfigError, match="scoring.weights.region weighs the region head") as exc:
+        load_preset("demo", ["scoring.region_head=false"])
+    assert "\n" not in str(exc.value)
+    assert load_preset("demo", ["scoring.region_head=false", "scoring.weights.region=0"]).scoring.region_head is False
+
+
 def test_direct_construction_checks_too():
     with pytest.raises(ConfigError, match="ModelConfig: features_root=0"):
         ModelConfig(features_root=0)

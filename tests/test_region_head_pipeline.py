@@ -13,6 +13,7 @@ import torch
 from ammcnet.cli import main
 from ammcnet.data import ClipDataset, prepare_dataset
 from ammcnet.detect import Detector
+from ammcnet.errors import DataError
 from ammcnet.metrics import load_score_file
 from ammcnet.models import AMMCNet, ModelConfig, load_model_file, save_model_file
 from ammcnet.models.info import format_info, model_info
@@ -176,6 +177,12 @@ def test_the_fusion_can_weigh_the_head_and_online_equals_offline(run, fused):
     scored = [r for r in map(det.update, run["test_frames"]) if r is not None]
     np.testing.assert_allclose([r.fused for r in scored], fused["offline"][[r.index for r in scored]], rtol=1e-5, atol=1e-5)
     assert all(r.box is not None for r in scored if r.index in FAST)
+
+
+def test_weighing_the_head_without_one_is_a_one_line_error(run):
+    loaded = load_model_file(run["run"])
+    with pytest.raises(DataError, match="scoring.weights.region is set"):
+        calibrate(loaded.model, ClipDataset(run["prepared"], "train"), batch_size=4, weights=FusionWeights(region=1.0))
 
 
 def test_info_shows_the_honest_score_and_the_fitted_components(fused):

@@ -210,6 +210,12 @@ def calibrate(
     index, records = score_clips(model, clip_dataset, scorer=scorer, batch_size=batch_size, device=device,
                                  progress=progress)
     records.update(_held_out_component_records(scorer, clip_dataset, index))
+    if weights is not None and weights.region != 0.0 and REGION_RECORD not in records:
+        raise DataError(
+            "scoring.weights.region is set but the region head's record cannot be calibrated: the model has no "
+            "region head fitted on these training videos (scoring.region_head: true fits one; ammcnet calibrate "
+            "RUN TRAINING_DATA refits it), or set scoring.weights.region=0"
+        )
     videos = []
     for v in np.unique(index[:, 0]):
         rows = np.flatnonzero(index[:, 0] == v)

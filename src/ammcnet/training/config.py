@@ -206,6 +206,9 @@ class ScoringSettings:
     def _smoothing_is_a_filter(self) -> ScoringSettings:
         if self.smoothing.sigma < 0 or self.smoothing.truncate <= 0:
             raise ValueError(f"scoring.smoothing needs sigma >= 0 and truncate > 0, got {self.smoothing}")
+        if self.weights.region != 0 and not self.region_head:  # caught before training, not at its end
+            raise ValueError("scoring.weights.region weighs the region head, but scoring.region_head is false: "
+                             "set scoring.region_head=true or scoring.weights.region=0")
         return self
 
     def region_config(self) -> RegionHeadConfig | None:
