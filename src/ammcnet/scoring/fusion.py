@@ -99,7 +99,6 @@ class FusionWeights:
         return {k: v for k, v in asdict(self).items() if k not in OPTIONAL_WEIGHTS or v != 0.0}
 
 
-
 @dataclass(frozen=True)
 class Smoothing:
     """Temporal smoothing of the fused score within each video.
@@ -283,5 +282,5 @@ def _as_records(obj: Any) -> dict[str, Sequence[np.ndarray]]:
     known = {*registered_records(), *(f.name for f in fields(FusionWeights))}  # the region head's record too
     records = {k: v for k, v in records.items() if k in known}
     if not records:
-        raise ConfigError(f"no known records in the scores (expected some of {list(known)})")
+        raise ConfigError(f"no known records in the scores (expected some of {sorted(known)})")
     return records
