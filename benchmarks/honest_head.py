@@ -40,6 +40,7 @@ from ammcnet.regions.validate import (
     PART_SETS,
     RELATIVE_PART_SETS,
     ROW_PART_SETS,
+    SPEED_PART_SETS,
     WINDOWS,
     Footage,
     choose_settings,
@@ -92,9 +93,11 @@ def main(argv=None) -> int:
     ap.add_argument("--height", type=int, default=240)
     ap.add_argument("--preset", default="medium")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--row-part", action="store_true", help="also try the perspective part (row) in place of speed")
+    ap.add_argument("--row-part", action="store_true", help="also try the per-row part (row) in place of speed")
     ap.add_argument("--relative-part", action="store_true",
                     help="also try the perspective-free part (relative: blob speed over blob height) in place of speed")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="leave the perspective part out of the candidates (the candidates before it existed)")
     ap.add_argument("--holdout-start", type=int, default=3, help="held-out training videos: this one and every 4th after it")
     args = ap.parse_args(argv)
     t0 = time.time()
@@ -108,7 +111,8 @@ def main(argv=None) -> int:
     t_flow = time.time() - t0
     footage = [Footage(v.name, f, partial(resized_frames, v.open(), size)) for v, f in zip(ds.train, train_flows, strict=True)]
     base = RegionHeadConfig(height=args.height, flow_preset=args.preset, seed=args.seed)  # the kNN bank subset
-    part_sets = PART_SETS + (ROW_PART_SETS if args.row_part else ()) + (RELATIVE_PART_SETS if args.relative_part else ())
+    part_sets = (SPEED_PART_SETS if args.speed_only else PART_SETS) + (ROW_PART_SETS if args.row_part else ())
+    part_sets += RELATIVE_PART_SETS if args.relative_part else ()
     selection = choose_settings(footage, base, seed=args.seed, part_sets=part_sets, log=lambda m: print("  " + m, flush=True))
     best = selection.best
     print(f"chosen on validation: {best.label}", flush=True)

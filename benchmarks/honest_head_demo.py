@@ -6,6 +6,7 @@ chosen on its training videos and synthetic anomalies, then its test split. One 
 Usage::
 
     python benchmarks/honest_head_demo.py --seeds 0 1 2 3 4 5 --work runs/honest_demo
+    python benchmarks/honest_head_demo.py --speed-only   # the candidates before the perspective part
 """
 
 from __future__ import annotations
@@ -24,14 +25,17 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
     ap.add_argument("--work", default="runs/honest_demo")
     ap.add_argument("--results", default="benchmarks/results")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="leave the perspective part out of the candidates (files named honest-head-demo-speedonly-seedS.json)")
     args = ap.parse_args(argv)
+    tag, extra = ("-speedonly", ["--speed-only"]) if args.speed_only else ("", [])
     for seed in args.seeds:
-        out = Path(args.results) / f"honest-head-demo-seed{seed}.json"
+        out = Path(args.results) / f"honest-head-demo{tag}-seed{seed}.json"
         if out.exists():
             print(f"seed {seed}: {out} exists, skipped (delete it to rerun)", flush=True)
             continue
         root = generate_scene_dataset(Path(args.work) / f"scene-s{seed}", SceneConfig(), seed=seed, progress=False)
-        honest_head.main(["--data", str(root), "--work", str(Path(args.work) / f"flows-s{seed}"), "--json", str(out)])
+        honest_head.main(["--data", str(root), "--work", str(Path(args.work) / f"flows-s{seed}"), "--json", str(out), *extra])
     return 0
 
 

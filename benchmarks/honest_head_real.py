@@ -32,13 +32,14 @@ from ammcnet.data.video import open_video
 from ammcnet.regions import RegionHead, RegionHeadConfig, analysis_size
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.head import features_of
-from ammcnet.regions.validate import PART_SETS, RELATIVE_PART_SETS, Footage, choose_settings
+from ammcnet.regions.validate import PART_SETS, RELATIVE_PART_SETS, SPEED_PART_SETS, Footage, choose_settings
 from ammcnet.utils.io import write_json_atomic
 
 REAL = Path(os.environ.get("AMMCNET_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data" / "real"
 VTEST_FIT = 477
 TREE_FIT, TREE_HAND = 46, (53, 67)
-HEADS = {"head": None, "max local speed": {"speed": 1.0}, "per-position speed ratio": {"place": 1.0}}
+HEADS = {"head": None, "max local speed": {"speed": 1.0}, "per-position speed ratio": {"place": 1.0},
+         "perspective part alone": {"perspective": 1.0}}
 
 
 def causal(s: np.ndarray, sigma: float = 3.0) -> np.ndarray:
@@ -79,9 +80,11 @@ def main(argv=None) -> int:
     ap.add_argument("--preset", default=RegionHeadConfig().flow_preset, help="DIS preset of the analysis flow")
     ap.add_argument("--relative-part", action="store_true",
                     help="also try the perspective-free part (relative) as a candidate, and report it alone")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="leave the perspective part out of the candidates (the candidates before it existed)")
     args = ap.parse_args(argv)
-    part_sets = PART_SETS + (RELATIVE_PART_SETS if args.relative_part else ())
-    extra = {"relative part alone": {"relative": 1.0}} if args.relative_part else None
+    part_sets = (SPEED_PART_SETS if args.speed_only else PART_SETS) + (RELATIVE_PART_SETS if args.relative_part else ())
+    extra = {"relative part alone": {"relative": 1.0}} if args.relative_part else {}
     t0 = time.time()
     base = RegionHeadConfig(height=args.height, flow_preset=args.preset)
     frames, flows = clip("vtest.avi", base)

@@ -254,6 +254,23 @@ def test_row_part_measures_speed_against_the_rows_normal_speed():
     assert speed_only.score_flows(fast_far).score.mean() == pytest.approx(speed_only.score_flows(near).score.mean(), rel=0.2)
 
 
+def test_perspective_part_extrapolates_the_rows_normal_speed():
+    """Training walkers move faster the lower they are (1 px per frame at the top, 2 px at row 30);
+    a near walker (bottom rows, where nothing moved in training) at the 2.5 px the line expects
+    there is usual, a far one at 2.5 px is not."""
+    bands = {(0, 12): 1.0, (8, 20): 4 / 3, (16, 28): 5 / 3, (24, 36): 2.0}
+    normal = [blocks(40, rows, u, width=12) for rows, u in bands.items()]
+    near_unseen, fast_far = blocks(10, (36, 48), 2.5, width=12), blocks(10, (0, 12), 2.5, width=12)
+    usual = blocks(10, (24, 36), 2.0, width=12)
+    head = RegionHead.fit(normal, RegionHeadConfig(window=0.25, weights={"perspective": 1.0}))
+    assert head.score_flows(near_unseen).score.mean() < 1.5 * head.score_flows(usual).score.mean()
+    # the line is fitted to windows that partly cover a walker too, so it rises less steeply than the walkers' speeds
+    assert head.score_flows(fast_far).score.mean() > 1.3 * head.score_flows(near_unseen).score.mean()
+    row = RegionHead.fit(normal, RegionHeadConfig(window=0.25, weights={"row": 1.0}))  # a table of rows: no line
+    assert row.score_flows(near_unseen).score.mean() > 2 * row.score_flows(usual).score.mean()
+    state = RegionHead.from_state(head.to_state())
+    np.testing.assert_array_equal(state.score_flows(usual).score, head.score_flows(usual).score)
+
 def blocks(frames: int, rows: tuple[int, int], u: float, width: int = 8) -> np.ndarray:
     """Flows of one block of the given rows moving right by ``u`` px per frame (no noise)."""
     f = np.zeros((frames, H, W, 2), np.float32)

@@ -13,7 +13,7 @@ from typing import Any
 from ammcnet.errors import ConfigError
 
 #: The parts a head can weigh, in report order.
-PARTS: tuple[str, ...] = ("speed", "place", "direction", "row", "relative")
+PARTS: tuple[str, ...] = ("speed", "place", "direction", "row", "relative", "perspective")
 
 
 @dataclass(frozen=True)

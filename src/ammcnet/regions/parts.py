@@ -22,6 +22,9 @@ from ammcnet.errors import CheckpointError, DataError
 from ammcnet.regions.config import RegionHeadConfig
 from ammcnet.regions.features import DIRECTIONS, WindowFeatures
 
+#: Moving training windows a row of windows needs to count in the perspective part's line.
+MIN_ROW_WINDOWS = 50
+
 
 class SpeedPart:
     """The window's mean speed: fast anywhere is unusual (nothing to fit)."""
@@ -139,6 +142,44 @@ class RowPart(_SpeedOverScale):
         return self.scale[None, :, None]
 
 
+class PerspectivePart(_SpeedOverScale):
+    """Speed over the normal speed a straight-line perspective expects at that row of windows.
+
+    A fixed camera looking down at flat ground sees the same walker move more pixels per frame
+    the lower it is in the image, about linearly in the row. The part fits that line to each
+    row's 99th percentile of *moving* training windows' speeds (rows with at least
+    ``MIN_ROW_WINDOWS`` of them, weighted by how many), so, unlike :class:`RowPart`'s table of
+    rows, it extrapolates to rows where nothing moved in training: a person on a lawn nearer the
+    camera than any path is scaled as a near walker, not as a fast one. The scale is floored at
+    ``place_floor`` times the global one (a line falling to ~0 far away divides by nothing).
+    """
+
+    name = "perspective"
+
+    def __init__(self, scale: np.ndarray) -> None:
+        super().__init__(np.asarray(scale, np.float32).ravel())
+
+    @classmethod
+    def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> PerspectivePart:
+        speeds = np.concatenate([f.speed for f in feats])  # (T, R, C)
+        ys = feats[0].positions()[:, 0, 0].astype(np.float64)
+        moving = [speeds[:, r][speeds[:, r] > config.static] for r in range(speeds.shape[1])]
+        counts = np.array([len(m) for m in moving])
+        tops = np.array([np.quantile(m, 0.99) if len(m) else 0.0 for m in moving])
+        ok = counts >= MIN_ROW_WINDOWS
+        if ok.sum() >= 2:
+            slope, offset = np.polyfit(ys[ok], tops[ok], 1, w=np.sqrt(counts[ok]))
+            line = offset + slope * ys
+        else:  # too little motion to fit a line: one scale for every row
+            line = np.full(len(ys), np.quantile(np.concatenate(moving), 0.99) if counts.sum() else 0.0)
+        return cls(np.maximum(line, _floor(speeds, config)).astype(np.float32))
+
+    def scale_for(self, f: WindowFeatures) -> np.ndarray:
+        if f.grid[0] != len(self.scale):
+            raise DataError(f"region grid {f.grid} has {f.grid[0]} rows, fitted on {len(self.scale)}: frames of another size")
+        return self.scale[None, :, None]
+
+
 class DirectionPart:
     """kNN distance of a moving window's (direction histogram, position) to normal moving windows.
 
@@ -197,4 +238,5 @@ def _vectors(f: WindowFeatures, position_weight: float) -> np.ndarray:
 
 
 #: Part classes by name.
-PART_TYPES: dict[str, type] = {p.name: p for p in (SpeedPart, PlacePart, DirectionPart, RowPart, RelativePart)}
+PART_TYPES: dict[str, type] = {p.name: p for p in (SpeedPart, PlacePart, DirectionPart, RowPart, RelativePart,
+                                                   PerspectivePart)}

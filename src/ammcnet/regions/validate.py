@@ -124,23 +124,34 @@ def choose(results: Sequence[ValidationResult]) -> ValidationResult:
 WINDOWS: tuple[float, ...] = (24 / 240, 32 / 240, 48 / 240)
 #: Bounds of the object-sized window, in fractions of the analysis height.
 OBJECT_WINDOW_RANGE: tuple[float, float] = (16 / 240, 64 / 240)
-PART_SETS: tuple[dict[str, float], ...] = (
+#: Part sets on the pixel speed (``speed``: fast anywhere is unusual).
+SPEED_PART_SETS: tuple[dict[str, float], ...] = (
     {"speed": 1.0}, {"speed": 1.0, "direction": 1.0}, {"speed": 1.0, "place": 1.0},
     {"speed": 1.0, "direction": 1.0, "place": 1.0},
 )
+
+
+def _with_part(part: str) -> tuple[dict[str, float], ...]:
+    """:data:`SPEED_PART_SETS` with ``part`` in place of ``speed``."""
+    return tuple({(part if p == "speed" else p): w for p, w in s.items()} for s in SPEED_PART_SETS)
+
+
+#: The same sets with the straight-line perspective part ``perspective`` in place of ``speed``:
+#: speed over what a walker at that row normally moves, extrapolated to rows where nobody moved
+#: in training (:class:`ammcnet.regions.parts.PerspectivePart`).
+PERSPECTIVE_PART_SETS: tuple[dict[str, float], ...] = _with_part("perspective")
+#: Part sets tried by default: the validation set chooses between pixel speed and perspective.
+PART_SETS: tuple[dict[str, float], ...] = SPEED_PART_SETS + PERSPECTIVE_PART_SETS
 #: The same sets with the perspective-free part ``relative`` (blob speed over blob height) in
 #: place of ``speed``. The speed part alarms on people who walk nearer the camera than anyone
 #: did in training (they move more pixels per frame); this one does not, but it also ranks
 #: Ped2's anomalies far worse, and the synthetic set cannot tell the two cases apart
 #: (BENCHMARKS.md). Not tried by default.
-RELATIVE_PART_SETS: tuple[dict[str, float], ...] = tuple(
-    {("relative" if p == "speed" else p): w for p, w in s.items()} for s in PART_SETS
-)
-#: The same sets with the perspective part ``row`` in place of ``speed``. Not tried by default: the
-#: synthetic set preferred them on Ped2, whose test then fell by 4.7 points (BENCHMARKS.md).
-ROW_PART_SETS: tuple[dict[str, float], ...] = tuple(
-    {("row" if p == "speed" else p): w for p, w in s.items()} for s in PART_SETS
-)
+RELATIVE_PART_SETS: tuple[dict[str, float], ...] = _with_part("relative")
+#: The same sets with the per-row part ``row`` (a table of each row's normal speed, no line) in
+#: place of ``speed``. Not tried by default: the synthetic set preferred them on Ped2, whose test
+#: then fell by 4.7 points (BENCHMARKS.md).
+ROW_PART_SETS: tuple[dict[str, float], ...] = _with_part("row")
 #: Fewer training videos than this are cut into stretches so whole stretches can be held out.
 MIN_VIDEOS = 4
 #: Shortest stretch when cutting (frames).
