@@ -36,7 +36,7 @@ def ped2(rows: list[tuple[str, dict]]) -> list[str]:
                    f"| {_ms([v['raw']['micro'] for v in vals])} | {_ms([v['centred']['macro'] for v in vals])} |")
 
     row("**region head** (settings chosen on training videos)", lambda x: x["head"])
-    for part in ("speed", "place", "direction", "row"):
+    for part in ("speed", "perspective", "place", "direction", "row"):
         if all(part in x["parts_alone"] for x in t):
             row(f"its `{part}` part alone", lambda x, p=part: x["parts_alone"][p])
     for name in t[0]["baselines"]:
@@ -63,17 +63,23 @@ def ped2(rows: list[tuple[str, dict]]) -> list[str]:
 
 
 def demo(rows: list[tuple[str, dict]]) -> list[str]:
-    out = ["| scene | chosen on its training videos | region head | `speed` alone | best training-free baseline (of those run) |",
+    out = ["| scene | chosen on its training videos | region head | its `speed` or `perspective` part alone | best training-free baseline (of those run) |",
            "|---|---|---|---|---|"]
     for stem, d in rows:
         t = d["test"]
         best = max(t["baselines"].items(), key=lambda kv: kv[1]["centred"]["micro"])
         out.append(f"| {stem.split('-')[-1]} | {d['validation']['chosen']} | {t['head']['centred']['micro']:.2f} | "
-                   f"{t['parts_alone'].get('speed', {}).get('centred', {}).get('micro', float('nan')):.2f} | "
+                   f"{_motion_part(t).get('centred', {}).get('micro', float('nan')):.2f} | "
                    f"{best[1]['centred']['micro']:.2f} ({best[0]}) |")
     heads = [d["test"]["head"]["centred"]["micro"] for _, d in rows]
     out += ["", f"Mean over the {len(rows)} scenes: region head {np.mean(heads):.2f}."]
     return out
+
+
+def _motion_part(test: dict) -> dict:
+    """The AUCs of the head's speed-like part alone (``speed`` or ``perspective``, whichever it has)."""
+    parts = test["parts_alone"]
+    return parts.get("speed") or parts.get("perspective") or {}
 
 
 def real(d: dict) -> list[str]:
@@ -192,6 +198,45 @@ def relative_part(ped2_runs: list[tuple[str, dict]], real_file: Path) -> list[st
             "decision made on these test results, reported here as such."]
 
 
+def perspective_part() -> list[str]:
+    """The head with the perspective part among the candidates against the runs made before it existed."""
+    pairs = [(f"Ped2 seed {s}", f"honest-head-ped2-speedonly-seed{s}.json", f"honest-head-ped2-seed{s}.json") for s in range(3)]
+    pairs += [(f"demo scene {s}", f"honest-head-demo-speedonly-seed{s}.json", f"honest-head-demo-seed{s}.json") for s in range(6)]
+    rows = [(n, json.loads((RESULTS / a).read_text()), json.loads((RESULTS / b).read_text()))
+            for n, a, b in pairs if (RESULTS / a).exists() and (RESULTS / b).exists()]
+    if not rows:
+        return []
+    out = ["", "### The perspective part", "",
+           "The part `perspective` (speed over a straight line through the rows' normal speeds, extrapolated to rows where "
+           "nobody moved in training; docs: honest-scoring.md) is among the default candidates, beside `speed`. The runs "
+           "above choose with it; the \"speed only\" column is the same benchmark run before the part existed (the "
+           "candidates `--speed-only` gives; files `honest-head-*-speedonly-*.json`).", "",
+           "| footage | chosen (speed only -> now) | head, centred micro AUC | false alarms on normal test frames (causal, 1 % threshold) |",
+           "|---|---|---|---|"]
+    for name, old, new in rows:
+        o, n = old["test"], new["test"]
+        out.append(f"| {name} | {old['validation']['chosen']} -> {new['validation']['chosen']} | "
+                   f"{o['head']['centred']['micro']:.2f} -> {n['head']['centred']['micro']:.2f} | "
+                   f"{100 * o['operator_at_1pct_causal']['false_alarm_rate']:.1f} % -> "
+                   f"{100 * n['operator_at_1pct_causal']['false_alarm_rate']:.1f} % |")
+    real_old, real_new = RESULTS / "honest-head-real-speedonly.json", RESULTS / "honest-head-real.json"
+    if real_old.exists() and real_new.exists():
+        a, b = (json.loads(p.read_text())["vtest"] for p in (real_old, real_new))
+        out.append(f"| vtest.avi frames 477-794 | {a['validation']['chosen']} -> {b['validation']['chosen']} | (no labels) | "
+                   f"{100 * a['results']['head']['held_out_false_alarm_rate']:.1f} % -> "
+                   f"{100 * b['results']['head']['held_out_false_alarm_rate']:.1f} % |")
+    out += ["", "Ped2 moves by +0.05 on average (the chosen set differs from speed only on two seeds, by 0.0014 and 0.0008 of "
+            "mean synthetic AUC; on seed 2 speed won by 0.0003), the demo head alone by -0.2 (the demo's fused score, which weighs the head, by +0.25: "
+            "\"Demo\" below), and false alarms at the 1 % threshold fall where people move at depths the training footage "
+            "did not show: on `vtest.avi` and on demo scenes 0, 2 and 4. The part alone alarms on all 7 unseen normal frames "
+            "of `tree.avi` (Real clips below): 46 frames of a swaying tree give its line nothing to fit; the head there keeps "
+            "the default parts (too little footage to choose), so its own numbers do not change. The line is fitted to "
+            "windows that partly cover a walker too, so it rises less steeply than the walkers themselves do (tested). It "
+            "was put among the default candidates with these numbers in view (no test-label search: one setting, the "
+            "validation set then chooses per dataset), which is reported here as such."]
+    return out
+
+
 def main() -> None:
     lines = ["## Honest region head", "",
              "Generated by `python benchmarks/make_honest_md.py` from `benchmarks/results/honest-head-*.json`; 2-core AMD EPYC CPU, "
@@ -234,7 +279,9 @@ def main() -> None:
               "(seeds 6-8, where the design was looked at) a walker going the wrong way up the far path never crossed the "
               "default, so the part never looked at it. The synthetic set chooses it per dataset: on scenes 0, 4 and 5 "
               "(79.27 to 81.56, 83.89 to 88.88, 74.87 to 91.31), not on 1-3 (unchanged), nor on any Ped2 seed or "
-              "`vtest.avi` (their numbers are unchanged). Mean over the six scenes: 78.96 before, the figure above now."]
+              "`vtest.avi` (their numbers are unchanged). Mean over the six scenes: 78.96 before, 82.91 after (with the speed "
+              "part; the perspective part below changes it again)."]
+    lines += perspective_part()
     lines += local_records(RESULTS / "local-records-demo.json")
     speed_file = RESULTS / "speed-cpu-lite-region-head.json"
     if speed_file.exists():
