@@ -114,7 +114,19 @@ class PlacePart(_SpeedOverScale):
         return self.scale
 
 
-class RowPart(_SpeedOverScale):
+class _PerRowScale(_SpeedOverScale):
+    """A speed-over-scale part with one scale per row of windows (the camera's perspective)."""
+
+    def __init__(self, scale: np.ndarray) -> None:
+        super().__init__(np.asarray(scale, np.float32).ravel())
+
+    def scale_for(self, f: WindowFeatures) -> np.ndarray:
+        if f.grid[0] != len(self.scale):
+            raise DataError(f"region grid {f.grid} has {f.grid[0]} rows, fitted on {len(self.scale)}: frames of another size")
+        return self.scale[None, :, None]
+
+
+class RowPart(_PerRowScale):
     """Speed over the normal speed of that row of windows: the camera's perspective, pooled widely.
 
     In a fixed camera, how fast normal things move in pixels depends mostly on the distance to
@@ -126,9 +138,6 @@ class RowPart(_SpeedOverScale):
 
     name = "row"
 
-    def __init__(self, scale: np.ndarray) -> None:
-        super().__init__(np.asarray(scale, np.float32).ravel())
-
     @classmethod
     def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> RowPart:
         speeds = np.concatenate([f.speed for f in feats])  # (T, R, C)
@@ -136,13 +145,8 @@ class RowPart(_SpeedOverScale):
         scale = np.array([np.quantile(speeds[:, max(0, r - 1):r + 2], 0.999) for r in range(rows)], np.float32)
         return cls(np.maximum(scale, _floor(speeds, config)))
 
-    def scale_for(self, f: WindowFeatures) -> np.ndarray:
-        if f.grid[0] != len(self.scale):
-            raise DataError(f"region grid {f.grid} has {f.grid[0]} rows, fitted on {len(self.scale)}: frames of another size")
-        return self.scale[None, :, None]
 
-
-class PerspectivePart(_SpeedOverScale):
+class PerspectivePart(_PerRowScale):
     """Speed over the normal speed a straight-line perspective expects at that row of windows.
 
     A fixed camera looking down at flat ground sees the same walker move more pixels per frame
@@ -155,9 +159,6 @@ class PerspectivePart(_SpeedOverScale):
     """
 
     name = "perspective"
-
-    def __init__(self, scale: np.ndarray) -> None:
-        super().__init__(np.asarray(scale, np.float32).ravel())
 
     @classmethod
     def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> PerspectivePart:
@@ -173,11 +174,6 @@ class PerspectivePart(_SpeedOverScale):
         else:  # too little motion to fit a line: one scale for every row
             line = np.full(len(ys), np.quantile(np.concatenate(moving), 0.99) if counts.sum() else 0.0)
         return cls(np.maximum(line, _floor(speeds, config)).astype(np.float32))
-
-    def scale_for(self, f: WindowFeatures) -> np.ndarray:
-        if f.grid[0] != len(self.scale):
-            raise DataError(f"region grid {f.grid} has {f.grid[0]} rows, fitted on {len(self.scale)}: frames of another size")
-        return self.scale[None, :, None]
 
 
 class DirectionPart:
