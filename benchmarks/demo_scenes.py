@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 from pathlib import Path
 
 import numpy as np
+from provenance import save_result  # the sibling module
 from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.cache import open_prepared
 from ammcnet.metrics import load_score_file
 from ammcnet.models import load_model_file
 from ammcnet.scoring import FusionWeights, Smoothing, honest_scores
-from ammcnet.utils.io import write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -96,10 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seed {r['seed']}: {r['micro']:.2f} micro / {r['macro']:.2f} macro ({r['honest']}){vs}")
     mean = round(float(np.mean([r["micro"] for r in rows])), 2)
     print(f"mean micro AUC over {len(rows)} scenes: {mean:.2f}")
-    out = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": f"{platform.machine()} {platform.node()}",
-           "scenes": rows, "mean_micro": mean}
-    if args.json:
-        write_json_atomic(args.json, out)
+    save_result(args.json, {"scenes": rows, "mean_micro": mean})
     return 0
 
 

@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from provenance import save_result  # the sibling module
 from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.video import open_video
@@ -33,7 +32,6 @@ from ammcnet.regions import RegionHead, RegionHeadConfig, analysis_size
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.head import features_of
 from ammcnet.regions.validate import PART_SETS, RELATIVE_PART_SETS, SPEED_PART_SETS, Footage, choose_settings
-from ammcnet.utils.io import write_json_atomic
 
 REAL = Path(os.environ.get("AMMCNET_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data" / "real"
 VTEST_FIT = 477
@@ -103,12 +101,9 @@ def main(argv=None) -> int:
         tree[name] = {"auc": round(float(roc_auc_score(labels, s)), 4),
                       "hand_frames_alarmed": int((s[labels == 1] > threshold(head)).sum()), "hand_frames": int(labels.sum()),
                       "other_frames_alarmed": int((s[labels == 0] > threshold(head)).sum()), "other_frames": int((labels == 0).sum())}
-    out = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": f"{platform.machine()} {platform.node()}",
-           "vtest": {"validation": sel.as_dict(), "results": vtest}, "tree": {"config": "defaults", "results": tree},
-           "seconds": round(time.time() - t0, 1)}
     print(json.dumps({"vtest": vtest, "tree": tree}, indent=1))
-    if args.json:
-        write_json_atomic(args.json, out)
+    save_result(args.json, {"vtest": {"validation": sel.as_dict(), "results": vtest},
+                            "tree": {"config": "defaults", "results": tree}, "seconds": round(time.time() - t0, 1)})
     return 0
 
 

@@ -23,11 +23,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import platform
-import sys
 from pathlib import Path
 
 import numpy as np
+from provenance import save_result  # the sibling module
 from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.cache import open_prepared
@@ -36,7 +35,6 @@ from ammcnet.metrics.records import NORMAL, direction_of
 from ammcnet.models import load_model_file
 from ammcnet.regions import RegionHead
 from ammcnet.scoring.fusion import Smoothing, record_stats, smooth
-from ammcnet.utils.io import write_json_atomic
 
 #: Weights tried by ``--fusion-grid`` on top of the preset's (the rest of the preset stays).
 GRID = {"region": (0.0, 0.25, 0.5, 1.0, 2.0), "rgb_error_local": (0.0, 0.5, 1.0), "rgb_psnr": (0.0, 1.0),
@@ -127,16 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     names = list(next(iter(runs.values())))
     mean = {n: round(float(np.mean([r[n] for r in runs.values()])), 2) for n in names}
     print("mean", mean)
-    out = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": f"{platform.machine()} {platform.node()}",
-           "runs": runs, "mean": mean}
+    out = {"runs": runs, "mean": mean}
     if args.fusion_grid:
         out["fusion_grid"] = fusion_grid(args.folders)
         out["held_out_gain"] = held_out_gain(out["fusion_grid"])
         print("gain of the weighting chosen on the other scenes, per held-out scene:", out["held_out_gain"])
         for r in out["fusion_grid"][:5] + [r for r in out["fusion_grid"] if r["preset"]]:
             print(f"fused mean {r['mean']:.2f} {r['aucs']} {r['weights']}{' (preset)' if r['preset'] else ''}")
-    if args.json:
-        write_json_atomic(args.json, out)
+    save_result(args.json, out)
     return 0
 
 

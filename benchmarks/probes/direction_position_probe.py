@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -24,12 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the sibling benchmark scripts
 
 from honest_head_real import VTEST_FIT, causal, clip, threshold  # noqa: E402
+from provenance import save_result  # noqa: E402
 
 from ammcnet.regions import RegionHead, RegionHeadConfig  # noqa: E402
 from ammcnet.regions.footage import flows_of_frames  # noqa: E402
 from ammcnet.regions.head import features_of  # noqa: E402
 from ammcnet.regions.validate import FeatureCache, Footage, object_window, split_footage, validate  # noqa: E402
-from ammcnet.utils.io import write_json_atomic  # noqa: E402
 
 PART_SETS = ({"perspective": 1.0, "direction": 1.0}, {"speed": 1.0, "direction": 1.0},
              {"perspective": 1.0, "direction": 1.0, "place": 1.0})
@@ -59,10 +58,7 @@ def main(argv=None) -> int:
                          "validation_false_alarm": round(r.false_alarm, 4),
                          "held_out_false_alarm_rate": round(float((later > threshold(head)).mean()), 4)})
             print(json.dumps(rows[-1]), flush=True)
-    out = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": f"{platform.machine()} {platform.node()}",
-           "window": window, "rows": rows}
-    if args.json:
-        write_json_atomic(args.json, out)
+    save_result(args.json, {"window": window, "rows": rows})
     return 0
 
 
