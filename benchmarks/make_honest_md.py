@@ -302,12 +302,16 @@ def main() -> None:
     if speed_file.exists():
         e = json.loads(speed_file.read_text())["end_to_end"]
         lines += ["", "### Online cost", "",
-                  f"`ammcnet bench --preset cpu-lite --video ../shared/data/real/vtest.avi --frames 120 --train-steps 0 --no-onnx` "
+                  f"`ammcnet bench --preset cpu-lite --video ../shared/data/real/vtest.avi --frames 120 --train-steps 0 --no-onnx "
+                  f"--head-rounds {len(e.get('region_head_rounds', [])) or 1}` "
                   f"(random weights, {e['video']}; the region head fitted on the video's first frames with the object-sized window "
                   "training would give it, in its own worker thread): "
                   f"end to end {e['with_region_head']['fps']:.1f} fps with the head against {e['without_region_head']['fps']:.1f} fps "
-                  f"without, measured one after the other in one run: **{e['region_head_rate_ratio']:.2f}x** (target 0.80x, not met). "
-                  "Idle machine. Three runs of this version: 0.725x, 0.730x and 0.729x (stored); three of the version before "
+                  "without, the two alternated in one run: "
+                  f"**{e['region_head_rate_ratio']:.2f}x**, the median of the rounds' ratios "
+                  f"({', '.join(f'{r:.2f}' for r in (x['ratio'] for x in e.get('region_head_rounds', [])))}; target 0.80x, not met), "
+                  "on a shared 2-core AMD EPYC VM where single pairs ranged from 0.55x to 0.83x within one hour. "
+                  "Earlier, on a quieter machine, single pairs of this version gave 0.725x, 0.730x and 0.729x; three of the version before "
                   "(colour frames resized, then made grey; the kNN through scikit-learn's `NearestNeighbors` wrapper; a lookup "
                   "per pixel for the direction sector): 0.64x, 0.68x and 0.66x. The model runs on two torch threads and the "
                   "pipeline gives OpenCV one thread per call, so the head's DIS flow runs single-threaded (8.3 ms per frame at "

@@ -80,6 +80,9 @@ def test_bench_cli_writes_a_report(tmp_path, capsys) -> None:
     head = r["end_to_end"]["with_region_head"]  # timed in the same run as the rate without it
     assert head["frames"] == 8 and r["end_to_end"]["without_region_head"]["frames"] == 8
     assert r["end_to_end"]["region_head_rate_ratio"] > 0 and "region head" in text
+    rounds = r["end_to_end"]["region_head_rounds"]  # alternated without/with; the report is the median round
+    assert len(rounds) == 3 and sorted(x["ratio"] for x in rounds)[1] == r["end_to_end"]["region_head_rate_ratio"]
+    assert head["fps"] == next(x["with_fps"] for x in rounds if x["ratio"] == r["end_to_end"]["region_head_rate_ratio"])
     assert r["training"]["samples_per_s"] > 0 and r["peak_memory_mb"] > 10
     assert r["machine"]["torch"] == torch.__version__
     assert main(["bench", "--preset", "no-such-preset", "--train-steps", "0"]) == 2

@@ -37,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--flow-workers", type=int, default=0,
                    help="threads computing optical flow end to end (default: 1 on cpu, up to 8 on cuda)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--head-rounds", type=int, default=3,
+                   help="rounds timing the region head's cost, without then with it (default 3; the median ratio)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write the full report as JSON")
     p.set_defaults(func=run)
 
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = BenchConfig(preset=args.preset, device=args.device, video=args.video, model=args.model, frames=args.frames,
                       batches=args.batches, seconds=args.seconds, train_steps=args.train_steps, onnx=not args.no_onnx,
                       int8=not args.no_int8, compile=args.compile, threads=args.threads,
-                      flow_workers=args.flow_workers)
+                      flow_workers=args.flow_workers, head_rounds=args.head_rounds)
     report = run_benchmark(cfg)
     if args.json:
         write_json_atomic(args.json, report)
