@@ -86,3 +86,5 @@ def test_bench_cli_writes_a_report(tmp_path, capsys) -> None:
     assert r["training"]["samples_per_s"] > 0 and r["peak_memory_mb"] > 10
     assert r["machine"]["torch"] == torch.__version__
     assert main(["bench", "--preset", "no-such-preset", "--train-steps", "0"]) == 2
+    assert main(["bench", "--preset", "tiny", "--head-rounds", "0", "--train-steps", "0"]) == 2
+    assert "--head-rounds must be at least 1" in capsys.readouterr().err

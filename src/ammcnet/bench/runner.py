@@ -219,6 +219,8 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
     """Measure and return a JSON-able report (see :func:`format_report`)."""
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("--device cuda but no CUDA device is visible: use --device cpu")
+    if cfg.head_rounds < 1:
+        raise ConfigError(f"--head-rounds must be at least 1, got {cfg.head_rounds}")
     default_threads = torch.get_num_threads()
     model, train_cfg, scoring = _load(cfg)
     model = model.to(cfg.device).eval()
@@ -351,14 +353,14 @@ def _region_head_cost(run: Callable[..., tuple[Any, dict[str, float]]], flow: di
     """The region head's cost: the same optimised run without and with it, alternated ``cfg.head_rounds`` times.
 
     One pair measured once swings with whatever else the machine does (on a shared 2-core VM
-    single pairs ranged from 0.55x to 0.82x); alternating the two and taking the median of the
+    single pairs ranged from 0.54x to 0.83x within an hour); alternating the two and taking the median of the
     per-round ratios gives a figure that repeats. The reported runs are those of the median round.
     """
     other, has_head = _region_counterpart(flow.get("scorer"), video, cfg.frames)
     rest = {k: v for k, v in flow.items() if k != "scorer"}
     scorers = (other, flow.get("scorer")) if has_head else (flow.get("scorer"), other)  # (without, with)
     rounds = []
-    for _ in range(max(1, cfg.head_rounds)):
+    for _ in range(cfg.head_rounds):
         without, with_head = (run(scorer=s, **rest)[1] for s in scorers)
         rounds.append((with_head["fps"] / without["fps"], without, with_head))
     ratio, without, with_head = sorted(rounds, key=lambda r: r[0])[len(rounds) // 2]
