@@ -18,11 +18,15 @@ from ammcnet.regions.online import RegionStream
 from ammcnet.regions.synthetic import KINDS, footage_object_height, make_synthetic, make_validation_set
 from ammcnet.regions.validate import (
     PART_SETS,
+    FeatureCache,
     Footage,
+    PartCache,
     ValidationResult,
+    candidates,
     choose,
     choose_settings,
     object_window,
+    validate,
 )
 from ammcnet.utils.float16 import round_float16, to_float16
 
@@ -231,6 +235,33 @@ def test_choose_settings_sizes_the_window_and_the_synthetic_objects_by_the_foota
     assert len(sel.results) == len(PART_SETS) + with_direction  # the direction sets once more, lower threshold
     lowered = [r for r in sel.results if "direction from" in r.label]
     assert {r.config.static for r in lowered} == {RegionHeadConfig().static * 0.25} and len(lowered) == with_direction
+
+
+def test_candidates_share_fitted_parts_with_the_same_numbers(normal_videos, monkeypatch):
+    rng = np.random.default_rng(3)
+    wrong_way = walkers(30, rng, u=-1.0)
+    labels = np.zeros(30, bool)
+    labels[10:] = True
+    wrong_way[:10] = normal_videos[3][:10]
+    synthetic = [(wrong_way, labels, "against")]
+    fit, held = normal_videos[:3], normal_videos[3:]
+    fits: list[str] = []
+    counted = PartCache.fit
+
+    def counting(self, name, feats, config):
+        fits.append(name)
+        return counted(self, name, feats, config)
+
+    configs = list(candidates(RegionHeadConfig(window=0.25), [0.25], PART_SETS))
+    alone = [validate(label, cfg, fit, held, synthetic) for cfg, label in configs]  # nothing shared
+    monkeypatch.setattr(PartCache, "fit", counting)
+    cache, parts = FeatureCache(), PartCache()
+    shared = [validate(label, cfg, fit, held, synthetic, cache=cache, parts=parts) for cfg, label in configs]
+    assert [r.as_dict() for r in shared] == [r.as_dict() for r in alone]
+    direction = [cfg for cfg, _ in configs if cfg.weights.get("direction")]
+    assert fits.count("direction") == (3 + 1) * len(direction)  # asked for: 3 held-out folds + the final fit
+    distinct = {(name, settings) for (name, settings, _) in parts._parts}
+    assert len([d for d in distinct if d[0] == "direction"]) == 2  # but fitted once per moving threshold only
 
 
 def test_object_window_follows_the_moving_blobs():

@@ -11,7 +11,7 @@ training video.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,16 @@ from ammcnet.regions.features import WindowFeatures, window_features
 from ammcnet.regions.parts import PART_TYPES
 
 FORMAT = "ammcnet-region-head/1"
+
+
+def fit_part(name: str, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> Any:
+    """The part ``name`` fitted on the window features of normal videos."""
+    return PART_TYPES[name].fit(feats, config)
+
+
+#: How a head gets each fitted part: (part name, window features, settings) -> part. Choosing
+#: settings passes a memoising one (:class:`ammcnet.regions.validate.PartCache`).
+PartFitter = Callable[[str, Sequence[WindowFeatures], RegionHeadConfig], Any]
 
 
 @dataclass
@@ -67,8 +77,10 @@ class RegionHead:
         return cls.fit_features([features_of(f, config) for f in flows], config)
 
     @classmethod
-    def fit_features(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> RegionHead:
-        """Fit on the window features of normal videos (one :class:`WindowFeatures` per video)."""
+    def fit_features(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig,
+                     fit: PartFitter = fit_part) -> RegionHead:
+        """Fit on the window features of normal videos (one :class:`WindowFeatures` per video);
+        ``fit`` fits each part (candidates that share a part's settings may share the part)."""
         kept = [i for i, f in enumerate(feats) if len(f.speed)]
         feats = [feats[i] for i in kept]
         if not feats:
@@ -76,10 +88,10 @@ class RegionHead:
         if len({f.grid for f in feats}) != 1:
             raise DataError("region head: training videos of different sizes; resize them to one analysis grid")
         groups = _fold_groups(feats, config.folds)
-        held_out = _held_out_part_scores(groups, config)
+        held_out = _held_out_part_scores(groups, config, fit)
         scales = {p: _scale(np.concatenate([h[p] for h in held_out]), config.scale_quantile)
                   for p in config.active_parts()}
-        parts = {p: PART_TYPES[p].fit(feats, config) for p in config.active_parts()}
+        parts = {p: fit(p, feats, config) for p in config.active_parts()}
         head = cls(config, parts, scales, [], feats[0].size, sum(len(f.speed) for f in feats),
                    [kept[i] for i in _fold_order(len(feats), len(groups))])
         head.normal_scores = [head._fuse(h)[0].max(axis=(1, 2)) for h in held_out]
@@ -186,12 +198,13 @@ def _fold_order(videos: int, groups: int) -> list[int]:
     return [i for g in range(groups) for i in range(g, videos, groups)]
 
 
-def _held_out_part_scores(groups: list[list[WindowFeatures]], config: RegionHeadConfig) -> list[dict[str, np.ndarray]]:
+def _held_out_part_scores(groups: list[list[WindowFeatures]], config: RegionHeadConfig,
+                          fit: PartFitter = fit_part) -> list[dict[str, np.ndarray]]:
     """Per held-out video: part name -> (T, R, C) raw window scores from parts fitted without it."""
     out = []
     for i, group in enumerate(groups):
         rest = [f for j, g in enumerate(groups) if j != i for f in g]
-        parts = {p: PART_TYPES[p].fit(rest, config) for p in config.active_parts()}
+        parts = {p: fit(p, rest, config) for p in config.active_parts()}
         out += [{p: part.score(f) for p, part in parts.items()} for f in group]
     return out
 
