@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
@@ -107,8 +108,6 @@ def _scene_frames(size: tuple[int, int], n: int) -> list[np.ndarray]:
 def _video_frames(cfg: BenchConfig, size: tuple[int, int], tmp: Path) -> tuple[Any, str]:
     if cfg.video:
         return open_video(cfg.video), str(cfg.video)
-    import cv2
-
     frames = _scene_frames(size, cfg.frames)
     path = tmp / "scene.avi"  # written and decoded again, so decoding is part of the figure
     h, w = frames[0].shape[:2]

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ammcnet.data.layouts import DatasetLayout, VideoRef, discover_dataset
@@ -96,8 +97,6 @@ class _Job:
 
 def _prepare_video(job: _Job) -> dict[str, Any]:
     """Decode, resize, compute flow and write one video's folder. Returns its manifest entry."""
-    import cv2
-
     if job.threads:
         cv2.setNumThreads(job.threads)
     backend = job.flow if isinstance(job.flow, FlowBackend) else get_flow_backend(job.flow, **job.flow_kwargs)

@@ -19,6 +19,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+import cv2
+import torch
+
 from ammcnet.detect.run import DetectionSummary, run_detection
 from ammcnet.errors import AmmcError, ConfigError
 from ammcnet.utils.io import write_json_atomic
@@ -46,8 +49,6 @@ def _frames_hint(source: str) -> int:
     if p.is_dir():
         return sum(1 for _ in p.iterdir())
     try:
-        import cv2
-
         cap = cv2.VideoCapture(str(p))
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         cap.release()
@@ -57,8 +58,6 @@ def _frames_hint(source: str) -> int:
 
 
 def _detect_one(source: str, run: str, out: str, threads: int, kwargs: dict[str, Any]) -> DetectionSummary:
-    import torch
-
     if threads:
         torch.set_num_threads(threads)
     return run_detection(source, run, out=out, **kwargs)
