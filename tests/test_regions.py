@@ -17,6 +17,7 @@ from ammcnet.regions.head import features_of
 from ammcnet.regions.online import RegionStream
 from ammcnet.regions.synthetic import KINDS, footage_object_height, make_synthetic, make_validation_set
 from ammcnet.regions.validate import (
+    MIN_STRETCH,
     PART_SETS,
     FeatureCache,
     Footage,
@@ -25,8 +26,11 @@ from ammcnet.regions.validate import (
     candidates,
     choose,
     choose_settings,
+    merged,
     object_window,
+    stretches,
     validate,
+    validation_splits,
 )
 from ammcnet.utils.float16 import round_float16, to_float16
 
@@ -235,6 +239,39 @@ def test_choose_settings_sizes_the_window_and_the_synthetic_objects_by_the_foota
     assert len(sel.results) == len(PART_SETS) + with_direction  # the direction sets once more, lower threshold
     lowered = [r for r in sel.results if "direction from" in r.label]
     assert {r.config.static for r in lowered} == {RegionHeadConfig().static * 0.25} and len(lowered) == with_direction
+
+
+def _scene_frames(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 255, (n, H, W, 3), np.uint8)
+
+
+def test_one_long_video_holds_out_every_stretch_in_turn():
+    video = Footage("long", walkers(4 * MIN_STRETCH, np.random.default_rng(0)), lambda: _scene_frames(4 * MIN_STRETCH, 0))
+    cut = [v.name for v in stretches([video])]
+    splits = validation_splits([video])
+    held = [[v.name for v in s.held_out] for s in splits]
+    assert sorted(sum(held, [])) == sorted(cut) and all(len(h) == 1 for h in held)  # each stretch once
+    assert all(not {v.name for v in s.fit} & set(h) for s, h in zip(splits, held, strict=True))
+    assert len(validation_splits([video] * 4)) == 1  # whole videos: one split, every 4th held out
+    one = [PART_SETS[0], PART_SETS[2]]  # speed, speed+place: no kNN, so the test stays quick
+    sel = choose_settings([video], RegionHeadConfig(flow_preset="ultrafast"), per_kind=1, part_sets=one)
+    assert sel.rotations == 4 and sorted(sel.held_out) == sorted(cut)
+    # each rotation on its own: the same stretches, the held-out one given last (held out by a single split)
+    parts = stretches([video])
+    alone = [choose_settings([p for j, p in enumerate(parts) if j != i] + [parts[i]], RegionHeadConfig(flow_preset="ultrafast"),
+                             per_kind=1, part_sets=one, windows=[sel.best.config.window]) for i in range(len(parts))]
+    for k, r in enumerate(sel.results):
+        assert r.mean_auc == pytest.approx(np.mean([a.results[k].mean_auc for a in alone]), abs=1e-9)
+        assert r.false_alarm == pytest.approx(np.mean([a.results[k].false_alarm for a in alone]), abs=1e-9)
+
+
+def test_merged_results_average_the_splits():
+    a = ValidationResult("x", None, {"fast": 0.6, "patch": 0.8}, 0.7, 0.0, 0.0)
+    b = ValidationResult("x", None, {"fast": 1.0, "patch": 0.6}, 0.8, 0.04, 0.0)
+    m = merged([a, b])
+    assert m.auc == pytest.approx({"fast": 0.8, "patch": 0.7}) and m.mean_auc == pytest.approx(0.75)
+    assert m.false_alarm == pytest.approx(0.02) and m.spread == pytest.approx(0.02)
+    assert merged([a]) is a
 
 
 def test_candidates_share_fitted_parts_with_the_same_numbers(normal_videos, monkeypatch):
