@@ -72,6 +72,16 @@ def test_same_seed_same_dataset_and_the_folder_is_replaced_only_when_asked(scene
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "other"]  # no temporary folder left behind
 
 
+def test_a_rotation_holds_out_another_quarter(scene, tmp_path, capsys):
+    turned = write_validation_dataset(scene, tmp_path / "r1", per_kind=1, rotation=1, progress=False)
+    info = json.loads((turned.root / "validation-set.json").read_text())
+    assert info["held_out"] == ["03"] and info["train"] == ["01", "02", "04"] and info["rotation"] == 1
+    assert "normal-03" in {v.name for v in discover_dataset(turned.root).test}
+    assert main(["synthesize", str(scene), "--out", str(tmp_path / "r4"), "--rotation", "4", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "rotation must be 0 to 3" in err and not (tmp_path / "r4").exists()
+
+
 def test_the_dataset_prepares_like_any_other(made, tmp_path):
     prepared = prepare_dataset(made, size=(32, 32), flow_preset="ultrafast", cache_dir=tmp_path, progress=False)
     assert prepared.videos("train") == ["01", "02", "03"] and len(prepared.videos("test")) == 1 + len(KINDS)

@@ -148,8 +148,9 @@ def evaluate(scores: PathLike, labels: PathLike, *, protocol: str = "paper", dat
 
 
 def synthesize(data: PathLike, out: PathLike, *, seed: int = 0, per_kind: int = 3, image_format: str = "png",
-               overwrite: bool = False, progress: bool = False) -> SynthesizeResult:
+               overwrite: bool = False, rotation: int = 0, progress: bool = False) -> SynthesizeResult:
     """Write a validation dataset made from the normal training videos of ``data``: held-out normal
-    videos and synthetic anomalies, with labels (:mod:`ammcnet.regions.validation_dataset`)."""
+    videos and synthetic anomalies, with labels (:mod:`ammcnet.regions.validation_dataset`;
+    ``rotation`` 0-3: which quarter of the videos is held out)."""
     return write_validation_dataset(data, out, seed=seed, per_kind=per_kind, image_format=image_format,
-                                    overwrite=overwrite, progress=progress)
+                                    overwrite=overwrite, rotation=rotation, progress=progress)

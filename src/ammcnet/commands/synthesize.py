@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="generator seed; the same seed gives the same dataset")
     p.add_argument("--per-kind", type=int, default=3, help="synthetic videos of each kind per held-out video (default 3)")
     p.add_argument("--format", default="png", choices=("png", "jpg"), help="frame images (default png, lossless)")
+    p.add_argument("--rotation", type=int, default=0,
+                   help="which quarter of the training videos (or of one recording's stretches) to hold out, 0-3 (default 0: the last)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from ammcnet.regions.validation_dataset import write_validation_dataset
 
     made = write_validation_dataset(args.data, args.out, layout=args.layout, seed=args.seed, per_kind=args.per_kind,
-                                    image_format=args.format, overwrite=args.force,
+                                    image_format=args.format, overwrite=args.force, rotation=args.rotation,
                                     progress=False if args.no_progress else None)
     print(f"{len(made.train)} training videos, {len(made.test)} test videos ({made.anomalous} of {made.frames} test "
           f"frames anomalous) in {made.root}")

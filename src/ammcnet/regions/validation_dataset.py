@@ -41,7 +41,7 @@ from ammcnet.data.layouts import VideoRef, discover_dataset
 from ammcnet.errors import ConfigError, DataError, OutputError
 from ammcnet.regions.footage import split_flows
 from ammcnet.regions.synthetic import KINDS
-from ammcnet.regions.validate import SYNTHETIC_PER_KIND, Footage, ValidationFootage, split_footage
+from ammcnet.regions.validate import MIN_VIDEOS, SYNTHETIC_PER_KIND, Footage, ValidationFootage, split_footage
 from ammcnet.utils.io import write_json_atomic
 
 FORMAT = "ammcnet-validation-set/1"
@@ -92,7 +92,7 @@ def write_frames(folder: Path, frames: np.ndarray, image_format: str = "png") ->
 def write_validation_dataset(root: str | os.PathLike[str], out: str | os.PathLike[str], *, layout: str = "auto",
                              seed: int = 0, per_kind: int = SYNTHETIC_PER_KIND, height: int = 240,
                              flow_preset: str = "medium", image_format: str = "png", overwrite: bool = False,
-                             progress: bool | None = None) -> ValidationDataset:
+                             rotation: int = 0, progress: bool | None = None) -> ValidationDataset:
     """Write the validation dataset of the training split of ``root`` to ``out``.
 
     Args:
@@ -104,25 +104,31 @@ def write_validation_dataset(root: str | os.PathLike[str], out: str | os.PathLik
         flow_preset: DIS preset of that analysis flow.
         image_format: ``png`` (lossless) or ``jpg``.
         overwrite: replace ``out`` if it exists.
+        rotation: which quarter of the videos (or stretches) to hold out, 0-3: 0 holds out the last
+            and every 4th before it, r the ones r places earlier. The head's choice measures one long
+            recording on all four (:func:`ammcnet.regions.validate.validation_splits`); write each to
+            look at what it measured.
         progress: show progress bars (None: when stderr is a terminal).
     """
     if image_format not in IMAGE_FORMATS:
         raise ConfigError(f"image format {image_format!r}: choose one of {', '.join(IMAGE_FORMATS)}")
     if per_kind < 1:
         raise ConfigError(f"per_kind must be at least 1, got {per_kind}")
+    if not 0 <= rotation < MIN_VIDEOS:
+        raise ConfigError(f"rotation must be 0 to {MIN_VIDEOS - 1} (which quarter of the videos is held out), got {rotation}")
     out = Path(out).expanduser().resolve()
     _check_out(out, Path(root).expanduser().resolve(), overwrite)
     ds = discover_dataset(root, layout)
     if not ds.train:
         raise DataError(f"{ds.root}: no training videos to make a validation set from")
     flows, _ = split_flows(ds.train, height, flow_preset, progress=progress, desc="analysis flow")
-    split = split_footage([Footage(v.name, f, partial(_frames, v)) for v, f in zip(ds.train, flows, strict=True)])
+    split = split_footage([Footage(v.name, f, partial(_frames, v)) for v, f in zip(ds.train, flows, strict=True)], rotation)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         info = _write(split, tmp, seed, per_kind, image_format, progress)
         info.update(source=str(ds.root), layout=ds.kind, seed=seed, per_kind=per_kind, analysis_height=height,
-                    flow_preset=flow_preset, image_format=image_format)
+                    flow_preset=flow_preset, image_format=image_format, rotation=rotation)
         write_json_atomic(tmp / "validation-set.json", info)
         if out.exists():
             shutil.rmtree(out)
