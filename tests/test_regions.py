@@ -253,6 +253,8 @@ def test_one_long_video_holds_out_every_stretch_in_turn():
     assert sorted(sum(held, [])) == sorted(cut) and all(len(h) == 1 for h in held)  # each stretch once
     assert all(not {v.name for v in s.fit} & set(h) for s, h in zip(splits, held, strict=True))
     assert len(validation_splits([video] * 4)) == 1  # whole videos: one split, every 4th held out
+    short = Footage("short", video.flows[:2 * MIN_STRETCH], lambda: _scene_frames(2 * MIN_STRETCH, 0))
+    assert len(validation_splits([short])) == 1  # two stretches: one split, half of it held out
     one = [PART_SETS[0], PART_SETS[2]]  # speed, speed+place: no kNN, so the test stays quick
     sel = choose_settings([video], RegionHeadConfig(flow_preset="ultrafast"), per_kind=1, part_sets=one)
     assert sel.rotations == 4 and sorted(sel.held_out) == sorted(cut)

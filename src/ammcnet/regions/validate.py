@@ -330,20 +330,23 @@ def split_footage(videos: Sequence[Footage], rotation: int = 0) -> ValidationFoo
 
 def validation_splits(videos: Sequence[Footage]) -> list[ValidationFootage]:
     """The splits candidates are measured on: one for several whole videos (every 4th held out);
-    for fewer than :data:`MIN_VIDEOS` videos, cut into stretches, one split per rotation, so every
-    stretch is held out once.
+    for fewer than :data:`MIN_VIDEOS` videos long enough to be cut into :data:`MIN_VIDEOS`
+    stretches, one split per rotation, so every stretch is held out once.
 
     A single held-out stretch is a quarter of one recording: on ``vtest.avi`` each of the four
     stretches held out in turn chose a different part set, and one candidate's mean synthetic AUC
     moved by 0.09 between rotations while the best candidates were 0.01 apart
     (``benchmarks/probes/held_out_stretch_probe.py``). Averaged over the rotations, the choice
     rests on the whole recording. With several whole videos each split already holds out whole
-    videos, and rotating would multiply the choice's time by four.
+    videos, and rotating would multiply the choice's time by four. Footage too short for four
+    stretches (under ``4 * MIN_STRETCH`` frames) keeps one split too: it holds out a third or a
+    half of the footage, and on the tiny clips of quick checks a rotation that fits on one short
+    video can lower the direction part's moving threshold into flow noise, so that its kNN
+    queries nearly every window.
     """
-    if len(videos) >= MIN_VIDEOS:
+    if len(videos) >= MIN_VIDEOS or len(stretches(videos)) < MIN_VIDEOS:
         return [split_footage(videos)]
-    count = min(MIN_VIDEOS, len(stretches(videos)))
-    return [split_footage(videos, r) for r in range(count)]
+    return [split_footage(videos, r) for r in range(MIN_VIDEOS)]
 
 
 def merged(results: Sequence[ValidationResult]) -> ValidationResult:
