@@ -3,6 +3,7 @@ honest score of `ammcnet test`, and the alarm score of the online detector (equa
 
 from __future__ import annotations
 
+import copy
 import json
 
 import cv2
@@ -193,6 +194,17 @@ def test_info_shows_the_honest_score_and_the_fitted_components(fused):
     text = format_info(info)
     assert "honest score  fusion (fusion weights: rgb_psnr 1, rgb_commit 0.1" in text and "region 2" in text
     assert "region head   settings given, not chosen" in text
+
+
+def test_info_says_when_one_recording_chose_over_rotations(run):
+    loaded = load_model_file(run["run"])
+    state = copy.deepcopy(loaded.scorer_state)
+    for rotations, shown in ((4, "window 9/240, parts speed (chosen on 4 held-out stretches in turn)"),
+                             (1, "window 9/240, parts speed")):
+        state["components"]["region_head"]["selection"] = {"chosen": "window 9/240, parts speed", "rotations": rotations}
+        out = run["tmp"] / f"rotations-{rotations}" / "model.pt"
+        save_model_file(out, loaded.model, calibration=loaded.calibration, scorer=state, train_config=loaded.train_config)
+        assert model_info(out.parent)["scorer"]["region_head"] == shown
 
 
 def test_the_onnx_backend_fuses_the_head_too(run, fused):

@@ -44,8 +44,16 @@ def _scorer_summary(obj: dict[str, Any]) -> dict[str, Any]:
         comps = {"motion_prior": obj["motion_prior"]}
     head = comps.get("region_head") if isinstance(comps.get("region_head"), dict) else None
     selection = (head or {}).get("selection") if isinstance((head or {}).get("selection"), dict) else None
-    return {"components": sorted(comps), "region_head": None if head is None else
-            (selection or {}).get("chosen") or "settings given, not chosen"}
+    return {"components": sorted(comps), "region_head": None if head is None else _selection_line(selection)}
+
+
+def _selection_line(selection: dict[str, Any] | None) -> str:
+    """The head's chosen settings, and how many held-out rotations chose them when there were several."""
+    chosen = (selection or {}).get("chosen")
+    if not chosen:
+        return "settings given, not chosen"
+    rotations = selection.get("rotations", 1)
+    return f"{chosen} (chosen on {rotations} held-out stretches in turn)" if isinstance(rotations, int) and rotations > 1 else chosen
 
 
 def _scoring_summary(train: dict[str, Any]) -> dict[str, Any] | None:
