@@ -54,6 +54,12 @@ def clip(name: str, config: RegionHeadConfig) -> tuple[np.ndarray, np.ndarray]:
     return frames, flows_of_frames(frames, size, config.flow_preset)
 
 
+def vtest_fitting(config: RegionHeadConfig) -> tuple[np.ndarray, Footage]:
+    """``vtest.avi``'s flows (every frame) and its fitting frames 0-476 as one training video."""
+    frames, flows = clip("vtest.avi", config)
+    return flows, Footage(f"vtest[0:{VTEST_FIT}]", flows[:VTEST_FIT], lambda: frames[:VTEST_FIT])
+
+
 def heads_for(config: RegionHeadConfig, fit_flows: np.ndarray, extra: dict | None = None) -> dict[str, RegionHead]:
     out = {}
     for name, weights in {**HEADS, **(extra or {})}.items():
@@ -85,9 +91,8 @@ def main(argv=None) -> int:
     extra = {"relative part alone": {"relative": 1.0}} if args.relative_part else {}
     t0 = time.time()
     base = RegionHeadConfig(height=args.height, flow_preset=args.preset)
-    frames, flows = clip("vtest.avi", base)
-    sel = choose_settings([Footage("vtest[0:477]", flows[:VTEST_FIT], lambda: frames[:VTEST_FIT])],
-                          base, part_sets=part_sets, log=lambda m: print("  " + m, flush=True))
+    flows, fitting = vtest_fitting(base)
+    sel = choose_settings([fitting], base, part_sets=part_sets, log=lambda m: print("  " + m, flush=True))
     vtest = {}
     for name, head in heads_for(sel.best.config, flows[:VTEST_FIT], extra).items():
         s = scored(head, flows)[VTEST_FIT:]

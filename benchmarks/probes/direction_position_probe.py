@@ -22,13 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the sibling benchmark scripts
 
-from honest_head_real import VTEST_FIT, causal, clip, threshold  # noqa: E402
+from honest_head_real import VTEST_FIT, causal, threshold, vtest_fitting  # noqa: E402
 from provenance import save_result  # noqa: E402
 
 from ammcnet.regions import RegionHead, RegionHeadConfig  # noqa: E402
 from ammcnet.regions.footage import flows_of_frames  # noqa: E402
 from ammcnet.regions.head import features_of  # noqa: E402
-from ammcnet.regions.validate import FeatureCache, Footage, object_window, split_footage, validate  # noqa: E402
+from ammcnet.regions.validate import FeatureCache, object_window, split_footage, validate  # noqa: E402
 
 PART_SETS = ({"perspective": 1.0, "direction": 1.0}, {"speed": 1.0, "direction": 1.0},
              {"perspective": 1.0, "direction": 1.0, "place": 1.0})
@@ -40,8 +40,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     base = RegionHeadConfig()
-    frames, flows = clip("vtest.avi", base)
-    split = split_footage([Footage("vtest[0:477]", flows[:VTEST_FIT], lambda: frames[:VTEST_FIT])])
+    flows, fitting = vtest_fitting(base)
+    split = split_footage([fitting])
     held = [v.frames() for v in split.held_out]
     synthetic = [(flows_of_frames(v.frames, split.grid, base.flow_preset), v.labels, v.kind) for _, v in split.synthetic(held)]
     fit, normal = [v.flows for v in split.fit], [v.flows for v in split.held_out]

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the sibling benchmark scripts
 
-from honest_head_real import VTEST_FIT, clip  # noqa: E402
+from honest_head_real import vtest_fitting  # noqa: E402
 from provenance import save_result  # noqa: E402
 
 from ammcnet.regions import RegionHeadConfig  # noqa: E402
@@ -67,9 +67,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     base = RegionHeadConfig()
-    frames, flows = clip("vtest.avi", base)
-    frames, flows = frames[:VTEST_FIT], flows[:VTEST_FIT]
-    parts = stretches([Footage(f"vtest[0:{VTEST_FIT}]", flows, lambda: frames)])
+    parts = stretches([vtest_fitting(base)[1]])
     rows = [rotation(parts, i, base) for i in range(len(parts))]
     ranked = averaged(rows)
     print(json.dumps({"averaged_choice": ranked[0]}), flush=True)
