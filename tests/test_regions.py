@@ -28,6 +28,7 @@ from ammcnet.regions.validate import (
     choose_settings,
     merged,
     object_window,
+    split_footage,
     stretches,
     validate,
     validation_splits,
@@ -255,6 +256,8 @@ def test_one_long_video_holds_out_every_stretch_in_turn():
     assert len(validation_splits([video] * 4)) == 1  # whole videos: one split, every 4th held out
     short = Footage("short", video.flows[:2 * MIN_STRETCH], lambda: _scene_frames(2 * MIN_STRETCH, 0))
     assert len(validation_splits([short])) == 1  # two stretches: one split, half of it held out
+    with pytest.raises(DataError, match="rotation 2 holds out nothing.*below 2"):
+        split_footage([short], rotation=2)
     one = [PART_SETS[0], PART_SETS[2]]  # speed, speed+place: no kNN, so the test stays quick
     sel = choose_settings([video], RegionHeadConfig(flow_preset="ultrafast"), per_kind=1, part_sets=one)
     assert sel.rotations == 4 and sorted(sel.held_out) == sorted(cut)
