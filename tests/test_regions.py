@@ -259,8 +259,10 @@ def test_one_long_video_holds_out_every_stretch_in_turn():
     with pytest.raises(DataError, match="rotation 2 holds out nothing.*below 2"):
         split_footage([short], rotation=2)
     one = [PART_SETS[0], PART_SETS[2]]  # speed, speed+place: no kNN, so the test stays quick
-    sel = choose_settings([video], RegionHeadConfig(flow_preset="ultrafast"), per_kind=1, part_sets=one)
+    said: list[str] = []
+    sel = choose_settings([video], RegionHeadConfig(flow_preset="ultrafast"), per_kind=1, part_sets=one, log=said.append)
     assert sel.rotations == 4 and sorted(sel.held_out) == sorted(cut)
+    assert [m.split(":")[0] for m in said[:1]] == ["rotation 1/4"] and sum(m.startswith("rotation ") for m in said) == 4
     # each rotation on its own: the same stretches, the held-out one given last (held out by a single split)
     parts = stretches([video])
     alone = [choose_settings([p for j, p in enumerate(parts) if j != i] + [parts[i]], RegionHeadConfig(flow_preset="ultrafast"),

@@ -388,7 +388,9 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
         windows = WINDOWS if not heights else (_window_for(float(np.median(heights)), size[0]),)
     configs = list(candidates(base, windows, part_sets))
     per_split, sides, synthetic = [], [], 0
-    for split in splits:  # one at a time: a split's synthetic flows are freed before the next
+    for i, split in enumerate(splits):  # one at a time: a split's synthetic flows are freed before the next
+        if log and len(splits) > 1:
+            log(f"rotation {i + 1}/{len(splits)}: held out {', '.join(v.name for v in split.held_out)}")
         frames = [v.frames() for v in split.held_out]
         synth_flows = [(flows_of_frames(v.frames, size, base.flow_preset), v.labels, v.kind)
                        for _, v in split.synthetic(frames, seed=seed, per_kind=per_kind)]
