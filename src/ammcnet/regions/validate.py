@@ -344,9 +344,8 @@ def validation_splits(videos: Sequence[Footage]) -> list[ValidationFootage]:
     videos, and rotating would multiply the choice's time by four. Footage too short for four
     stretches (under ``4 * MIN_STRETCH`` frames) keeps one split too: it holds out a third or a
     half of the footage, and on tiny clips a rotation fitted on one short video with little fast
-    motion puts the direction part's moving threshold near the static floor: on the docs' 32x48
-    example scene its kNN bank held 15,000 windows and queried more than half of a video's
-    27,600, and the choice took 29 s instead of 3.
+    motion puts the direction part's moving threshold near the static floor, so its kNN bank and
+    queries take in most windows and the choice costs many times the single split.
     """
     if len(videos) >= MIN_VIDEOS or len(stretches(videos)) < MIN_VIDEOS:
         return [split_footage(videos)]
