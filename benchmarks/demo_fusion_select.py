@@ -1,10 +1,11 @@
-"""Choose the demo's honest fusion weights on validation scenes (never on the reported ones).
+"""Choose the demo's honest fusion weights on design scenes (never on the report scenes).
 
-The demo reports scene seeds 0 and 1. This script reads ``ammcnet demo`` folders of *other* scene
-seeds (validation scenes: the same generator, different draws), computes the honest micro AUC of
+The demo's published numbers are over report scenes 100-109, which this script refuses
+(:func:`ammcnet.demo.blind.design_folders`). It reads ``ammcnet demo`` folders of design scene
+seeds (the same generator, different draws), computes the honest micro AUC of
 each candidate weighting from the stored per-frame records and the model's calibration (held-out
 normal training clips), and prints the grid with the mean over the validation scenes. The winner
-becomes the demo preset's ``scoring.weights``; the reported seeds are only scored afterwards.
+became the demo preset's ``scoring.weights`` (docs/decisions.md, D7 and D24).
 
 Usage (each folder from ``ammcnet demo --out runs/dv/base-sN --seed N --set run.threads=1 --no-video``,
 trained with the weights in force before the choice; only scoring changes here)::
@@ -34,11 +35,11 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.cache import open_prepared
+from ammcnet.demo.blind import design_folders
 from ammcnet.metrics import load_score_file
 from ammcnet.models import load_model_file
 from ammcnet.scoring.fusion import FusionWeights, Smoothing, honest_scores
 
-REPORTED_SEEDS = (0, 1)
 GRID = {
     "rgb_psnr": (1.0,),
     "rgb_commit": (0.0, 0.1),
@@ -66,10 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("folders", nargs="+", type=Path, help="`ammcnet demo --out` folders of validation scene seeds")
     args = p.parse_args(argv)
-    for folder in args.folders:
-        seed = json.loads((folder / "scene" / "scene.json").read_text())["seed"]
-        if seed in REPORTED_SEEDS:
-            p.error(f"{folder} is scene seed {seed}, a reported scene: choose on other seeds only")
+    args.folders = design_folders(args.folders, "demo_fusion_select.py")  # report scenes stay blind
     rows = []
     for sigma in SIGMAS:
         for values in itertools.product(*GRID.values()):

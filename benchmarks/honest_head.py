@@ -44,6 +44,7 @@ from ammcnet.regions.validate import (
     WINDOWS,
     Footage,
     choose_settings,
+    validation_rotation,
 )
 from ammcnet.utils.io import write_json_atomic
 
@@ -98,7 +99,6 @@ def main(argv=None) -> int:
                     help="also try the perspective-free part (relative: blob speed over blob height) in place of speed")
     ap.add_argument("--speed-only", action="store_true",
                     help="leave the perspective part out of the candidates (the candidates before it existed)")
-    ap.add_argument("--holdout-start", type=int, default=3, help="held-out training videos: this one and every 4th after it")
     args = ap.parse_args(argv)
     t0 = time.time()
     work = Path(args.work)
@@ -113,7 +113,8 @@ def main(argv=None) -> int:
     base = RegionHeadConfig(height=args.height, flow_preset=args.preset, seed=args.seed)  # the kNN bank subset
     part_sets = (SPEED_PART_SETS if args.speed_only else PART_SETS) + (ROW_PART_SETS if args.row_part else ())
     part_sets += RELATIVE_PART_SETS if args.relative_part else ()
-    selection = choose_settings(footage, base, seed=args.seed, part_sets=part_sets, log=lambda m: print("  " + m, flush=True))
+    selection = choose_settings(footage, base, seed=args.seed, part_sets=part_sets, rotation=validation_rotation(args.seed),
+                                log=lambda m: print("  " + m, flush=True))
     best = selection.best
     print(f"chosen on validation: {best.label}", flush=True)
     t1 = time.time()

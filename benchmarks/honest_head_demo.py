@@ -16,7 +16,7 @@ from pathlib import Path
 
 import honest_head  # the sibling benchmark script
 
-from ammcnet.demo.config import SceneConfig
+from ammcnet.demo.config import SceneConfig, refuse_report_seeds
 from ammcnet.demo.writer import generate_scene_dataset
 
 
@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     ap.add_argument("--speed-only", action="store_true",
                     help="leave the perspective part out of the candidates (files named honest-head-demo-speedonly-seedS.json)")
     args = ap.parse_args(argv)
+    refuse_report_seeds(args.seeds, "honest_head_demo.py")  # report scenes stay blind
     tag, extra = ("-speedonly", ["--speed-only"]) if args.speed_only else ("", [])
     for seed in args.seeds:
         out = Path(args.results) / f"honest-head-demo{tag}-seed{seed}.json"

@@ -10,8 +10,8 @@ mean over the window where it is largest), the motion prior and the region head 
 
 With ``--fusion-grid`` it also z-fuses the preset's records with the region head and the local
 appearance error at a grid of weights (the head z-scored with its held-out normal scores), to see
-whether they would earn a place in the honest fusion. Give it validation scenes only (the demo
-reports seeds 0 and 1).
+whether they would earn a place in the honest fusion. Give it design scenes only: report scenes
+(100-109) are refused.
 
 Usage::
 
@@ -30,6 +30,7 @@ from provenance import save_result  # the sibling module
 from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.cache import open_prepared
+from ammcnet.demo.blind import design_folders
 from ammcnet.metrics import load_score_file
 from ammcnet.metrics.records import NORMAL, direction_of
 from ammcnet.models import load_model_file
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--local-weights", nargs="+", type=float, default=None,
                     help=f"weights of rgb_error_local tried by --fusion-grid (default {GRID['rgb_error_local']})")
     args = ap.parse_args(argv)
+    args.folders = design_folders(args.folders, "local_records.py")  # report scenes stay blind
     if args.region_weights:
         GRID["region"] = tuple(args.region_weights)
     if args.local_weights:

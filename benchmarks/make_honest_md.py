@@ -51,8 +51,8 @@ def ped2(rows: list[tuple[str, dict]]) -> list[str]:
             "(then one synthetic video per kind, placed anywhere, its blob a fifth of the frame tall): 96.50 ± 1.72 centred "
             "(97.49, 97.49, 94.51; seed 2 chose 48 px on a near-tie), macro 97.99 ± 0.51. Fixing the synthetic set's flaws "
             "alone (regions that do not move, a fixed blob size) made it choose 48 px on seed 0 too (94.59): every kind but the "
-            "patch scores higher in larger windows. The object-sized window was adopted after those Ped2 runs, so Ped2 is not "
-            "an unseen check of that design decision; the demo scenes and the real clips below were not looked at for it.",
+            "patch scores higher in larger windows. The object-sized window was adopted after those Ped2 runs (a decision made "
+            "after these test results: [D17](docs/decisions.md)).",
             "", "Window: object-sized, the median height of the moving blobs in the fitting videos' flows "
             f"({', '.join(str(d['validation'].get('object_px')) for _, d in rows)} px of 240, rounded to whole steps of a "
             "quarter side); the synthetic set chose the parts.",
@@ -116,17 +116,18 @@ def local_records(path: Path) -> list[str]:
         g = json.loads(grid_file.read_text())
         best, preset = g["fusion_grid"][0], next(r for r in g["fusion_grid"] if r["preset"])
         show = ("region", "rgb_error_local", "rgb_psnr", "motion_prior")
-        out += ["", f"Fusing them (`{g['command']}`, validation scenes {', '.join(g['runs'])} only, "
+        out += ["", f"Fusing them (`{g['command']}`, design scenes {', '.join(g['runs'])} only, "
                 f"{len(g['fusion_grid'])} weightings of {', '.join(show)} on top of the preset): the best, "
                 f"{ {k: best['weights'][k] for k in show} }, scores {best['mean']:.2f} on average against {preset['mean']:.2f} "
                 "for the preset; but chosen on three scenes and scored on the fourth, the best weighting gains "
                 f"{', '.join(f'{x:+.2f}' for x in g['held_out_gain'])} points (mean {np.mean(g['held_out_gain']):+.2f})"
                 + (", so the gain is the pick's own and the preset is unchanged." if min(g["held_out_gain"]) <= 0 else
                    ": every held-out scene gains. With the head as it chose its settings before the direction part's "
-                   "lowered threshold (78.97 on these runs), the same check gained +1.09, +1.63, -1.32 and -1.61. The "
-                   "demo preset now fuses them at the best weighting (the head's record z-scored with its held-out "
-                   "scores at the calibration frames, as `ammcnet calibrate`, `test` and `detect` do): see \"Demo\" "
-                   "below.")]
+                   "lowered threshold (78.97 on these runs), the same check gained +1.09, +1.63, -1.32 and -1.61 (the "
+                   "preset was then kept: [D21](docs/decisions.md)). The demo preset now fuses them at the best weighting "
+                   "(a decision made after these test results: [D24](docs/decisions.md); the head's record z-scored with "
+                   "its held-out scores at the calibration frames, as `ammcnet calibrate`, `test` and `detect` do): see "
+                   "\"Demo\" below.")]
         out += wide_grid(path.with_name(path.stem + "-fusion-wide.json"))
     return out + embedding_knn(path.with_name("embedding-knn-demo.json"))
 
@@ -159,9 +160,8 @@ def embedding_knn(path: Path) -> list[str]:
     for n in names:
         out.append(f"| `{n}` | " + " | ".join(f"{r[n]:.2f}" for r in d["runs"].values()) + f" | {d['mean'][n]:.2f} |")
     out += ["", "The density ranks frames far better than the memory's own distance to its codes (the commitment), but below "
-            "the frame-mean PSNR on five of six scenes and below the region head on average, so it is not built into the "
-            "scorer: it would add a fitted bank and two graph outputs for a record that ranks below those the fusion "
-            "already has (a decision made on these scenes' test labels, reported as such)."]
+            "the frame-mean PSNR on five of six scenes and below the region head on average. It is not built into the "
+            "scorer (a decision made after these test results: [D22](docs/decisions.md))."]
     return out
 
 
@@ -193,9 +193,9 @@ def relative_part(ped2_runs: list[tuple[str, dict]], real_file: Path) -> list[st
                    f"frame at {c['analysis_grid'][0]}x{c['analysis_grid'][1]} (`{c['command']}`; total {c['total_ms']:.2f} ms)")
     return ["", "The perspective-free part `relative` (each moving blob's mean speed over its own height, heights floored at "
             "one window side) as a candidate in place of `speed`: " + "; ".join(out) + ". The synthetic set preferred the "
-            "part on both and cannot tell a near-camera walker from an anomaly, so the part stays available "
-            "(`scoring.regions.weights.relative`, `RELATIVE_PART_SETS`) but is not among the default candidates: a "
-            "decision made on these test results, reported here as such."]
+            "part on both and cannot tell a near-camera walker from an anomaly. The part stays available "
+            "(`scoring.regions.weights.relative`, `RELATIVE_PART_SETS`) but is not among the default candidates (a "
+            "decision made after these test results: [D20](docs/decisions.md))."]
 
 
 def perspective_part() -> list[str]:
@@ -233,8 +233,7 @@ def perspective_part() -> list[str]:
             "of `tree.avi` (Real clips below): 46 frames of a swaying tree give its line nothing to fit; the head there keeps "
             "the default parts (too little footage to choose), so its own numbers do not change. The line is fitted to "
             "windows that partly cover a walker too, so it rises less steeply than the walkers themselves do (tested). It "
-            "was put among the default candidates with these numbers in view (no test-label search: one setting, the "
-            "validation set then chooses per dataset), which is reported here as such."]
+            "is among the default candidates by a decision made after these test results ([D27](docs/decisions.md))."]
     return out
 
 
@@ -256,8 +255,8 @@ def held_out_stretches(path: Path, real_file: Path) -> list[str]:
             f"turn and averages ({v['validation'].get('rotations', 1)} rotations in the run above): it chose "
             f"{v['validation']['chosen']}, and frames 477-794 alarm at {100 * v['results']['head']['held_out_false_alarm_rate']:.1f} % "
             "against 29.6 % for perspective+direction, the choice of the last stretch alone (the probe below, weight 1). "
-            "The rotation was adopted for the validation's own instability; the later frames' rate of the earlier choice was "
-            "known when it was. Footage of four or more whole videos (Ped2, the demo) keeps one split."]
+            "Adopting the rotation is a decision made after this test result ([D29](docs/decisions.md)). Footage of four or "
+            "more whole videos (Ped2, the demo) keeps one split."]
 
 
 def direction_position(path: Path) -> list[str]:
@@ -271,8 +270,8 @@ def direction_position(path: Path) -> list[str]:
             "the lawn near the camera, where nobody walked in frames 0-476, are far from every normal window in "
             "(directions, position). Lowering its `position_weight` cuts them, but the label-free validation set prefers "
             "the full weight (its pasted patch is found by where it is), so it cannot choose the lower one "
-            f"(`{d['command']}`; mean synthetic AUC / held-out frames alarming): {cells}. The weight stays 1; the "
-            "vtest target (3 %) stays unmet."]
+            f"(`{d['command']}`; mean synthetic AUC / held-out frames alarming): {cells}. The weight stays 1 (a decision "
+            "made after these results: [D28](docs/decisions.md)); the vtest target (3 %) stays unmet."]
 
 
 def main() -> None:
@@ -297,8 +296,8 @@ def main() -> None:
                   f"is {best['mean_auc']:.3f} ({d['validation']['chosen']}), above `medium`'s; the test micro AUC fell to "
                   f"{d['test']['head']['centred']['micro']:.2f} centred (the max-local-speed rule at 24 px to {base:.2f}). "
                   "The synthetic set is rebuilt from each flow (object size, speeds), so its AUCs do not compare flows; the flow "
-                  "preset is a design setting, not chosen by it. `medium` stays; keeping it after seeing this test result is a "
-                  "test-informed decision, reported as such. The preset stays available (`--flow-preset medium-unrefined`)."]
+                  "preset is a design setting, not chosen by it. `medium` stays (a decision made after this test result: "
+                  "[D18](docs/decisions.md)). The preset stays available (`--flow-preset medium-unrefined`)."]
     for _stem, d in _load("honest-head-ped2-rowpart-seed*.json"):
         best = next(c for c in d["validation"]["candidates"] if c["label"] == d["validation"]["chosen"])
         plain = max((c for c in d["validation"]["candidates"] if "row" not in c["label"]), key=lambda c: c["mean_auc"])
@@ -307,15 +306,16 @@ def main() -> None:
                   f"{plain['mean_auc']:.3f} for the best set without it), and the Ped2 test micro AUC fell to "
                   f"{d['test']['head']['centred']['micro']:.2f} centred (events caught "
                   f"{d['test']['operator_at_1pct_causal']['events_caught']}/{d['test']['operator_at_1pct_causal']['events']}). "
-                  "The part stays available (`scoring.regions.weights.row`) but is not among the default candidates: a decision "
-                  "made on this Ped2 test result, so reported here as such. The synthetic set rewards position-aware parts "
+                  "The part stays available (`scoring.regions.weights.row`) but is not among the default candidates (a decision "
+                  "made after this test result: [D19](docs/decisions.md)). The synthetic set rewards position-aware parts "
                   "(its blob walks where people rarely walk) more than Ped2's anomalies do."]
     lines += relative_part(_load("honest-head-ped2-relative-seed*.json"), RESULTS / "honest-head-real-relative.json")
     lines += ["", "### The demo's generated scenes (128x192)", ""] + demo(_load("honest-head-demo-seed*.json"))
     lines += ["", "The direction part is also tried with its moving threshold at a quarter of the default (0.5 px per frame "
-              "at 240 rows): a window's mean speed is diluted by its background, and on three scenes that are not reported "
-              "(seeds 6-8, where the design was looked at) a walker going the wrong way up the far path never crossed the "
-              "default, so the part never looked at it. The synthetic set chooses it per dataset: on scenes 0, 4 and 5 "
+              "at 240 rows): a window's mean speed is diluted by its background, and on design scenes 6-8 a walker going "
+              "the wrong way up the far path never crossed the default, so the part never looked at it (the lowered "
+              "threshold is a decision made after those scenes' test videos: [D23](docs/decisions.md)). The synthetic set "
+              "chooses it per dataset: on scenes 0, 4 and 5 "
               "(79.27 to 81.56, 83.89 to 88.88, 74.87 to 91.31), not on 1-3 (unchanged), nor on any Ped2 seed or "
               "`vtest.avi` with its last stretch held out (their numbers are unchanged; with every stretch held out in turn, "
               "`vtest.avi` chooses it: Real clips). Mean over the six scenes: 78.96 before, 82.91 after (with the speed "

@@ -25,3 +25,18 @@ def write_section(name: str, body: str, target: Path = TARGET) -> str:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     write_text_atomic(target, text)
     return block
+
+
+def replace_section(target: Path, name: str, body: str, *, write: bool = True) -> bool:
+    """Put ``body`` between the existing markers ``<!-- NAME:start/end -->`` of ``target``; returns
+    whether it changed anything (with ``write=False`` nothing is written: a check). Unlike
+    :func:`write_section` the markers must exist, so a block never lands in the wrong place."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = target.read_text()
+    if start not in text or end not in text:
+        raise SystemExit(f"error: {target} has no {start} ... {end} markers; add them where the block belongs")
+    head, rest = text.split(start, 1)
+    new = head + f"{start}\n{body.rstrip()}\n{end}" + rest.split(end, 1)[1]
+    if new != text and write:
+        write_text_atomic(target, new)
+    return new != text

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import torch
+from provenance import git_state, provenance  # the sibling module
 
 from ammcnet.apps.tester import run_test
 from ammcnet.training import load_preset, train
@@ -143,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     name = f"ped2-{args.preset}{'-' + args.tag if args.tag else ''}-{args.variant}-seed{args.seed}"
     run = Path(args.runs) / name
-    overrides = [*VARIANTS[args.variant], f"run.seed={args.seed}", *args.overrides]
+    # the seed varies the network and the region head alike (its bank, synthetic anomalies, held-out videos)
+    overrides = [*VARIANTS[args.variant], f"run.seed={args.seed}", f"scoring.regions.seed={args.seed}", *args.overrides]
     config = load_preset(args.preset, overrides)
     progress = not args.no_progress
 
@@ -151,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {"train_seconds": 0.0, "sessions": 0}
     if not (run / "model.pt").is_file():
         resume = (run / "config.yaml").is_file()
+        if not (run / "provenance.json").is_file():  # how the network was trained, for every later result of it
+            run.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(run / "provenance.json", {**provenance(), "seed": args.seed, "overrides": overrides})
         timing["sessions"] += 1
         with TrainingClock(timing_path, timing):
             train(root, config, run, stage="all", resume=resume, device=args.device, progress=progress)
@@ -172,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": config.to_dict(),
         "machine": machine(),
         "git_commit": git_commit(),
+        **git_state(),
         "train_wall_seconds": timing["train_seconds"],
         "train_sessions": timing["sessions"],
         "seconds_per_step": seconds_per_step(run),

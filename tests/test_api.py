@@ -21,7 +21,7 @@ EXAMPLE = textwrap.dedent('''
     print(f"honest frame AUC {result.honest_auc:.3f}")
     summary = ammcnet.detect("scene/testing/frames/01", run.model, out="runs/scene/detect")
     print(summary.frames_scored, "frames scored,", len(summary.events), "alarm events")
-    report = ammcnet.evaluate(result.out / "scores.npz", "scene/scene.mat", protocol="custom")
+    report = ammcnet.evaluate(result.out / "scores.npz", "scene/scene.mat")  # honest: no test statistic
     print(report.results[0].name, round(report.results[0].auc_micro, 3))
     model = ammcnet.load(run.model)                                 # network, scorer and fusion settings
 ''')
@@ -42,8 +42,38 @@ def test_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert json.loads((result.out / "metrics.json").read_text())["honest"]["auc_micro"] == result.honest_auc
     assert summary.frames_scored == 14 - 4 and (tmp_path / "runs/scene/detect/frames.jsonl").is_file()
     report = namespace["report"]
-    assert report.protocol == "custom" and 0.0 <= report.results[0].auc_micro <= 1.0
+    assert report.protocol == "honest" and 0.0 <= report.results[0].auc_micro <= 1.0
     assert set(model.scorer.components) == {"motion_prior", "region_head"} and model.path.name == "model.pt"
+
+
+def test_evaluate_default_equals_the_command_default(tmp_path: Path) -> None:
+    """``ammcnet.evaluate`` and ``ammcnet evaluate`` with no protocol give the same number on the same
+    file: the honest one (one scale for both videos), not per-video min-max."""
+    import inspect
+
+    import numpy as np
+
+    import ammcnet
+    from ammcnet.choices import DEFAULT_EVAL_PROTOCOL
+    from ammcnet.cli import main
+    from ammcnet.metrics import EvalOptions, save_score_file
+
+    rng = np.random.default_rng(5)
+    labels = [np.r_[np.zeros(12), np.ones(6)], np.r_[np.zeros(9), np.ones(7)]]
+    psnr = [38 - 3 * labels[0] + rng.normal(0, 0.5, 18), 24 - 3 * labels[1] + rng.normal(0, 0.5, 16)]
+    scores = tmp_path / "scores.npz"
+    save_score_file(scores, {"rgb_psnr": psnr}, [18, 16], videos=["a", "b"])
+    (tmp_path / "labels.csv").write_text("video,start,end\na,13,18\nb,10,16\n")
+    api = ammcnet.evaluate(scores, tmp_path / "labels.csv")
+    assert main(["evaluate", str(scores), "--labels", str(tmp_path / "labels.csv"), "--quiet",
+                 "--json", str(tmp_path / "cli.json")]) == 0
+    cli = json.loads((tmp_path / "cli.json").read_text())
+    assert inspect.signature(ammcnet.api.evaluate).parameters["protocol"].default == DEFAULT_EVAL_PROTOCOL
+    assert api.protocol == cli["protocol"] == "honest" and api.header() == cli["protocol_text"]
+    assert api.results[0].auc_micro == cli["auc_micro"] < 0.9
+    per_video = ammcnet.evaluate(scores, tmp_path / "labels.csv", protocol="custom",
+                                 options=EvalOptions(normalise="video"))
+    assert per_video.results[0].auc_micro == 1.0  # what the default would give with per-video min-max
 
 
 def test_results_are_typed_and_names_consistent() -> None:

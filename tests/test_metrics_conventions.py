@@ -34,13 +34,13 @@ def test_smoothing_scope_video_vs_concat():
     # warm-up 0, PSNR-like record; video 1 = [1, 0] (anomaly 0, 1), video 2 = [0, 1] (anomaly 1, 0)
     recs = {"rgb_psnr": [np.array([1.0, 0.0]), np.array([0.0, 1.0])]}
     labels = [np.array([0, 1]), np.array([1, 0])]
-    within = evaluate_scores(recs, labels, EvalOptions(warmup=0, smooth="paper:0.5", smooth_scope="video"))
-    across = evaluate_scores(recs, labels, EvalOptions(warmup=0, smooth="paper:0.5", smooth_scope="concat"))
+    two_tap = {"warmup": 0, "normalise": "video", "smooth": "paper:0.5"}
+    within = evaluate_scores(recs, labels, EvalOptions(**two_tap, smooth_scope="video"))
+    across = evaluate_scores(recs, labels, EvalOptions(**two_tap, smooth_scope="concat"))
     np.testing.assert_allclose(within.scores, [0.0, 0.5, 1.0, 0.5])  # each video starts afresh
     np.testing.assert_allclose(across.scores, [0.0, 0.5, 1.0, 0.5])
     recs2 = {"rgb_psnr": [np.array([1.0, 0.0]), np.array([1.0, 0.0])]}
-    across = evaluate_scores(recs2, [np.array([0, 1])] * 2, EvalOptions(warmup=0, smooth="paper:0.5",
-                                                                     smooth_scope="concat"))
+    across = evaluate_scores(recs2, [np.array([0, 1])] * 2, EvalOptions(**two_tap, smooth_scope="concat"))
     np.testing.assert_allclose(across.scores, [0.0, 0.5, 0.5, 0.5])  # video 2 frame 0 mixes video 1's last
 
 
@@ -48,16 +48,17 @@ def test_normalisation_on_off_and_direction():
     # video 1 is bright (high PSNR), video 2 dark: only per-video min-max makes them comparable
     psnr = [np.array([0, 0, 40.0, 35.0]), np.array([0, 0, 20.0, 15.0])]
     labels = [np.array([0, 0, 0, 1]), np.array([0, 0, 0, 1])]
-    on = evaluate_scores({"rgb_psnr": psnr}, labels, EvalOptions(warmup=2))
-    off = evaluate_scores({"rgb_psnr": psnr}, labels, EvalOptions(warmup=2, normalise="none"))
+    on = evaluate_scores({"rgb_psnr": psnr}, labels, EvalOptions(warmup=2, normalise="video"))
+    off = evaluate_scores({"rgb_psnr": psnr}, labels, EvalOptions(warmup=2))  # default: as is, one scale
     np.testing.assert_allclose(on.scores, [0.0, 1.0, 0.0, 1.0])  # 1 - per-video min-max
     np.testing.assert_allclose(off.scores, [-40.0, -35.0, -20.0, -15.0])  # flipped raw PSNR
     assert on.auc_micro == 1.0
     assert off.auc_micro == pytest.approx(0.75)  # -35 ranks below the normal -20
-    err = evaluate_scores({"flow_error": psnr}, labels, EvalOptions(warmup=2))
+    err = evaluate_scores({"flow_error": psnr}, labels, EvalOptions(warmup=2, normalise="video"))
     np.testing.assert_allclose(err.scores, [1.0, 0.0, 1.0, 0.0])  # higher = anomalous: not flipped
     assert err.auc_micro == 0.0
     assert on.n_frames == 4 and on.options["warmup"] == 2 and on.options["normalise"] == "video"
+    assert off.options["normalise"] == "none" and EvalOptions().normalise == "none"  # per-video only by name
 
 
 def test_direction_defaults_and_overrides():

@@ -31,8 +31,8 @@ def test_ped2_mat_equals_concatenated_labels_and_psnr_only_row():
     from_npy = load_labels(shared_path("benchmarks", "labels", "frame_labels_ped2.npy"), sf.num_frames)
     assert all((a == b).all() for a, b in zip(from_mat, from_npy, strict=True))
     assert sum(int(m.sum()) for m in from_mat) == 1648
-    psnr = evaluate_scores(sf, from_mat, EvalOptions(records={"rgb_img_pred_records": 1.0}))
-    raw = evaluate_scores(sf, from_mat, EvalOptions(records={"rgb_img_pred_records": 1.0}, normalise="none"))
+    psnr = evaluate_scores(sf, from_mat, EvalOptions(records={"rgb_img_pred_records": 1.0}, normalise="video"))
+    raw = evaluate_scores(sf, from_mat, EvalOptions(records={"rgb_img_pred_records": 1.0}))  # default: as is
     assert round(psnr.auc_micro, 6) == 0.958793  # spec section 5: RGB PSNR only, per-video min-max
     assert round(raw.auc_micro, 6) == 0.882361  # ... and without normalisation
     assert len(psnr.single_class_videos) == 4  # videos 08-11 are anomalous throughout

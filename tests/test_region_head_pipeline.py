@@ -13,12 +13,14 @@ import torch
 
 from ammcnet.cli import main
 from ammcnet.data import ClipDataset, prepare_dataset
+from ammcnet.data.video import open_video
 from ammcnet.detect import Detector
-from ammcnet.errors import DataError
+from ammcnet.errors import ConfigError, DataError
 from ammcnet.metrics import load_score_file
 from ammcnet.models import AMMCNet, ModelConfig, load_model_file, save_model_file
 from ammcnet.models.info import format_info, model_info
 from ammcnet.regions import RegionHeadConfig
+from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.validate import OBJECT_WINDOW_RANGE, PART_SETS
 from ammcnet.scoring import FusionWeights, calibrate
 from ammcnet.scoring.fusion import fuse_records
@@ -214,3 +216,66 @@ def test_the_onnx_backend_fuses_the_head_too(run, fused):
     scored = [r for r in det.process(run["test_frames"]) if r is not None]
     assert "region" in scored[0].records
     np.testing.assert_allclose([r.fused for r in scored], fused["offline"][[r.index for r in scored]], atol=1e-3)
+
+
+def test_every_scoring_mode_is_reported_on_the_same_frames_and_score_picks_the_headline(run, capsys):
+    """`ammcnet test --score MODE` makes MODE the honest score without editing the model file; every
+    mode's figures sit in metrics.json on the same frames, and the baselines were fitted beside the head
+    at its window, each with its own held-out threshold."""
+    comp = load_scorer(load_model_file(run["run"])).components[RegionHeadComponent.component]
+    assert comp.modes == ("region", "max-speed", "per-position")
+    assert all(b.config.window == comp.head.config.window for b in comp.baselines.values())
+    assert set(comp.baselines["max-speed"].parts) == {"speed"} and set(comp.baselines["per-position"].parts) == {"place"}
+    before = (run["run"] / "model.pt").read_bytes()
+    results = {}
+    for mode in ("region", "max-speed", "per-position", "fusion"):
+        out = run["tmp"] / f"out-score-{mode}"
+        assert main(["test", str(run["run"]), str(run["root"]), "--out", str(out), "--no-progress", "--score", mode]) == 0
+        results[mode] = json.loads((out / "metrics.json").read_text())
+    assert "scoring modes (causal micro AUC" in capsys.readouterr().out
+    assert (run["run"] / "model.pt").read_bytes() == before  # the model file is not edited
+    modes = results["region"]["scoring_modes"]
+    assert set(modes["modes"]) == {"region", "max-speed", "per-position", "fusion", "records"}
+    assert len({m["frames"] for m in modes["modes"].values()}) == 1  # every mode scores the same frames
+    assert all(m["first_frame"] == 4 for m in modes["modes"].values())
+    for mode, metrics in results.items():
+        assert metrics["score_mode"] == mode
+        # the headline of --score MODE is that mode's row of every other test's table
+        assert metrics["scoring_modes"]["modes"][mode] == modes["modes"][mode]
+        assert metrics["operator"]["threshold"] == pytest.approx(modes["modes"][mode]["operator"]["threshold"])
+    assert results["max-speed"]["honest"]["name"] == "honest (baseline max-speed, smoothed)"
+    # the baselines' thresholds are their own, not the head's
+    ops = {m: modes["modes"][m]["operator"]["threshold"] for m in ("region", "max-speed", "per-position")}
+    assert len(set(ops.values())) == 3
+    # the racing block is fast: the speed baseline catches it too
+    assert modes["modes"]["max-speed"]["operator"]["events_caught"] == 1
+
+
+def test_an_unknown_scoring_mode_is_a_one_line_error(run, capsys):
+    assert main(["test", str(run["run"]), str(run["root"]), "--out", str(run["tmp"] / "bad"), "--score", "fastest"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "scoring mode 'fastest': choose one of region, fusion, records, max-speed, per-position" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_the_detector_alarms_on_a_baseline_mode(run):
+    loaded = load_model_file(run["run"])
+    other = run["tmp"] / "max-speed"
+    save_model_file(other / "model.pt", loaded.model, calibration=loaded.calibration, scorer=loaded.scorer_state,
+                    train_config={**loaded.train_config, "scoring": {"honest": "max-speed"}})
+    det = Detector.from_run(other, threshold="auto")
+    comp = det.scorer.components[RegionHeadComponent.component]
+    assert det.alarm_on_region and det.region.head is comp.baselines["max-speed"]
+    scored = [r for r in map(det.update, run["test_frames"]) if r is not None]
+    flows = flows_of_frames(open_video(run["root"] / "test" / "t1"), comp.head.size, comp.head.config.flow_preset)
+    offline = comp.baselines["max-speed"].score_flows(flows.astype(np.float32)).score
+    np.testing.assert_allclose([r.records["region"] for r in scored], offline[[r.index for r in scored]], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("honest, weights, message", [
+    ("records", {}, "scoring mode 'records' has no calibrated live threshold"),
+    ("per-position", {"region": 1.0}, "scoring mode 'per-position' alarms on a baseline, but the fusion weighs"),
+])
+def test_a_live_mode_without_an_honest_threshold_is_refused(run, honest, weights, message):
+    with pytest.raises(ConfigError, match=message):
+        Detector.from_run(run["run"], threshold="auto", honest=honest, weights=FusionWeights(**weights))

@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.cache import open_prepared
+from ammcnet.demo.blind import design_folders
 
 FLOW_THRESHOLD = 0.15  # px/frame at the prepared size (walkers move ~0.3-0.6 px/frame at 64x96)
 AREA_FLOOR = 0.01  # fraction of the frame added to the moving area
 
 
 def main() -> None:
-    for folder in map(Path, sys.argv[1:]):
+    for folder in design_folders(sys.argv[1:], "activity_probe.py"):  # report scenes stay blind
         metrics = json.loads((folder / "test" / "metrics.json").read_text())
         ds = open_prepared(metrics["data"])
         f = int(metrics["frames_in"])

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader
 
 from ammcnet.data.cache import open_prepared
 from ammcnet.data.clips import ClipBatch, ClipDataset
+from ammcnet.demo.blind import design_folders
 from ammcnet.metrics import load_score_file
 from ammcnet.metrics.records import NORMAL, direction_of
 from ammcnet.models import load_model_file
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    args.folders = design_folders(args.folders, "embedding_knn_probe.py")  # report scenes stay blind
     torch.set_num_threads(2)
     results = {}
     for folder in args.folders:

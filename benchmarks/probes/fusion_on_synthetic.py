@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.cache import open_prepared
+from ammcnet.demo.blind import design_folders
 from ammcnet.metrics import load_score_file
 from ammcnet.models import load_model_file
 from ammcnet.scoring import FusionWeights, Smoothing, honest_scores
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("folders", nargs="+", type=Path, help="ammcnet test output folders of synthetic validation sets")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    args.folders = design_folders(args.folders, "fusion_on_synthetic.py")  # report scenes stay blind
     rows = []
     for values in itertools.product(*GRID.values()):
         changes = dict(zip(GRID, values, strict=True))

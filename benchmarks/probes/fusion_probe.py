@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.cache import open_prepared
+from ammcnet.demo.blind import design_folders
 from ammcnet.metrics.scorefile import load_score_file
 from ammcnet.models.checkpoint import load_model_file
 from ammcnet.scoring.fusion import FusionWeights, Smoothing, honest_scores
@@ -40,6 +41,7 @@ VARIANTS = {
 
 
 def main() -> None:
+    design_folders(sys.argv[1:], "fusion_probe.py")  # report scenes stay blind
     for run, test in zip(sys.argv[1::2], sys.argv[2::2], strict=True):
         loaded = load_model_file(run)
         ds = open_prepared(json.load(open(f"{test}/metrics.json"))["data"])

@@ -17,12 +17,13 @@ from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.cache import open_prepared
 from ammcnet.data.clips import ClipDataset
+from ammcnet.demo.blind import design_folders
 from ammcnet.models.checkpoint import load_model_file
 
 
 def main() -> None:
     torch.set_num_threads(1)
-    run, test = sys.argv[1], sys.argv[2]
+    run, test = design_folders(sys.argv[1:3], "local_probe.py")  # report scenes stay blind
     loaded = load_model_file(run)
     ds = open_prepared(json.load(open(f"{test}/metrics.json"))["data"])
     clips = ClipDataset(ds, "test", frames_in=loaded.config.frames_in, flows_in=loaded.config.flows_in)

@@ -17,10 +17,11 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.cache import open_prepared
+from ammcnet.demo.blind import design_folders
 
 
 def main() -> None:
-    for run in sys.argv[1:]:
+    for run in design_folders(sys.argv[1:], "patch_probe.py"):  # report scenes stay blind
         metrics = json.load(open(f"{run}/test/metrics.json"))
         ds = open_prepared(metrics["data"])
         warmup = 4

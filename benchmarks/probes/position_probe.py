@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,6 +24,7 @@ from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.cache import open_prepared
 from ammcnet.data.clips import ClipDataset
+from ammcnet.demo.blind import design_folders
 from ammcnet.models.checkpoint import load_model_file
 from ammcnet.training.sampling import ClipSubset, split_train_val
 
@@ -50,7 +50,7 @@ def error_maps(model, clips, batch=32) -> tuple[dict[str, torch.Tensor], np.ndar
 
 def main() -> None:
     torch.set_num_threads(1)
-    folder = Path(sys.argv[1])
+    (folder,) = design_folders(sys.argv[1:2], "position_probe.py")  # report scenes stay blind
     loaded = load_model_file(folder / "run")
     model = loaded.model.eval()
     test_metrics = json.loads((folder / "test" / "metrics.json").read_text())

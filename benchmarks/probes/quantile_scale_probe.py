@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.cache import open_prepared
+from ammcnet.demo.blind import design_folders
 from ammcnet.metrics import load_score_file
 from ammcnet.metrics.records import NORMAL, direction_of
 from ammcnet.models import load_model_file
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    args.folders = design_folders(args.folders, "quantile_scale_probe.py")  # report scenes stay blind
     out = {s: [folder_auc(f, s) for f in args.folders] for s in SCALES}
     for s, aucs in out.items():
         print(f"{s:8s} {aucs} mean {np.mean(aucs):.2f}")

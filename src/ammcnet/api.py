@@ -21,7 +21,7 @@ from ammcnet.apps.tester import default_out_dir, run_test
 from ammcnet.data.clips import ClipBatch
 from ammcnet.detect import DetectionSummary, Detector, run_detection
 from ammcnet.metrics import EvalOptions, evaluate_files
-from ammcnet.metrics.protocols import EvalReport
+from ammcnet.metrics.protocols import DEFAULT_PROTOCOL, EvalReport
 from ammcnet.models import AMMCNet, AMMCOutput, LoadedModel, load_model_file
 from ammcnet.regions.validation_dataset import ValidationDataset, write_validation_dataset
 from ammcnet.scoring.scorer import Scorer, load_scorer
@@ -122,11 +122,16 @@ def train(data: PathLike, *, preset: str | None = None, out: PathLike | None = N
 
 def test(model: PathLike, data: PathLike, *, out: PathLike | None = None, protocol: str = "honest",
          maps: bool = False, plots: bool = False, batch_size: int = 16, device: str = "cpu",
-         cache_dir: str | None = None, progress: bool = False) -> TestResult:
-    """Score the test split of ``data`` and evaluate it (``out`` defaults to ``RUN/test``)."""
+         cache_dir: str | None = None, progress: bool = False, score: str | None = None) -> TestResult:
+    """Score the test split of ``data`` and evaluate it (``out`` defaults to ``RUN/test``).
+
+    ``score`` picks the scoring mode that gives the honest score (``region``, ``fusion``,
+    ``records``, ``max-speed``, ``per-position``; default the model file's), as ``ammcnet test
+    --score`` does; ``metrics["scoring_modes"]`` holds every mode's figures on the same frames.
+    """
     folder = Path(out) if out is not None else default_out_dir(model)
     metrics = run_test(model, data, folder, protocol=protocol, maps=maps, plots=plots, batch_size=batch_size,
-                       device=device, cache_dir=cache_dir, progress=progress)
+                       device=device, cache_dir=cache_dir, progress=progress, score=score)
     honest, paper = metrics.get("honest") or {}, metrics.get("paper") or {}
     return TestResult(out=folder, honest_auc=honest.get("auc_micro"), paper_auc=paper.get("auc_micro"),
                       metrics=metrics)
@@ -141,9 +146,15 @@ def detect(source: PathLike | int, model: PathLike, *, out: PathLike | None = No
 test.__test__ = False  # type: ignore[attr-defined]  # the API function, not a pytest test
 
 
-def evaluate(scores: PathLike, labels: PathLike, *, protocol: str = "paper", dataset: str | None = None,
+def evaluate(scores: PathLike, labels: PathLike, *, protocol: str = DEFAULT_PROTOCOL, dataset: str | None = None,
              options: EvalOptions | None = None) -> EvaluateResult:
-    """Frame AUCs of a score file against labels (``protocol``: ``paper``, ``custom`` or ``all``)."""
+    """Frame AUCs of a score file against labels, as ``ammcnet evaluate`` computes them.
+
+    ``protocol`` defaults to ``honest``, the command's default: every record as is, one scale for
+    every video, no weight from test labels, so the number is one a camera could reach.
+    ``custom``, ``paper`` (per-video min-max, the authors' weights tuned on test labels) and
+    ``all`` are chosen by name; ``report.header()`` says which was used.
+    """
     return evaluate_files(scores, labels, protocol=protocol, dataset=dataset, options=options)
 
 

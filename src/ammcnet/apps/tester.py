@@ -38,6 +38,7 @@ from ammcnet.metrics import (
     save_score_file,
 )
 from ammcnet.metrics.alarms import alarm_report
+from ammcnet.metrics.figures import MACRO_CONVENTION, mode_figures
 from ammcnet.metrics.localization import default_map_sigma, pixel_auc, smooth_maps
 from ammcnet.metrics.protocols import PAPER_WEIGHTS
 from ammcnet.metrics.rbdc import rbdc
@@ -45,12 +46,12 @@ from ammcnet.metrics.transforms import minmax
 from ammcnet.models import LoadedModel, load_model_file
 from ammcnet.scoring import plots as plotting
 from ammcnet.scoring.calibration import threshold_for_fpr
-from ammcnet.scoring.fusion import Smoothing, honest_scores, smooth
+from ammcnet.scoring.fusion import FusionWeights, Smoothing, honest_scores, smooth
 from ammcnet.scoring.inference import ScoreResult, score_prepared
+from ammcnet.scoring.region_head import HEAD_MODE, RegionHeadComponent
 from ammcnet.scoring.region_head import RECORD as REGION_RECORD
-from ammcnet.scoring.region_head import RegionHeadComponent
 from ammcnet.scoring.scorer import Scorer, load_scorer
-from ammcnet.scoring.settings import scoring_settings
+from ammcnet.scoring.settings import REGION_MODES, ScoringSettings, scoring_mode, scoring_settings
 from ammcnet.scoring.sharded import score_prepared_sharded
 from ammcnet.training.config import stored_config
 from ammcnet.utils.io import write_json_atomic, write_text_atomic
@@ -60,6 +61,9 @@ PROTOCOLS = ("honest", "paper")
 HEATMAP_FRAMES = 4
 #: False-alarm rate of the reported alarm operating point.
 ALARM_FPR = 0.01
+#: Why the first frames of every video are left out of every figure, for every scoring mode alike.
+FRAMES_NOTE = ("the first {n} frames of every test video are left out of every figure and every scoring mode: "
+               "the network predicts frame t from the {n} before it, so it has no score for them")
 
 
 def default_out_dir(run: str | os.PathLike[str]) -> Path:
@@ -109,6 +113,8 @@ def resolve_test_data(
 HONEST_NOTES = {
     "region": "honest protocol: the region head (max over regions of motion parts fitted on normal training videos, "
               "scaled on held-out training videos); no test statistic, no test label",
+    "baseline": "honest protocol: a training-free baseline (one motion part alone at the head's label-free window, "
+                "scaled on held-out training videos); no test statistic, no test label",
     "frame-mean": "honest protocol: records z-scored with normal-clip statistics, fixed weights, "
                   "Gaussian smoothing within each video; no test label used",
 }
@@ -128,7 +134,8 @@ def _evaluate(result: ScoreResult, honest: dict[str, list[np.ndarray]], labels: 
                                smooth="none", warmup=result.frames_in, name=name)
             named = ScoreFile.from_records({"anomaly": scores}, result.num_frames, result.videos)  # per-video keys = names
             h = evaluate_scores(named, labels, opts)
-            h.notes.append(HONEST_NOTES["region" if name.startswith("honest (region") else "frame-mean"])
+            kind = "region" if name.startswith("honest (region") else "baseline" if name.startswith("honest (baseline") else "frame-mean"
+            h.notes.append(HONEST_NOTES[kind])
             rows.append(h)
         rows += all_protocols(sf, labels, dataset if dataset in PAPER_WEIGHTS else None, warmup=result.frames_in)
     return rows
@@ -184,6 +191,19 @@ def _plots(out: Path, prepared: Any, result: ScoreResult, honest: list[np.ndarra
 
 
 @dataclass
+class _Mode:
+    """One scoring mode's scores of every test video: offline (centred smoothing) and live (causal),
+    with the alarm thresholds of each at :data:`ALARM_FPR` (None where the mode has none)."""
+
+    name: str
+    offline: list[np.ndarray]
+    live: list[np.ndarray]
+    threshold: float | None = None
+    live_threshold: float | None = None
+    note: str | None = None
+
+
+@dataclass
 class _Scored:
     """What scoring the test split produced, for the evaluation steps."""
 
@@ -197,6 +217,9 @@ class _Scored:
     threshold: float | None = None
     variants: dict[str, list[np.ndarray]] = field(default_factory=dict)
     region: Any = None
+    region_modes: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    modes: dict[str, _Mode] = field(default_factory=dict)
+    mode: str | None = None
     live: list[np.ndarray] | None = None
     live_threshold: float | None = None
     labels: list[np.ndarray | None] = field(default_factory=list)
@@ -219,6 +242,7 @@ def run_test(
     progress: bool = True,
     onnx: str | os.PathLike[str] | None = None,
     score_with: Callable[..., ScoreResult] | None = None,
+    score: str | None = None,
 ) -> dict[str, Any]:
     """Score the test split of ``root`` with the model of ``run`` and evaluate it.
 
@@ -243,11 +267,17 @@ def run_test(
             ``score_with(model, prepared, "test", batch_size=..., error_maps=..., map_flow_weight=..., scorer=...)``
             (``ammcnet.fleet.archive.score_prepared_ray`` spreads it over a Ray cluster); its result
             must equal ``score_prepared``'s.
+        score: the scoring mode that gives the honest score of this test (``region``, ``fusion``,
+            ``records``, ``max-speed``, ``per-position``; default: the model file's
+            ``scoring.honest``), without editing the model file. Every mode the model file can give
+            is reported in ``metrics["modes"]`` on the same frames.
 
     Returns:
         The metrics dict also written to ``OUT/metrics.json``.
     """
     _check_options(protocol, batch_size, onnx, workers, score_with)
+    if score is not None:
+        score = scoring_mode(score)
     loaded = _open_model(run, protocol)
     out = Path(out) if out is not None else default_out_dir(run)
     prepared = resolve_test_data(root, loaded, cache_dir=cache_dir, workers=workers, progress=progress)
@@ -256,8 +286,8 @@ def run_test(
     scorer = load_scorer(loaded)
     result = _score(model, scorer, prepared, workers=workers, batch_size=batch_size, device=device,
                     maps=maps, map_flow_weight=map_flow_weight, progress=progress, score_with=score_with)
-    s = _Scored(loaded, prepared, result, out, str(prepared.name).lower(), {})
-    s.region = _region_scores(scorer, prepared, result, progress)
+    s = _Scored(loaded, prepared, result, out, str(prepared.name).lower(), {}, mode=score)
+    s.region, s.region_modes = _region_scores(scorer, prepared, result, progress)
     result.save(out / "scores.npz", dataset=s.dataset)
     s.metrics = _summary(s, time.perf_counter() - t0, device, batch_size,
                          "torch" if onnx is None else f"onnx ({model.precision}): {onnx}")
@@ -344,47 +374,101 @@ def _summary(s: _Scored, seconds: float, device: str, batch_size: int, backend: 
     }
 
 
-def _region_scores(scorer: Scorer, prepared: Any, result: ScoreResult, progress: bool) -> Any:
-    """The region head's scores of every test video (record ``region``), when the model has one."""
+def _region_scores(scorer: Scorer, prepared: Any, result: ScoreResult,
+                   progress: bool) -> tuple[Any, dict[str, list[np.ndarray]]]:
+    """The region component and its raw scores of every test video in each of its modes (the head,
+    then each baseline), when the model has one; the head's are also the record ``region``."""
     component = scorer.components[RegionHeadComponent.component] if RegionHeadComponent.component in scorer.components else None
     if component is None:
-        return None
-    scored = component.score_split(prepared, "test", result.videos, progress=progress and None)
-    result.records[REGION_RECORD] = [np.asarray(f.score, np.float64) for f in scored]
-    return component
+        return None, {}
+    scored = component.score_split(prepared, "test", result.videos, progress=progress and None, modes=component.modes)
+    raw = {m: [np.asarray(f.score, np.float64) for f in fs] for m, fs in scored.items()}
+    result.records[REGION_RECORD] = raw[HEAD_MODE]
+    return component, raw
+
+
+#: Row names of the region component's modes in the conventions table.
+REGION_ROW_NAMES = {HEAD_MODE: "honest (region head, {how})", "max-speed": "honest (baseline max-speed, {how})",
+                    "per-position": "honest (baseline per-position, {how})"}
+
+
+def _region_mode(s: _Scored, mode: str, settings: ScoringSettings, causal: Smoothing) -> _Mode:
+    """A region-component mode (the head or a baseline): its raw scores smoothed, its thresholds
+    read from its own held-out normal scores."""
+    raw = s.region_modes[mode]
+    m = _Mode(REGION_ROW_NAMES[mode].format(how="smoothed"), [smooth(r, settings.smoothing) for r in raw],
+              [smooth(r, causal) for r in raw])
+    m.threshold = s.region.threshold(ALARM_FPR, lambda x: smooth(x, settings.smoothing), mode)
+    m.live_threshold = s.region.threshold(ALARM_FPR, lambda x: smooth(x, causal), mode)
+    return m
+
+
+def _fusion_mode(s: _Scored, settings: ScoringSettings, causal: Smoothing, weights: FusionWeights, name: str) -> _Mode:
+    """The calibrated fusion with ``weights``; thresholds only where the calibration's table is of them."""
+    cal = s.loaded.calibration
+    m = _Mode(name, honest_scores(s.result, cal, weights, settings.smoothing), honest_scores(s.result, cal, weights, causal))
+    if weights != settings.weights:
+        m.note = "no calibrated threshold: the model file's fused-score table is of its own weights"
+        return m
+    try:
+        m.threshold = threshold_for_fpr(cal, ALARM_FPR, weights, settings.smoothing)
+        m.live_threshold = threshold_for_fpr(cal, ALARM_FPR, weights, causal)
+    except ConfigError as exc:
+        m.note = str(exc)
+    return m
+
+
+def _scoring_modes(s: _Scored, settings: ScoringSettings) -> dict[str, _Mode]:
+    """Every scoring mode this model file can give on this test split."""
+    causal = Smoothing(sigma=settings.smoothing.sigma, causal=True, truncate=settings.smoothing.truncate)
+    weighs_head = settings.weights.region != 0.0 and REGION_RECORD in s.result.records
+    modes = {m: _region_mode(s, m, settings, causal) for m in s.region_modes}
+    modes["fusion"] = _fusion_mode(s, settings, causal, settings.weights, FUSION_NAMES[weighs_head])
+    if weighs_head:  # AMMC-Net's records alone, without the head's
+        alone = FusionWeights.from_dict({**settings.weights.to_dict(), REGION_RECORD: 0.0})
+        modes["records"] = _fusion_mode(s, settings, causal, alone, FUSION_NAMES[False])
+    else:
+        modes["records"] = modes["fusion"]
+    return modes
 
 
 def _honest(s: _Scored) -> None:
-    """The honest scores: the region head (the default, when the model has one) and the frame-mean
-    fusion, each smoothed offline (centred) and live (causal), with their alarm thresholds."""
+    """The honest scores: every scoring mode, smoothed offline (centred) and live (causal), with
+    their alarm thresholds; the mode asked for (``--score``, else the model file's) is the honest
+    score, the others are reported beside it."""
     settings = scoring_settings(s.loaded.train_config, s.loaded.calibration)
-    result = s.result
-    frame_mean = honest_scores(result, s.loaded.calibration, settings.weights, settings.smoothing)
-    fusion_name = FUSION_NAMES[settings.weights.region != 0.0 and REGION_RECORD in result.records]
-    causal = Smoothing(sigma=settings.smoothing.sigma, causal=True, truncate=settings.smoothing.truncate)
     s.metrics["fusion"] = settings.to_dict()
-    if s.region is not None and settings.honest == "region":
-        raw = result.records[REGION_RECORD]
-        s.honest = [smooth(r, settings.smoothing) for r in raw]
-        s.live = [smooth(r, causal) for r in raw]
-        s.threshold = s.region.threshold(ALARM_FPR, lambda x: smooth(x, settings.smoothing))
-        s.live_threshold = s.region.threshold(ALARM_FPR, lambda x: smooth(x, causal))
-        s.variants = {"honest (region head, smoothed)": s.honest, "honest (region head, causal)": s.live,
-                      fusion_name: frame_mean}
-    else:
-        s.honest = frame_mean
-        s.variants = {fusion_name: frame_mean}
-        if s.region is not None:  # fitted, but the model's settings make the frame mean the default
-            raw = result.records[REGION_RECORD]
-            s.variants["honest (region head, smoothed)"] = [smooth(r, settings.smoothing) for r in raw]
-        try:
-            s.threshold = threshold_for_fpr(s.loaded.calibration, ALARM_FPR, settings.weights, settings.smoothing)
-            s.live_threshold = threshold_for_fpr(s.loaded.calibration, ALARM_FPR, settings.weights, causal)
-            s.live = honest_scores(result, s.loaded.calibration, settings.weights, causal)
-        except ConfigError as exc:
-            s.metrics["alarm_note"] = str(exc)
-    save_score_file(s.out / "honest_scores.npz", {"anomaly": s.honest}, result.num_frames, result.videos)
+    s.modes = _scoring_modes(s, settings)
+    asked = s.mode or settings.mode
+    if asked in REGION_MODES and s.region is None:
+        if s.mode is not None:
+            raise ConfigError(f"--score {asked}: {s.loaded.path} holds no region head; refit one with "
+                              "ammcnet calibrate RUN TRAINING_DATA --set scoring.region_head=true, or pass --score fusion")
+        asked = "fusion"  # the settings ask for the head, but the model file has none
+    s.mode = asked
+    chosen = s.modes[asked]
+    s.honest, s.live, s.threshold, s.live_threshold = chosen.offline, chosen.live, chosen.threshold, chosen.live_threshold
+    s.variants = {chosen.name: chosen.offline}
+    if asked in REGION_MODES:
+        s.variants[REGION_ROW_NAMES[asked].format(how="causal")] = chosen.live
+    for m in s.modes.values():
+        s.variants.setdefault(m.name, m.offline)
+    if chosen.note:
+        s.metrics["alarm_note"] = chosen.note
+    s.metrics["score_mode"] = asked
+    save_score_file(s.out / "honest_scores.npz", {"anomaly": s.honest}, s.result.num_frames, s.result.videos)
     s.metrics["files"]["honest_scores"] = str(s.out / "honest_scores.npz")
+
+
+def _mode_figures(s: _Scored) -> dict[str, Any]:
+    """The leaderboard figures of every scoring mode, all on the same frames (from ``frames_in`` on)."""
+    f = s.result.frames_in
+    out: dict[str, Any] = {"frames_note": FRAMES_NOTE.format(n=f), "macro_convention": MACRO_CONVENTION,
+                           "target_false_alarm_rate": ALARM_FPR, "modes": {}}
+    for name, m in s.modes.items():
+        figures = mode_figures(m.offline, m.live, s.labels, m.live_threshold, f)
+        out["modes"][name] = {"row": m.name, "threshold_note": m.note, **figures}
+    return out
 
 
 def _frame_metrics(s: _Scored) -> None:
@@ -403,6 +487,8 @@ def _frame_metrics(s: _Scored) -> None:
         f = result.frames_in
         metrics["operator"] = {"smoothing": "causal", "target_false_alarm_rate": ALARM_FPR, **alarm_report(
             [x[f:] for x in s.live], [np.asarray(y)[f:] for y in s.labels], s.live_threshold).as_dict()}
+    if s.modes:
+        metrics["scoring_modes"] = _mode_figures(s)
     paper = next((r for r in rows if r.name.startswith("paper (")), None)
     metrics["paper"] = paper.to_dict() if paper is not None else None
     metrics["protocols"] = [r.to_dict() for r in rows]

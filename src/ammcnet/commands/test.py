@@ -29,6 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="add the motion error to the maps with this weight (default 0: appearance error only)")
     p.add_argument("--protocol", default="honest", choices=("honest", "paper"),
                    help="honest (default; needs the model's calibration) or paper (conventions table only)")
+    p.add_argument("--score", default=None, metavar="MODE",
+                   help="the scoring mode that gives the honest score of this test, without editing the model file: "
+                        "region (the region head), fusion (the calibrated fusion), records (AMMC-Net's records "
+                        "alone), max-speed or per-position (training-free baselines at the head's window); default "
+                        "the model file's scoring.honest. Every mode it can give is reported in metrics.json")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="write no PNG plots")
     p.add_argument("--cache-dir", default=None, help="where a dataset root is prepared (default $AMMCNET_CACHE)")
     p.add_argument("--workers", type=int, default=1, help="processes that prepare a dataset root and score the test videos, sharded by video; scores equal one process's (default 1)")
@@ -61,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         metrics = run_test(args.run, args.root, out, batch_size=args.batch_size, device=args.device, maps=args.maps,
                            plots=args.plots, protocol=args.protocol, map_flow_weight=args.map_flow_weight,
                            cache_dir=args.cache_dir, workers=args.workers, progress=args.progress,
-                           onnx=args.onnx, score_with=score_with)
+                           onnx=args.onnx, score_with=score_with, score=args.score)
     if not args.quiet:
         table = out / "table.txt"
         if table.is_file():
@@ -73,5 +78,19 @@ def run(args: argparse.Namespace) -> int:
             r = pixel["rbdc"]
             print(f"pixel AUC {pixel['pixel_auc']:.4f}; RBDC at {r['max_fpr']:g} FP/frame {r['rbdc_at_max_fpr']:.4f}, "
                   f"area {r['rbdc_area']:.4f} (TBDC not computed: no tracks)")
+        _print_modes(metrics.get("scoring_modes"))
         print(f"{metrics['scored_frames']} frames scored at {metrics['scoring_fps']:.1f} frames/s; results in {out}")
     return 0
+
+
+def _print_modes(modes: dict | None) -> None:
+    """One line per scoring mode: causal micro AUC (the headline), then the operator's figures."""
+    if not modes:
+        return
+    print(f"scoring modes (causal micro AUC; at {100 * modes['target_false_alarm_rate']:g} % false alarms on held-out "
+          f"normal footage: false-alarm rate, events caught, median delay); {modes['frames_note']}")
+    for name, m in modes["modes"].items():
+        op = m["operator"]
+        alarms = (f"{100 * op['false_alarm_rate']:.2f} %, {op['events_caught']}/{op['events']} events, "
+                  f"delay {op['median_delay']:g} frames") if op else "no calibrated threshold"
+        print(f"  {name:<13} {100 * m['causal_micro']:.2f}  ({alarms})")

@@ -15,7 +15,30 @@ from typing import Any
 
 from pydantic import model_validator
 
+from ammcnet.errors import ConfigError
 from ammcnet.settings import Int, Str, load_settings, settings
+
+#: Scene seeds any design decision may look at (fusion weights, thresholds, candidate parts, probes):
+#: every seed that one ever looked at is here. Their numbers prove little about unseen scenes.
+DESIGN_SEEDS: tuple[int, ...] = tuple(range(9))
+#: Scene seeds that no decision has looked at: the demo's published numbers are over these only.
+#: A selection script refuses them (:func:`refuse_report_seeds`), so they stay blind.
+REPORT_SEEDS: tuple[int, ...] = tuple(range(100, 110))
+
+
+def refuse_report_seeds(seeds: Any, what: str = "this selection") -> None:
+    """A one-line error when ``seeds`` holds a report scene: choosing on one would unblind it.
+
+    >>> refuse_report_seeds([2, 3])
+    >>> refuse_report_seeds([2, 101])
+    Traceback (most recent call last):
+    ...
+    ammcnet.errors.ConfigError: this selection looked at report scene(s) [101]: report scenes (100-109) must stay unseen by every decision; choose on design scenes (0-8)
+    """
+    bad = sorted({int(s) for s in seeds} & set(REPORT_SEEDS))
+    if bad:
+        raise ConfigError(f"{what} looked at report scene(s) {bad}: report scenes ({REPORT_SEEDS[0]}-{REPORT_SEEDS[-1]}) "
+                          f"must stay unseen by every decision; choose on design scenes ({DESIGN_SEEDS[0]}-{DESIGN_SEEDS[-1]})")
 
 #: Anomaly kinds. Appearance: objects never seen in training. Motion: people moving too fast,
 #: off the paths, or against the one-way path.

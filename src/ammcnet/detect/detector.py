@@ -36,10 +36,10 @@ from ammcnet.flow import FlowBackend, get_flow_backend
 from ammcnet.models import load_model_file
 from ammcnet.scoring.calibration import fused_table, table_threshold, threshold_for_fpr
 from ammcnet.scoring.fusion import CausalSmoother, FusionWeights, Smoothing, fuse_records, smooth
+from ammcnet.scoring.region_head import HEAD_MODE, RegionHeadComponent
 from ammcnet.scoring.region_head import RECORD as REGION_RECORD
-from ammcnet.scoring.region_head import RegionHeadComponent
 from ammcnet.scoring.scorer import Scorer, load_scorer
-from ammcnet.scoring.settings import ScoringSettings, scoring_settings
+from ammcnet.scoring.settings import REGION_MODES, ScoringSettings, scoring_mode, scoring_settings
 
 __all__ = ["Detector", "FrameResult", "resize_frame", "resolve_threshold", "settings_from_train_config"]
 
@@ -192,6 +192,7 @@ class Detector:
             defaults = scoring_settings(None, calibration)
             weights, smoothing = weights or defaults.weights, smoothing or defaults.smoothing
         settings = ScoringSettings(weights, smoothing, honest)
+        _check_live_mode(settings)
         self.weights = weights
         base = smoothing
         self.smoothing = Smoothing(sigma=base.sigma, causal=True, truncate=base.truncate)
@@ -204,7 +205,8 @@ class Detector:
         # the region head (when the model file has one and its settings ask for it) gives the alarm
         # score, or a record of the fusion; it reads the frames as delivered
         comps = self.scorer.components
-        self.region = comps[REGION_HEAD].stream() if settings.needs_region_head(comps) else None
+        mode = settings.mode if settings.mode in REGION_MODES else HEAD_MODE
+        self.region = comps[REGION_HEAD].stream(mode) if settings.needs_region_head(comps) else None
         self.alarm_on_region = settings.uses_region_head(comps)
         # one worker, so frames reach the region head in order; its flow runs while the model runs
         self._region_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="region-head") if self.region else None
@@ -246,10 +248,11 @@ class Detector:
         kwargs.setdefault("honest", settings.honest)
         thr = resolve_threshold(loaded.calibration, threshold, fpr)
         auto = isinstance(threshold, str) and threshold.strip().lower() == "auto"
-        if auto and kwargs["honest"] == "region" and REGION_HEAD in scorer.components:
-            base = kwargs["smoothing"]  # the head's threshold for its causally smoothed score
+        mode = scoring_mode(kwargs["honest"])
+        if auto and mode in REGION_MODES and REGION_HEAD in scorer.components:
+            base = kwargs["smoothing"]  # the head's (or baseline's) threshold for its causally smoothed score
             causal = Smoothing(sigma=base.sigma, causal=True, truncate=base.truncate)
-            thr = scorer.components[REGION_HEAD].threshold(fpr, lambda x: smooth(x, causal))
+            thr = scorer.components[REGION_HEAD].threshold(fpr, lambda x: smooth(x, causal), mode)
         model: Any = loaded.model
         if backend != "eager":
             model = make_backend(backend, loaded.model, onnx_path=onnx, device=device)
@@ -352,6 +355,21 @@ class Detector:
         result = self.process([frame], [timestamp])[0]
         self.last_latency_s = time.perf_counter() - t0
         return result
+
+
+def _check_live_mode(settings: ScoringSettings) -> None:
+    """Refuse the scoring modes a live detector cannot alarm on honestly, in one line each.
+
+    ``records`` has no calibrated threshold of its own (the model file's fused-score table is of
+    its full weights); a baseline mode replaces the head's record, which the fusion would then
+    weigh in the head's place.
+    """
+    if settings.mode == "records":
+        raise ConfigError("scoring mode 'records' has no calibrated live threshold: calibrate the model with "
+                          "--set scoring.weights.region=0 --set scoring.honest=fusion instead")
+    if settings.mode in REGION_MODES and settings.mode != HEAD_MODE and settings.weights.region != 0.0:
+        raise ConfigError(f"scoring mode {settings.mode!r} alarms on a baseline, but the fusion weighs the region head's "
+                          "record (scoring.weights.region); set scoring.weights.region=0 or use scoring mode region")
 
 
 def _flow_backend(flow: str | FlowBackend, preset: str) -> FlowBackend:

@@ -18,7 +18,7 @@ Choices, each measured on the 2-core CPU (paper-ped2, batch 1, 2 threads; fp32 g
   produce the scored values (the output convolutions before ``tanh``, the memories' 1x1
   projections) and the input convolutions stay float32 (about 1 % of the FLOPs). The input
   convolutions are the sensitive ones: quantised, one of three Ped2 models lost 5 points of
-  paper-protocol AUC (:func:`float_convs`).
+  paper-protocol AUC (:func:`float_convs`; decided after Ped2 test results: docs/decisions.md D6).
 
 What int8 costs (three trained Ped2 models, BENCHMARKS.md): the appearance records stay at
 correlation >= 0.998 with float32 and the paper-protocol AUC does not move, but the motion-error

@@ -3,6 +3,9 @@
 Every convention that moves a video-anomaly number is a field of :class:`EvalOptions`: which
 records are fused with which weights, per-video min-max normalisation, warm-up frames dropped,
 temporal smoothing (kind and whether it runs within each video or across the concatenation).
+The defaults are the honest ones: each record as is, one scale for every video, no per-video
+statistic (per-video min-max uses a whole test video's minimum and maximum, which no camera knows
+in advance; it is chosen by name, ``normalise="video"``).
 Records are always turned into an ANOMALY score (higher = more anomalous) before fusion, and
 :class:`EvalResult` reports micro AUC, macro AUC (padded per-video AUCs), EER and AP.
 
@@ -31,7 +34,7 @@ from ammcnet.metrics.transforms import apply_smoothing, minmax
 
 #: What every number below is computed on.
 SCORE_CONVENTION = "anomaly score (higher = more anomalous); records with higher = normal are flipped"
-NORMALISE_CHOICES = ("video", "none")
+NORMALISE_CHOICES = ("none", "video")
 SMOOTH_SCOPES = ("video", "concat")
 
 
@@ -61,7 +64,8 @@ class EvalOptions:
             (``rgb_psnr`` or the authors' ``rgb_img_pred_records``), or the file's only record.
         directions: direction overrides (``normal``/``anomalous``) for record names the
             evaluator does not know.
-        normalise: ``video`` = min-max each record within each video, ``none`` = raw values.
+        normalise: ``none`` (default) = raw values, one scale for every video; ``video`` =
+            min-max each record within each video (a statistic of the whole test video).
         normalise_warmup: include the warm-up entries in each video's min/max (the authors do;
             it only matters when warm-up entries are not copies of a scored one).
         global_normalise: min-max each record over the concatenation of all videos (the authors
@@ -76,7 +80,7 @@ class EvalOptions:
 
     records: dict[str, float] | None = None
     directions: dict[str, str] = field(default_factory=dict)
-    normalise: str = "video"
+    normalise: str = "none"
     normalise_warmup: bool = False
     global_normalise: bool = False
     smooth: str = "none"

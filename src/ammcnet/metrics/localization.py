@@ -54,7 +54,8 @@ def _resize_map(frame_maps: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 #: Gaussian smoothing of localisation maps, in pixels per 48 pixels of the map's shorter side
-#: (2 px at 96x96, 5.3 px at 256x256): fixed in advance, never tuned on test masks.
+#: (2 px at 96x96, 5.3 px at 256x256): the sigma is set by rule, not searched; smoothing at all was
+#: decided after Ped2 test results (docs/decisions.md D1).
 MAP_SIGMA_PER_48PX = 1.0
 
 

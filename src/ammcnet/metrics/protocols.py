@@ -1,12 +1,17 @@
-"""Named protocols: the authors' exact scoring, and every common convention side by side.
+"""Named protocols: the honest default, the authors' exact scoring, every common convention side by side.
+
+``honest`` (the default of ``ammcnet evaluate`` and ``ammcnet.evaluate``) takes each record as is,
+on one scale for every video: no per-video statistic (a test video's minimum and maximum are not
+known until it ends) and no weight from test labels (the records and weights are the caller's, the
+RGB PSNR record alone when none are given).
 
 ``paper_protocol`` reproduces ``Code/main/eval_metric.py:img_pred_fea_comm_single_auc``:
 per-video min-max of the RGB PSNR and RGB commitment records over all entries, 4 warm-up
 frames dropped, global min-max, ``(1 - lf) * psnr + lf * (1 - commit)``, the 2-tap filter across
 the concatenation of all videos, micro AUC. Its weights were tuned on the test labels.
 
->>> PAPER_WEIGHTS["ped2"]
-(0.01, 0.55)
+>>> PAPER_WEIGHTS["ped2"], DEFAULT_PROTOCOL
+((0.01, 0.55), 'honest')
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ammcnet.choices import DEFAULT_EVAL_PROTOCOL, EVAL_PROTOCOLS
 from ammcnet.errors import ConfigError
 from ammcnet.metrics import records as rec
 from ammcnet.metrics.evaluate import SCORE_CONVENTION, EvalOptions, EvalResult, evaluate_scores
@@ -36,7 +42,9 @@ PAPER_WEIGHTS: dict[str, tuple[float, float]] = {
 PAPER_WARMUP = 4
 PAPER_NOTE = ("paper protocol: the fusion and smoothing weights (lf, ls) are the authors' per-dataset values, "
               "which are the argmax of the AUC on the TEST labels over their grid; the number is optimistic")
-PROTOCOLS = ("custom", "paper", "all")
+#: Protocol names, and the one used when none is named (defined once, in :mod:`ammcnet.choices`).
+PROTOCOLS = tuple(EVAL_PROTOCOLS)
+DEFAULT_PROTOCOL = DEFAULT_EVAL_PROTOCOL
 
 
 _ALIASES = {"stc": "shanghaitech", "shanghai": "shanghaitech", "ucsd_ped2": "ped2"}
@@ -50,6 +58,34 @@ def check_dataset(dataset: str | None) -> str:
     if key not in PAPER_WEIGHTS:
         raise ConfigError(f"unknown dataset {dataset!r} for the paper protocol; use one of {', '.join(PAPER_WEIGHTS)}")
     return key
+
+
+def honest_options(options: EvalOptions | None = None) -> EvalOptions:
+    """``options`` checked to be honest: records, weights, directions, smoothing and warm-up are the
+    caller's; the scale is fixed to each record as is, the same for every video.
+
+    Per-video min-max (``normalise="video"``) uses each test video's own minimum and maximum, known
+    only once the video has ended; a global min-max, and smoothing across the concatenation, make
+    one video's score depend on the others. Each is refused here, with the protocol that allows it.
+    """
+    o = options or EvalOptions(name="honest")
+    o.validate()
+    refused = {"normalise": o.normalise != "none", "global_normalise": o.global_normalise,
+               "smooth_scope": o.smooth_scope != "video"}
+    if any(refused.values()):
+        given = ", ".join(f"{k}={getattr(o, k)!r}" for k, bad in refused.items() if bad)
+        raise ConfigError(f"the honest protocol scores each record as is, on one scale for every video "
+                          f"({given} is not that); choose protocol 'custom' for other conventions")
+    return replace(o, name="honest") if o.name == "custom" else o
+
+
+def describe_protocol(protocol: str, results: list[EvalResult] | None = None) -> str:
+    """``protocol: NAME (what it does with test statistics and test labels)``: the first line of
+    every table, so that no number is read without its protocol."""
+    text = EVAL_PROTOCOLS[protocol]
+    if protocol == "custom" and any(r.options.get("normalise") == "video" for r in results or []):
+        text += "; per-video min-max uses each test video's own min and max"
+    return f"protocol: {protocol} ({text})"
 
 
 def paper_options(score_file: ScoreFile, dataset: str, *, smooth_scope: str = "concat",
@@ -87,7 +123,7 @@ def all_protocols(score_file: ScoreFile, labels: list[np.ndarray], dataset: str 
     """Every common convention on the same scores, one :class:`EvalResult` per row.
 
     Rows: the paper protocol and its variants (when the RGB records and a dataset are known),
-    RGB PSNR alone with/without per-video min-max, with 2-tap and Gaussian smoothing and without
+    RGB PSNR alone with/without per-video min-max (``PSNR only, raw`` is the honest row), with 2-tap and Gaussian smoothing and without
     warm-up drop, commitment alone, all records fused with equal weights, and each remaining
     record alone.
     """
@@ -97,7 +133,7 @@ def all_protocols(score_file: ScoreFile, labels: list[np.ndarray], dataset: str 
     ls = PAPER_WEIGHTS[check_dataset(dataset)][1] if dataset is not None else 0.55
     psnr = next((n for n in rec.PSNR_NAMES if n in names), None)
     commit = next((n for n in rec.COMMIT_NAMES if n in names), None)
-    base = EvalOptions(warmup=warmup)
+    base = EvalOptions(warmup=warmup, normalise="video")
     rows: list[EvalOptions] = []
     if dataset is not None and psnr and commit:
         paper = paper_options(score_file, dataset)
@@ -119,7 +155,7 @@ def all_protocols(score_file: ScoreFile, labels: list[np.ndarray], dataset: str 
     rows += [replace(base, records={n: 1.0}, name=f"{n} only") for n in known if n not in (psnr, commit)]
     if not rows:
         raise ConfigError(f"no record with a known direction in the scores ({', '.join(names)}); "
-                          "use --protocol custom --records NAME:WEIGHT:normal|anomalous")
+                          "use --records NAME:WEIGHT:normal|anomalous")
     results = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -149,10 +185,15 @@ class EvalReport:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    def header(self) -> str:
+        """``protocol: NAME (...)``, printed above the table."""
+        return describe_protocol(self.protocol, self.results)
+
     def to_dict(self) -> dict[str, Any]:
         """The main (first) result's fields at top level, every row under ``results``."""
         main = self.results[0].to_dict()
-        return {**main, "protocol": self.protocol, "scores_file": self.scores_path, "labels_file": self.labels_path,
+        return {**main, "protocol": self.protocol, "protocol_text": self.header(),
+                "scores_file": self.scores_path, "labels_file": self.labels_path,
                 "score": SCORE_CONVENTION, "notes": self.notes, "warnings": self.warnings,
                 "results": [r.to_dict() for r in self.results]}
 
@@ -161,7 +202,7 @@ def evaluate_files(
     scores: str | os.PathLike[str],
     labels: str | os.PathLike[str],
     *,
-    protocol: str = "custom",
+    protocol: str = DEFAULT_PROTOCOL,
     dataset: str | None = None,
     options: EvalOptions | None = None,
     json_path: str | os.PathLike[str] | None = None,
@@ -172,9 +213,11 @@ def evaluate_files(
     Args:
         scores: score ``.npz``.
         labels: label file or folder (any format :func:`load_labels` reads).
-        protocol: ``custom`` (``options``), ``paper`` (the authors' exact scoring) or ``all``.
+        protocol: ``honest`` (default: ``options``' records, weights, smoothing and warm-up, each
+            record as is; see :func:`honest_options`), ``custom`` (``options`` as given),
+            ``paper`` (the authors' exact scoring, weights tuned on test labels) or ``all``.
         dataset: ped2 | avenue | shanghaitech, for the paper weights (defaults to the file's).
-        options: conventions for ``custom`` (and warm-up for ``all``).
+        options: conventions for ``honest`` and ``custom`` (and warm-up for ``all``).
         json_path: write the report as JSON here (atomic).
         roc_path: draw the main result's ROC curve to this PNG (atomic).
     """
@@ -182,7 +225,9 @@ def evaluate_files(
         raise ConfigError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
     if dataset is not None:
         dataset = check_dataset(dataset)
-    if options is not None:
+    if protocol == "honest":
+        options = honest_options(options)
+    elif options is not None:
         options.validate()
     sf = load_score_file(scores)
     if protocol == "paper" and dataset is None:

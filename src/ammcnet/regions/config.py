@@ -23,10 +23,12 @@ class RegionHeadConfig:
     Args:
         height: analysis grid height in pixels; frames are resized to it (aspect kept). Motion
             features need close to source resolution: on a 128x128 grid the speed rule loses up to
-            15 AUC points on Ped2 against 240 px.
+            15 AUC points on Ped2 against 240 px (decided after Ped2 test results:
+            docs/decisions.md D14).
         window: side of a square region as a fraction of the analysis height.
         stride: step between regions as a fraction of the window side.
-        flow_preset: OpenCV DIS preset of the analysis flow.
+        flow_preset: OpenCV DIS preset of the analysis flow (``medium`` kept after Ped2 test
+            results: docs/decisions.md D18).
         weights: weight of each part in the frame score (0 switches a part off).
         static: speeds below this (frame heights per frame) are "not moving".
         moving: the direction part scores windows at least this fast, as a fraction of the
@@ -36,7 +38,7 @@ class RegionHeadConfig:
         blob_floor: the relative part counts blobs shorter than this many window sides as that
             tall (the window is object-sized, so 1.0 = a typical object).
         position_weight: weight of the (row, column) position against the direction histogram in
-            the direction part's kNN.
+            the direction part's kNN (1 kept after ``vtest.avi`` results: docs/decisions.md D28).
         neighbours: k of the kNN distance (mean over the k nearest training windows).
         max_train_windows: training windows kept for the kNN (a seeded random subset).
         scale_quantile: the part scales are this quantile of leave-videos-out training scores.

@@ -180,17 +180,19 @@ def _with_part(part: str) -> tuple[dict[str, float], ...]:
 #: speed over what a walker at that row normally moves, extrapolated to rows where nobody moved
 #: in training (:class:`ammcnet.regions.parts.PerspectivePart`).
 PERSPECTIVE_PART_SETS: tuple[dict[str, float], ...] = _with_part("perspective")
-#: Part sets tried by default: the validation set chooses between pixel speed and perspective.
+#: Part sets tried by default: the validation set chooses between pixel speed and perspective
+#: (perspective among them: decided after test results, docs/decisions.md D27).
 PART_SETS: tuple[dict[str, float], ...] = SPEED_PART_SETS + PERSPECTIVE_PART_SETS
 #: The same sets with the perspective-free part ``relative`` (blob speed over blob height) in
 #: place of ``speed``. The speed part alarms on people who walk nearer the camera than anyone
 #: did in training (they move more pixels per frame); this one does not, but it also ranks
 #: Ped2's anomalies far worse, and the synthetic set cannot tell the two cases apart
-#: (BENCHMARKS.md). Not tried by default.
+#: (BENCHMARKS.md). Not tried by default (decided after Ped2 and real-clip test results:
+#: docs/decisions.md D20).
 RELATIVE_PART_SETS: tuple[dict[str, float], ...] = _with_part("relative")
 #: The same sets with the per-row part ``row`` (a table of each row's normal speed, no line) in
-#: place of ``speed``. Not tried by default: the synthetic set preferred them on Ped2, whose test
-#: then fell by 4.7 points (BENCHMARKS.md).
+#: place of ``speed``. Not tried by default (decided after a Ped2 test result: docs/decisions.md
+#: D19): the synthetic set preferred them on Ped2, whose test AUC then fell by 4.7 points.
 ROW_PART_SETS: tuple[dict[str, float], ...] = _with_part("row")
 #: Fewer training videos than this are cut into stretches so whole stretches can be held out.
 MIN_VIDEOS = 4
@@ -198,7 +200,8 @@ MIN_VIDEOS = 4
 MIN_STRETCH = 40
 #: The direction part's moving threshold (``static``) is tried at these multiples: a window's mean
 #: speed is diluted by its background, so a small or far figure (a walker on a far path) can stay
-#: under the default, 0.5 px per frame at 240 rows, and its direction is never looked at.
+#: under the default, 0.5 px per frame at 240 rows, and its direction is never looked at
+#: (decided after demo scenes 6-8's test videos: docs/decisions.md D23).
 DIRECTION_STATIC_FACTORS: tuple[float, ...] = (1.0, 0.25)
 #: Synthetic videos of each kind per held-out video. With one, the choice between two candidates
 #: whose mean synthetic AUCs were within 0.01 flipped with the generator's seed (BENCHMARKS.md).
@@ -331,8 +334,19 @@ def split_footage(videos: Sequence[Footage], rotation: int = 0) -> ValidationFoo
     return ValidationFootage(fit, [videos[i] for i in held], speed, direction, footage_object_height(fit32))
 
 
-def validation_splits(videos: Sequence[Footage]) -> list[ValidationFootage]:
-    """The splits candidates are measured on: one for several whole videos (every 4th held out);
+def validation_rotation(seed: int) -> int:
+    """Which quarter of several whole training videos a head of seed ``seed`` holds out (0-3): a
+    seed varies the held-out videos as it varies the synthetic anomalies and the normal bank.
+
+    >>> [validation_rotation(s) for s in (0, 1, 2, 5)]
+    [0, 1, 2, 1]
+    """
+    return int(seed) % MIN_VIDEOS
+
+
+def validation_splits(videos: Sequence[Footage], rotation: int = 0) -> list[ValidationFootage]:
+    """The splits candidates are measured on: one for several whole videos (every 4th held out,
+    ``rotation`` places before the last: :func:`validation_rotation`);
     for fewer than :data:`MIN_VIDEOS` videos long enough to be cut into :data:`MIN_VIDEOS`
     stretches, one split per rotation, so every stretch is held out once.
 
@@ -347,7 +361,9 @@ def validation_splits(videos: Sequence[Footage]) -> list[ValidationFootage]:
     motion puts the direction part's moving threshold near the static floor, so its kNN bank and
     queries take in most windows and the choice costs many times the single split.
     """
-    if len(videos) >= MIN_VIDEOS or len(stretches(videos)) < MIN_VIDEOS:
+    if len(videos) >= MIN_VIDEOS:
+        return [split_footage(videos, rotation)]
+    if len(stretches(videos)) < MIN_VIDEOS:
         return [split_footage(videos)]
     return [split_footage(videos, r) for r in range(MIN_VIDEOS)]
 
@@ -366,7 +382,8 @@ def merged(results: Sequence[ValidationResult]) -> ValidationResult:
 
 def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = None, *, seed: int = 0,
                     windows: Sequence[float] | None = None, part_sets: Sequence[dict[str, float]] = PART_SETS,
-                    per_kind: int = SYNTHETIC_PER_KIND, log: Callable[[str], None] | None = None) -> Selection:
+                    per_kind: int = SYNTHETIC_PER_KIND, rotation: int = 0,
+                    log: Callable[[str], None] | None = None) -> Selection:
     """Choose the parts (and, if asked, the window) on normal footage alone: every 4th video held out whole.
 
     Synthetic anomalies are made from the held-out videos' frames; each candidate is fitted on
@@ -377,10 +394,12 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
     over the rotations), a stand-in for the object boxes the strongest honest scorers use. The
     synthetic set does not choose it: on Ped2 every kind but the pasted patch scored higher with
     larger windows (BENCHMARKS.md), so a search drifts to the largest candidate. ``windows`` lists
-    candidates to choose among instead (:data:`WINDOWS` when nothing moves).
+    candidates to choose among instead (:data:`WINDOWS` when nothing moves). ``seed`` seeds the
+    synthetic anomalies; ``rotation`` picks which whole videos are held out
+    (:func:`validation_rotation`).
     """
     base = base or RegionHeadConfig()
-    splits = validation_splits(videos)
+    splits = validation_splits(videos, rotation)
     size = splits[0].grid
     heights = [s.object_px for s in splits if s.object_px is not None]
     if windows is None:

@@ -43,7 +43,8 @@ DIRECTIONS = 8
 
 @dataclass(frozen=True)
 class MotionPriorConfig:
-    """Settings of the prior (defaults chosen on the demo's validation scenes, see BENCHMARKS.md, Demo).
+    """Settings of the prior (defaults chosen on the test labels of demo design scenes 2-5:
+    docs/decisions.md D11).
 
     Args:
         rows: cells per image height; cells are square, so a 64x96 grid has 8 x 12 cells.

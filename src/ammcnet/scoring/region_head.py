@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,13 @@ from torch import nn
 from tqdm import tqdm
 
 from ammcnet.data.video import open_video
-from ammcnet.errors import DataError
+from ammcnet.errors import ConfigError, DataError
 from ammcnet.metrics.records import ANOMALOUS, register_direction
-from ammcnet.regions import FrameScores, RegionHead, RegionHeadConfig, analysis_size
+from ammcnet.regions import FrameScores, RegionHead, RegionHeadConfig, WindowFeatures, analysis_size
 from ammcnet.regions.footage import cached_flows, flows_of_frames, resized_frames
 from ammcnet.regions.head import features_of
 from ammcnet.regions.online import RegionStream
-from ammcnet.regions.validate import Footage, Selection, choose_settings
+from ammcnet.regions.validate import Footage, Selection, choose_settings, validation_rotation
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,13 @@ FLOW_CACHE = "region-flows"
 #: The record name of the head's per-frame score.
 RECORD = "region"
 register_direction(RECORD, ANOMALOUS)
+#: The head's own scoring mode.
+HEAD_MODE = "region"
+#: Training-free baselines fitted beside the head, by scoring mode: one part alone at the head's
+#: object-sized window (chosen without labels, as the head's is), scaled and thresholded on
+#: held-out training videos like the head. ``max-speed``: the largest local flow speed;
+#: ``per-position``: each window's speed over the speed normally seen at that position.
+BASELINE_PARTS: dict[str, dict[str, float]] = {"max-speed": {"speed": 1.0}, "per-position": {"place": 1.0}}
 
 
 class RegionHeadComponent(nn.Module):
@@ -47,22 +55,44 @@ class RegionHeadComponent(nn.Module):
     Args:
         head: the fitted head.
         selection: how its settings were chosen (kept in the model file for ``ammcnet info``).
+        baselines: the training-free baselines fitted beside it (:data:`BASELINE_PARTS`), so a
+            test can score them as modes of their own with settings got the way the head's were.
     """
 
     #: Name of the component in a scorer and the model file.
     component = "region_head"
 
-    def __init__(self, head: RegionHead, selection: dict[str, Any] | None = None) -> None:
+    def __init__(self, head: RegionHead, selection: dict[str, Any] | None = None,
+                 baselines: dict[str, RegionHead] | None = None) -> None:
         super().__init__()
         self.head = head
         self.selection = selection
+        self.baselines = dict(baselines or {})
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.head.to_state(), "selection": self.selection}
+        return {**self.head.to_state(), "selection": self.selection,
+                "baselines": {m: b.to_state() for m, b in self.baselines.items()}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RegionHeadComponent:
-        return cls(RegionHead.from_state(data), data.get("selection"))
+        baselines = {m: RegionHead.from_state(b) for m, b in (data.get("baselines") or {}).items()}
+        return cls(RegionHead.from_state(data), data.get("selection"), baselines)
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The scoring modes this component can give: the head's, then each fitted baseline's."""
+        return (HEAD_MODE, *self.baselines)
+
+    def head_for(self, mode: str = HEAD_MODE) -> RegionHead:
+        """The fitted head of scoring mode ``mode`` (the head itself, or a baseline)."""
+        if mode == HEAD_MODE:
+            return self.head
+        if mode not in self.baselines:
+            raise ConfigError(
+                f"scoring mode {mode!r}: this model file holds no {mode} baseline (fitted before baselines were "
+                f"stored?); refit the head with ammcnet calibrate RUN TRAINING_DATA, or choose one of {', '.join(self.modes)}"
+            )
+        return self.baselines[mode]
 
     def score_source(self, source: str | Path) -> FrameScores:
         """Scores of every frame of a video file or frame folder (entry 0 repeats entry 1)."""
@@ -70,24 +100,31 @@ class RegionHeadComponent(nn.Module):
         return self.head.score_features(features_of(flows.astype(np.float32), self.head.config))
 
     def score_split(self, prepared: Any, split: str, videos: Sequence[str] | None = None, *,
-                    progress: bool | None = False) -> list[FrameScores]:
-        """Scores of the videos of a prepared split, read from their sources; the analysis flows are
-        kept in the prepared dataset's ``region-flows`` folder (:func:`~ammcnet.regions.footage.cached_flows`), so a second
-        ``ammcnet test`` of the same split skips them."""
+                    progress: bool | None = False, modes: Sequence[str] = (HEAD_MODE,)) -> dict[str, list[FrameScores]]:
+        """Scores of the videos of a prepared split in each scoring mode of ``modes``, read from
+        their sources; the analysis flows are kept in the prepared dataset's ``region-flows``
+        folder (:func:`~ammcnet.regions.footage.cached_flows`), so a second ``ammcnet test`` of
+        the same split skips them. Modes that share a window share its features."""
+        heads = {m: self.head_for(m) for m in modes}
         names = list(videos) if videos is not None else prepared.videos(split)
         bar = tqdm(names, desc="region head", unit="video", disable=None if progress is None else not progress, leave=False)
-        out = []
+        out: dict[str, list[FrameScores]] = {m: [] for m in modes}
         for v in bar:
             source = prepared.source(split, v)
             size, preset = self.head.size, self.head.config.flow_preset
             flows = cached_flows(Path(prepared.root) / FLOW_CACHE / split / v, source, size, preset,
-                                 partial(flows_of_frames, open_video(source), size, preset))
-            out.append(self.head.score_features(features_of(flows.astype(np.float32), self.head.config)))
+                                 partial(flows_of_frames, open_video(source), size, preset)).astype(np.float32)
+            features: dict[tuple, WindowFeatures] = {}
+            for m, head in heads.items():
+                key = (head.config.window, head.config.stride, head.config.weights["relative"] > 0, head.config.blob_floor)
+                if key not in features:
+                    features[key] = features_of(flows, head.config)
+                out[m].append(head.score_features(features[key]))
         return out
 
-    def stream(self) -> RegionStream:
-        """An online scorer of one stream (frames of any size, one at a time)."""
-        return RegionStream(self.head)
+    def stream(self, mode: str = HEAD_MODE) -> RegionStream:
+        """An online scorer of one stream (frames of any size, one at a time) in scoring mode ``mode``."""
+        return RegionStream(self.head_for(mode))
 
     def held_out_record(self, index: np.ndarray, num_frames: Sequence[int]) -> np.ndarray | None:
         """The record at rows ``index`` = (training video, frame) of held-out calibration clips: each
@@ -100,10 +137,10 @@ class RegionHeadComponent(nn.Module):
             return None
         return np.array([by_video[v][t] for v, t in index], np.float64)
 
-    def threshold(self, fpr: float, smooth: Callable[[np.ndarray], np.ndarray]) -> float:
+    def threshold(self, fpr: float, smooth: Callable[[np.ndarray], np.ndarray], mode: str = HEAD_MODE) -> float:
         """Score that held-out normal frames, smoothed by ``smooth`` (one video in, same length
-        out), exceed with rate ``fpr``."""
-        return float(np.quantile(np.concatenate([smooth(s) for s in self.head.normal_scores]), 1.0 - fpr))
+        out), exceed with rate ``fpr``, in scoring mode ``mode``."""
+        return float(np.quantile(np.concatenate([smooth(s) for s in self.head_for(mode).normal_scores]), 1.0 - fpr))
 
 
 def fit_region_head(prepared: Any, videos: Sequence[str] | None = None, config: RegionHeadConfig | None = None, *,
@@ -111,7 +148,10 @@ def fit_region_head(prepared: Any, videos: Sequence[str] | None = None, config: 
     """Fit the head on the training split's source videos (``videos``: a subset of its names).
 
     With ``choose``, the window size and parts are chosen first on the training videos alone
-    (held-out videos and synthetic anomalies); ``config`` gives everything else.
+    (held-out videos and synthetic anomalies); ``config`` gives everything else. ``config.seed``
+    seeds every random draw of the head: the normal bank's subset, the synthetic anomalies and
+    which training videos are held out, so heads of different seeds really differ. The
+    training-free baselines (:data:`BASELINE_PARTS`) are fitted beside it at the same window.
     """
     config = config or RegionHeadConfig()
     names = list(videos) if videos is not None else prepared.videos("train")
@@ -125,13 +165,22 @@ def fit_region_head(prepared: Any, videos: Sequence[str] | None = None, config: 
     if choose:
         footage = [Footage(n, f, partial(_frames, s, size)) for n, s, f in zip(names, sources, flows, strict=True)]
         try:
-            selection = choose_settings(footage, config, log=log.info)
+            selection = choose_settings(footage, config, seed=config.seed, rotation=validation_rotation(config.seed),
+                                        log=log.info)
             config = selection.best.config or config
             log.info("region head: chose %s", selection.best.label)
         except DataError as exc:  # too little footage to hold any out: the defaults stay
             log.warning("region head: settings not chosen (%s); defaults used", exc)
-    head = RegionHead.fit_features([features_of(f.astype(np.float32), config) for f in flows], config)
-    return RegionHeadComponent(head, selection.as_dict() if selection is not None else None)
+    feats = [features_of(f.astype(np.float32), config) for f in flows]
+    head = RegionHead.fit_features(feats, config)
+    return RegionHeadComponent(head, selection.as_dict() if selection is not None else None, fit_baselines(feats, config))
+
+
+def fit_baselines(feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> dict[str, RegionHead]:
+    """The training-free baselines on the head's window features: each part of
+    :data:`BASELINE_PARTS` alone, at the head's (label-free) window and scaling."""
+    return {mode: RegionHead.fit_features(feats, replace(config, weights=dict(weights)))
+            for mode, weights in BASELINE_PARTS.items()}
 
 
 def _frames(source: Path, size: tuple[int, int]) -> np.ndarray:

@@ -22,13 +22,35 @@ from typing import Any
 from ammcnet.errors import ConfigError
 from ammcnet.scoring.calibration import table_fingerprint
 from ammcnet.scoring.fusion import FusionWeights, Smoothing, settings_fingerprint
-from ammcnet.scoring.region_head import RegionHeadComponent
+from ammcnet.scoring.region_head import BASELINE_PARTS, HEAD_MODE, RegionHeadComponent
 
-#: Which honest score is the default: the region head (when the model file has one) or the
-#: calibrated fusion of the weighted records (``fusion``; ``frame_mean`` is its older name, from
-#: when every fused record was a frame mean). Both are always reported by ``ammcnet test``.
-HONEST_SCORES: tuple[str, ...] = ("region", "fusion", "frame_mean")
+#: The scoring modes, any of which can be the honest score (``scoring.honest``, or ``ammcnet
+#: test --score``): the region head (``region``, when the model file has one); the calibrated
+#: fusion of the weighted records (``fusion``, which may weigh the head's record); AMMC-Net's
+#: records alone (``records``: the fusion with the head's weight at 0); and the training-free
+#: baselines fitted beside the head (``max-speed``, ``per-position``). ``ammcnet test`` reports
+#: every mode the model file can give.
+SCORING_MODES: tuple[str, ...] = (HEAD_MODE, "fusion", "records", *BASELINE_PARTS)
+#: Older names still read from model files: ``frame_mean`` is ``fusion``, from when every fused
+#: record was a frame mean.
+MODE_ALIASES: dict[str, str] = {"frame_mean": "fusion"}
+#: Every accepted value of ``scoring.honest``.
+HONEST_SCORES: tuple[str, ...] = (*SCORING_MODES, *MODE_ALIASES)
+#: The modes whose score is one of the region component's heads.
+REGION_MODES: tuple[str, ...] = (HEAD_MODE, *BASELINE_PARTS)
 REGION_HEAD = RegionHeadComponent.component
+
+
+def scoring_mode(name: str) -> str:
+    """The canonical scoring mode of ``name`` (an alias resolved), or a one-line error naming the modes.
+
+    >>> scoring_mode("frame_mean"), scoring_mode("max-speed")
+    ('fusion', 'max-speed')
+    """
+    mode = MODE_ALIASES.get(name, name)
+    if mode not in SCORING_MODES:
+        raise ConfigError(f"scoring mode {name!r}: choose one of {', '.join(SCORING_MODES)}")
+    return mode
 
 
 @dataclass(frozen=True)
@@ -47,13 +69,19 @@ class ScoringSettings:
     def to_dict(self) -> dict[str, Any]:
         return {"weights": self.weights.to_dict(), "smoothing": self.smoothing.to_dict(), "honest": self.honest}
 
+    @property
+    def mode(self) -> str:
+        """The canonical scoring mode of :attr:`honest`."""
+        return scoring_mode(self.honest)
+
     def uses_region_head(self, scorer_components: Any) -> bool:
-        """Whether the region head gives the honest score: asked for, and present in the model file."""
-        return self.honest == "region" and REGION_HEAD in scorer_components
+        """Whether one of the region component's heads (the head or a baseline) gives the honest
+        score: asked for, and present in the model file."""
+        return self.mode in REGION_MODES and REGION_HEAD in scorer_components
 
     def needs_region_head(self, scorer_components: Any) -> bool:
-        """Whether the region head must score: it gives the honest score, or the fusion weighs its record."""
-        return REGION_HEAD in scorer_components and (self.honest == "region" or self.weights.region != 0.0)
+        """Whether the region component must score: it gives the honest score, or the fusion weighs its record."""
+        return REGION_HEAD in scorer_components and (self.mode in REGION_MODES or self.weights.region != 0.0)
 
 
 def scoring_settings(train_config: Mapping[str, Any] | None, calibration: Mapping[str, Any] | None) -> ScoringSettings:
@@ -61,7 +89,7 @@ def scoring_settings(train_config: Mapping[str, Any] | None, calibration: Mappin
     sc = (train_config or {}).get("scoring") or {}
     honest = str(sc.get("honest", "region"))
     if honest not in HONEST_SCORES:
-        raise ConfigError(f"scoring.honest={honest!r}: choose one of {', '.join(HONEST_SCORES)}")
+        raise ConfigError(f"scoring.honest={honest!r}: choose one of {', '.join(SCORING_MODES)}")
     table = (calibration or {}).get("fused") or {}
     if table.get("weights") is not None:  # a file written before the settings were stored once
         return ScoringSettings(FusionWeights.from_dict(table["weights"]), Smoothing.from_dict(table.get("smoothing")), honest)

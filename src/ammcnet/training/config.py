@@ -168,7 +168,8 @@ class RunSettings:
 
 @settings
 class ScoringSettings:
-    """Scoring defaults stored with the model: fixed a priori, never tuned on test labels.
+    """Scoring defaults stored with the model; none is fitted on test labels (those kept or chosen after
+    looking at a test result are listed in docs/decisions.md).
 
     Args:
         weights: weights of the z-scored records in the honest anomaly score, by record name
@@ -188,9 +189,12 @@ class ScoringSettings:
         choose_regions: size the region head's window by the training footage's moving objects
             and choose its parts on the training split alone (held-out training videos and
             synthetic anomalies) before fitting it.
-        honest: the default honest score: ``region`` (the region head) or ``fusion`` (the
-            calibrated fusion of the weighted records, which may include the head's; ``frame_mean``
-            is its older name); both are reported by ``ammcnet test``.
+        honest: the default honest score, one of the scoring modes
+            (:data:`ammcnet.scoring.settings.SCORING_MODES`): ``region`` (the region head),
+            ``fusion`` (the calibrated fusion of the weighted records, which may include the
+            head's; ``frame_mean`` is its older name), ``records`` (AMMC-Net's records alone),
+            ``max-speed`` or ``per-position`` (the training-free baselines fitted beside the
+            head); ``ammcnet test`` reports every mode the model file can give.
     """
 
     weights: FusionWeights = field(default_factory=FusionWeights)
@@ -200,7 +204,7 @@ class ScoringSettings:
     region_head: Bool = True
     regions: RegionHeadConfig = field(default_factory=RegionHeadConfig)
     choose_regions: Bool = True
-    honest: Literal["region", "fusion", "frame_mean"] = "region"
+    honest: Literal["region", "fusion", "records", "max-speed", "per-position", "frame_mean"] = "region"
 
     @model_validator(mode="after")
     def _smoothing_is_a_filter(self) -> ScoringSettings:
