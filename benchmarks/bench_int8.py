@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ammcnet.apps.tester import run_test
+from ammcnet.apps.exporter import ExportOptions, export_run
+from ammcnet.apps.tester import TestOptions, run_test
 from ammcnet.bench.system import machine_info
-from ammcnet.export import export_run
 from ammcnet.metrics import load_score_file
 from ammcnet.utils.io import write_json_atomic
 
@@ -49,12 +49,13 @@ def measure(run: Path, data: str, work: Path, clips: int) -> dict[str, Any]:
     graphs: dict[str, Path | None] = {"float32 (PyTorch)": None}
     for name, float_motion in (("int8", False), ("int8, float motion", True)):
         t0 = time.perf_counter()
-        graphs[name] = export_run(run, work / f"{run.name}-{name.replace(', ', '-').replace(' ', '')}.onnx", int8=True,
-                                  int8_data=data, int8_clips=clips, float_motion=float_motion, progress=False)
+        graphs[name] = export_run(run, work / f"{run.name}-{name.replace(', ', '-').replace(' ', '')}.onnx",
+                                  ExportOptions(int8=True, int8_data=data, int8_clips=clips, float_motion=float_motion,
+                                                progress=False))
         rows[name] = {"export_seconds": time.perf_counter() - t0}
     for name, graph in graphs.items():
         out = work / f"{run.name}-test-{len(rows)}-{abs(hash(name)) % 10**6}"
-        m = run_test(run, data, out, plots=False, progress=False, onnx=graph)
+        m = run_test(run, data, out, TestOptions(plots=False, progress=False, onnx=graph))
         rows.setdefault(name, {}).update({
             "honest_micro": m["honest"]["auc_micro"], "honest_macro": m["honest"]["auc_macro"],
             "paper_micro": m["paper"]["auc_micro"], "scoring_fps": m["scoring_fps"], "backend": m["backend"],

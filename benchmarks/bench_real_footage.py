@@ -30,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ammcnet.detect import run_detection
+from ammcnet.detect import DetectOptions, run_detection
 from ammcnet.training import load_preset
 from ammcnet.training.api import train
 from ammcnet.utils.io import write_json_atomic
@@ -87,7 +87,8 @@ def tree(work: Path, args: argparse.Namespace) -> dict:
 
     run, train_s = fit(REAL / "tree.avi", "tree", TREE_TRAIN_END, work, args)
     out = work / "tree_detect"
-    s = run_detection(REAL / "tree.avi", run, out=out, video=work / "tree_detect.mp4", fpr=args.fpr, progress=False)
+    s = run_detection(REAL / "tree.avi", run, DetectOptions(fpr=args.fpr, progress=False), out=out,
+                      video=work / "tree_detect.mp4")
     idx, score, alarm = scores_of(out)
     hand = (idx >= TREE_HAND[0]) & (idx <= TREE_HAND[1])
     unseen = idx >= TREE_TRAIN_END
@@ -140,7 +141,7 @@ def vtest(work: Path, args: argparse.Namespace) -> dict:
     stop = int(total * VTEST_FIT_FRACTION)
     run, train_s = fit(REAL / "vtest.avi", "vtest", stop, work, args)
     out = work / "vtest_detect"
-    s = run_detection(REAL / "vtest.avi", run, out=out, fpr=args.fpr, progress=False)
+    s = run_detection(REAL / "vtest.avi", run, DetectOptions(fpr=args.fpr, progress=False), out=out)
     idx, score, alarm = scores_of(out)
     rest = idx >= stop
     return {

@@ -38,7 +38,7 @@ from ammcnet.data.cache import open_prepared
 from ammcnet.demo.blind import design_folders
 from ammcnet.metrics import load_score_file
 from ammcnet.models import load_model_file
-from ammcnet.scoring.fusion import FusionWeights, Smoothing, honest_scores
+from ammcnet.scoring.fusion import FusionWeights, Smoothing, fused_scores
 
 GRID = {
     "rgb_psnr": (1.0,),
@@ -57,7 +57,7 @@ def honest_auc(folder: Path, weights: dict[str, float], sigma: float | None = No
     sf = load_score_file(folder / "test" / "scores.npz")
     ds = open_prepared(metrics["data"])
     smoothing = Smoothing.from_dict({**metrics["fusion"]["smoothing"], **({} if sigma is None else {"sigma": sigma})})
-    scores = honest_scores(sf, loaded.calibration, FusionWeights.from_dict(weights), smoothing)
+    scores = fused_scores(sf, loaded.calibration, FusionWeights.from_dict(weights), smoothing)
     f = int(metrics["frames_in"])
     labels = [ds.labels(sf.video_name(i)) for i in range(len(scores))]
     return float(roc_auc_score(np.concatenate([lab[f:] for lab in labels]), np.concatenate([s[f:] for s in scores])))

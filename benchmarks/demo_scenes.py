@@ -27,7 +27,7 @@ from sklearn.metrics import roc_auc_score
 from ammcnet.data.cache import open_prepared
 from ammcnet.metrics import load_score_file
 from ammcnet.models import load_model_file
-from ammcnet.scoring import FusionWeights, Smoothing, honest_scores
+from ammcnet.scoring import FusionWeights, Smoothing, fused_scores
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -46,7 +46,7 @@ def refused_auc(folder: Path, metrics: dict, changes: dict[str, float]) -> float
     """Micro AUC (%) of the run's stored records fused with its weights changed by ``changes``."""
     weights = FusionWeights.from_dict({**metrics["fusion"]["weights"], **changes})
     sf = load_score_file(folder / "test" / "scores.npz")
-    scores = honest_scores(sf, load_model_file(metrics["model"]).calibration, weights,
+    scores = fused_scores(sf, load_model_file(metrics["model"]).calibration, weights,
                            Smoothing.from_dict(metrics["fusion"]["smoothing"]))
     ds, first = open_prepared(metrics["data"]), int(metrics["frames_in"])
     labels = np.concatenate([ds.labels(sf.video_name(v))[first:] for v in range(len(sf.videos))])

@@ -110,8 +110,8 @@ def demo(args: argparse.Namespace) -> int:
         t0 = time.time()
         cmd = run([AMMCNET, "demo", "--out", str(work), "--seed", str(s), "--no-video", "--no-progress"])
         metrics = json.loads((work / "test" / "metrics.json").read_text())
-        row = shlex.join(["ammcnet", "test", str(work / "run"), str(work / "scene"), "--cache-dir", str(work / "cache"),
-                          "--out", str(work / "test-{mode}")]) + " --score {mode}"
+        row = " ".join(["ammcnet", "test", shlex.quote(str(work / "run")), shlex.quote(str(work / "scene")), "--cache-dir",
+                        shlex.quote(str(work / "cache")), "--out", shlex.quote(str(work / "test")) + "-{mode}", "--score {mode}"])
         record(path, [cmd], metrics, work / "run" / "model.pt", {"scene": s, "network": "preset (run.seed)", "head": 0},
                {"seconds": {"demo": round(time.time() - t0, 1)}, "row_command": row, "report_scene": s in REPORT_SEEDS})
     return 0

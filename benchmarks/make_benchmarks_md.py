@@ -39,6 +39,8 @@ def _fmt(values: list[float], pct: bool = True) -> str:
         return "–"
     if len(vals) == 1:
         return f"{vals[0]:.2f}"
+    if len(set(vals)) == 1:  # several runs, one result (e.g. the same head in every run): not n samples
+        return f"{vals[0]:.2f} (identical in {len(vals)} runs)"
     return f"{statistics.mean(vals):.2f} ± {statistics.stdev(vals):.2f} (n={len(vals)})"
 
 

@@ -22,6 +22,8 @@ def _load(pattern: str) -> list[tuple[str, dict]]:
 
 def _ms(values: list[float]) -> str:
     v = np.asarray(values, float)
+    if len(v) > 1 and np.ptp(v) == 0:  # several runs, one result: not n samples
+        return f"{v.mean():.2f} (identical in {len(v)} runs)"
     return f"{v.mean():.2f}" if len(v) == 1 else f"{v.mean():.2f} ± {v.std(ddof=1):.2f} (n={len(v)})"
 
 
@@ -242,7 +244,7 @@ def held_out_stretches(path: Path, real_file: Path) -> list[str]:
     if not path.exists() or not real_file.exists():
         return []
     d, v = json.loads(path.read_text()), json.loads(real_file.read_text())["vtest"]
-    each = "; ".join(f"{r['held_out']}: {r['chosen']}" for r in d["rotations"])
+    each = "; ".join(f"`{r['held_out']}`: {r['chosen']}" for r in d["rotations"])
     lo = min(c["mean_auc_range"][0] for c in d["averaged"])
     spread = max(c["mean_auc_range"][1] - c["mean_auc_range"][0] for c in d["averaged"])
     top = d["averaged"][0]

@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 from provenance import git_state, provenance  # the sibling module
 
-from ammcnet.apps.tester import run_test
+from ammcnet.apps.tester import TestOptions, run_test
 from ammcnet.training import load_preset, train
 from ammcnet.utils.io import write_json_atomic
 
@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     test_root = Path(args.test_root) if args.test_root else root
     device = "cuda" if (args.device in ("auto", "cuda") and torch.cuda.is_available()) else "cpu"
-    metrics = run_test(run, test_root, run / "test", device=device, maps=not args.no_maps, plots=True, progress=progress)
+    metrics = run_test(run, test_root, run / "test",
+                       TestOptions(device=device, maps=not args.no_maps, plots=True, progress=progress))
 
     result = {
         "benchmark": "ped2",

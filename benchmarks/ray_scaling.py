@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from ammcnet.bench.system import machine_info
+from ammcnet.detect import DetectOptions
 from ammcnet.fleet.archive import detect_many_ray
 from ammcnet.fleet.cluster import connect
 from ammcnet.models import AMMCNet, ModelConfig, save_model_file
@@ -54,8 +55,8 @@ def _model_file(preset: str, folder: Path) -> Path:
 def _one(sources: list[str], model: Path, out: Path, workers: int, frames: int) -> dict:
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    summaries = detect_many_ray(sources, model, out, workers=workers, threads_per_worker=1, max_frames=frames,
-                                threshold=None)
+    summaries = detect_many_ray(sources, model, out, DetectOptions(threads=1, max_frames=frames, threshold=None),
+                                workers=workers)
     wall = time.perf_counter() - t0
     scored = sum(s.frames_scored for s in summaries if s is not None)
     per_stream = [s.fps for s in summaries if s is not None]

@@ -38,8 +38,8 @@ import psutil
 import torch
 
 from ammcnet import __version__
-from ammcnet.detect import run_detection
-from ammcnet.detect.detector import Detector
+from ammcnet.detect import DetectOptions, run_detection
+from ammcnet.detect.detector import Detector, DetectorOptions
 from ammcnet.detect.reconnect import ReconnectingCapture, ReconnectPolicy
 from ammcnet.errors import DataError
 from ammcnet.models import AMMCNet
@@ -96,8 +96,8 @@ def _detector(preset: str) -> Detector:
     model = AMMCNet(model_config(cfg))
     records = ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit")
     calibration = {"records": {r: {"mean": 0.0, "std": 1.0} for r in records}}
-    return Detector(model, calibration, size=tuple(cfg.data.size), flow=cfg.data.flow,
-                    flow_preset=cfg.data.flow_preset, threshold=1e9)
+    return Detector(model, calibration, DetectorOptions(size=tuple(cfg.data.size), flow=cfg.data.flow,
+                                                        flow_preset=cfg.data.flow_preset, threshold=1e9))
 
 
 def _slope_mb_per_h(samples: list[dict[str, float]], warmup_s: float) -> float | None:
@@ -134,7 +134,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     thread = threading.Thread(target=sampler, daemon=True)
     thread.start()
     with tempfile.TemporaryDirectory() as out:
-        summary = run_detection(cap, det, out=out, progress=False, batch=1)
+        summary = run_detection(cap, det, DetectOptions(progress=False, batch_size=1), out=out)
         events = [json.loads(line) for line in (Path(out) / "events.jsonl").read_text().splitlines()]
     stop.set()
     thread.join()

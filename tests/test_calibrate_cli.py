@@ -43,10 +43,11 @@ def test_calibrate_writes_new_weights_from_training_clips_only(setup, capsys):
     # the weights are stored once (the training settings); the tables keep their fingerprint only
     assert loaded.train_config["scoring"]["weights"]["flow_error"] == 0.5 and "weights" not in cal["fused"]
     assert scoring_settings(loaded.train_config, cal).weights.flow_error == 0.5
-    # every record of the clips, and the region head's (its held-out scores at the calibration frames)
+    # every record of the clips, and the region head's and its baselines' (their held-out scores at the
+    # calibration frames)
     assert set(cal["records"]) == {"rgb_psnr", "rgb_commit", "flow_error", "flow_commit", "motion_prior",
                                    "rgb_error_local", "rgb_commit_local", "flow_error_local", "flow_commit_local",
-                                   "region"}
+                                   "region", "region_max_speed", "region_per_position"}
     # tiny holds out the last 20 % of each training video's clips: 9 of the 16 + 21 (split_train_val)
     assert load_model_file(out).meta["calibration_clips"] == 9
     assert load_model_file(setup["run"]).calibration is None  # the input is untouched with --out

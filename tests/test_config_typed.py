@@ -90,6 +90,7 @@ def test_a_run_config_written_before_typed_configs_still_loads():
 
 
 def test_a_model_file_with_an_old_stored_config_loads_and_is_checked(tmp_path):
+    from ammcnet.scoring.model_file import read_model_file
     from ammcnet.training.config import stored_config
 
     old = yaml.safe_load((DATA / "run-config-v0.yaml").read_text())
@@ -98,6 +99,8 @@ def test_a_model_file_with_an_old_stored_config_loads_and_is_checked(tmp_path):
     save_model_file(path, AMMCNet(cfg.model), train_config=old)
     loaded = load_model_file(path)
     assert loaded.config == cfg.model and stored_config(loaded.train_config, loaded.path) == cfg
+    stored = read_model_file(path).settings  # the reader below training checks the sections it scores with
+    assert (stored.data, stored.model, stored.scoring) == (cfg.data, cfg.model, cfg.scoring)
     bad = {**old, "stage1": {"iteration": 3}}
     with pytest.raises(ConfigError, match=r"model.pt \(stored training settings\): unknown config key 'stage1.iteration'"):
         stored_config(bad, path)
@@ -155,10 +158,13 @@ def test_direct_construction_checks_too():
 
 
 def test_every_load_path_refuses_a_bad_stored_config(tmp_path):
-    """test, export and calibrate read the model file's training settings through the same check."""
-    from ammcnet.apps.calibrator import recalibrate
-    from ammcnet.apps.tester import run_test
-    from ammcnet.export.onnx_export import export_run
+    """test, export, calibrate, detect and the API read the model file's training settings through
+    the same check (ammcnet.scoring.model_file, without the training package)."""
+    import ammcnet
+    from ammcnet.apps.calibrator import CalibrateOptions, recalibrate
+    from ammcnet.apps.exporter import export_run
+    from ammcnet.apps.tester import TestOptions, run_test
+    from ammcnet.detect import Detector
 
     cfg = load_preset("tiny")
     stored = cfg.to_dict()
@@ -167,8 +173,12 @@ def test_every_load_path_refuses_a_bad_stored_config(tmp_path):
     save_model_file(path, AMMCNet(cfg.model), train_config=stored, calibration={"records": {}})
     expected = r"model.pt \(stored training settings\): data.size=\[30, 30\]: height and width must be"
     with pytest.raises(ConfigError, match=expected):
-        run_test(path, tmp_path / "nowhere", protocol="paper", progress=False)
+        run_test(path, tmp_path / "nowhere", options=TestOptions(protocol="paper", progress=False))
     with pytest.raises(ConfigError, match=expected):
         export_run(path, tmp_path / "m.onnx")
     with pytest.raises(ConfigError, match=expected):
-        recalibrate(path, tmp_path / "nowhere", progress=False)
+        recalibrate(path, tmp_path / "nowhere", CalibrateOptions(progress=False))
+    with pytest.raises(ConfigError, match=expected):
+        ammcnet.load(path)
+    with pytest.raises(ConfigError, match=expected):
+        Detector.from_run(path)

@@ -153,7 +153,7 @@ def test_a_second_process_waits_for_the_one_preparing_the_same_entry(tmp_path):
     name = _prep(root, tmp_path / "first", flow_preset="fast").root.name  # the entry's name does not depend on the cache
     entry = (tmp_path / "second").resolve() / name
     cmd = [sys.executable, "-m", "ammcnet", "prepare", str(root), "--size", "16", "24", "--flow-preset", "fast",
-           "--cache", str(tmp_path / "second"), "--no-progress"]
+           "--cache-dir", str(tmp_path / "second"), "--no-progress"]
     with _entry_lock(entry):  # this process "is preparing" the entry
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         first_line = proc.stderr.readline()  # blocks until the other process has reached the lock

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from ammcnet.detect import Detector, FrameReader, open_source, run_detection
+from ammcnet.detect import DetectOptions, Detector, DetectorOptions, FrameReader, open_source, run_detection
 from ammcnet.errors import DataError
 from ammcnet.models import AMMCNet, ModelConfig
 from ammcnet.scoring.fusion import RECORDS
@@ -25,7 +25,7 @@ def detector_factory():
     cal = {"records": {r: {"mean": 0.0, "std": 1.0} for r in RECORDS}}
 
     def make(threshold: float | None = 0.0) -> Detector:
-        return Detector(model, cal, size=(32, 32), flow="dis", flow_preset="ultrafast", threshold=threshold)
+        return Detector(model, cal, DetectorOptions(size=(32, 32), flow="dis", flow_preset="ultrafast", threshold=threshold))
 
     return make
 
@@ -70,8 +70,8 @@ def _check_outputs(out: Path, scored: int) -> dict:
 
 def test_flaky_capture_with_resolution_change(detector_factory, tmp_path: Path) -> None:
     cap = FlakyCapture()
-    summary = run_detection(cap, detector_factory(), out=tmp_path, video=tmp_path / "o.mp4", max_failures=3,
-                            read_timeout=5.0, progress=False)
+    summary = run_detection(cap, detector_factory(), DetectOptions(max_failures=3, read_timeout=5.0, progress=False),
+                            out=tmp_path, video=tmp_path / "o.mp4")
     # reads 1..12: #4 raises, #6 fails -> 10 frames; then 3 failures in a row stop it
     assert summary.frames_read == 10 and summary.read_failures == 5
     assert summary.stop_reason == "too many consecutive read failures (3)" and cap.released
@@ -89,7 +89,7 @@ def test_stalled_stream_stops_cleanly(detector_factory, tmp_path: Path) -> None:
             return True, _frame(self.i)
 
     t0 = time.monotonic()
-    summary = run_detection(Stalls(), detector_factory(), out=tmp_path, read_timeout=0.5, progress=False)
+    summary = run_detection(Stalls(), detector_factory(), DetectOptions(read_timeout=0.5, progress=False), out=tmp_path)
     assert summary.stop_reason.startswith("stalled") and summary.frames_read == 6
     assert time.monotonic() - t0 < 30
     _check_outputs(tmp_path, 6 - F)
@@ -103,7 +103,7 @@ def test_frame_folder_with_corrupt_jpeg(detector_factory, tmp_path: Path) -> Non
     (folder / "04.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     data = (folder / "06.jpg").read_bytes()
     (folder / "06.jpg").write_bytes(data[: len(data) // 2])  # truncated
-    summary = run_detection(folder, detector_factory(), out=tmp_path / "out", progress=False)
+    summary = run_detection(folder, detector_factory(), DetectOptions(progress=False), out=tmp_path / "out")
     assert summary.frames_read == 7 and summary.read_failures == 2 and summary.stop_reason == "end of stream"
     _check_outputs(tmp_path / "out", 7 - F)
 
@@ -121,7 +121,7 @@ def test_interrupt_leaves_complete_files(detector_factory, tmp_path: Path, monke
 
     monkeypatch.setattr(det, "process", process)
     with pytest.raises(KeyboardInterrupt):
-        run_detection(FlakyCapture(), det, out=tmp_path, batch=1, progress=False)
+        run_detection(FlakyCapture(), det, DetectOptions(batch_size=1, progress=False), out=tmp_path)
     saved = _check_outputs(tmp_path, 7 - F)
     assert saved["stop_reason"] == "interrupted"
     events = json.loads((tmp_path / "events.json").read_text())["events"]

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from ammcnet.cli import build_parser, main
-from ammcnet.commands.export import take_old_names
 from ammcnet.errors import CheckpointError, DataError
 from ammcnet.export import (
     OnnxBackend,
@@ -135,10 +134,8 @@ def test_export_int8_flags_and_their_old_names(capsys) -> None:
     """The int8 range data is ``--int8-data`` (``--calibrate`` named the score statistics too)."""
     parse = build_parser().parse_args
     args = parse(["export", "r", "--onnx", "x.onnx", "--int8", "--int8-data", "D", "--int8-clips", "4"])
-    take_old_names(args)
     assert (args.int8_data, args.int8_clips) == ("D", 4) and capsys.readouterr().err == ""
     old = parse(["export", "r", "--onnx", "x.onnx", "--int8", "--calibrate", "D", "--calibration-clips", "4"])
-    take_old_names(old)
     assert (old.int8_data, old.int8_clips) == ("D", 4)
     assert "--calibrate is now --int8-data" in capsys.readouterr().err
     assert "--calibrate" not in build_parser()._subparsers._group_actions[0].choices["export"].format_help()
@@ -146,16 +143,16 @@ def test_export_int8_flags_and_their_old_names(capsys) -> None:
 
 def test_detector_runs_on_the_onnx_backend(tmp_path) -> None:
     from ammcnet.demo import SceneConfig, render_video
-    from ammcnet.detect.detector import Detector
+    from ammcnet.detect.detector import Detector, DetectorOptions
     from ammcnet.scoring.calibration import calibration_from_records
 
     net = _trained_like()
     rng = np.random.default_rng(0)
     cal = calibration_from_records([{k: rng.random(40) for k in ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit")}])
     frames = list(render_video(SceneConfig(height=32, width=48), 7, seed=3).frames)
-    kw = dict(size=(32, 32), flow_preset="ultrafast")
-    ref = Detector(net, cal, **kw).process(frames)
-    got = Detector(OnnxBackend(export_onnx(net, tmp_path / "d.onnx", size=(32, 32)), threads=1), cal, **kw).process(frames)
+    opts = DetectorOptions(size=(32, 32), flow_preset="ultrafast", threshold=None)
+    ref = Detector(net, cal, opts).process(frames)
+    got = Detector(OnnxBackend(export_onnx(net, tmp_path / "d.onnx", size=(32, 32)), threads=1), cal, opts).process(frames)
     assert [r is None for r in got] == [r is None for r in ref] == [True] * 4 + [False] * 3
     for a, b in zip(ref[4:], got[4:], strict=True):
         assert abs(a.records["rgb_psnr"] - b.records["rgb_psnr"]) <= 1e-3

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from ammcnet.cli import main
-from ammcnet.detect import run_detection
+from ammcnet.detect import DetectOptions, run_detection
 from ammcnet.detect.sources import open_source
 from ammcnet.fleet import cluster
 from ammcnet.utils.optional import MissingDependencyError
@@ -52,12 +52,12 @@ def _rows(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (folder / "frames.jsonl").read_text().splitlines()]
 
 
-def _assert_same_rows(got: list[dict], ref: list[dict]) -> None:
+def _assert_same_rows(got: list[dict], ref: list[dict], tol: float = 1e-6) -> None:
     assert [r["index"] for r in got] == [r["index"] for r in ref] and got
     for a, b in zip(got, ref, strict=True):
-        assert abs(a["score"] - b["score"]) <= 1e-6 * max(1.0, abs(b["score"]))
+        assert abs(a["score"] - b["score"]) <= tol * max(1.0, abs(b["score"]))
         for k, v in b["records"].items():
-            assert abs(a["records"][k] - v) <= 1e-6 * max(1.0, abs(v)), k
+            assert abs(a["records"][k] - v) <= tol * max(1.0, abs(v)), k
 
 
 def test_score_prepared_ray_equals_single_process(ray_local, scene) -> None:
@@ -82,7 +82,7 @@ def test_detect_ray_cli_equals_single_process_and_indexes_each_once(ray_local, s
     assert all(s["error"] is None for s in index["sources"])
     assert not (out / ".partial").exists()
     for folder in folders:
-        ref = run_detection(folder, scene["run"], out=tmp_path / "single" / folder.name, progress=False)
+        ref = run_detection(folder, scene["run"], DetectOptions(progress=False), out=tmp_path / "single" / folder.name)
         assert ref.frames_scored > 0
         _assert_same_rows(_rows(out / folder.name), _rows(tmp_path / "single" / folder.name))
 
@@ -139,9 +139,11 @@ def test_killed_worker_is_retried_without_duplicates(ray_local, scene, tmp_path)
     assert not (out / PARTIAL_DIR).exists() and sorted(p.name for p in out.iterdir()) == sorted(names + ["detections.json"])
     for folder in folders:  # every published folder complete and equal to one process's
         assert json.loads((out / folder.name / "summary.json").read_text())["frames_scored"] == 12 - 4
-        ref = run_detection(folder, scene["run"], out=tmp_path / "single" / folder.name, progress=False)
+        ref = run_detection(folder, scene["run"], DetectOptions(progress=False), out=tmp_path / "single" / folder.name)
         assert ref.frames_scored == 8
-        _assert_same_rows(_rows(out / folder.name), _rows(tmp_path / "single" / folder.name))
+        # the workers score in batches of 8, the reference one frame at a time: float32 convolutions of
+        # a different batch size differ by a few 1e-6 with torch 2.13's CPU kernels
+        _assert_same_rows(_rows(out / folder.name), _rows(tmp_path / "single" / folder.name), tol=1e-5)
 
 
 def test_ray_test_cli_matches_workers_1(ray_local, scene, tmp_path) -> None:

@@ -1,8 +1,11 @@
 """The package's layers point down only, and no import hides inside a function to dodge a cycle.
 
 ``pyproject.toml`` ([tool.importlinter]) lists the layers, applications on top: cli, commands,
-api, bench, demo, fleet, apps, detect, export, training, regions, scoring, models, data,
-flow | metrics, utils, errors. A change that makes a library import an application fails here.
+api, bench, demo, fleet, apps, detect, export, training, scoring, regions, models, metrics,
+data, flow, utils, settings, errors. The metrics read frame labels from ``ammcnet.data``; a
+forbidden contract keeps ``ammcnet.data`` from importing ``ammcnet.metrics``, as another keeps
+``ammcnet.models`` free of data, flow, metrics, scoring and training. A change that makes a
+library import an application fails here.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every label reader on tiny generated files, and count validation."""
+"""Every label reader (``ammcnet.data.labels``) on tiny generated files, and count validation."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import scipy.io
 
+from ammcnet.data.labels import parse_ucsd_m, read_mat_intervals
 from ammcnet.errors import DataError
 from ammcnet.metrics import intervals_to_mask, load_labels
-from ammcnet.metrics.labels import parse_ucsd_m, read_mat_intervals
 
 COUNTS = [8, 6]
 EXPECTED = [[0, 0, 1, 1, 1, 0, 0, 1], [1, 1, 0, 0, 0, 0]]
@@ -118,3 +118,14 @@ def test_unknown_or_missing_label_file(tmp_path):
     (tmp_path / "x.txt").write_text("1")
     with pytest.raises(DataError, match="unknown format '.txt'"):
         load_labels(tmp_path / "x.txt", COUNTS)
+
+
+def test_label_readers_live_in_data_and_metrics_reexports_them():
+    import ammcnet.data.labels as data_labels
+    import ammcnet.metrics as metrics
+
+    names = [n for n in metrics.__all__ if n in vars(data_labels)]
+    assert {"load_labels", "intervals_to_mask", "read_mat_labels"} <= set(names)
+    for name in names:
+        assert getattr(metrics, name) is getattr(data_labels, name)
+        assert getattr(data_labels, name).__module__ == "ammcnet.data.labels"

@@ -1,4 +1,5 @@
-"""A record added in one place appears in `ammcnet test`, `ammcnet detect` and the bench pipeline."""
+"""A record added in one place appears in `ammcnet test`, `ammcnet detect`, the bench pipeline and the ONNX
+backend's output, with no change to those modules: also one that needs the source frames (a clip input)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,21 @@ import torch
 
 from ammcnet.bench import score_stream
 from ammcnet.cli import main
-from ammcnet.data import prepare_dataset
-from ammcnet.data.clips import ClipBatch, register_clip_input, unregister_clip_input
+from ammcnet.data import open_prepared, prepare_dataset
+from ammcnet.data.clips import ClipBatch
+from ammcnet.data.video import open_video
 from ammcnet.errors import ConfigError
 from ammcnet.metrics import load_score_file
 from ammcnet.models import AMMCNet, AMMCOutput, ModelConfig, save_model_file
 from ammcnet.scoring import calibrate, score_prepared
-from ammcnet.scoring.scorer import Scorer, register_record, registered_records, unregister_record
+from ammcnet.scoring.scorer import (
+    Scorer,
+    register_clip_input,
+    register_record,
+    registered_records,
+    unregister_clip_input,
+    unregister_record,
+)
 
 SIZE = (32, 32)
 N = 10
@@ -27,6 +36,27 @@ N = 10
 def _brightness(r) -> torch.Tensor:
     """Toy record from the clip: mean brightness of frame t in [0, 1]."""
     return ((r.batch.target.to(r.dtype) + 1.0) * 0.5).flatten(1).mean(1)
+
+
+class SourceBrightness:
+    """Toy clip input that needs the *source* frames, not the model's clip: the mean brightness of
+    frame t as read, from the video's source offline and from the frame as delivered online (a
+    stream input, fed every frame in order like the region head's flow)."""
+
+    def __call__(self, frames, flows, source) -> np.float64:
+        prepared = open_prepared(source.dataset)
+        return np.float64(open_video(prepared.source(source.split, source.video))[source.t].mean() / 255.0)
+
+    def stream(self) -> _BrightnessStream:
+        return _BrightnessStream()
+
+
+class _BrightnessStream:
+    def reset(self) -> None:
+        pass
+
+    def update(self, rgb: np.ndarray) -> np.float64:
+        return np.float64(rgb.mean() / 255.0)
 
 
 def _motion(r) -> torch.Tensor:
@@ -39,9 +69,11 @@ def toy(tmp_path_factory: pytest.TempPathFactory):
     """Two toy records registered (one needing a toy clip input), and a tiny calibrated run."""
     register_clip_input("toy_motion", lambda frames, flows, source: np.float64(np.abs(flows[-1].astype(np.float64)).mean()))
     register_clip_input("toy_where", lambda frames, flows, source: np.int64(source.t))
+    register_clip_input("toy_source", SourceBrightness())
     register_record("toy_brightness", _brightness)
     register_record("toy_motion", _motion, motion=True, extras=("toy_motion",), onnx=False)
     register_record("toy_where", lambda r: r.batch.extras["toy_where"].to(r.dtype), extras=("toy_where",), onnx=False)
+    register_record("toy_source", lambda r: r.batch.extras["toy_source"].to(r.dtype), extras=("toy_source",), onnx=False)
     try:
         tmp = tmp_path_factory.mktemp("registry")
         rng = np.random.default_rng(0)
@@ -71,8 +103,10 @@ def toy(tmp_path_factory: pytest.TempPathFactory):
         unregister_record("toy_brightness")
         unregister_record("toy_motion")
         unregister_record("toy_where")
+        unregister_record("toy_source")
         unregister_clip_input("toy_motion")
         unregister_clip_input("toy_where")
+        unregister_clip_input("toy_source")
 
 
 def test_registry_refuses_a_taken_name() -> None:
@@ -89,11 +123,13 @@ def test_toy_records_reach_test_detect_and_bench(toy, capsys) -> None:
     assert main(["test", str(toy["run"]), str(toy["prepared"].root), "--out", str(tmp / "test"), "--no-plots",
                  "--no-progress", "--quiet"]) == 0, capsys.readouterr().err
     sf = load_score_file(tmp / "test" / "scores.npz")
-    offline = {k: np.asarray(sf.records[k][0]) for k in ("toy_brightness", "toy_motion", "toy_where")}
+    offline = {k: np.asarray(sf.records[k][0]) for k in ("toy_brightness", "toy_motion", "toy_where", "toy_source")}
     assert offline["toy_where"][4:].tolist() == list(range(4, N))  # the clip's source: its target frame
     by_hand = np.asarray(toy["prepared"].frames("test", "clip"), np.float64)[4:].mean((1, 2, 3)) / 255.0
     np.testing.assert_allclose(offline["toy_brightness"][4:], by_hand, rtol=1e-6)
     assert np.all(offline["toy_motion"][4:] > 0)
+    source = np.asarray(toy["frames"], np.float64)[4:].mean((1, 2, 3)) / 255.0  # 36x44 as read, not the 32x32 clip
+    np.testing.assert_allclose(offline["toy_source"][4:], source, rtol=1e-6)
     # ammcnet detect
     assert main(["detect", str(tmp / "data" / "test" / "clip"), "--model", str(toy["run"]), "--out", str(tmp / "det"),
                  "--no-progress", "--threshold", "1e9"]) == 0, capsys.readouterr().err
@@ -116,6 +152,7 @@ def test_onnx_graph_carries_only_records_it_can_compute(toy, tmp_path: Path) -> 
     assert "toy_brightness" in be.output_names and "toy_motion" not in be.output_names
     res = score_prepared(be, toy["prepared"], "test", batch_size=4)
     assert "toy_motion" in res.records  # the scorer computes it beside the graph from the clip input
+    assert "toy_source" not in be.output_names and "toy_source" in res.records
 
 
 def _output(frame_err: torch.Tensor, commit_map: torch.Tensor | None) -> tuple:

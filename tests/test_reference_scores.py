@@ -46,7 +46,7 @@ def reference_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def _current(reference_run: dict) -> dict:
     """Records and honest scores of the current code, as plain lists."""
     from ammcnet.detect import Detector
-    from ammcnet.scoring import honest_scores, score_prepared
+    from ammcnet.scoring import fused_scores, score_prepared
     from ammcnet.scoring.scorer import load_scorer
     from ammcnet.scoring.settings import scoring_settings
 
@@ -54,7 +54,7 @@ def _current(reference_run: dict) -> dict:
     prepared = reference_run["prepared"]
     result = score_prepared(loaded.model, prepared, "test", scorer=load_scorer(loaded), batch_size=3)
     settings = scoring_settings(loaded.train_config, loaded.calibration)
-    honest = honest_scores(result, loaded.calibration, settings.weights, settings.smoothing)
+    honest = fused_scores(result, loaded.calibration, settings.weights, settings.smoothing)
     video = result.videos[0]
     det = Detector.from_run(reference_run["run"], threshold=None)
     frames = np.asarray(prepared.frames("test", video))  # already at the model grid: resize is the identity
@@ -97,7 +97,7 @@ def test_online_records_equal_the_test_records(reference_run: dict) -> None:
     on = current["online"]
     v = current["videos"].index(on["video"])
     for name, values in on["records"].items():
-        if name == "region":  # read from the source frames, not the clip: see test_region_head_pipeline
+        if name.startswith("region"):  # the head reads the source frames, here fed at the model grid: see test_region_head_pipeline
             continue
         offline = np.asarray(current["records"][name][v])[on["index"]]
         np.testing.assert_allclose(values, offline, rtol=1e-9, atol=1e-9, err_msg=name)
@@ -106,22 +106,23 @@ def test_online_records_equal_the_test_records(reference_run: dict) -> None:
 def test_onnx_graphs_agree_with_the_reference(reference_run: dict, tmp_path: Path) -> None:
     """The float32 graph (motion prior included) gives the stored records; int8 stays close."""
     pytest.importorskip("onnxruntime")
-    from ammcnet.export import OnnxBackend, export_run
+    from ammcnet.apps.exporter import ExportOptions, export_run
+    from ammcnet.export import OnnxBackend
     from ammcnet.scoring import score_prepared
     from ammcnet.scoring.scorer import load_scorer
 
     ref = json.loads(REFERENCE.read_text())["records"]
     prepared = reference_run["prepared"]
     scorer = load_scorer(load_model_file(reference_run["run"]))
-    f32 = OnnxBackend(export_run(reference_run["run"], tmp_path / "m.onnx", progress=False))
+    f32 = OnnxBackend(export_run(reference_run["run"], tmp_path / "m.onnx", ExportOptions(progress=False)))
     assert "motion_prior" in f32.output_names  # the graph computes the prior's record itself
     got = score_prepared(f32, prepared, "test", scorer=scorer, batch_size=3).records
     assert set(ref) <= set(got)
     for name, per_video in ref.items():
         for g, want in zip(got[name], per_video, strict=True):
             np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-5, err_msg=f"onnx float32 {name}")
-    q = OnnxBackend(export_run(reference_run["run"], tmp_path / "q.onnx", int8=True, int8_data=prepared.root,
-                               int8_clips=4, progress=False))
+    q = OnnxBackend(export_run(reference_run["run"], tmp_path / "q.onnx",
+                               ExportOptions(int8=True, int8_data=prepared.root, int8_clips=4, progress=False)))
     assert q.precision == "int8"
     psnr = np.concatenate(score_prepared(q, prepared, "test", scorer=scorer, batch_size=3).records["rgb_psnr"])
     assert np.corrcoef(psnr, np.concatenate(ref["rgb_psnr"]))[0, 1] > 0.99

@@ -23,7 +23,7 @@ from ammcnet.regions import RegionHeadConfig
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.validate import OBJECT_WINDOW_RANGE, PART_SETS
 from ammcnet.scoring import FusionWeights, calibrate
-from ammcnet.scoring.fusion import fuse_records
+from ammcnet.scoring.fusion import Smoothing, fuse_records, smooth
 from ammcnet.scoring.region_head import RegionHeadComponent, fit_region_head
 from ammcnet.scoring.scorer import fit_scorer, load_scorer
 
@@ -143,7 +143,7 @@ def test_frame_mean_can_stay_the_default_with_the_head_reported_beside(run):
     # the operator's view of the frame-mean score: its live threshold comes from the causal table
     assert "alarm_note" not in metrics and metrics["operator"]["smoothing"] == "causal"
     det = Detector.from_run(other, threshold="auto")
-    assert det.region is None
+    assert det.alarm_record is None and RegionHeadComponent.component not in det.scorer.components  # nothing reads it
     scored = [r for r in map(det.update, run["test_frames"]) if r is not None]
     assert "region" not in scored[0].records and scored[0].box is None
 
@@ -176,7 +176,7 @@ def test_the_fusion_can_weigh_the_head_and_online_equals_offline(run, fused):
     without_head = fuse_records({k: v for k, v in fused["records"].items() if k != "region"}, fused["cal"], fused["weights"])
     assert not np.allclose(fused["offline"], without_head)  # the head's record counts
     det = Detector.from_run(fused["run"], threshold="auto")
-    assert det.region is not None and not det.alarm_on_region
+    assert det.alarm_record is None and RegionHeadComponent.component in det.scorer.components  # the fusion weighs it
     scored = [r for r in map(det.update, run["test_frames"]) if r is not None]
     np.testing.assert_allclose([r.fused for r in scored], fused["offline"][[r.index for r in scored]], rtol=1e-5, atol=1e-5)
     assert all(r.box is not None for r in scored if r.index in FAST)
@@ -265,17 +265,15 @@ def test_the_detector_alarms_on_a_baseline_mode(run):
                     train_config={**loaded.train_config, "scoring": {"honest": "max-speed"}})
     det = Detector.from_run(other, threshold="auto")
     comp = det.scorer.components[RegionHeadComponent.component]
-    assert det.alarm_on_region and det.region.head is comp.baselines["max-speed"]
+    assert det.alarm_record == "region_max_speed"
     scored = [r for r in map(det.update, run["test_frames"]) if r is not None]
     flows = flows_of_frames(open_video(run["root"] / "test" / "t1"), comp.head.size, comp.head.config.flow_preset)
     offline = comp.baselines["max-speed"].score_flows(flows.astype(np.float32)).score
-    np.testing.assert_allclose([r.records["region"] for r in scored], offline[[r.index for r in scored]], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose([r.records["region_max_speed"] for r in scored], offline[[r.index for r in scored]],
+                               rtol=1e-5, atol=1e-6)
+    assert det.threshold == pytest.approx(comp.threshold(0.01, lambda x: smooth(x, Smoothing().causal_copy()), "max-speed"))
 
 
-@pytest.mark.parametrize("honest, weights, message", [
-    ("records", {}, "scoring mode 'records' has no calibrated live threshold"),
-    ("per-position", {"region": 1.0}, "scoring mode 'per-position' alarms on a baseline, but the fusion weighs"),
-])
-def test_a_live_mode_without_an_honest_threshold_is_refused(run, honest, weights, message):
-    with pytest.raises(ConfigError, match=message):
-        Detector.from_run(run["run"], threshold="auto", honest=honest, weights=FusionWeights(**weights))
+def test_a_live_mode_without_an_honest_threshold_is_refused(run):
+    with pytest.raises(ConfigError, match="scoring mode 'records' has no calibrated live threshold"):
+        Detector.from_run(run["run"], threshold="auto", honest="records")

@@ -12,7 +12,7 @@ from ammcnet.scoring import (
     Smoothing,
     calibration_from_records,
     fuse_frame,
-    honest_scores,
+    fused_scores,
     smooth,
     threshold_for_fpr,
 )
@@ -58,7 +58,7 @@ def test_fusion_is_normalised_and_monotonic():
     assert fuse_frame({**base, "rgb_psnr": 30.0 - sd}, cal, w) - s0 == pytest.approx(w.rgb_psnr)
     # normal frames fuse to mean ~0 (unsmoothed) under the calibration itself
     v = _normal_videos(seed=5)[0]
-    fused = honest_scores({k: [a] for k, a in v.items()}, cal, w, Smoothing(sigma=0))[0]
+    fused = fused_scores({k: [a] for k, a in v.items()}, cal, w, Smoothing(sigma=0))[0]
     assert abs(fused.mean()) < 0.2
 
 
@@ -67,7 +67,7 @@ def test_online_and_offline_agree_exactly():
     v = _normal_videos(seed=3)[1]
     v["rgb_psnr"][100:120] -= 8  # an anomalous burst
     sm = Smoothing(sigma=3.0, causal=True)
-    offline = honest_scores({k: [a] for k, a in v.items()}, cal, FusionWeights(), sm)[0]
+    offline = fused_scores({k: [a] for k, a in v.items()}, cal, FusionWeights(), sm)[0]
     online = CausalSmoother(sm)
     per_frame = [online.update(fuse_frame({k: a[i] for k, a in v.items()}, cal, FusionWeights())) for i in range(len(v["rgb_psnr"]))]
     assert np.array_equal(np.asarray(per_frame), offline)
@@ -85,14 +85,14 @@ def test_smoothing_within_video_and_causality():
     assert np.array_equal(smooth(x, Smoothing(sigma=0)), x)
     # per video: a spike at the end of video 0 does not leak into video 1
     cal = {"records": {"rgb_psnr": {"mean": 0.0, "std": 1.0}}}
-    out = honest_scores({"rgb_psnr": [-x[:26], np.zeros(10)]}, cal, FusionWeights(), Smoothing())
+    out = fused_scores({"rgb_psnr": [-x[:26], np.zeros(10)]}, cal, FusionWeights(), Smoothing())
     assert np.all(out[1] == 0)
 
 
 def test_threshold_for_fpr_matches_normal_distribution():
     cal = calibration_from_records(_normal_videos(), smoothing=Smoothing(sigma=0))
     fresh = _normal_videos(seed=9)
-    fused = np.concatenate(honest_scores({k: [v[k] for v in fresh] for k in fresh[0]}, cal, smoothing=Smoothing(sigma=0)))
+    fused = np.concatenate(fused_scores({k: [v[k] for v in fresh] for k in fresh[0]}, cal, smoothing=Smoothing(sigma=0)))
     for fpr in (0.05, 0.01):
         thr = threshold_for_fpr(cal, fpr)
         assert (fused > thr).mean() == pytest.approx(fpr, abs=0.02)
@@ -106,7 +106,7 @@ def test_threshold_for_fpr_matches_normal_distribution():
 
 def test_bad_inputs_give_clear_errors():
     with pytest.raises(ConfigError, match="no calibration statistics"):
-        honest_scores({"rgb_psnr": [np.zeros(5)]}, None)
+        fused_scores({"rgb_psnr": [np.zeros(5)]}, None)
     cal = calibration_from_records([{"rgb_psnr": np.arange(10.0)}])
     with pytest.raises(ConfigError, match="flow_error"):
         fuse_frame({"rgb_psnr": 1.0, "flow_error": 0.1}, cal, FusionWeights())
@@ -127,6 +127,6 @@ def test_optional_weights_leave_older_fingerprints_alone():
     # the head's record is fused like any other (high = anomalous), and counted only when weighted
     assert fuse_frame({"rgb_psnr": 30.0, "region": 2.0}, cal, FusionWeights(region=1.0)) == pytest.approx(2.0)
     assert fuse_frame({"rgb_psnr": 30.0, "region": 2.0}, cal, FusionWeights()) == pytest.approx(0.0)
-    per_video = honest_scores({"rgb_psnr": [np.full(3, 30.0)], "region": [np.full(3, 2.0)]}, cal,
+    per_video = fused_scores({"rgb_psnr": [np.full(3, 30.0)], "region": [np.full(3, 2.0)]}, cal,
                               FusionWeights(region=1.0, rgb_commit=0.0, flow_error=0.0, flow_commit=0.0), Smoothing(sigma=0))
     np.testing.assert_allclose(per_video[0], 2.0)

@@ -139,15 +139,15 @@ def test_cli_test_end_to_end(tiny, capsys):
 
 def test_dataset_root_is_prepared_at_the_model_size(tiny, monkeypatch):
     """A dataset root (not a cache folder) is prepared with the run's settings, test split only."""
-    from ammcnet.apps.tester import run_test
+    from ammcnet.apps.tester import TestOptions, run_test
 
     monkeypatch.setenv("AMMCNET_CACHE", str(tiny["tmp"] / "cache2"))
-    m = run_test(tiny["run"], tiny["root"], tiny["tmp"] / "out2", plots=False, progress=False)
+    m = run_test(tiny["run"], tiny["root"], tiny["tmp"] / "out2", TestOptions(plots=False, progress=False))
     assert m["size"] == [SIZE, SIZE] and m["honest"] is not None
 
 
 def test_bad_inputs_are_one_line_errors(tiny, capsys):
-    from ammcnet.apps.tester import run_test
+    from ammcnet.apps.tester import TestOptions, run_test
     from ammcnet.data import prepare_dataset
     from ammcnet.models import save_model_file
 
@@ -159,13 +159,13 @@ def test_bad_inputs_are_one_line_errors(tiny, capsys):
     other = prepare_dataset(tiny["root"], size=(40, 40), flow="farneback", cache_dir=tiny["tmp"] / "cache40",
                             splits=("test",), progress=False)
     with pytest.raises(DataError, match="trained at 32x32"):
-        run_test(tiny["run"], other.root, tiny["tmp"] / "bad", progress=False)
+        run_test(tiny["run"], other.root, tiny["tmp"] / "bad", TestOptions(progress=False))
     # no calibration: the honest protocol says so; the paper protocol still works
     nocal = tiny["tmp"] / "nocal"
     save_model_file(nocal / "model.pt", tiny["model"], train_config={"data": {"size": [SIZE, SIZE]}})
     with pytest.raises(ConfigError, match="no calibration statistics"):
-        run_test(nocal, tiny["prepared"].root, tiny["tmp"] / "bad", progress=False)
-    m = run_test(nocal, tiny["prepared"].root, tiny["tmp"] / "paper", protocol="paper", plots=False, progress=False)
+        run_test(nocal, tiny["prepared"].root, tiny["tmp"] / "bad", TestOptions(progress=False))
+    m = run_test(nocal, tiny["prepared"].root, tiny["tmp"] / "paper", TestOptions(protocol="paper", plots=False, progress=False))
     assert m["honest"] is None and m["protocols"]
 
 
@@ -173,8 +173,9 @@ def test_int8_export_and_scoring_through_it(tiny, capsys):
     """`export --int8` calibrates on training clips; `test --onnx` scores with it, close to float32."""
     import onnx
 
+    from ammcnet.apps.exporter import ExportOptions, export_run
     from ammcnet.data import ClipDataset
-    from ammcnet.export import OnnxBackend, export_run
+    from ammcnet.export import OnnxBackend
     from ammcnet.metrics import load_score_file
     from ammcnet.models import AMMCNet, ModelConfig, save_model_file
     from ammcnet.scoring import calibrate
@@ -214,8 +215,8 @@ def test_int8_export_and_scoring_through_it(tiny, capsys):
         assert corr(b, name)[1] > 1e-5, name  # really another graph
     assert corr(b, "rgb_psnr")[0] > 0.99  # the PSNR record survives int8 nearly unchanged
     # float_motion keeps the motion encoder and memory float32: its commitment record is exact
-    q2 = export_run(run, tiny["tmp"] / "m-int8-fm.onnx", int8=True, int8_data=tiny["prepared"].root,
-                    int8_clips=4, float_motion=True, progress=False)
+    q2 = export_run(run, tiny["tmp"] / "m-int8-fm.onnx", ExportOptions(int8=True, int8_data=tiny["prepared"].root,
+                                                                       int8_clips=4, float_motion=True, progress=False))
     assert main(["test", str(run), str(tiny["prepared"].root), "--out", str(tiny["tmp"] / "out-fm"), "--no-plots",
                  "--no-progress", "--quiet", "--onnx", str(q2)]) == 0
     c = load_score_file(tiny["tmp"] / "out-fm" / "scores.npz")
@@ -224,11 +225,11 @@ def test_int8_export_and_scoring_through_it(tiny, capsys):
 
 
 def test_onnx_graph_of_another_model_is_refused(tiny):
-    from ammcnet.apps.tester import run_test
+    from ammcnet.apps.tester import TestOptions, run_test
     from ammcnet.export import export_onnx
     from ammcnet.models import AMMCNet, ModelConfig
 
     other = export_onnx(AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=8)), tiny["tmp"] / "other.onnx",
                         size=(SIZE, SIZE))
     with pytest.raises(ConfigError, match="different model"):
-        run_test(tiny["run"], tiny["prepared"].root, tiny["tmp"] / "out-other", onnx=other, progress=False, plots=False)
+        run_test(tiny["run"], tiny["prepared"].root, tiny["tmp"] / "out-other", TestOptions(onnx=other, progress=False, plots=False))

@@ -74,3 +74,26 @@ def test_files_that_kept_a_copy_of_the_weights_still_load(tmp_path) -> None:
     assert settings.weights == weights  # the thresholds belong to the calibration's copy, as before
     det = Detector.from_run(tmp_path, threshold="auto")
     assert det.weights == weights and det.threshold == threshold_for_fpr(cal, 0.01, weights, Smoothing(2.0, causal=True))
+
+
+def test_the_model_file_reader_gives_typed_settings_and_calibration(tmp_path) -> None:
+    """One reader below training: checked settings, the honest scoring, the scorer and a typed
+    calibration whose dict is the stored one, unchanged."""
+    from ammcnet.scoring.calibration import Calibration
+    from ammcnet.scoring.model_file import read_model_file
+    from ammcnet.scoring.settings import HonestScoring
+
+    weights, smoothing = FusionWeights(rgb_commit=0.3), Smoothing(sigma=2.0)
+    cal = _calibration(weights, smoothing)
+    _save(tmp_path / "model.pt", cal, {"data": DATA, "scoring": {"weights": weights.to_dict(),
+                                                                 "smoothing": smoothing.to_dict()}})
+    mf = read_model_file(tmp_path)
+    assert mf.settings.data.size == (32, 32) and mf.training_size == (32, 32) and mf.settings.data.flow == "dis"
+    assert mf.scoring == HonestScoring(weights, smoothing, "region") == scoring_settings(mf.train_config, cal)
+    assert isinstance(mf.calibration, Calibration) and mf.calibration.to_dict() == cal
+    assert Calibration.from_dict(mf.calibration.to_dict()) == mf.calibration == cal
+    assert mf.calibration.has_records and set(mf.calibration.record_names) == set(NAMES)
+    assert mf.calibration.fused_table(causal=True) == cal["fused_causal"]
+    assert mf.calibration.threshold(0.01, weights, smoothing) == threshold_for_fpr(cal, 0.01, weights, smoothing)
+    assert mf.calibration.stored_thresholds == {float(k): v for k, v in cal["thresholds"].items()}
+    assert len(mf.scorer.components) == 0 and smoothing.causal_copy() == Smoothing(sigma=2.0, causal=True)

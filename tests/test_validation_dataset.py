@@ -66,8 +66,8 @@ def test_same_seed_same_dataset_and_the_folder_is_replaced_only_when_asked(scene
     other = write_validation_dataset(scene, tmp_path / "other", per_kind=1, seed=1, progress=False)
     assert (other.root / "labels.json").read_text() != (made / "labels.json").read_text()
     assert main(["synthesize", str(scene), "--out", str(again.root), "--no-progress"]) == 2
-    assert "--force" in capsys.readouterr().err
-    assert main(["synthesize", str(scene), "--out", str(again.root), "--per-kind", "2", "--force", "--no-progress"]) == 0
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["synthesize", str(scene), "--out", str(again.root), "--per-kind", "2", "--overwrite", "--no-progress"]) == 0
     assert len(discover_dataset(again.root).test) == 1 + 2 * len(KINDS)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "other"]  # no temporary folder left behind
 

@@ -31,7 +31,7 @@ from ammcnet.data.cache import open_prepared
 from ammcnet.demo.blind import design_folders
 from ammcnet.metrics import load_score_file
 from ammcnet.models import load_model_file
-from ammcnet.scoring import FusionWeights, Smoothing, honest_scores
+from ammcnet.scoring import FusionWeights, Smoothing, fused_scores
 from ammcnet.utils.io import write_json_atomic
 
 #: The weights tried on top of the demo preset's other weights (those of the labelled-scene grid, wider).
@@ -47,7 +47,7 @@ def auc_of(folder: Path, changes: dict[str, float]) -> float:
     m = json.loads((folder / "metrics.json").read_text())
     sf = load_score_file(folder / "scores.npz")
     weights = FusionWeights.from_dict({**m["fusion"]["weights"], **changes})
-    scores = honest_scores(sf, load_model_file(m["model"]).calibration, weights, Smoothing.from_dict(m["fusion"]["smoothing"]))
+    scores = fused_scores(sf, load_model_file(m["model"]).calibration, weights, Smoothing.from_dict(m["fusion"]["smoothing"]))
     ds, first = open_prepared(m["data"]), int(m["frames_in"])
     y = np.concatenate([ds.labels(sf.video_name(v))[first:] for v in range(len(sf.videos))])
     return round(100 * float(roc_auc_score(y, np.concatenate([s[first:] for s in scores]))), 2)

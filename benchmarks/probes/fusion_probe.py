@@ -20,7 +20,7 @@ from ammcnet.data.cache import open_prepared
 from ammcnet.demo.blind import design_folders
 from ammcnet.metrics.scorefile import load_score_file
 from ammcnet.models.checkpoint import load_model_file
-from ammcnet.scoring.fusion import FusionWeights, Smoothing, honest_scores
+from ammcnet.scoring.fusion import FusionWeights, Smoothing, fused_scores
 
 
 def robust(cal: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def main() -> None:
         row = {}
         for name, (transform, w) in VARIANTS.items():
             weights = FusionWeights.from_dict({**FusionWeights().to_dict(), **w})
-            hs = honest_scores(sf, transform(loaded.calibration), weights, Smoothing())
+            hs = fused_scores(sf, transform(loaded.calibration), weights, Smoothing())
             y = np.concatenate([lab[f:] for lab in labels])
             row[name] = round(roc_auc_score(y, np.concatenate([h[f:] for h in hs])), 3)
         print(run, row)

@@ -9,7 +9,10 @@ Train on normal video, then score any video or live stream frame by frame::
     summary = ammcnet.detect("street.mp4", run.model, out="runs/street")
 
 The functions live in :mod:`ammcnet.api` and are imported on first use, so ``import ammcnet``
-and ``ammcnet --help`` start without torch or OpenCV.
+and ``ammcnet --help`` start without torch or OpenCV. Each takes its settings as one options
+object (``ammcnet.TestOptions``, ``ammcnet.DetectOptions``, ...) or as keyword arguments naming
+its fields. ``ammcnet.api.export``, ``ammcnet.api.bench`` and ``ammcnet.api.demo`` share their names
+with sub-packages, so they are reached through :mod:`ammcnet.api`.
 
 >>> import ammcnet
 >>> ammcnet.__version__
@@ -22,23 +25,41 @@ from ammcnet.errors import AmmcError
 from ammcnet.version import __version__
 
 #: Names served lazily from :mod:`ammcnet.api`.
-_API = ("train", "test", "detect", "evaluate", "load", "synthesize", "Model", "TrainResult", "TestResult",
-        "DetectResult", "EvaluateResult", "SynthesizeResult")
+_API = ("train", "test", "detect", "evaluate", "load", "synthesize", "prepare", "verify", "calibrate", "detect_many",
+        "watch", "info", "import_official", "Model", "TrainResult", "TestResult", "DetectResult", "EvaluateResult",
+        "SynthesizeResult", "WatchResult", "TrainOptions", "TestOptions", "DetectOptions", "DetectorOptions",
+        "CalibrateOptions", "PrepareOptions", "ExportOptions", "EvalOptions")
 
 if TYPE_CHECKING:
     from ammcnet.api import (  # noqa: F401
+        CalibrateOptions,
+        DetectOptions,
+        DetectorOptions,
         DetectResult,
+        EvalOptions,
         EvaluateResult,
+        ExportOptions,
         Model,
+        PrepareOptions,
         SynthesizeResult,
+        TestOptions,
         TestResult,
+        TrainOptions,
         TrainResult,
+        WatchResult,
+        calibrate,
         detect,
+        detect_many,
         evaluate,
+        import_official,
+        info,
         load,
+        prepare,
         synthesize,
         test,
         train,
+        verify,
+        watch,
     )
 
 

@@ -1,44 +1,64 @@
-"""The `ammcnet` command: a thin layer over the importable API.
+"""The `ammcnet` command: a skin over the Python API (:mod:`ammcnet.api`).
 
-Each sub-command lives in ``ammcnet.commands.<name>`` and exposes ``register(subparsers)``,
-which adds its parser and sets ``func`` to a function ``(args) -> int``. User errors
-(:class:`ammcnet.AmmcError`) are printed as one line on stderr with exit status 2.
+:data:`COMMANDS` lists every sub-command and the module in ``ammcnet.commands`` that defines it.
+Each module exposes ``register(subparsers)``, which adds its parser and sets ``func`` to a
+function ``(args) -> int`` that builds the API function's options object from the flags, calls
+that function and prints its result. User errors (:class:`ammcnet.AmmcError`) are printed as one line on
+stderr with exit status 2.
 
-Registering imports neither torch nor OpenCV (each command imports its library code when it
-runs), so ``ammcnet --help`` answers at once; ``tests/test_api.py`` holds that.
+The command modules import neither torch nor OpenCV nor numpy at the top (each imports its
+library code when it runs), so ``ammcnet --help`` answers at once; ``tests/test_api.py`` holds that.
 
 >>> build_parser().prog
 'ammcnet'
+>>> list(COMMANDS)[:3]
+['demo', 'prepare', 'verify']
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
+from ammcnet.commands import (
+    bench,
+    calibrate,
+    demo,
+    detect,
+    evaluate,
+    export,
+    import_official,
+    info,
+    prepare,
+    synthesize,
+    test,
+    train,
+    verify,
+    watch,
+)
 from ammcnet.errors import AmmcError
 from ammcnet.version import __version__
 
-#: Sub-command modules under ``ammcnet.commands``, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = (
-    "demo",
-    "prepare",
-    "verify",
-    "synthesize",
-    "train",
-    "test",
-    "calibrate",
-    "evaluate",
-    "detect",
-    "watch",
-    "import_official",
-    "export",
-    "info",
-    "bench",
-)
+#: Every sub-command, in the order ``--help`` lists them: its name -> the module that registers it.
+COMMANDS: dict[str, ModuleType] = {
+    "demo": demo,
+    "prepare": prepare,
+    "verify": verify,
+    "synthesize": synthesize,
+    "train": train,
+    "test": test,
+    "calibrate": calibrate,
+    "evaluate": evaluate,
+    "detect": detect,
+    "watch": watch,
+    "import-official": import_official,
+    "export": export,
+    "info": info,
+    "bench": bench,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ammcnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"ammcnet.commands.{name}").register(sub)
+    for module in COMMANDS.values():
+        module.register(sub)
     return parser
 
 

@@ -122,14 +122,14 @@ DAMAGED = "damaged or changed outside ammcnet"
 
 CASES: list[Case] = [
     # -- data folders and frames
-    Case("prepare-missing-folder", lambda d: None, ("prepare", "{d}/nope", "--cache", "{out}"), 2, r"nope"),
-    Case("prepare-empty-folder", lambda d: (d / "empty").mkdir(), ("prepare", "{d}/empty", "--cache", "{out}"), 2,
+    Case("prepare-missing-folder", lambda d: None, ("prepare", "{d}/nope", "--cache-dir", "{out}"), 2, r"nope"),
+    Case("prepare-empty-folder", lambda d: (d / "empty").mkdir(), ("prepare", "{d}/empty", "--cache-dir", "{out}"), 2,
          r"empty"),
     Case("prepare-truncated-jpeg", _dataset(bad="truncated-jpeg"),
-         ("prepare", "{d}/data", "--size", "32", "32", "--flow-preset", "ultrafast", "--cache", "{out}",
+         ("prepare", "{d}/data", "--size", "32", "32", "--flow-preset", "ultrafast", "--cache-dir", "{out}",
           "--no-progress"), 2, r"003\.jpg"),
     Case("prepare-empty-jpeg", _dataset(bad="empty-jpeg"),
-         ("prepare", "{d}/data", "--size", "32", "32", "--flow-preset", "ultrafast", "--cache", "{out}",
+         ("prepare", "{d}/data", "--size", "32", "32", "--flow-preset", "ultrafast", "--cache-dir", "{out}",
           "--no-progress"), 2, r"003\.jpg"),
     # -- videos and sources for detect
     Case("detect-missing-source", _model, ("detect", "--model", M, "{d}/none.mp4", "--threshold", "1", "--out", "{out}"),
@@ -205,5 +205,5 @@ CASES: list[Case] = [
     Case("train-resume-truncated-only-checkpoint", _both(
         _dataset(), _bytes("out/checkpoints/stage1-0000002.pt", b"PK\x03\x04trunc")),
          ("train", "{d}/data", "--preset", "tiny", "--resume", "--out", "{d}/out", "--no-progress",
-          "--cache", "{d}/cache"), 2, r"none of the 1 stage-1 checkpoints is intact"),
+          "--cache-dir", "{d}/cache"), 2, r"none of the 1 stage-1 checkpoints is intact"),
 ]

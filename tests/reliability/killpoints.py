@@ -155,9 +155,9 @@ class Workspace:
         reference training fills (so the prepare reference holds exactly what one prepare writes).
         """
         return {
-            "prepare": ["prepare", "data", "--size", "32", "32", "--flow-preset", "ultrafast", "--cache",
+            "prepare": ["prepare", "data", "--size", "32", "32", "--flow-preset", "ultrafast", "--cache-dir",
                         f"cache-{tag}", "--no-progress"],
-            "train": ["train", "data", *TRAIN_SETTINGS, "--out", f"run-{tag}", "--cache", "cache", "--no-progress"],
+            "train": ["train", "data", *TRAIN_SETTINGS, "--out", f"run-{tag}", "--cache-dir", "cache", "--no-progress"],
             "calibrate": ["calibrate", "run-ref", "data", "--out", f"cal-{tag}/model.pt", "--cache-dir", "cache",
                           "--no-progress"],
             "test": ["test", "run-ref", "data", "--out", f"test-{tag}", "--cache-dir", "cache", "--no-progress",

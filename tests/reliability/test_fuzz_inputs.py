@@ -18,8 +18,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ammcnet.data.labels import load_labels
 from ammcnet.errors import AmmcError
-from ammcnet.metrics.labels import load_labels
 from ammcnet.training import load_config_file, load_preset
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # a silent NaN cast is a bug too

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ammcnet.cli import main
-from ammcnet.detect import run_detection
+from ammcnet.detect import DetectOptions, DetectorOptions, run_detection
 from ammcnet.detect.detector import Detector
 from ammcnet.detect.reconnect import ReconnectingCapture, ReconnectPolicy
 from ammcnet.detect.sources import open_source
@@ -85,11 +85,11 @@ def test_policy_is_validated():
 
 
 def test_detect_survives_drops_and_logs_gaps(tmp_path):
-    det = Detector(AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)), CALIBRATION, size=(32, 32),
-                   flow_preset="ultrafast", threshold=0.0)
+    det = Detector(AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)), CALIBRATION,
+                   DetectorOptions(size=(32, 32), flow_preset="ultrafast", threshold=0.0))
     cap = ReconnectingCapture(lambda: Dropping(good=6), ReconnectPolicy(drop_after=2, initial_delay_s=0.01),
                               name="rtsp://cam/x")
-    summary = run_detection(cap, det, out=tmp_path, max_frames=20, progress=False)
+    summary = run_detection(cap, det, DetectOptions(max_frames=20, progress=False), out=tmp_path)
     assert summary.frames_read == 20 and summary.reconnects == 3 and len(summary.gaps) == 3
     rows = _lines(tmp_path / "events.jsonl")  # every line is valid JSON
     kinds = [r["kind"] for r in rows]
@@ -102,9 +102,9 @@ def test_nan_output_is_never_an_alarm_and_stops_the_run(tmp_path):
     net = AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16))
     with torch.no_grad():
         next(p for p in net.parameters() if p.dim() == 4).fill_(float("nan"))
-    det = Detector(net, CALIBRATION, size=(32, 32), flow_preset="ultrafast", threshold=-1e9)
+    det = Detector(net, CALIBRATION, DetectorOptions(size=(32, 32), flow_preset="ultrafast", threshold=-1e9))
     with pytest.raises(ModelOutputError, match=r"NaN or inf for 3 frames in a row \(frames 4-6\)"):
-        run_detection(Dropping(good=50), det, out=tmp_path, max_invalid=3, progress=False)
+        run_detection(Dropping(good=50), det, DetectOptions(max_invalid=3, progress=False), out=tmp_path)
     frames = _lines(tmp_path / "frames.jsonl")
     assert [r["valid"] for r in frames] == [False] * 3 and not any(r["alarm"] for r in frames)
     assert all(r["score"] is None for r in frames)

@@ -43,17 +43,15 @@ from ammcnet.metrics.localization import default_map_sigma, pixel_auc, smooth_ma
 from ammcnet.metrics.protocols import PAPER_WEIGHTS
 from ammcnet.metrics.rbdc import rbdc
 from ammcnet.metrics.transforms import minmax
-from ammcnet.models import LoadedModel, load_model_file
 from ammcnet.scoring import plots as plotting
-from ammcnet.scoring.calibration import threshold_for_fpr
-from ammcnet.scoring.fusion import FusionWeights, Smoothing, honest_scores, smooth
+from ammcnet.scoring.fusion import FusionWeights, Smoothing, fused_scores, smooth
 from ammcnet.scoring.inference import ScoreResult, score_prepared
-from ammcnet.scoring.region_head import HEAD_MODE, RegionHeadComponent
+from ammcnet.scoring.model_file import ModelFile, read_model_file
+from ammcnet.scoring.region_head import HEAD_MODE, MODE_RECORDS, RegionHeadComponent
 from ammcnet.scoring.region_head import RECORD as REGION_RECORD
-from ammcnet.scoring.scorer import Scorer, load_scorer
-from ammcnet.scoring.settings import REGION_MODES, ScoringSettings, scoring_mode, scoring_settings
+from ammcnet.scoring.scorer import Scorer
+from ammcnet.scoring.settings import REGION_MODES, HonestScoring, scoring_mode
 from ammcnet.scoring.sharded import score_prepared_sharded
-from ammcnet.training.config import stored_config
 from ammcnet.utils.io import write_json_atomic, write_text_atomic
 
 PROTOCOLS = ("honest", "paper")
@@ -73,7 +71,7 @@ def default_out_dir(run: str | os.PathLike[str]) -> Path:
 
 
 def resolve_test_data(
-    root: str | os.PathLike[str], loaded: LoadedModel, *, cache_dir: str | None = None, workers: int = 1, progress: bool = True
+    root: str | os.PathLike[str], loaded: ModelFile, *, cache_dir: str | None = None, workers: int = 1, progress: bool = True
 ) -> PreparedDataset:
     """Open ``root`` as a prepared cache folder, or prepare it with the run's data settings.
 
@@ -207,7 +205,7 @@ class _Mode:
 class _Scored:
     """What scoring the test split produced, for the evaluation steps."""
 
-    loaded: LoadedModel
+    loaded: ModelFile
     prepared: Any
     result: ScoreResult
     out: Path
@@ -226,23 +224,53 @@ class _Scored:
     rows: list = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class TestOptions:
+    """How :func:`run_test` scores and evaluates a test split (``ammcnet test``'s flags).
+
+    Attributes:
+        batch_size: inference batch size; changes no score (default 16).
+        device: torch device string (default ``cpu``).
+        maps: also write per-pixel error maps and compute pixel AUC / RBDC where masks exist (default False).
+        plots: write PNG plots (default True).
+        protocol: ``honest`` (default; needs the model's calibration) or ``paper`` (only the
+            label-free records and the conventions table, no calibrated score).
+        map_flow_weight: weight of the motion error added to the error maps (default 0: appearance only).
+        cache_dir: where a dataset root is prepared (default None: ``$AMMCNET_CACHE``, else ``~/.cache/ammcnet``).
+        workers: processes used to prepare a dataset root and to score the test videos, sharded by
+            video; every score equals a single process's (default 1). With a Ray scorer: its actors.
+        progress: show tqdm bars, only on a terminal (default True).
+        onnx: score with this graph from ``ammcnet export`` (e.g. an ``--int8`` one) through ONNX
+            Runtime instead of the PyTorch model; calibration and settings still come from the run
+            (default None).
+        score: the scoring mode that gives the honest score of this test (``region``, ``fusion``,
+            ``records``, ``max-speed``, ``per-position``), without editing the model file; default
+            None: the model file's ``scoring.honest``. Every mode the model file can give is
+            reported in ``metrics["scoring_modes"]`` on the same frames.
+    """
+
+    batch_size: int = 16
+    device: str = "cpu"
+    maps: bool = False
+    plots: bool = True
+    protocol: str = "honest"
+    map_flow_weight: float = 0.0
+    cache_dir: str | os.PathLike[str] | None = None
+    workers: int = 1
+    progress: bool = True
+    onnx: str | os.PathLike[str] | None = None
+    score: str | None = None
+
+    __test__ = False  # an options type, not a pytest test class
+
+
 def run_test(
     run: str | os.PathLike[str],
     root: str | os.PathLike[str],
     out: str | os.PathLike[str] | None = None,
+    options: TestOptions = TestOptions(),  # noqa: B008 - frozen, never mutated
     *,
-    batch_size: int = 16,
-    device: str = "cpu",
-    maps: bool = False,
-    plots: bool = True,
-    protocol: str = "honest",
-    map_flow_weight: float = 0.0,
-    cache_dir: str | None = None,
-    workers: int = 1,
-    progress: bool = True,
-    onnx: str | os.PathLike[str] | None = None,
     score_with: Callable[..., ScoreResult] | None = None,
-    score: str | None = None,
 ) -> dict[str, Any]:
     """Score the test split of ``root`` with the model of ``run`` and evaluate it.
 
@@ -250,52 +278,37 @@ def run_test(
         run: a run folder (uses ``RUN/model.pt``) or a model file.
         root: a dataset root (prepared at the run's data settings) or a prepared cache folder.
         out: output folder; default :func:`default_out_dir`.
-        batch_size: inference batch size (changes no score).
-        device: torch device string.
-        maps: also write per-pixel error maps and compute pixel AUC / RBDC where masks exist.
-        plots: write PNG plots.
-        protocol: ``honest`` (needs the model's calibration) or ``paper`` (only the
-            label-free records and the conventions table, no calibrated score).
-        map_flow_weight: weight of the motion error added to the error maps.
-        cache_dir: where a dataset root is prepared (default: the cache folder).
-        workers: processes used to prepare a dataset root and to score the test videos
-            (videos are sharded over them; every score equals a single process's).
-        progress: show tqdm bars (only on a terminal).
-        onnx: score with this graph from ``ammcnet export`` (e.g. an ``--int8`` one) through ONNX
-            Runtime instead of the PyTorch model; calibration and settings still come from ``run``.
+        options: how the split is scored and evaluated (:class:`TestOptions`).
         score_with: scores the test split instead of this process, called as
             ``score_with(model, prepared, "test", batch_size=..., error_maps=..., map_flow_weight=..., scorer=...)``
-            (``ammcnet.fleet.archive.score_prepared_ray`` spreads it over a Ray cluster); its result
-            must equal ``score_prepared``'s.
-        score: the scoring mode that gives the honest score of this test (``region``, ``fusion``,
-            ``records``, ``max-speed``, ``per-position``; default: the model file's
-            ``scoring.honest``), without editing the model file. Every mode the model file can give
-            is reported in ``metrics["modes"]`` on the same frames.
+            (``ammcnet.fleet.archive.score_prepared_ray`` spreads it over a Ray cluster; ``ammcnet.test``
+            builds it from ``ray=``); its result must equal ``score_prepared``'s.
 
     Returns:
         The metrics dict also written to ``OUT/metrics.json``.
     """
-    _check_options(protocol, batch_size, onnx, workers, score_with)
-    if score is not None:
-        score = scoring_mode(score)
-    loaded = _open_model(run, protocol)
+    o = options
+    _check_options(o.protocol, o.batch_size, o.onnx, o.workers, score_with)
+    score = scoring_mode(o.score) if o.score is not None else None
+    loaded = _open_model(run, o.protocol)
     out = Path(out) if out is not None else default_out_dir(run)
-    prepared = resolve_test_data(root, loaded, cache_dir=cache_dir, workers=workers, progress=progress)
-    model = _inference_model(loaded, run, onnx)
+    cache_dir = None if o.cache_dir is None else str(o.cache_dir)
+    prepared = resolve_test_data(root, loaded, cache_dir=cache_dir, workers=o.workers, progress=o.progress)
+    model = _inference_model(loaded, run, o.onnx)
     t0 = time.perf_counter()
-    scorer = load_scorer(loaded)
-    result = _score(model, scorer, prepared, workers=workers, batch_size=batch_size, device=device,
-                    maps=maps, map_flow_weight=map_flow_weight, progress=progress, score_with=score_with)
+    scorer = loaded.scorer
+    result = _score(model, scorer, prepared, workers=o.workers, batch_size=o.batch_size, device=o.device,
+                    maps=o.maps, map_flow_weight=o.map_flow_weight, progress=o.progress, score_with=score_with)
     s = _Scored(loaded, prepared, result, out, str(prepared.name).lower(), {}, mode=score)
-    s.region, s.region_modes = _region_scores(scorer, prepared, result, progress)
+    s.region, s.region_modes = _region_modes(scorer, result)
     result.save(out / "scores.npz", dataset=s.dataset)
-    s.metrics = _summary(s, time.perf_counter() - t0, device, batch_size,
-                         "torch" if onnx is None else f"onnx ({model.precision}): {onnx}")
-    if protocol == "honest":
+    s.metrics = _summary(s, time.perf_counter() - t0, o.device, o.batch_size,
+                         "torch" if o.onnx is None else f"onnx ({model.precision}): {o.onnx}")
+    if o.protocol == "honest":
         _honest(s)
     _frame_metrics(s)
-    rbdc_result = _map_metrics(s, bool(progress)) if maps else None
-    if plots:
+    rbdc_result = _map_metrics(s, bool(o.progress)) if o.maps else None
+    if o.plots:
         s.metrics["files"]["plots"] = _plots(out, prepared, result, s.honest, s.labels if s.rows else None, s.rows,
                                              rbdc_result, s.threshold)
     write_json_atomic(out / "metrics.json", s.metrics)
@@ -314,12 +327,11 @@ def _check_options(protocol: str, batch_size: int, onnx: Any, workers: int, scor
         raise ConfigError("--onnx scores in one process: drop --ray")
 
 
-def _open_model(run: str | os.PathLike[str], protocol: str) -> LoadedModel:
-    """The model file, refusing the honest protocol without calibration statistics."""
-    loaded = load_model_file(run)
-    if loaded.train_config:  # every stored setting checked before any scoring
-        stored_config(loaded.train_config, loaded.path)
-    if protocol == "honest" and not (loaded.calibration or {}).get("records"):
+def _open_model(run: str | os.PathLike[str], protocol: str) -> ModelFile:
+    """The model file, its stored settings checked before any scoring; the honest protocol is
+    refused without calibration statistics."""
+    loaded = read_model_file(run)
+    if protocol == "honest" and not (loaded.calibration is not None and loaded.calibration.has_records):
         raise ConfigError(
             f"{loaded.path} holds no calibration statistics, which the honest protocol needs; re-train (training "
             "calibrates on its validation clips), add them with ammcnet calibrate RUN TRAINING_DATA, or pass --protocol paper"
@@ -327,7 +339,7 @@ def _open_model(run: str | os.PathLike[str], protocol: str) -> LoadedModel:
     return loaded
 
 
-def _inference_model(loaded: LoadedModel, run: str | os.PathLike[str], onnx: str | os.PathLike[str] | None) -> Any:
+def _inference_model(loaded: ModelFile, run: str | os.PathLike[str], onnx: str | os.PathLike[str] | None) -> Any:
     """The network, or the ONNX graph of the same model when ``onnx`` is given."""
     if onnx is None:
         return loaded.model
@@ -374,17 +386,13 @@ def _summary(s: _Scored, seconds: float, device: str, batch_size: int, backend: 
     }
 
 
-def _region_scores(scorer: Scorer, prepared: Any, result: ScoreResult,
-                   progress: bool) -> tuple[Any, dict[str, list[np.ndarray]]]:
-    """The region component and its raw scores of every test video in each of its modes (the head,
-    then each baseline), when the model has one; the head's are also the record ``region``."""
+def _region_modes(scorer: Scorer, result: ScoreResult) -> tuple[Any, dict[str, list[np.ndarray]]]:
+    """The region component (for its thresholds) and the records of its scoring modes (the head,
+    then each baseline), as the scorer produced them, when the model has one."""
     component = scorer.components[RegionHeadComponent.component] if RegionHeadComponent.component in scorer.components else None
     if component is None:
         return None, {}
-    scored = component.score_split(prepared, "test", result.videos, progress=progress and None, modes=component.modes)
-    raw = {m: [np.asarray(f.score, np.float64) for f in fs] for m, fs in scored.items()}
-    result.records[REGION_RECORD] = raw[HEAD_MODE]
-    return component, raw
+    return component, {m: result.records[MODE_RECORDS[m]] for m in component.modes if MODE_RECORDS[m] in result.records}
 
 
 #: Row names of the region component's modes in the conventions table.
@@ -392,7 +400,7 @@ REGION_ROW_NAMES = {HEAD_MODE: "honest (region head, {how})", "max-speed": "hone
                     "per-position": "honest (baseline per-position, {how})"}
 
 
-def _region_mode(s: _Scored, mode: str, settings: ScoringSettings, causal: Smoothing) -> _Mode:
+def _region_mode(s: _Scored, mode: str, settings: HonestScoring, causal: Smoothing) -> _Mode:
     """A region-component mode (the head or a baseline): its raw scores smoothed, its thresholds
     read from its own held-out normal scores."""
     raw = s.region_modes[mode]
@@ -403,24 +411,24 @@ def _region_mode(s: _Scored, mode: str, settings: ScoringSettings, causal: Smoot
     return m
 
 
-def _fusion_mode(s: _Scored, settings: ScoringSettings, causal: Smoothing, weights: FusionWeights, name: str) -> _Mode:
+def _fusion_mode(s: _Scored, settings: HonestScoring, causal: Smoothing, weights: FusionWeights, name: str) -> _Mode:
     """The calibrated fusion with ``weights``; thresholds only where the calibration's table is of them."""
     cal = s.loaded.calibration
-    m = _Mode(name, honest_scores(s.result, cal, weights, settings.smoothing), honest_scores(s.result, cal, weights, causal))
+    m = _Mode(name, fused_scores(s.result, cal, weights, settings.smoothing), fused_scores(s.result, cal, weights, causal))
     if weights != settings.weights:
         m.note = "no calibrated threshold: the model file's fused-score table is of its own weights"
         return m
     try:
-        m.threshold = threshold_for_fpr(cal, ALARM_FPR, weights, settings.smoothing)
-        m.live_threshold = threshold_for_fpr(cal, ALARM_FPR, weights, causal)
+        m.threshold = cal.threshold(ALARM_FPR, weights, settings.smoothing)
+        m.live_threshold = cal.threshold(ALARM_FPR, weights, causal)
     except ConfigError as exc:
         m.note = str(exc)
     return m
 
 
-def _scoring_modes(s: _Scored, settings: ScoringSettings) -> dict[str, _Mode]:
+def _scoring_modes(s: _Scored, settings: HonestScoring) -> dict[str, _Mode]:
     """Every scoring mode this model file can give on this test split."""
-    causal = Smoothing(sigma=settings.smoothing.sigma, causal=True, truncate=settings.smoothing.truncate)
+    causal = settings.smoothing.causal_copy()
     weighs_head = settings.weights.region != 0.0 and REGION_RECORD in s.result.records
     modes = {m: _region_mode(s, m, settings, causal) for m in s.region_modes}
     modes["fusion"] = _fusion_mode(s, settings, causal, settings.weights, FUSION_NAMES[weighs_head])
@@ -436,7 +444,7 @@ def _honest(s: _Scored) -> None:
     """The honest scores: every scoring mode, smoothed offline (centred) and live (causal), with
     their alarm thresholds; the mode asked for (``--score``, else the model file's) is the honest
     score, the others are reported beside it."""
-    settings = scoring_settings(s.loaded.train_config, s.loaded.calibration)
+    settings = s.loaded.scoring
     s.metrics["fusion"] = settings.to_dict()
     s.modes = _scoring_modes(s, settings)
     asked = s.mode or settings.mode

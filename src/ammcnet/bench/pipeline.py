@@ -29,7 +29,7 @@ import torch
 
 from ammcnet.data.clips import prepared_frames
 from ammcnet.data.video import prefetch
-from ammcnet.detect.detector import Detector
+from ammcnet.detect.detector import Detector, DetectorOptions
 from ammcnet.errors import ConfigError
 from ammcnet.flow import get_flow_backend
 from ammcnet.scoring.scorer import Scorer
@@ -90,8 +90,8 @@ def score_stream(
     scorer = scorer or Scorer()
     motion = getattr(backend, "motion", None) is not None
     names = [s.name for s in scorer.specs(motion)]
-    detector = Detector(backend, calibration or unit_calibration(names), size=size, flow=flow, flow_preset=flow_preset,
-                        scorer=scorer, device=_device_of(backend))
+    options = DetectorOptions(size=size, flow=flow, flow_preset=flow_preset, threshold=None, device=_device_of(backend))
+    detector = Detector(backend, calibration or unit_calibration(names), options, scorer=scorer)
     timings = {"decode_resize": 0.0, "flow": 0.0, "model": 0.0}
     if max_frames is not None:
         frames = (fr for _, fr in zip(range(max_frames), frames, strict=False))

@@ -33,17 +33,15 @@ from ammcnet.errors import ConfigError
 from ammcnet.export import OnnxBackend, TorchBackend, export_onnx, optimize_for_inference
 from ammcnet.export.heads import ScoringGraph
 from ammcnet.export.quantize import quantize_onnx, synthetic_feeds
-from ammcnet.models import AMMCNet, ModelConfig, PatchDiscriminator, init_weights_normal, load_model_file
+from ammcnet.models import AMMCNet, ModelConfig, PatchDiscriminator, init_weights_normal
 from ammcnet.regions import RegionHead, RegionHeadConfig, analysis_size
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.validate import object_window
+from ammcnet.scoring.model_file import read_model_file
 from ammcnet.scoring.region_head import RegionHeadComponent
-from ammcnet.scoring.scorer import Scorer, load_scorer
+from ammcnet.scoring.scorer import Scorer
 from ammcnet.training.presets import load_preset
 from ammcnet.training.steps import GanPart, stage2_step
-
-#: The region head's name among a scorer's components.
-REGION_HEAD = RegionHeadComponent.component
 
 
 @dataclass
@@ -93,8 +91,8 @@ def _load(cfg: BenchConfig) -> tuple[Any, Any, dict[str, Any]]:
     """The model, the preset's settings and what detect would score it with (scorer, calibration)."""
     train_cfg = load_preset(cfg.preset)
     if cfg.model:
-        loaded = load_model_file(cfg.model)
-        return loaded.model, train_cfg, {"scorer": load_scorer(loaded), "calibration": loaded.calibration}
+        model_file = read_model_file(cfg.model)
+        return model_file.model, train_cfg, {"scorer": model_file.scorer, "calibration": model_file.calibration}
     torch.manual_seed(0)
     return AMMCNet(ModelConfig(**asdict(train_cfg.model))).eval(), train_cfg, {}
 
@@ -376,15 +374,16 @@ def _region_counterpart(scorer: Scorer | None, video: Any, frames: int) -> tuple
     training would give it (:func:`ammcnet.regions.validate.object_window`).
     """
     comps = dict(scorer.components) if scorer is not None else {}
-    if REGION_HEAD in comps:
-        return Scorer({k: c for k, c in comps.items() if k != REGION_HEAD} or None), True
+    name = RegionHeadComponent.component
+    if name in comps:
+        return Scorer({k: c for k, c in comps.items() if k != name} or None), True
     clip = [f for _, f in zip(range(max(8, frames // 2)), video, strict=False)]
     config = RegionHeadConfig()
     size = analysis_size(clip[0].shape[:2], config.height)
     flows = flows_of_frames(clip, size, config.flow_preset).astype(np.float32)
     config = replace(config, window=object_window([flows], config.window))
     head = RegionHead.fit([flows], config)
-    return Scorer({**comps, REGION_HEAD: RegionHeadComponent(head)}), False
+    return Scorer({**comps, name: RegionHeadComponent(head)}), False
 
 
 def format_report(r: dict[str, Any]) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ammcnet.commands.common import add_device, resolve_device
+
 
 def _batches(text: str) -> tuple[int, ...]:
     try:
@@ -24,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "beside a plain eager baseline measured in the same run.",
     )
     p.add_argument("--preset", default="cpu-lite", help="training preset with the model sizes (default cpu-lite)")
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    add_device(p)
     p.add_argument("--video", default=None, help="video file or frame folder (default: a generated scene)")
     p.add_argument("--model", default=None, metavar="RUN", help="run folder or model file (default: random weights)")
     p.add_argument("--frames", type=int, default=60, help="frames scored end to end (default 60)")
@@ -36,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action="store_true", help="also measure torch.compile (slow warm-up)")
     p.add_argument("--flow-workers", type=int, default=0,
                    help="threads computing optical flow end to end (default: 1 on cpu, up to 8 on cuda)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads of the optimised path (default: measured on a CPU, 1 or torch's default, "
+                        "whichever is faster; torch's default on CUDA)")
     p.add_argument("--head-rounds", type=int, default=3,
                    help="rounds timing the region head's cost, without then with it (default 3; the median ratio)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write the full report as JSON")
@@ -44,15 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ammcnet.bench import BenchConfig, format_report, run_benchmark
-    from ammcnet.utils.io import write_json_atomic
+    from ammcnet import api
 
-    cfg = BenchConfig(preset=args.preset, device=args.device, video=args.video, model=args.model, frames=args.frames,
-                      batches=args.batches, seconds=args.seconds, train_steps=args.train_steps, onnx=not args.no_onnx,
-                      int8=not args.no_int8, compile=args.compile, threads=args.threads,
-                      flow_workers=args.flow_workers, head_rounds=args.head_rounds)
-    report = run_benchmark(cfg)
-    if args.json:
-        write_json_atomic(args.json, report)
-    print(format_report(report))
+    config = api.BenchConfig(preset=args.preset, device=resolve_device(args.device), video=args.video,
+                             model=args.model, frames=args.frames, batches=args.batches, seconds=args.seconds,
+                             train_steps=args.train_steps, onnx=not args.no_onnx, int8=not args.no_int8,
+                             compile=args.compile, threads=args.threads, flow_workers=args.flow_workers,
+                             head_rounds=args.head_rounds)
+    report = api.bench(config, json_path=args.json)
+    print(api.format_bench_report(report))
     return 0

@@ -8,6 +8,12 @@ Example::
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+from ammcnet.commands.common import add_device, resolve_device
+
+if TYPE_CHECKING:
+    from ammcnet.api import CalibrateOptions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,25 +29,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="scoring.* or data.val_fraction, e.g. --set scoring.weights.flow_error=0.5 (repeatable)")
     p.add_argument("--preset", default=None, help="training settings for a model file that holds none (an import)")
-    p.add_argument("--out", default=None, help="write the recalibrated model here instead of overwriting RUN's")
-    p.add_argument("--batch-size", type=int, default=None, help="inference batch size (default scoring.batch_size)")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--cache-dir", default=None, help="where a dataset root is prepared (default $AMMCNET_CACHE)")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="write the recalibrated model here instead of overwriting RUN's")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="inference batch size (default scoring.batch_size)")
+    add_device(p)
+    p.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="where a dataset root is prepared (default $AMMCNET_CACHE, else ~/.cache/ammcnet)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
     p.set_defaults(func=run)
 
 
+def options(args: argparse.Namespace) -> CalibrateOptions:
+    """The flags as the :class:`~ammcnet.api.CalibrateOptions` that :func:`ammcnet.api.calibrate` takes."""
+    from ammcnet.api import CalibrateOptions
+
+    return CalibrateOptions(overrides=tuple(args.overrides), preset=args.preset, batch_size=args.batch_size,
+                            device=resolve_device(args.device), cache_dir=args.cache_dir, progress=args.progress)
+
+
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from ammcnet import api
 
-    from ammcnet.apps.calibrator import recalibrate
-    from ammcnet.utils.lock import output_lock
-
-    target = Path(args.out or args.run)  # the folder of the model file that is rewritten
-    with output_lock(target if target.is_dir() else target.parent, "ammcnet calibrate"):
-        s = recalibrate(args.run, args.root, overrides=args.overrides, preset=args.preset, out=args.out,
-                        batch_size=args.batch_size, device=args.device, cache_dir=args.cache_dir,
-                        progress=args.progress)
+    s = api.calibrate(args.run, args.root, options(args), out=args.out)
     print(f"calibrated on {s['clips']} held-out normal clips; weights {s['weights']}, smoothing {s['smoothing']}")
     for name, st in s["records"].items():
         print(f"  {name:<12} mean {st['mean']:.6g}  std {st['std']:.6g}")

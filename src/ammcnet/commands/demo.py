@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from ammcnet.commands.common import add_device, resolve_device
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo",
         help="generate a walkway scene with known anomalies, train a small model on it, test it and report",
-        description="Generate the built-in walkway scene (no download), prepare it, train a small AMMC-Net on "
-        "the CPU, test it and print the frame AUC and the report path. Re-running reuses finished steps.",
+        description="Generate the built-in walkway scene (no download), prepare it, train a small AMMC-Net "
+        "(small enough for a CPU), test it and print the frame AUC and the report path. Re-running reuses "
+        "finished steps.",
     )
     p.add_argument("--out", default="runs/demo", help="working folder (default: runs/demo)")
     p.add_argument("--quick", action="store_true", help="smaller scene and shorter training (120 + 60 steps instead of 300 + 150)")
     p.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    add_device(p)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="extra training override, e.g. --set stage1.iterations=200 (repeatable)")
     p.add_argument("--scene-only", action="store_true", help="only write the scene dataset to OUT and stop")
@@ -25,18 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.scene_only:
-        from ammcnet.demo.job import demo_settings
-        from ammcnet.demo.writer import generate_scene_dataset
+    from ammcnet import api
 
-        scene, _ = demo_settings(args.quick)
-        root = generate_scene_dataset(args.out, scene, seed=args.seed, progress=not args.no_progress)
+    if args.scene_only:
+        root = api.demo_scene(args.out, quick=args.quick, seed=args.seed, progress=not args.no_progress)
         print(f"scene dataset: {root}  (see {root / 'README.txt'})")
         return 0
-    from ammcnet.demo.job import run_demo
-
-    result = run_demo(args.out, quick=args.quick, seed=args.seed, progress=not args.no_progress,
-                      overrides=args.overrides, device=args.device, annotate=not args.no_video)
+    result = api.demo(args.out, quick=args.quick, seed=args.seed, overrides=args.overrides,
+                      device=resolve_device(args.device), annotate=not args.no_video, progress=not args.no_progress)
     auc = result["auc"]
     print(f"honest frame AUC (micro, no test label used): {auc:.4f}" if auc is not None else "frame AUC: n/a")
     if result["auc_paper"] is not None:

@@ -4,14 +4,23 @@ Example::
 
     ammcnet detect street.mp4 --model runs/ped2 --out alarms/ --video alarms/street.mp4
     ammcnet detect rtsp://cam.local/stream --model runs/ped2 --threshold auto --fpr 0.001 --out live/
+
+The flags become the :class:`~ammcnet.api.DetectOptions` (:func:`options`) that
+:func:`ammcnet.api.detect` takes for one source and :func:`ammcnet.api.detect_many` for several
+(or with ``--ray``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
+from ammcnet.commands.common import add_device, renamed, resolve_device
 from ammcnet.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ammcnet.api import DetectOptions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,9 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="target false-alarm rate per normal frame for --threshold auto (default 0.01)")
     p.add_argument("--out", default=None, metavar="DIR", help="write frames.jsonl, events.json, summary.json here")
     p.add_argument("--video", default=None, metavar="OUT.mp4", help="write an annotated MP4 (heatmap, score strip, banner)")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--batch", type=int, default=None,
+    add_device(p, "with --ray, auto is cpu: Ray actors are given no GPU")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
                    help="frames per model call (default 8 for files and folders, 1 for live sources)")
+    renamed(p, "--batch", "--batch-size")
     p.add_argument("--min-gap", type=int, default=0, help="quiet frames allowed inside one event (default 0)")
     p.add_argument("--min-frames", type=int, default=1, help="alarmed frames an event needs (default 1)")
     p.add_argument("--max-failures", type=int, default=30,
@@ -71,24 +81,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ammcnet.detect import run_detection
+def options(args: argparse.Namespace) -> DetectOptions:
+    """The flags as the :class:`~ammcnet.api.DetectOptions` that :func:`ammcnet.api.detect` and
+    :func:`ammcnet.api.detect_many` take (``--device auto`` resolved here; with ``--ray`` it is the CPU)."""
+    from ammcnet.api import DetectOptions, ReconnectPolicy
 
-    if not 0.0 < args.fpr < 1.0:
-        raise ConfigError(f"--fpr {args.fpr}: give a false-alarm rate in (0, 1), e.g. 0.01")
-    if args.min_gap < 0 or args.min_frames < 1:
-        raise ConfigError("--min-gap must be >= 0 and --min-frames >= 1")
-    if args.threads < 0:
-        raise ConfigError(f"--threads {args.threads}: give 0 (torch's default) or a positive count")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    options = dict(
-        threshold=args.threshold,
+    reconnect: bool | ReconnectPolicy = False
+    if args.reconnect is not False:  # URLs and cameras only: files and folders are never reopened
+        if args.reconnect_attempts < 1:
+            raise ConfigError(f"--reconnect-attempts {args.reconnect_attempts}: give 1 or more")
+        reconnect = ReconnectPolicy(max_attempts=args.reconnect_attempts, stall_s=args.read_timeout)
+    return DetectOptions(
+        threshold=_threshold(args.threshold),
         fpr=args.fpr,
-        device=args.device,
-        batch=args.batch,
+        device=resolve_device(args.device, remote=args.ray is not None),
+        batch_size=args.batch_size,
         min_gap=args.min_gap,
         min_frames=args.min_frames,
         max_failures=args.max_failures,
@@ -97,57 +104,40 @@ def run(args: argparse.Namespace) -> int:
         progress=False if args.no_progress else None,
         backend=args.backend,
         onnx=args.onnx,
+        reconnect=reconnect,
         max_invalid=args.max_invalid,
         video_segment_s=args.video_segment,
+        threads=args.threads,
     )
-    if args.reconnect is False:
-        options["reconnect"] = False
-    else:  # URLs and cameras only: files and folders are never reopened
-        from ammcnet.detect.reconnect import ReconnectPolicy
 
-        if args.reconnect_attempts < 1:
-            raise ConfigError(f"--reconnect-attempts {args.reconnect_attempts}: give 1 or more")
-        options["reconnect"] = ReconnectPolicy(max_attempts=args.reconnect_attempts, stall_s=args.read_timeout)
-    if args.ray is not None:
-        return _run_ray(args, options)
-    if len(args.source) > 1:
-        from ammcnet.detect.many import INDEX_FILE, detect_many
 
+def _threshold(text: str) -> str | float:
+    """``--threshold``: ``auto`` or a number (anything else is refused when the detector is built)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def run(args: argparse.Namespace) -> int:
+    from ammcnet import api
+
+    opts = options(args)
+    if len(args.source) > 1 or args.ray is not None:
+        many, need = ("--ray", "needs") if args.ray is not None else ("several sources", "need")
         if args.out is None:
-            raise ConfigError("several sources need --out DIR (each source is written to DIR/<name>/)")
-        from ammcnet.utils.lock import output_lock
-
-        with output_lock(args.out, "ammcnet detect"):  # a second command on this output folder is refused
-            summaries = detect_many(args.source, args.model, args.out, workers=args.workers, video=args.video,
-                                    threads_per_worker=args.threads or None, **options)
+            raise ConfigError(f"{many} {need} --out DIR (each source is written to DIR/<name>/)")
+        if args.video is not None:
+            raise ConfigError(f"--video names one file: with {many}, run detect once per source for annotated videos")
+        summaries = api.detect_many(args.source, args.model, args.out, opts, workers=args.workers, ray=args.ray)
         for src, summary in zip(args.source, summaries, strict=True):
-            print(summary.report() if summary is not None else f"{src}: failed (see {args.out}/{INDEX_FILE})")
-        print(f"index: {args.out}/{INDEX_FILE}")
+            print(summary.report() if summary is not None else f"{src}: failed (see {args.out}/{api.DETECT_INDEX_FILE})")
+        print(f"index: {args.out}/{api.DETECT_INDEX_FILE}")
         return 0
     if args.workers > 1:
         print("ammcnet detect: --workers shares several sources out; with one source it changes nothing", file=sys.stderr)
     if args.out is None and args.video is None:
         print("ammcnet detect: no --out or --video given; only the summary is printed", file=sys.stderr)
-    from contextlib import nullcontext
-
-    from ammcnet.utils.lock import output_lock
-
-    with output_lock(args.out, "ammcnet detect") if args.out else nullcontext():
-        summary = run_detection(args.source[0], args.model, out=args.out, video=args.video, **options)
+    summary = api.detect(args.source[0], args.model, opts, out=args.out, video=args.video)
     print(summary.report())
-    return 0
-
-
-def _run_ray(args: argparse.Namespace, options: dict) -> int:
-    from ammcnet.detect.many import INDEX_FILE
-    from ammcnet.fleet.archive import detect_many_ray
-
-    if args.out is None:
-        raise ConfigError("--ray needs --out DIR (each source is written to DIR/<name>/)")
-    summaries = detect_many_ray(args.source, args.model, args.out, address=args.ray, video=args.video,
-                                workers=args.workers if args.workers > 1 else None,
-                                threads_per_worker=args.threads or 1, **options)
-    for src, summary in zip(args.source, summaries, strict=True):
-        print(summary.report() if summary is not None else f"{src}: failed (see {args.out}/{INDEX_FILE})")
-    print(f"index: {args.out}/{INDEX_FILE}")
     return 0

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ammcnet.choices import DEFAULT_EVAL_PROTOCOL, EVAL_PROTOCOLS
 from ammcnet.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ammcnet.api import EvalOptions
 
 CUSTOM_FLAGS = ("records", "normalise", "smooth", "smooth_scope")
 #: The options each protocol takes besides --warmup: honest fixes the scale (each record as is,
@@ -56,11 +60,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _options(args: argparse.Namespace):
-    """The flags as :class:`EvalOptions`; a flag the protocol would ignore is an error, so that no
-    table is printed under conventions other than the ones asked for."""
-    from ammcnet.metrics import EvalOptions
-    from ammcnet.metrics.records import parse_records
+def options(args: argparse.Namespace) -> EvalOptions:
+    """The flags as the :class:`~ammcnet.api.EvalOptions` that :func:`ammcnet.api.evaluate` takes; a
+    flag the protocol would ignore is an error, so that no table is printed under conventions other
+    than the ones asked for."""
+    from ammcnet import api
 
     refused = [f"--{f.replace('_', '-')}" for f in CUSTOM_FLAGS
                if getattr(args, f) is not None and f not in PROTOCOL_FLAGS[args.protocol]]
@@ -70,26 +74,18 @@ def _options(args: argparse.Namespace):
                           "--smooth apply to honest and custom, --normalise and --smooth-scope to custom only")
     if args.protocol == "paper" and args.warmup != 4:
         raise ConfigError("--protocol paper always drops 4 warm-up frames; leave --warmup out")
-    opts = EvalOptions(warmup=args.warmup)
-    if args.records is not None:
-        parsed = parse_records(args.records)
-        opts.records = {k: w for k, (w, _) in parsed.items()}
-        opts.directions = {k: d for k, (_, d) in parsed.items() if d is not None}
-    opts.normalise = args.normalise or opts.normalise
-    opts.smooth = args.smooth or opts.smooth
-    opts.smooth_scope = args.smooth_scope or opts.smooth_scope
-    opts.validate()
-    return opts
+    return api.eval_options(args.records, normalise=args.normalise, smooth=args.smooth,
+                            smooth_scope=args.smooth_scope, warmup=args.warmup)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ammcnet.metrics import evaluate_files, format_table
+    from ammcnet import api
 
-    report = evaluate_files(args.scores, args.labels, protocol=args.protocol, dataset=args.dataset,
-                            options=_options(args), json_path=args.json, roc_path=args.roc)
+    report = api.evaluate(args.scores, args.labels, protocol=args.protocol, dataset=args.dataset,
+                          options=options(args), json_path=args.json, roc_path=args.roc)
     if not args.quiet:
         print(report.header())
-        print(format_table(report.results))
+        print(api.format_table(report.results))
         for note in report.notes:
             print(f"note: {note}")
     for warning in report.warnings:

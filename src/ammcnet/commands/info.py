@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ammcnet.commands.common import renamed
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -15,13 +17,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "calibration. Exit status 2 when the digest does not match or the weights hold NaN/inf.",
     )
     p.add_argument("model", help="model file or run folder")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--format", default="text", choices=("text", "json"),
+                   help="print the report as text or JSON (default text)")
+    renamed(p, "--json", "--format", const="json")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ammcnet.models.info import format_info, model_info
+    from ammcnet import api
 
-    info = model_info(args.model)
-    print(json.dumps(info, indent=2, default=str) if args.json else format_info(info))
+    info = api.info(args.model)
+    print(json.dumps(info, indent=2, default=str) if args.format == "json" else api.format_info(info))
     return 2 if info["digest_ok"] is False or info["non_finite"] else 0

@@ -7,19 +7,27 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ammcnet.choices import DIS_PRESET_NAMES, FLOW_BACKENDS, LAYOUTS
+from ammcnet.commands.common import grid_size, renamed
+from ammcnet.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ammcnet.api import PrepareOptions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("prepare", help="decode, resize and compute optical flow into the cache")
     p.add_argument("root", help="dataset root folder")
-    p.add_argument("--size", type=int, nargs="+", default=[256], metavar="N",
-                   help="model grid: one value (square) or H W (default 256)")
+    p.add_argument("--size", type=grid_size, nargs="+", default=[(256,)], metavar="N",
+                   help="model grid: one value (square), H W or HxW (default 256)")
     p.add_argument("--flow", default="dis", choices=FLOW_BACKENDS, help="flow backend (default dis)")
     p.add_argument("--flow-preset", default="medium", choices=list(DIS_PRESET_NAMES), help="DIS preset (default medium)")
     p.add_argument("--flow-dir", default=None, help="folder of precomputed .flo files (with --flow flo)")
-    p.add_argument("--cache", default=None, help="cache folder (default $AMMCNET_CACHE or ~/.cache/ammcnet)")
+    p.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="where cache entries live (default $AMMCNET_CACHE, else ~/.cache/ammcnet)")
+    renamed(p, "--cache", "--cache-dir")
     p.add_argument("--workers", type=int, default=1, help="videos prepared in parallel processes (default 1)")
     p.add_argument("--split", dest="splits", action="append", choices=["train", "test"],
                    help="prepare only this split (repeatable; default both)")
@@ -30,20 +38,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ammcnet.data.cache import prepare_dataset
-    from ammcnet.errors import ConfigError
+def options(args: argparse.Namespace) -> PrepareOptions:
+    """The flags as the :class:`~ammcnet.api.PrepareOptions` that :func:`ammcnet.api.prepare` takes."""
+    from ammcnet.api import PrepareOptions
 
-    if len(args.size) not in (1, 2):
-        raise ConfigError("--size takes one value (square) or two (H W)")
-    if args.flow == "flo" and not args.flow_dir:
-        raise ConfigError("--flow flo needs --flow-dir (the folder of precomputed .flo files)")
-    size = (args.size[0], args.size[-1])
-    ds = prepare_dataset(
-        args.root, size=size, flow=args.flow, flow_preset=args.flow_preset, flow_dir=args.flow_dir,
-        cache_dir=args.cache, workers=args.workers, splits=tuple(args.splits or ("train", "test")),
-        skip_bad=args.skip_bad, progress=not args.no_progress, layout=args.layout, max_videos=args.max_videos,
-    )
+    grid = [v for value in args.size for v in value]  # --size 256, --size 240 360 or --size 240x360
+    if len(grid) not in (1, 2):
+        raise ConfigError("--size takes one value (square), two (H W) or HxW")
+    return PrepareOptions(size=(grid[0], grid[-1]), flow=args.flow, flow_preset=args.flow_preset,
+                          flow_dir=args.flow_dir, cache_dir=args.cache_dir, workers=args.workers,
+                          splits=tuple(args.splits or ("train", "test")), skip_bad=args.skip_bad,
+                          progress=not args.no_progress, layout=args.layout, max_videos=args.max_videos)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ammcnet import api
+
+    ds = api.prepare(args.root, options(args))
     for split in ("train", "test"):
         n = ds.num_frames(split)
         if n:

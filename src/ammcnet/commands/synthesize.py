@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from ammcnet.choices import LAYOUTS
+from ammcnet.commands.common import renamed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,17 +22,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="png", choices=("png", "jpg"), help="frame images (default png, lossless)")
     p.add_argument("--rotation", type=int, default=0,
                    help="which quarter of the training videos (or of one recording's stretches) to hold out, 0-3 (default 0: the last)")
-    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out if it exists (only a validation set this command wrote)")
+    renamed(p, "--force", "--overwrite")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ammcnet.regions.validation_dataset import write_validation_dataset
+    from ammcnet import api
 
-    made = write_validation_dataset(args.data, args.out, layout=args.layout, seed=args.seed, per_kind=args.per_kind,
-                                    image_format=args.format, overwrite=args.force, rotation=args.rotation,
-                                    progress=False if args.no_progress else None)
+    made = api.synthesize(args.data, args.out, layout=args.layout, seed=args.seed, per_kind=args.per_kind,
+                          image_format=args.format, overwrite=args.overwrite, rotation=args.rotation,
+                          progress=False if args.no_progress else None)
     print(f"{len(made.train)} training videos, {len(made.test)} test videos ({made.anomalous} of {made.frames} test "
           f"frames anomalous) in {made.root}")
     print(f"next: ammcnet verify {made.root}; ammcnet train {made.root} --out RUN; ammcnet test RUN {made.root}")

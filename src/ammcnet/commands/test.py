@@ -1,5 +1,8 @@
 """``ammcnet test``: score a test set with a trained run, evaluate it, plot and localise.
 
+The flags become the :class:`~ammcnet.api.TestOptions` that :func:`ammcnet.api.test` takes
+(:func:`options`); the command calls it and prints the table.
+
 Example::
 
     ammcnet test runs/ped2 ../shared/benchmarks/ped2 --maps
@@ -8,7 +11,12 @@ Example::
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ammcnet.commands.common import add_device, resolve_device
+
+if TYPE_CHECKING:
+    from ammcnet.api import TestOptions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,9 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run", help="run folder (uses RUN/model.pt) or a model file")
     p.add_argument("root", help="dataset root (prepared at the run's size and flow settings) or a prepared cache folder")
-    p.add_argument("--out", default=None, help="output folder (default: RUN/test)")
-    p.add_argument("--batch-size", type=int, default=16, help="inference batch size; changes no score (default 16)")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: RUN/test)")
+    p.add_argument("--batch-size", type=int, default=16, metavar="N", help="inference batch size; changes no score (default 16)")
+    add_device(p, "with --ray, auto is cpu: Ray actors are given no GPU")
     p.add_argument("--maps", action="store_true",
                    help="write per-pixel error maps and compute pixel AUC and RBDC where pixel masks exist")
     p.add_argument("--map-flow-weight", type=float, default=0.0,
@@ -35,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "alone), max-speed or per-position (training-free baselines at the head's window); default "
                         "the model file's scoring.honest. Every mode it can give is reported in metrics.json")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="write no PNG plots")
-    p.add_argument("--cache-dir", default=None, help="where a dataset root is prepared (default $AMMCNET_CACHE)")
+    p.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="where a dataset root is prepared (default $AMMCNET_CACHE, else ~/.cache/ammcnet)")
     p.add_argument("--workers", type=int, default=1, help="processes that prepare a dataset root and score the test videos, sharded by video; scores equal one process's (default 1)")
     p.add_argument("--onnx", default=None, metavar="FILE",
                    help="score with this graph from `ammcnet export` (float32 or --int8) through ONNX Runtime; "
@@ -49,24 +58,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def options(args: argparse.Namespace) -> TestOptions:
+    """The flags as the :class:`~ammcnet.api.TestOptions` that :func:`ammcnet.api.test` takes
+    (``--device auto`` resolved here; with ``--ray`` it is the CPU)."""
+    from ammcnet.api import TestOptions
+
+    return TestOptions(batch_size=args.batch_size, device=resolve_device(args.device, remote=args.ray is not None),
+                       maps=args.maps, plots=args.plots, protocol=args.protocol, map_flow_weight=args.map_flow_weight,
+                       cache_dir=args.cache_dir, workers=args.workers, progress=args.progress, onnx=args.onnx,
+                       score=args.score)
+
+
 def run(args: argparse.Namespace) -> int:
-    from ammcnet.apps.tester import default_out_dir, run_test
-    from ammcnet.utils.lock import output_lock
+    from ammcnet import api
 
-    out = Path(args.out) if args.out else default_out_dir(args.run)
-    score_with = None
-    if args.ray is not None:
-        import functools
-
-        from ammcnet.fleet.archive import score_prepared_ray
-
-        score_with = functools.partial(score_prepared_ray, address=args.ray,
-                                       workers=args.workers if args.workers > 1 else None)
-    with output_lock(out, "ammcnet test"):  # a second command on this output folder is refused
-        metrics = run_test(args.run, args.root, out, batch_size=args.batch_size, device=args.device, maps=args.maps,
-                           plots=args.plots, protocol=args.protocol, map_flow_weight=args.map_flow_weight,
-                           cache_dir=args.cache_dir, workers=args.workers, progress=args.progress,
-                           onnx=args.onnx, score_with=score_with, score=args.score)
+    result = api.test(args.run, args.root, options(args), out=args.out, ray=args.ray)
+    metrics, out = result.metrics, result.out
     if not args.quiet:
         table = out / "table.txt"
         if table.is_file():

@@ -19,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ammcnet.data.verify import verify_dataset
+    from ammcnet import api
 
-    report = verify_dataset(args.root, layout=args.layout, deep=args.deep)
+    report = api.verify(args.root, layout=args.layout, deep=args.deep)
     print(report.format())
     return 0 if report.ok else 1

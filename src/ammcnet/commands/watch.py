@@ -29,12 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ammcnet.fleet.watch import watch
-    from ammcnet.fleet.watch_config import load_watch_config
+    from ammcnet import api
 
-    config = load_watch_config(args.config)
-    status = watch(config, ray=args.ray, seconds=args.seconds, print_status=False if args.no_status else None)
-    for name, row in status["cameras"].items():
+    result = api.watch(args.config, ray=args.ray, seconds=args.seconds, print_status=False if args.no_status else None)
+    for name, row in result.status["cameras"].items():
         print(f"{name}: {row['state']}, {row['frames_total']} frames, {row['events']} events, {row['restarts']} restarts")
-    print(f"events: {config.out}/events.jsonl; status: {config.out}/status.json")
+    print(f"events: {result.out}/events.jsonl; status: {result.out}/status.json")
     return 0

@@ -1,4 +1,5 @@
-"""ammcnet.data: video sources, dataset layouts, the prepared cache and the clip dataset.
+"""ammcnet.data: video sources, dataset layouts, frame-label readers (``ammcnet.data.labels``),
+the prepared cache and the clip dataset.
 
 >>> from ammcnet.data import ClipDataset
 >>> ClipDataset.count_clips([10, 15], frames_in=4)

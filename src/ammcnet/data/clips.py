@@ -13,7 +13,10 @@ This module is the one place that turns frames into clips: :class:`ClipDataset` 
 the prepared cache, :class:`ClipBuilder` builds them from a stream of frames (the online detector
 and ``ammcnet bench``) with the cache's resize, flow normalisation and float16 rounding, and both
 hand the model the tensors of :func:`clip_tensors`. Inputs a score record needs beyond the clip
-(:func:`register_clip_input`) are computed here too, so every path provides them alike.
+(*clip inputs*, declared by the scorer and handed to the dataset or the builder as ``inputs``)
+are computed here too, so every path provides them alike: per clip from the clip and where it
+comes from (:data:`ClipInputFn`), or, online, per frame in stream order by an input's
+``stream()`` (:class:`StreamInput`) on a worker thread, beside the model.
 
 >>> ClipDataset.count_clips([10, 15], frames_in=4)
 17
@@ -21,15 +24,16 @@ hand the model the tensors of :func:`clip_tensors`. Inputs a score record needs 
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -60,41 +64,47 @@ class ClipSource:
         t: the target frame (0-based; in a stream, counted since the detector's last reset).
         source_frames: the frames t-F .. t as read, before resizing to the model grid, when the
             caller has them (the online builder); None for clips read from the prepared cache.
+        dataset: the prepared dataset's folder, for clips read from one (an input can read the
+            video's source or a cache of its own there).
+        streamed: online, the values of the inputs computed per frame (:class:`StreamInput`) for
+            frame t, as futures of the builder's worker.
     """
 
     video: str | None = None
     split: str | None = None
     t: int | None = None
     source_frames: list[np.ndarray] | None = None
+    dataset: str | None = None
+    streamed: Mapping[str, Future] | None = None
 
 
 #: A clip input: (F+1, H, W, 3) uint8 frames t-F .. t and (F, H, W, 2) float16 flows t-F .. t-1
 #: at the model grid, and where the clip comes from -> one array for the clip (batched on a new
 #: leading axis). A flow at another resolution can be computed from ``source.source_frames``
-#: online and read from a second prepared cache by ``(source.video, source.t)`` offline.
+#: online and read from the video's source (``source.dataset``, ``source.video``) offline. An input
+#: that is cheaper per frame in stream order than per clip also has a ``stream()`` method giving a
+#: :class:`StreamInput`, which the online builder uses instead.
 ClipInputFn = Callable[[np.ndarray, np.ndarray, ClipSource], np.ndarray]
-_CLIP_INPUTS: dict[str, ClipInputFn] = {}
+#: Clip inputs by name, as a scorer declares them (:meth:`ammcnet.scoring.scorer.Scorer.clip_inputs`).
+ClipInputs = Mapping[str, ClipInputFn]
 
 
-def register_clip_input(name: str, fn: ClipInputFn, *, replace: bool = False) -> None:
-    """Compute ``fn(frames, flows, source)`` for every clip, in the dataset and the online builder alike.
+class StreamInput(Protocol):
+    """A clip input computed once per frame of a stream, in order (e.g. a flow from the previous frame)."""
 
-    The array appears as ``batch.extras[name]`` of every :class:`ClipBatch`, for score records
-    that need more than the model's inputs (e.g. a flow field at another resolution).
-    """
-    if name in _CLIP_INPUTS and not replace:
-        raise ConfigError(f"clip input {name!r} is already registered; pass replace=True to change it")
-    _CLIP_INPUTS[name] = fn
+    def reset(self) -> None:
+        """Start over: the next frame follows a cut."""
 
-
-def unregister_clip_input(name: str) -> None:
-    """Forget a clip input (tests register toy ones)."""
-    _CLIP_INPUTS.pop(name, None)
+    def update(self, rgb: np.ndarray) -> np.ndarray:
+        """The input's value for frame ``rgb`` (H, W, 3) uint8 as read, given every frame before it."""
 
 
-def clip_inputs(frames: np.ndarray, flows: np.ndarray, source: ClipSource) -> dict[str, Tensor]:
-    """The registered inputs of one clip (uint8 frames t-F..t, float16 flows t-F..t-1), as tensors."""
-    return {name: torch.as_tensor(np.asarray(fn(frames, flows, source))) for name, fn in _CLIP_INPUTS.items()}
+def clip_inputs(frames: np.ndarray, flows: np.ndarray, source: ClipSource, inputs: ClipInputs) -> dict[str, Tensor]:
+    """The inputs of one clip (uint8 frames t-F..t, float16 flows t-F..t-1), as tensors; streamed
+    inputs (online) are read from ``source.streamed``."""
+    streamed = source.streamed or {}
+    return {name: torch.as_tensor(np.asarray(streamed[name].result() if name in streamed else fn(frames, flows, source)))
+            for name, fn in inputs.items()}
 
 
 def clip_tensors(frames: np.ndarray, flows: np.ndarray | None) -> dict[str, Tensor]:
@@ -124,7 +134,7 @@ class ClipBatch:
         target: (B, 3, H, W) frame t.
         flows: (B, 2(F-1), H, W) past normalised flows, or None (appearance-only models).
         flow_target: (B, 2, H, W) flow t-1 -> t, or None.
-        extras: registered clip inputs (:func:`register_clip_input`), each (B, ...).
+        extras: the clip inputs the scorer declared (:data:`ClipInputs`), each (B, ...).
         video: (B,) video index, when the clips come from a dataset.
         t: (B,) target frame of each clip, when known.
     """
@@ -150,7 +160,7 @@ class ClipBatch:
                    extras=extras, video=batch.get("video"), t=batch.get("t"))
 
 
-#: Key prefix of registered clip inputs in a :class:`ClipDataset` item (DataLoader collation keeps them).
+#: Key prefix of clip inputs in a :class:`ClipDataset` item (DataLoader collation keeps them).
 EXTRA_PREFIX = "extra:"
 
 
@@ -175,6 +185,7 @@ class ClipDataset(Dataset):
         frames_in: F, past RGB frames per clip (the model config supplies it).
         flows_in: P, past flows per clip; must be ``frames_in - 1`` (flows between the input frames).
         videos: names or indices of the videos to use (default: all of the split).
+        inputs: clip inputs to compute for every clip (the scorer's, :meth:`with_inputs`).
 
     Attributes:
         index: (M, 2) int64 rows ``(video_idx, t)``; ``video_idx`` indexes ``video_names``.
@@ -187,8 +198,10 @@ class ClipDataset(Dataset):
         frames_in: int = 4,
         flows_in: int = 3,
         videos: Sequence[str | int] | None = None,
+        inputs: ClipInputs | None = None,
     ) -> None:
         self.prepared = prepared if isinstance(prepared, PreparedDataset) else open_prepared(prepared)
+        self.inputs: dict[str, ClipInputFn] = dict(inputs or {})
         if frames_in < 2:
             raise ConfigError(f"frames_in must be >= 2, got {frames_in}")
         if flows_in != frames_in - 1:
@@ -219,6 +232,13 @@ class ClipDataset(Dataset):
         self._pid: int | None = None
         self._maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
+    def with_inputs(self, inputs: ClipInputs) -> ClipDataset:
+        """The same clips, computing ``inputs`` beside each (a shallow copy; this one is unchanged)."""
+        other = copy.copy(self)
+        other.inputs = dict(inputs)
+        other._maps, other._pid = {}, None
+        return other
+
     @staticmethod
     def count_clips(num_frames: Sequence[int], frames_in: int = 4) -> int:
         """Clips that videos of ``num_frames`` give: sum of ``N - F`` over videos with N > F."""
@@ -248,9 +268,9 @@ class ClipDataset(Dataset):
         f = self.frames_in
         rgb, flo = frames[t - f : t + 1], flows[t - f : t]
         item: dict[str, Any] = {**clip_tensors(rgb, flo), "video": vi, "t": t}
-        if _CLIP_INPUTS:
-            where = ClipSource(self.video_names[vi], self.split, t)
-            item.update({EXTRA_PREFIX + k: v for k, v in clip_inputs(rgb, flo, where).items()})
+        if self.inputs:
+            where = ClipSource(self.video_names[vi], self.split, t, dataset=str(self.prepared.root))
+            item.update({EXTRA_PREFIX + k: v for k, v in clip_inputs(rgb, flo, where, self.inputs).items()})
         return item
 
     def get_batch(self, indices: Sequence[int], packed: bool = False) -> dict[str, torch.Tensor]:
@@ -342,18 +362,27 @@ class ClipBuilder:
 
     Each frame is resized as the prepared cache is (:func:`resize_frame`), its flow from the
     previous frame comes from ``flow`` (:func:`frame_flow`: normalised, float16), so frame ``t``'s
-    clip equals the one :class:`ClipDataset` reads from a cache of the same video.
+    clip equals the one :class:`ClipDataset` reads from a cache of the same video. Clip inputs with
+    a ``stream()`` are fed every frame as read, in order, on one worker thread, so their work
+    (e.g. the region head's own flow) runs beside the model; the others are computed per clip from
+    the frames as read.
 
     Args:
         size: (H, W) model grid.
         frames_in: F, past frames per clip.
         flow: the flow backend, or None for an appearance-only model (no flows computed).
+        inputs: the scorer's clip inputs (:data:`ClipInputs`).
     """
 
-    def __init__(self, size: tuple[int, int], frames_in: int, flow: FlowBackend | None) -> None:
+    def __init__(self, size: tuple[int, int], frames_in: int, flow: FlowBackend | None,
+                 inputs: ClipInputs | None = None) -> None:
         self.size = (int(size[0]), int(size[1]))
         self.frames_in = int(frames_in)
         self.flow = flow
+        self.inputs: dict[str, ClipInputFn] = dict(inputs or {})
+        self._streams: dict[str, StreamInput] = {k: fn.stream() for k, fn in self.inputs.items() if hasattr(fn, "stream")}
+        self._keep_sources = any(k not in self._streams for k in self.inputs)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip-inputs") if self._streams else None
         self.reset()
 
     def reset(self) -> None:
@@ -362,6 +391,8 @@ class ClipBuilder:
         self._flows: deque[np.ndarray] = deque(maxlen=self.frames_in)
         self._sources: deque[np.ndarray | None] = deque(maxlen=self.frames_in + 1)
         self.frames_seen = 0
+        for stream in self._streams.values():  # in order with the updates already queued
+            self._worker.submit(stream.reset)
 
     def prepare(self, rgb: np.ndarray) -> PreparedFrame:
         """(resized frame, float16 flow from the previous frame or None, the frame as read): the per-frame work."""
@@ -375,12 +406,13 @@ class ClipBuilder:
         if self._frames and self.flow is not None:
             self._flows.append(flow)
         self._frames.append(img)
-        self._sources.append(source if _CLIP_INPUTS else None)  # kept only for registered clip inputs
+        self._sources.append(source if self._keep_sources else None)  # kept only for per-clip inputs
+        streamed = {k: self._worker.submit(s.update, source) for k, s in self._streams.items()} if self._streams else None
         self.frames_seen += 1
         if len(self._frames) <= self.frames_in:
             return None
         originals = list(self._sources) if all(x is not None for x in self._sources) else None
-        where = ClipSource(t=self.frames_seen - 1, source_frames=originals)
+        where = ClipSource(t=self.frames_seen - 1, source_frames=originals, streamed=streamed)
         return np.stack(self._frames), (np.stack(self._flows) if self.flow is not None else None), where
 
     def add(self, rgb: np.ndarray) -> Clip | None:
@@ -388,14 +420,16 @@ class ClipBuilder:
         return self.push(*self.prepare(rgb))
 
 
-def batch_of_clips(clips: Sequence[Clip], device: torch.device | str = "cpu") -> ClipBatch:
-    """A :class:`ClipBatch` of clips from :class:`ClipBuilder` (the tensors ``ClipDataset`` gives)."""
+def batch_of_clips(clips: Sequence[Clip], device: torch.device | str = "cpu",
+                   inputs: ClipInputs | None = None) -> ClipBatch:
+    """A :class:`ClipBatch` of clips from :class:`ClipBuilder` (the tensors ``ClipDataset`` gives),
+    with the builder's clip ``inputs`` as extras."""
     frames = np.stack([c[0] for c in clips])
     flows = np.stack([c[1] for c in clips]) if clips[0][1] is not None else None
     t = clip_tensors(frames, flows)
     extras: dict[str, Tensor] = {}
-    if _CLIP_INPUTS:
-        per_clip = [clip_inputs(*c) for c in clips]
+    if inputs:
+        per_clip = [clip_inputs(*c, inputs) for c in clips]
         extras = {k: torch.stack([p[k] for p in per_clip]).to(device) for k in per_clip[0]}
 
     def dev(x: Tensor | None) -> Tensor | None:

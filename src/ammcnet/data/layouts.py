@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from ammcnet.choices import LAYOUTS
+from ammcnet.data.labels import load_labels
 from ammcnet.data.masks import MaskRef
 from ammcnet.data.video import IMAGE_EXTS, VIDEO_EXTS, VideoSource, list_frames, natural_key, open_video
 from ammcnet.errors import ConfigError, DataError
-from ammcnet.metrics.labels import load_labels
 
 #: Layout names accepted by ``discover_dataset(layout=...)``.
 #: Published frame totals (train, test); None where a split is not checked.

@@ -26,11 +26,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ammcnet.apps.tester import run_test
+from ammcnet.apps.tester import TestOptions, run_test
 from ammcnet.data import prepare_dataset
 from ammcnet.demo.config import SceneConfig
 from ammcnet.demo.writer import generate_scene_dataset
-from ammcnet.detect.run import run_detection
+from ammcnet.detect.run import DetectOptions, run_detection
 from ammcnet.training import load_preset, train
 from ammcnet.utils.io import write_text_atomic
 
@@ -44,10 +44,16 @@ def demo_settings(quick: bool = False, overrides: tuple[str, ...] | list[str] = 
     return (replace(QUICK_SCENE) if quick else SceneConfig()), config
 
 
+def demo_scene(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0, progress: bool = True) -> Path:
+    """Write only the demo's scene dataset (training and test videos, labels, masks) to ``out``."""
+    scene, _ = demo_settings(quick)
+    return generate_scene_dataset(out, scene, seed=seed, progress=progress)
+
+
 def _annotated_video(run_dir: Path, dataset: Path, video: str, out: Path, progress: bool,
                      device: str) -> dict[str, Any]:
-    summary = run_detection(dataset / "testing" / "frames" / video, run_dir, out=out, video=out / "annotated.mp4",
-                            device=device, progress=progress)
+    summary = run_detection(dataset / "testing" / "frames" / video, run_dir, DetectOptions(device=device, progress=progress),
+                            out=out, video=out / "annotated.mp4")
     info = summary.to_dict()
     return {"video": video, "annotated": str(out / "annotated.mp4"), "folder": str(out),
             "events": info.get("events", info.get("num_events"))}
@@ -129,8 +135,8 @@ def run_demo(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0,
 
     t0 = time.perf_counter()
     test_dir = out / f"test{tag}"
-    metrics = run_test(run_dir, prepared.root, test_dir, device=device, maps=True, plots=True,
-                       protocol="honest", progress=progress)
+    metrics = run_test(run_dir, prepared.root, test_dir,
+                       TestOptions(device=device, maps=True, plots=True, protocol="honest", progress=progress))
     seconds["test"] = time.perf_counter() - t0
 
     info = json.loads((dataset / "scene.json").read_text())

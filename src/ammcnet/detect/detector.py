@@ -11,7 +11,7 @@ Gaussian. ``ammcnet bench`` times this class.
 >>> from ammcnet.models import AMMCNet, ModelConfig
 >>> net = AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16))
 >>> cal = {"records": {r: {"mean": 0.0, "std": 1.0} for r in ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit")}}
->>> det = Detector(net, cal, size=(32, 32), flow="dis", flow_preset="ultrafast", threshold=1e9)
+>>> det = Detector(net, cal, DetectorOptions(size=(32, 32), flow="dis", flow_preset="ultrafast", threshold=1e9))
 >>> out = [det.update(np.full((40, 50, 3), 10 * i, np.uint8)) for i in range(5)]
 >>> [o is None for o in out], out[-1].index, out[-1].alarm
 ([True, True, True, True, False], 4, False)
@@ -22,8 +22,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +32,15 @@ from ammcnet.data.clips import Clip, ClipBuilder, PreparedFrame, batch_of_clips,
 from ammcnet.errors import ConfigError
 from ammcnet.export.backend import make_backend
 from ammcnet.flow import FlowBackend, get_flow_backend
-from ammcnet.models import load_model_file
-from ammcnet.scoring.calibration import fused_table, table_threshold, threshold_for_fpr
+from ammcnet.scoring.calibration import Calibration, CalibrationLike, fused_table, table_threshold
 from ammcnet.scoring.fusion import CausalSmoother, FusionWeights, Smoothing, fuse_records, smooth
-from ammcnet.scoring.region_head import HEAD_MODE, RegionHeadComponent
-from ammcnet.scoring.region_head import RECORD as REGION_RECORD
-from ammcnet.scoring.scorer import Scorer, load_scorer
-from ammcnet.scoring.settings import REGION_MODES, ScoringSettings, scoring_mode, scoring_settings
+from ammcnet.scoring.model_file import read_model_file
+from ammcnet.scoring.scorer import Scorer
+from ammcnet.scoring.settings import HonestScoring, scoring_settings
 
-__all__ = ["Detector", "FrameResult", "resize_frame", "resolve_threshold", "settings_from_train_config"]
+__all__ = ["Detector", "DetectorOptions", "FrameResult", "resize_frame", "resolve_threshold",
+           "settings_from_train_config"]
 
-#: The region head's name among the scorer's components.
-REGION_HEAD = RegionHeadComponent.component
 #: Grid and flow used when a model file carries no training settings (the authors' defaults).
 FALLBACK_SIZE = (256, 256)
 FALLBACK_FLOW = ("dis", "medium")
@@ -102,7 +98,7 @@ def settings_from_train_config(train_config: Mapping[str, Any] | None) -> tuple[
     return (size[0], size[1]), str(data.get("flow", FALLBACK_FLOW[0])), str(data.get("flow_preset", FALLBACK_FLOW[1]))
 
 
-def online_table(calibration: Mapping[str, Any]) -> dict[str, Any] | None:
+def online_table(calibration: CalibrationLike) -> dict[str, Any] | None:
     """The calibration's fused-score quantile table built with causal smoothing, if it has one.
 
     A table under ``fused_causal`` (or a ``fused`` table whose smoothing is already causal)
@@ -112,7 +108,7 @@ def online_table(calibration: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def resolve_threshold(
-    calibration: Mapping[str, Any] | None, threshold: str | float | None, fpr: float = 0.01
+    calibration: CalibrationLike | None, threshold: str | float | None, fpr: float = 0.01
 ) -> float | None:
     """``"auto"`` -> the calibrated threshold for false-alarm rate ``fpr``; a number -> itself.
 
@@ -129,134 +125,143 @@ def resolve_threshold(
                 raise ConfigError(f"--threshold {threshold!r}: give 'auto' or a number") from None
         if not calibration:
             raise ConfigError("--threshold auto needs a calibrated model (training stores it); give a number instead")
-        table = online_table(calibration)
-        return threshold_for_fpr(calibration, fpr) if table is None else table_threshold(table, fpr)
+        cal = Calibration.of(calibration)
+        table = cal.fused_table(causal=True)  # the online score's own table, when stored
+        return cal.threshold(fpr) if table is None else table_threshold(table, fpr)
     return float(threshold)
+
+
+@dataclass(frozen=True)
+class DetectorOptions:
+    """How a :class:`Detector` reads a stream, scores and alarms.
+
+    A field left None takes the model file's own value in :meth:`Detector.from_run`, and the
+    fallback named below in ``Detector(model, calibration, options)``.
+
+    Attributes:
+        size: (H, W) model grid the frames are resized to, multiples of 8 (default None: the
+            training grid of the model file; a detector built from a bare model needs it).
+        flow: flow backend name (``dis``, ``farneback``) or a ready :class:`FlowBackend` (default
+            None: the model file's, else ``dis``).
+        flow_preset: DIS preset, ignored by other backends (default None: the model file's, else ``medium``).
+        threshold: alarm threshold on the smoothed score: ``"auto"`` (default: calibrated for
+            ``fpr``, from the alarm record's own table in a region mode), a number, or None (never alarm).
+        fpr: target false-alarm rate per normal frame for ``"auto"`` (default 0.01).
+        weights: fusion weights (default None: the model file's, else the calibration's copy, else
+            :func:`ammcnet.scoring.settings.scoring_settings`' defaults).
+        smoothing: temporal smoothing, made causal (default None: as for ``weights``).
+        honest: the scoring mode the alarm follows (:data:`ammcnet.scoring.settings.SCORING_MODES`): a
+            region mode (the head's or a baseline's record, when the scorer gives it) or ``fusion``
+            (alias ``frame_mean``: the calibrated fusion) (default None: the model file's, else ``region``).
+        device: torch device string (default ``cpu``).
+        error_maps: also return per-pixel error maps, for the overlay video (default False).
+        map_flow_weight: weight of the motion error in the maps (default 0: appearance error only).
+    """
+
+    size: tuple[int, int] | None = None
+    flow: str | FlowBackend | None = None
+    flow_preset: str | None = None
+    threshold: str | float | None = "auto"
+    fpr: float = 0.01
+    weights: FusionWeights | None = None
+    smoothing: Smoothing | None = None
+    honest: str | None = None
+    device: str = "cpu"
+    error_maps: bool = False
+    map_flow_weight: float = 0.0
 
 
 class Detector:
     """Score frames one at a time (``update``) or a few at once (``process``).
 
     Args:
-        model: an ``AMMCNet`` or an inference backend (put in eval mode and moved to ``device`` here).
-        calibration: the calibration dict stored at training (statistics of every record).
-        size: (H, W) model grid the frames are resized to.
-        flow: flow backend name (``dis``, ``farneback``) or a ready :class:`FlowBackend`.
-        flow_preset: DIS preset (ignored by other backends).
-        threshold: alarm threshold on the smoothed score; None = never alarm.
-        weights: fusion weights (default: :func:`ammcnet.scoring.settings.scoring_settings`).
-        smoothing: temporal smoothing; made causal (default: the model file's sigma, causal).
-        device: torch device string.
-        error_maps: also return per-pixel error maps (for the overlay video).
-        map_flow_weight: weight of the motion error in the maps.
-        scorer: the model file's scorer (its fitted components, e.g. the motion prior).
-        honest: ``region`` (alarm on the region head when the scorer has one) or ``fusion`` (alias
-            ``frame_mean``: alarm on the calibrated fusion).
+        model: an ``AMMCNet`` or an inference backend (put in eval mode and moved to ``options.device`` here).
+        calibration: the calibration stored at training (statistics of every record; the stored dict
+            or :class:`~ammcnet.scoring.calibration.Calibration`).
+        options: grid, flow, threshold, fusion and smoothing (:class:`DetectorOptions`; ``size`` is needed).
+        scorer: the model file's scorer (its fitted components, e.g. the motion prior); default a
+            plain :class:`~ammcnet.scoring.scorer.Scorer`.
     """
 
     def __init__(
         self,
         model: Any,
-        calibration: Mapping[str, Any] | None,
+        calibration: CalibrationLike | None,
+        options: DetectorOptions = DetectorOptions(),  # noqa: B008 - frozen, never mutated
         *,
-        size: tuple[int, int],
-        flow: str | FlowBackend = "dis",
-        flow_preset: str = "medium",
-        threshold: float | None = None,
-        weights: FusionWeights | None = None,
-        smoothing: Smoothing | None = None,
-        device: str = "cpu",
-        error_maps: bool = False,
-        map_flow_weight: float = 0.0,
         scorer: Scorer | None = None,
-        honest: str = "region",
     ) -> None:
         if not calibration or "records" not in calibration:
             raise ConfigError(
                 "the model has no calibration statistics, so its scores cannot be normalised online; "
                 "use a model trained by `ammcnet train` (it calibrates at the end) or calibrate it with ammcnet calibrate RUN TRAINING_DATA"
             )
-        h, w = (int(s) for s in size)
-        if h % 8 or w % 8 or h <= 0 or w <= 0:
-            raise ConfigError(f"detector size {size}: height and width must be positive multiples of 8")
+        self.size = _grid(options.size)
+        self.device = device = options.device
         self.model = model.eval().to(device)
         self.config = model.config
-        self.calibration = calibration
-        self.size = (h, w)
-        self.device = device
+        self.calibration = Calibration.of(calibration)
         self.frames_in = int(self.config.frames_in)
         self.uses_motion = getattr(model, "motion", None) is not None
         self.scorer = (scorer if scorer is not None else Scorer()).to(device)
-        self.flow_backend = _flow_backend(flow, flow_preset) if self.uses_motion else None
+        self.flow_backend = (_flow_backend(options.flow or FALLBACK_FLOW[0], options.flow_preset or FALLBACK_FLOW[1])
+                             if self.uses_motion else None)
+        weights, smoothing = options.weights, options.smoothing
         if weights is None or smoothing is None:  # the calibration's own (files that kept a copy), else the defaults
             defaults = scoring_settings(None, calibration)
             weights, smoothing = weights or defaults.weights, smoothing or defaults.smoothing
-        settings = ScoringSettings(weights, smoothing, honest)
+        settings = HonestScoring(weights, smoothing, options.honest or "region")
         _check_live_mode(settings)
         self.weights = weights
-        base = smoothing
-        self.smoothing = Smoothing(sigma=base.sigma, causal=True, truncate=base.truncate)
-        self.threshold = threshold
-        self.error_maps = error_maps
-        self.map_flow_weight = float(map_flow_weight)
+        self.smoothing = smoothing.causal_copy()
+        self.threshold = _alarm_threshold(self.calibration, self.scorer, settings, options)
+        self.error_maps = options.error_maps
+        self.map_flow_weight = float(options.map_flow_weight)
         self.model_path: Path | None = None
         self.last_latency_s: float | None = None
-        self.builder = ClipBuilder(self.size, self.frames_in, self.flow_backend)
-        # the region head (when the model file has one and its settings ask for it) gives the alarm
-        # score, or a record of the fusion; it reads the frames as delivered
-        comps = self.scorer.components
-        mode = settings.mode if settings.mode in REGION_MODES else HEAD_MODE
-        self.region = comps[REGION_HEAD].stream(mode) if settings.needs_region_head(comps) else None
-        self.alarm_on_region = settings.uses_region_head(comps)
-        # one worker, so frames reach the region head in order; its flow runs while the model runs
-        self._region_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="region-head") if self.region else None
+        # only the components whose records the honest score or the fusion reads run live; the
+        # clip inputs their records need are computed by the builder (streamed ones beside the model)
+        self.scorer = self.scorer.keeping(settings.used_records())
+        self.builder = ClipBuilder(self.size, self.frames_in, self.flow_backend, inputs=self.scorer.clip_inputs())
+        #: the record the alarm score smooths (a region mode's), or None for the calibrated fusion
+        self.alarm_record = settings.alarm_record if settings.alarm_record in self.scorer.specs_names() else None
         self.reset()
 
     @classmethod
     def from_run(
         cls,
         run: str | os.PathLike[str],
+        options: DetectorOptions | None = None,
         *,
-        device: str = "cpu",
-        threshold: str | float | None = "auto",
-        fpr: float = 0.01,
         backend: str = "eager",
         onnx: str | os.PathLike[str] | None = None,
-        **kwargs: Any,
+        scorer: Scorer | None = None,
+        **overrides: Any,
     ) -> Detector:
         """Build a detector from a run folder or model file (grid, flow, calibration and scorer included).
 
         Args:
             run: ``RUN`` (holding ``model.pt``) or a model file.
-            device: torch device string.
-            threshold: ``"auto"`` (calibrated, for false-alarm rate ``fpr``), a number, or None.
-            fpr: target false-alarm rate per frame for ``"auto"``.
+            options: the detector's settings (default ``DetectorOptions()``: threshold ``"auto"``);
+                the fields left None take the model file's grid, flow, weights, smoothing and mode.
             backend: ``eager`` (the model as trained), ``torch`` (BatchNorm folded, same scores to
                 1e-5) or ``onnx`` (ONNX Runtime on ``onnx``, a graph written by ``ammcnet export``).
             onnx: the ``.onnx`` file for ``backend="onnx"``.
-            **kwargs: overrides of :class:`Detector` arguments (``size``, ``flow``, ``error_maps``...).
+            scorer: instead of the model file's scorer.
+            **overrides: fields of :class:`DetectorOptions` that replace those of ``options``
+                (``device``, ``threshold``, ``fpr``, ``size``, ``error_maps``, ``honest``...).
         """
-        loaded = load_model_file(run, map_location=device)
+        options = replace(options if options is not None else DetectorOptions(), **overrides)
+        loaded = read_model_file(run, map_location=options.device)
         size, flow, preset = settings_from_train_config(loaded.train_config)
-        kwargs.setdefault("size", size)
-        kwargs.setdefault("flow", flow)
-        kwargs.setdefault("flow_preset", preset)
-        scorer = kwargs.setdefault("scorer", load_scorer(loaded))
-        settings = scoring_settings(loaded.train_config, loaded.calibration)
-        kwargs.setdefault("weights", settings.weights)
-        kwargs.setdefault("smoothing", settings.smoothing)
-        kwargs.setdefault("honest", settings.honest)
-        thr = resolve_threshold(loaded.calibration, threshold, fpr)
-        auto = isinstance(threshold, str) and threshold.strip().lower() == "auto"
-        mode = scoring_mode(kwargs["honest"])
-        if auto and mode in REGION_MODES and REGION_HEAD in scorer.components:
-            base = kwargs["smoothing"]  # the head's (or baseline's) threshold for its causally smoothed score
-            causal = Smoothing(sigma=base.sigma, causal=True, truncate=base.truncate)
-            thr = scorer.components[REGION_HEAD].threshold(fpr, lambda x: smooth(x, causal), mode)
+        stored = loaded.scoring
+        own = {"size": size, "flow": flow, "flow_preset": preset, "weights": stored.weights,
+               "smoothing": stored.smoothing, "honest": stored.honest}
+        options = replace(options, **{k: v for k, v in own.items() if getattr(options, k) is None})
         model: Any = loaded.model
         if backend != "eager":
-            model = make_backend(backend, loaded.model, onnx_path=onnx, device=device)
-        det = cls(model, loaded.calibration, device=device, threshold=thr, **kwargs)
+            model = make_backend(backend, loaded.model, onnx_path=onnx, device=options.device)
+        det = cls(model, loaded.calibration, options, scorer=scorer if scorer is not None else loaded.scorer)
         det.model_path = Path(loaded.path)
         return det
 
@@ -264,8 +269,6 @@ class Detector:
         """Forget the history (a new video, or a cut in the stream)."""
         self.builder.reset()
         self._smoother = CausalSmoother(self.smoothing)
-        if self._region_pool is not None:
-            self._region_pool.submit(self.region.reset)
 
     @property
     def frames_seen(self) -> int:
@@ -274,12 +277,14 @@ class Detector:
 
     def _records(self, clips: list[Clip]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         """Run the model and the scorer on a batch of clips: records (float64) and optional error maps."""
-        batch = batch_of_clips(clips, self.device)
+        batch = batch_of_clips(clips, self.device, self.builder.inputs)
         out, rec = self.scorer.score(self.model, batch)
         maps = None
         if self.error_maps:
             maps = self.scorer.error_maps(batch, out, self.map_flow_weight).float().cpu().numpy()
-        return {k: v.cpu().numpy() for k, v in rec.items()}, maps
+        boxes = self.scorer.boxes(batch)
+        records = {k: v.cpu().numpy() for k, v in rec.items()}
+        return records, maps, (None if boxes is None else boxes.cpu().numpy())
 
     def process(
         self, frames: Sequence[np.ndarray], timestamps: Sequence[float | None] | None = None
@@ -302,37 +307,31 @@ class Detector:
     ) -> list[FrameResult | None]:
         """:meth:`process` for frames already resized and with their flows (``ClipBuilder.prepare``
         or :func:`ammcnet.data.clips.prepared_frames` in a producer thread)."""
-        clips, slots, regions = [], [], []
+        clips, slots = [], []
         n = 0
         for i, item in enumerate(items):
             n = i + 1
-            region = self._region_pool.submit(self.region.update, item[2]) if self._region_pool is not None else None
             clip = self.builder.push(*item)
             if clip is not None:
                 clips.append(clip)
                 slots.append((i, self.frames_seen - 1))
-                regions.append(region)
         n = count if count is not None else n
         timestamps = list(timestamps) if timestamps is not None else [None] * n
         out: list[FrameResult | None] = [None] * n
         if clips:
-            self._results(clips, slots, timestamps, out, regions)
+            self._results(clips, slots, timestamps, out)
         return out
 
-    def _results(self, clips: list, slots: list[tuple[int, int]], timestamps: list, out: list,
-                 regions: list) -> None:
+    def _results(self, clips: list, slots: list[tuple[int, int]], timestamps: list, out: list) -> None:
         """Score, fuse and smooth the clips; fill ``out`` at their slots.
 
-        With ``honest: region`` the alarm score is the region head's smoothed score (the calibrated
-        fusion is still reported as ``fused``; it may weigh the head's record too); ``regions`` holds
-        the head's view of each clip's frame (futures of the region worker).
+        In a region mode the alarm score is that record smoothed (the calibrated fusion is still
+        reported as ``fused``; it may weigh the head's record too); the box is where the scorer
+        locates each frame's score.
         """
-        records, maps = self._records(clips)
-        regions = [r.result() if r is not None else None for r in regions]  # computed beside the model
-        if self.region is not None:  # before the fusion, which may weigh it
-            records[REGION_RECORD] = np.array([r.score if r is not None else np.nan for r in regions])
+        records, maps, boxes = self._records(clips)
         fused = fuse_records(records, self.calibration, self.weights)
-        alarm_input = records[REGION_RECORD] if self.alarm_on_region else fused
+        alarm_input = records[self.alarm_record] if self.alarm_record is not None else fused
         for j, (i, t) in enumerate(slots):
             valid = bool(np.isfinite(fused[j])) and all(bool(np.isfinite(v[j])) for v in records.values())
             # a NaN/inf output must neither alarm nor poison the smoother's memory of later frames
@@ -346,7 +345,7 @@ class Detector:
                 timestamp=timestamps[i],
                 error_map=None if maps is None or not valid else maps[j],
                 valid=valid,
-                box=regions[j].box if self.region is not None and regions[j] is not None else None,
+                box=_box(boxes, j),
             )
 
     def update(self, frame: np.ndarray, timestamp: float | None = None) -> FrameResult | None:
@@ -357,19 +356,49 @@ class Detector:
         return result
 
 
-def _check_live_mode(settings: ScoringSettings) -> None:
+def _box(boxes: np.ndarray | None, j: int) -> tuple[int, int, int, int] | None:
+    """Row ``j`` of the scorer's boxes as whole pixels, or None where it has none."""
+    if boxes is None or not np.isfinite(boxes[j]).all():
+        return None
+    x0, y0, x1, y1 = (int(v) for v in boxes[j])
+    return x0, y0, x1, y1
+
+
+def _check_live_mode(settings: HonestScoring) -> None:
     """Refuse the scoring modes a live detector cannot alarm on honestly, in one line each.
 
     ``records`` has no calibrated threshold of its own (the model file's fused-score table is of
-    its full weights); a baseline mode replaces the head's record, which the fusion would then
-    weigh in the head's place.
+    its full weights).
     """
     if settings.mode == "records":
         raise ConfigError("scoring mode 'records' has no calibrated live threshold: calibrate the model with "
                           "--set scoring.weights.region=0 --set scoring.honest=fusion instead")
-    if settings.mode in REGION_MODES and settings.mode != HEAD_MODE and settings.weights.region != 0.0:
-        raise ConfigError(f"scoring mode {settings.mode!r} alarms on a baseline, but the fusion weighs the region head's "
-                          "record (scoring.weights.region); set scoring.weights.region=0 or use scoring mode region")
+
+
+def _grid(size: Sequence[int] | None) -> tuple[int, int]:
+    """``options.size`` as (H, W), checked: positive multiples of 8."""
+    if size is None:
+        raise ConfigError("DetectorOptions.size is needed to build a Detector from a model "
+                          "(Detector.from_run reads the training grid from the model file)")
+    h, w = (int(s) for s in size)
+    if h % 8 or w % 8 or h <= 0 or w <= 0:
+        raise ConfigError(f"detector size {tuple(size)}: height and width must be positive multiples of 8")
+    return h, w
+
+
+def _alarm_threshold(calibration: Calibration, scorer: Scorer, settings: HonestScoring,
+                     options: DetectorOptions) -> float | None:
+    """``options.threshold`` as a number: ``"auto"`` is the threshold for ``options.fpr`` of the alarm
+    record's own causal score in a region mode (when the scorer stores one), else of the calibrated
+    fusion (:func:`resolve_threshold`)."""
+    threshold = resolve_threshold(calibration, options.threshold, options.fpr)
+    auto = isinstance(options.threshold, str) and options.threshold.strip().lower() == "auto"
+    record = settings.alarm_record
+    if auto and record is not None:
+        causal = settings.smoothing.causal_copy()
+        own = scorer.record_threshold(record, options.fpr, lambda x: smooth(x, causal))
+        threshold = own if own is not None else threshold
+    return threshold
 
 
 def _flow_backend(flow: str | FlowBackend, preset: str) -> FlowBackend:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import cv2
 import torch
 
-from ammcnet.detect.run import DetectionSummary, run_detection
+from ammcnet.detect.run import DetectionSummary, DetectOptions, run_detection
 from ammcnet.errors import AmmcError, ConfigError
 from ammcnet.utils.io import write_json_atomic
 from ammcnet.utils.paths import safe_name
@@ -57,20 +57,19 @@ def _frames_hint(source: str) -> int:
         return 0
 
 
-def _detect_one(source: str, run: str, out: str, threads: int, kwargs: dict[str, Any]) -> DetectionSummary:
+def _detect_one(source: str, run: str, out: str, threads: int, options: DetectOptions) -> DetectionSummary:
     if threads:
         torch.set_num_threads(threads)
-    return run_detection(source, run, out=out, **kwargs)
+    return run_detection(source, run, options, out=out)
 
 
 def detect_many(
     sources: list[str],
     run: str | os.PathLike[str],
     out: str | os.PathLike[str],
+    options: DetectOptions = DetectOptions(),  # noqa: B008 - frozen, never mutated
     *,
     workers: int = 1,
-    threads_per_worker: int | None = None,
-    **kwargs: Any,
 ) -> list[DetectionSummary | None]:
     """Run detection on every source into ``OUT/<name>/``.
 
@@ -78,10 +77,9 @@ def detect_many(
         sources: video files or frame folders (streams and cameras work too, one per worker).
         run: run folder or model file.
         out: output folder; each source gets a sub-folder (:func:`output_names`).
+        options: how every source is detected (:class:`~ammcnet.detect.run.DetectOptions`);
+            ``options.threads`` is the torch threads per process (default: CPU count // workers, >= 1).
         workers: processes (1 = one after the other, in this process).
-        threads_per_worker: torch threads per process (default: CPU count // workers, >= 1).
-        **kwargs: passed to :func:`run_detection` (threshold, fpr, batch, backend, onnx, ...);
-            ``video`` is not accepted (one file for many sources).
 
     Returns:
         One summary per source, in the order given (None for a source whose detection failed;
@@ -90,8 +88,6 @@ def detect_many(
     """
     if not sources:
         raise ConfigError("no source given")
-    if kwargs.get("video") is not None:
-        raise ConfigError("--video names one file: with several sources, run detect once per source for annotated videos")
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     out = Path(out)
@@ -103,15 +99,15 @@ def detect_many(
     if n_proc <= 1:
         for i, (src, r, o) in enumerate(jobs):
             try:
-                results[i] = run_detection(src, r, out=o, **kwargs)
+                results[i] = run_detection(src, r, options, out=o)
             except AmmcError as exc:
                 errors[i] = str(exc)
     else:
-        threads = threads_per_worker or max(1, (os.cpu_count() or 1) // n_proc)
+        threads = options.threads or max(1, (os.cpu_count() or 1) // n_proc)
         order = sorted(range(len(jobs)), key=lambda i: -_frames_hint(jobs[i][0]))
-        kw = {**kwargs, "progress": False}
+        quiet = replace(options, progress=False)
         with cf.ProcessPoolExecutor(n_proc, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(_detect_one, *jobs[i], threads, kw): i for i in order}
+            futures = {pool.submit(_detect_one, *jobs[i], threads, quiet): i for i in order}
             for fut in cf.as_completed(futures):
                 i = futures[fut]
                 try:

@@ -16,14 +16,15 @@ URLs and cameras are reopened when they drop (``reconnect``); credentials in a U
 >>> import numpy as np, tempfile, pathlib
 >>> from ammcnet.models import AMMCNet, ModelConfig
 >>> cal = {"records": {r: {"mean": 0.0, "std": 1.0} for r in ("rgb_psnr", "rgb_commit", "flow_error", "flow_commit")}}
->>> det = Detector(AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)), cal, size=(32, 32), threshold=0.0)
+>>> det = Detector(AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)), cal,
+...                DetectorOptions(size=(32, 32), threshold=0.0))
 >>> class Cam:
 ...     i = 0
 ...     def read(self):
 ...         self.i += 1
 ...         return self.i <= 7, np.full((24, 24, 3), 30 * self.i % 255, np.uint8)
 ...     def release(self): pass
->>> s = run_detection(Cam(), det, out=pathlib.Path(tempfile.mkdtemp()), max_failures=2, progress=False)
+>>> s = run_detection(Cam(), det, DetectOptions(max_failures=2, progress=False), out=pathlib.Path(tempfile.mkdtemp()))
 >>> s.frames_read, s.frames_scored, s.read_failures
 (7, 3, 2)
 """
@@ -39,10 +40,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from ammcnet.data.video import prefetch
-from ammcnet.detect.detector import Detector, FrameResult
+from ammcnet.detect.detector import Detector, DetectorOptions, FrameResult
 from ammcnet.detect.events import Event, EventLog, EventTracker
 from ammcnet.detect.overlay import OverlayWriter
 from ammcnet.detect.reconnect import ReconnectPolicy
@@ -140,75 +142,117 @@ def _write_events(path: Path | None, summary: DetectionSummary, events: list[Eve
     })
 
 
+def _check_at_least_one(*options: tuple[str, int | None]) -> None:
+    """Refuse a count option below 1, naming it."""
+    for flag, value in options:
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} must be >= 1, got {value}")
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """How :func:`run_detection` reads a source, scores it and raises alarms (``ammcnet detect``'s flags).
+
+    Attributes:
+        threshold: ``"auto"`` (default: calibrated for ``fpr``), a number, or None for scores only.
+        fpr: target false-alarm rate per normal frame for ``"auto"``, in (0, 1) (default 0.01).
+        device: torch device string (default ``cpu``).
+        batch_size: frames per model call (default None: 8 for files and folders, 1 for live sources).
+        min_gap: quiet frames allowed inside one event (default 0).
+        min_frames: alarmed frames an event needs (default 1).
+        max_failures: consecutive failed reads that end a live source (default 30).
+        read_timeout: seconds without a frame before a source counts as stalled (default 10).
+        max_frames: stop after this many frames (default None: the whole source).
+        progress: tqdm bar on stderr (default None: only on a terminal).
+        backend: ``eager`` (default: the model as trained), ``torch`` (BatchNorm folded into the
+            convs) or ``onnx`` (ONNX Runtime on the graph ``ammcnet export`` wrote, given as ``onnx``).
+        onnx: the exported ``.onnx`` file for ``backend="onnx"`` (default None).
+        reconnect: reopen a dropped or stalled URL or camera with exponential backoff (default None:
+            yes for URLs and cameras, never for files); a :class:`ReconnectPolicy` sets the limits,
+            False never reopens.
+        max_invalid: frames in a row with a NaN/inf model output that stop the run (default 25).
+        video_segment_s: write the annotated video in closed segments of this many seconds
+            (``NAME-00000.mp4``, ...) so an abrupt stop loses at most one; default None: 60 for URLs
+            and cameras, one file for video files, folders and capture objects; 0 = one file.
+        threads: torch CPU threads, set for the process before the model runs (default 0: torch's
+            choice; 1 is often fastest for small models on a busy CPU); with several sources, per worker.
+
+    ``threshold``, ``fpr``, ``device``, ``backend`` and ``onnx`` build the detector
+    (:meth:`detector_options`); they are the detector's own when a ready :class:`Detector` is given.
+    """
+
+    threshold: str | float | None = "auto"
+    fpr: float = 0.01
+    device: str = "cpu"
+    batch_size: int | None = None
+    min_gap: int = 0
+    min_frames: int = 1
+    max_failures: int = DEFAULT_MAX_FAILURES
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    max_frames: int | None = None
+    progress: bool | None = None
+    backend: str = "eager"
+    onnx: str | os.PathLike[str] | None = None
+    reconnect: bool | ReconnectPolicy | None = None
+    max_invalid: int = DEFAULT_MAX_INVALID
+    video_segment_s: float | None = None
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.fpr < 1.0:
+            raise ConfigError(f"--fpr {self.fpr}: give a false-alarm rate in (0, 1), e.g. 0.01")
+        if self.min_gap < 0 or self.min_frames < 1:
+            raise ConfigError("--min-gap must be >= 0 and --min-frames >= 1")
+        if self.threads < 0:
+            raise ConfigError(f"--threads {self.threads}: give 0 (torch's default) or a positive count")
+        _check_at_least_one(("--batch-size", self.batch_size), ("--max-invalid", self.max_invalid))
+
+    def detector_options(self, *, error_maps: bool = False) -> DetectorOptions:
+        """The :class:`DetectorOptions` these options build a detector from a run with."""
+        return DetectorOptions(threshold=self.threshold, fpr=self.fpr, device=self.device, error_maps=error_maps)
+
+
 def run_detection(
     source: str | int | os.PathLike[str] | Capture,
     run: str | os.PathLike[str] | Detector,
+    options: DetectOptions = DetectOptions(),  # noqa: B008 - frozen, never mutated
     *,
     out: str | os.PathLike[str] | None = None,
     video: str | os.PathLike[str] | None = None,
-    threshold: str | float | None = "auto",
-    fpr: float = 0.01,
-    device: str = "cpu",
-    batch: int | None = None,
-    min_gap: int = 0,
-    min_frames: int = 1,
-    max_failures: int = DEFAULT_MAX_FAILURES,
-    read_timeout: float = DEFAULT_READ_TIMEOUT,
-    max_frames: int | None = None,
-    progress: bool | None = None,
-    backend: str = "eager",
-    onnx: str | os.PathLike[str] | None = None,
-    reconnect: bool | ReconnectPolicy | None = None,
-    max_invalid: int = DEFAULT_MAX_INVALID,
-    video_segment_s: float | None = None,
 ) -> DetectionSummary:
     """Run a trained model over a video, frame folder, stream or camera and report alarms.
 
     Args:
         source: video file, frame folder, ``rtsp://``/``http://`` URL, camera index, or a capture object.
-        run: run folder / model file, or a ready :class:`Detector` (then ``threshold``, ``fpr``,
-            ``device`` are the detector's own).
+        run: run folder / model file, or a ready :class:`Detector` (then ``options.threshold``,
+            ``fpr``, ``device``, ``backend`` and ``onnx`` are the detector's own).
+        options: how the source is read, scored and alarmed (:class:`DetectOptions`).
         out: folder for ``frames.jsonl``, ``events.json`` and ``summary.json`` (None = no files).
         video: annotated MP4 to write (heatmap, score strip, alarm banner), or None.
-        threshold: ``"auto"`` (calibrated for ``fpr``), a number, or None for scores only.
-        fpr: target false-alarm rate per frame for ``"auto"``.
-        device: torch device string.
-        batch: frames per model call (default 8 for files and folders, 1 for live sources).
-        min_gap: quiet frames allowed inside one event.
-        min_frames: alarmed frames an event needs.
-        max_failures: consecutive failed reads that end a live source.
-        read_timeout: seconds without a frame before a source counts as stalled.
-        max_frames: stop after this many frames.
-        progress: tqdm bar on stderr (default: only on a terminal).
-        backend: ``eager`` (the model as trained), ``torch`` (BatchNorm folded into the convs) or
-            ``onnx`` (ONNX Runtime on the graph ``ammcnet export`` wrote, given as ``onnx``).
-        onnx: the exported ``.onnx`` file for ``backend="onnx"``.
-        reconnect: reopen a dropped or stalled URL or camera with exponential backoff (None =
-            yes for URLs and cameras, never for files); a ``ReconnectPolicy`` sets the limits.
-        max_invalid: frames in a row with a NaN/inf model output that stop the run.
-        video_segment_s: write ``video`` in closed segments of this many seconds
-            (``NAME-00000.mp4``, ...) so an abrupt stop loses at most one; default 60 for URLs
-            and cameras, one file for video files, folders and capture objects; 0 = one file.
 
     Returns:
         :class:`DetectionSummary`; the files in ``out`` are complete even if this raises.
     """
-    _check_at_least_one(("--batch", batch), ("--max-invalid", max_invalid))
+    if options.threads:
+        torch.set_num_threads(options.threads)
     detector = run if isinstance(run, Detector) else Detector.from_run(
-        run, device=device, threshold=threshold, fpr=fpr, error_maps=video is not None, backend=backend, onnx=onnx)
+        run, options.detector_options(error_maps=video is not None), backend=options.backend, onnx=options.onnx)
     detector.error_maps = detector.error_maps or video is not None
     summary = DetectionSummary(source=mask_url(source) if not hasattr(source, "read") else "", threshold=detector.threshold)
     outputs = _Outputs(Path(out) if out is not None else None, video, summary)
-    capture, info = open_source(source, reconnect=reconnect, on_gap=outputs.gap)
+    capture, info = open_source(source, reconnect=options.reconnect, on_gap=outputs.gap)
     summary.source = summary.source or info.name
-    reader = FrameReader(capture, info, max_failures=max_failures, read_timeout=read_timeout, max_frames=max_frames)
-    job = _DetectionRun(detector, summary, EventTracker(min_gap, min_frames), outputs, max_invalid)
+    reader = FrameReader(capture, info, max_failures=options.max_failures, read_timeout=options.read_timeout,
+                         max_frames=options.max_frames)
+    job = _DetectionRun(detector, summary, EventTracker(options.min_gap, options.min_frames), outputs,
+                        options.max_invalid)
     bar = tqdm(total=info.num_frames, unit="frame", desc="detect", file=sys.stderr,
-               disable=(not sys.stderr.isatty()) if progress is None else not progress)
+               disable=(not sys.stderr.isatty()) if options.progress is None else not options.progress)
+    batch = options.batch_size or (1 if info.live else DEFAULT_FILE_BATCH)
     try:
-        outputs.open(detector, info, video_segment_s)
+        outputs.open(detector, info, options.video_segment_s)
         # a file or folder is decoded ahead in a thread; a live source is read as frames arrive
-        job.consume(reader if info.live else prefetch(reader), batch or (1 if info.live else DEFAULT_FILE_BATCH), bar)
+        job.consume(reader if info.live else prefetch(reader), batch, bar)
         summary.stop_reason = reader.stop_reason or "end of stream"
     except (KeyboardInterrupt, ModelOutputError) as exc:
         summary.stop_reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
@@ -217,13 +261,6 @@ def run_detection(
         bar.close()
         job.finish(reader.failures + int(getattr(capture, "failed_reads", 0)), int(getattr(capture, "reconnects", 0)))
     return summary
-
-
-def _check_at_least_one(*options: tuple[str, int | None]) -> None:
-    """Refuse a count option below 1, naming it."""
-    for flag, value in options:
-        if value is not None and value < 1:
-            raise ConfigError(f"{flag} must be >= 1, got {value}")
 
 
 class _Outputs:

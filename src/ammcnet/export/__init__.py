@@ -6,7 +6,7 @@
 from ammcnet.export.backend import BACKENDS, PRECISIONS, OnnxBackend, TorchBackend, make_backend
 from ammcnet.export.fuse import fuse_batchnorm, fuse_conv_bn, optimize_for_inference
 from ammcnet.export.heads import ScoringGraph
-from ammcnet.export.onnx_export import DEFAULT_OPSET, ONNX_FORMAT, export_onnx, export_run
+from ammcnet.export.onnx_export import DEFAULT_OPSET, ONNX_FORMAT, export_model_file, export_onnx, export_size
 from ammcnet.export.quantize import int8_range_feeds, quantize_onnx
 
 __all__ = [
@@ -18,8 +18,9 @@ __all__ = [
     "ScoringGraph",
     "TorchBackend",
     "int8_range_feeds",
+    "export_model_file",
     "export_onnx",
-    "export_run",
+    "export_size",
     "fuse_batchnorm",
     "fuse_conv_bn",
     "make_backend",

@@ -21,21 +21,19 @@ import json
 import os
 import tempfile
 import warnings
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ammcnet.errors import AmmcError, CheckpointError, ConfigError
+from ammcnet.errors import AmmcError, CheckpointError
 from ammcnet.export.fuse import optimize_for_inference
 from ammcnet.export.heads import ScoringGraph
-from ammcnet.export.quantize import int8_range_feeds, quantize_onnx
-from ammcnet.models import load_model_file
-from ammcnet.scoring.scorer import Scorer, load_scorer
-from ammcnet.training.api import open_training_data
-from ammcnet.training.config import stored_config
+from ammcnet.export.quantize import DEFAULT_INT8_CLIPS, int8_range_feeds, quantize_onnx
+from ammcnet.scoring.model_file import ModelFile
+from ammcnet.scoring.scorer import Scorer
 from ammcnet.utils.io import atomic_path
 from ammcnet.utils.optional import require
 
@@ -122,62 +120,48 @@ def _write_metadata(path: Path, model: nn.Module, size: tuple[int, int], meta: d
     onnx.save(proto, str(path))
 
 
-def export_run(run: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *, size: tuple[int, int] | None = None,
-               opset: int = DEFAULT_OPSET, int8: bool = False, int8_data: str | os.PathLike[str] | None = None,
-               int8_clips: int = 32, float_motion: bool = False, cache_dir: str | None = None,
-               progress: bool = True) -> Path:
-    """Export a run folder's (or model file's) model to ONNX, at the size it was trained at.
+def export_size(model_file: ModelFile, size: tuple[int, int] | None = None) -> tuple[int, int]:
+    """The (H, W) a model file is exported at: ``size``, else the training size stored in it (its
+    settings checked when it was read), else 256x256 (imported weights). Checked before any work,
+    so a caller preparing int8 range clips at this size does not do so for nothing.
 
-    Args:
-        run: a run folder (``RUN/model.pt``) or a model file.
-        onnx_path: the ``.onnx`` file to write.
-        size: (H, W) override; default: the training size in the model file, else 256x256.
-        opset: ONNX opset version.
-        int8: write a statically quantised graph (:mod:`ammcnet.export.quantize`) instead.
-        int8_data: with ``int8``: the training data (dataset root or prepared cache) whose normal
-            training clips set the activation ranges. (Not named "calibrate": ``ammcnet calibrate``
-            is the score statistics, a different thing.)
-        int8_clips: with ``int8``: how many evenly spaced training clips set the ranges.
-        float_motion: with ``int8``: keep the motion stream's encoder and memory float32.
-        cache_dir: where a dataset root given as ``int8_data`` is prepared.
-        progress: progress bars while preparing the int8 range data.
+    Raises:
+        CheckpointError: the size is not divisible by 8 (the network halves it three times).
     """
-    if int8 and int8_data is None:
-        raise ConfigError("--int8 needs normal clips to set the activation ranges: pass --int8-data TRAINING_DATA "
-                          "(the dataset root or prepared cache the model was trained on)")
-    loaded = load_model_file(run)
     if size is None:
-        size = _training_size(loaded)
+        size = model_file.training_size or (256, 256)
     if size[0] % 8 or size[1] % 8:
         raise CheckpointError(f"--size {size[0]}x{size[1]} is not divisible by 8: pick e.g. "
                               f"{max(8, size[0] // 8 * 8)}x{max(8, size[1] // 8 * 8)}")
-    meta = {"source": str(loaded.path)}
-    scorer = load_scorer(loaded)
-    if not int8:
-        return export_onnx(loaded.model, onnx_path, size=size, opset=opset, meta=meta, scorer=scorer)
-    feeds = int8_range_feeds(_training_clips(loaded, int8_data, size, cache_dir, progress), int8_clips,
-                              motion=getattr(loaded.model, "motion", None) is not None)
+    return int(size[0]), int(size[1])
+
+
+def export_model_file(model_file: ModelFile, onnx_path: str | os.PathLike[str], *, size: tuple[int, int] | None = None,
+                      opset: int = DEFAULT_OPSET, int8_set: Any = None, int8_clips: int = DEFAULT_INT8_CLIPS,
+                      float_motion: bool = False, meta: dict[str, Any] | None = None) -> Path:
+    """Export a model file's network and scorer to ONNX, at the size it was trained at.
+
+    The int8 graph's activation ranges come from normal training clips, which the caller opens
+    (:func:`ammcnet.apps.exporter.export_run` opens them from the training data): exporting never
+    reads training data itself.
+
+    Args:
+        model_file: the model file (:func:`ammcnet.scoring.model_file.read_model_file`).
+        onnx_path: the ``.onnx`` file to write.
+        size: (H, W) override (:func:`export_size`).
+        opset: ONNX opset version.
+        int8_set: a clip dataset of normal training clips: write a statically quantised graph
+            (:mod:`ammcnet.export.quantize`) whose ranges they set; None writes float32.
+        int8_clips: with ``int8_set``: how many evenly spaced clips set the ranges.
+        float_motion: with ``int8_set``: keep the motion stream's encoder and memory float32.
+        meta: provenance stored in the graph's metadata beside the source file.
+    """
+    size = export_size(model_file, size)
+    meta = {"source": str(model_file.path), **(meta or {})}
+    scorer = model_file.scorer
+    if int8_set is None:
+        return export_onnx(model_file.model, onnx_path, size=size, opset=opset, meta=meta, scorer=scorer)
+    feeds = int8_range_feeds(int8_set, int8_clips, motion=getattr(model_file.model, "motion", None) is not None)
     with tempfile.TemporaryDirectory(prefix="ammcnet-export-") as tmp:
-        fp32 = export_onnx(loaded.model, Path(tmp) / "fp32.onnx", size=size, opset=opset,
-                           meta={**meta, "int8_data": str(int8_data)}, scorer=scorer)
+        fp32 = export_onnx(model_file.model, Path(tmp) / "fp32.onnx", size=size, opset=opset, meta=meta, scorer=scorer)
         return quantize_onnx(fp32, onnx_path, feeds, float_motion=float_motion)
-
-
-def _training_clips(loaded: Any, root: str | os.PathLike[str], size: tuple[int, int], cache_dir: str | None,
-                    progress: bool) -> Any:
-    """The training clips (not the held-out ones) of ``root`` at the export size."""
-    if not loaded.train_config:
-        raise ConfigError(f"{loaded.path} holds no training settings (an imported model?), so its training data "
-                          "cannot be opened to set the int8 ranges; export float32 instead")
-    config = stored_config(loaded.train_config, loaded.path)
-    config = replace(config, model=loaded.config, data=replace(config.data, size=tuple(size)))
-    _, train_set, _ = open_training_data(root, config, cache_dir=cache_dir, progress=progress)
-    return train_set
-
-
-def _training_size(loaded: Any) -> tuple[int, int]:
-    """The training size stored in the model file (its settings validated), else 256x256 (imported weights)."""
-    if not loaded.train_config:
-        return 256, 256
-    h, w = stored_config(loaded.train_config, loaded.path).data.size
-    return int(h), int(w)

@@ -24,7 +24,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from ammcnet.data.cache import PreparedDataset
 from ammcnet.detect.detector import Detector
 from ammcnet.detect.many import INDEX_FILE, output_names
-from ammcnet.detect.run import DetectionSummary, run_detection
+from ammcnet.detect.run import DetectionSummary, DetectOptions, run_detection
 from ammcnet.errors import AmmcError, ConfigError
 from ammcnet.fleet.cluster import LOCAL, cluster_cpus, connect
 from ammcnet.scoring.inference import ScoreResult, score_prepared
@@ -45,8 +45,6 @@ from ammcnet.utils.io import write_json_atomic
 PARTIAL_DIR = ".partial"
 #: Times Ray restarts a dead actor, and re-runs the call it was serving, before giving up.
 MAX_RESTARTS = 3
-#: Options of ``run_detection`` that belong to the detector (the model is loaded with them once).
-DETECTOR_OPTIONS = ("device", "threshold", "fpr", "backend", "onnx")
 
 
 def publish(partial: Path, final: Path) -> None:
@@ -68,19 +66,19 @@ class DetectWorker:
 
     Args:
         run: run folder or model file.
-        options: ``run_detection`` keyword arguments; the detector's own (``DETECTOR_OPTIONS``) are
-            used once to build it.
+        options: how every source is detected; the detector's own settings
+            (:meth:`~ammcnet.detect.run.DetectOptions.detector_options`, ``backend``, ``onnx``) build
+            it once.
         threads: torch CPU threads of this worker (0: torch's default).
     """
 
-    def __init__(self, run: str, options: dict[str, Any], threads: int = 1) -> None:
+    def __init__(self, run: str, options: DetectOptions, threads: int = 1) -> None:
         import torch
 
         if threads:
             torch.set_num_threads(threads)
-        det = {k: options[k] for k in DETECTOR_OPTIONS if k in options}
-        self.detector = Detector.from_run(run, **det)
-        self.options = {k: v for k, v in options.items() if k not in DETECTOR_OPTIONS}
+        self.detector = Detector.from_run(run, options.detector_options(), backend=options.backend, onnx=options.onnx)
+        self.options = replace(options, progress=False, threads=0)
 
     def pid(self) -> int:
         """This worker's process id (what a fault test kills)."""
@@ -95,7 +93,7 @@ class DetectWorker:
         final_path = Path(final)
         partial = final_path.parent / PARTIAL_DIR / f"{final_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
         self.detector.reset()
-        summary = run_detection(source, self.detector, out=partial, **{**self.options, "progress": False})
+        summary = run_detection(source, self.detector, self.options, out=partial)
         publish(partial, final_path)
         return summary, os.getpid()
 
@@ -186,12 +184,10 @@ def detect_many_ray(
     sources: Sequence[Any],
     run: str | os.PathLike[str],
     out: str | os.PathLike[str],
+    options: DetectOptions = DetectOptions(),  # noqa: B008 - frozen, never mutated
     *,
     address: str | None = LOCAL,
     workers: int | None = None,
-    threads_per_worker: int = 1,
-    progress: bool | None = None,
-    **options: Any,
 ) -> list[DetectionSummary | None]:
     """:func:`~ammcnet.detect.many.detect_many` on a Ray cluster: every source a task.
 
@@ -200,11 +196,11 @@ def detect_many_ray(
         run: run folder or model file (the same path on every node).
         out: output folder; each source gets ``OUT/<name>/`` (published whole) and
             ``OUT/detections.json`` lists them all once.
+        options: how every source is detected (:class:`~ammcnet.detect.run.DetectOptions`);
+            ``options.threads`` is the torch threads inside each actor (default 0: 1) and
+            ``options.progress`` a bar of videos done (default: only on a terminal).
         address: ``""``/None start a local Ray instance, ``"auto"`` or an address joins a cluster.
         workers: actors (default: one per CPU of the cluster, at most one per source).
-        threads_per_worker: torch threads inside each actor.
-        progress: a bar of videos done (default: only on a terminal).
-        **options: ``run_detection`` options (threshold, fpr, batch, backend, ...); not ``video``.
 
     Returns:
         One summary per source in the order given (None where that source failed; the error is
@@ -212,15 +208,13 @@ def detect_many_ray(
     """
     if not sources:
         raise ConfigError("no source given")
-    if options.pop("video", None) is not None:
-        raise ConfigError("--video names one file: with --ray, run detect once per source for annotated videos")
     ray = connect(address, purpose="ammcnet detect --ray")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = output_names([str(s) for s in sources])
     jobs = [(s, str(out / n)) for s, n in zip(sources, names, strict=True)]
-    actors = _actors(ray, DetectWorker, _n_workers(ray, workers, len(jobs)), str(run), options, threads_per_worker)
-    with _bar(len(jobs), "detect (ray)", progress) as bar:
+    actors = _actors(ray, DetectWorker, _n_workers(ray, workers, len(jobs)), str(run), options, options.threads or 1)
+    with _bar(len(jobs), "detect (ray)", options.progress) as bar:
         outcomes = _run_on_actors(ray, actors, jobs, lambda a, s, f: a.detect.remote(s, f), lambda *_: bar.update(1))
     shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)  # attempts of killed workers, never published
     results = [o.value[0] if o.value is not None else None for o in outcomes]

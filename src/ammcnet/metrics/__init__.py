@@ -1,4 +1,7 @@
-"""Frame-level evaluation: score files, label readers, AUC conventions, the paper protocol.
+"""Frame-level evaluation: score files, AUC conventions, the paper protocol.
+
+The frame-label readers live in :mod:`ammcnet.data.labels` (reading labels is dataset I/O);
+they are re-exported here, so ``from ammcnet.metrics import load_labels`` keeps working.
 
 Scores are always turned into an anomaly score (higher = more anomalous) before any metric.
 
@@ -10,11 +13,7 @@ Scores are always turned into an anomaly score (higher = more anomalous) before 
 1.0
 """
 
-from ammcnet.metrics.ap import average_precision
-from ammcnet.metrics.auc import auc_macro, auc_micro
-from ammcnet.metrics.eer import eer
-from ammcnet.metrics.evaluate import EvalOptions, EvalResult, evaluate_scores, parse_smooth
-from ammcnet.metrics.labels import (
+from ammcnet.data.labels import (
     intervals_to_mask,
     load_labels,
     read_concat_npy_labels,
@@ -25,6 +24,10 @@ from ammcnet.metrics.labels import (
     read_npy_folder_labels,
     read_ucsd_m_labels,
 )
+from ammcnet.metrics.ap import average_precision
+from ammcnet.metrics.auc import auc_macro, auc_micro
+from ammcnet.metrics.eer import eer
+from ammcnet.metrics.evaluate import EvalOptions, EvalResult, evaluate_scores, parse_smooth
 from ammcnet.metrics.plot import plot_roc
 from ammcnet.metrics.protocols import PAPER_WEIGHTS, EvalReport, all_protocols, evaluate_files, paper_protocol
 from ammcnet.metrics.report import format_table

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 
 from ammcnet.choices import DEFAULT_EVAL_PROTOCOL, EVAL_PROTOCOLS
+from ammcnet.data.labels import load_labels
 from ammcnet.errors import ConfigError
 from ammcnet.metrics import records as rec
 from ammcnet.metrics.evaluate import SCORE_CONVENTION, EvalOptions, EvalResult, evaluate_scores
-from ammcnet.metrics.labels import load_labels
 from ammcnet.metrics.plot import plot_roc
 from ammcnet.metrics.scorefile import ScoreFile, load_score_file
 from ammcnet.utils.io import write_json_atomic

@@ -60,6 +60,10 @@ def analysis_size(frame_hw: tuple[int, int], height: int) -> tuple[int, int]:
     return rows, max(8, int(round(w * rows / h)))
 
 
+#: Frames of window features a part fits on or scores at a time (an hour at 10 fps is 36,000).
+FEATURE_CHUNK = 64
+
+
 @dataclass
 class WindowFeatures:
     """Features of T frames' windows.
@@ -81,10 +85,19 @@ class WindowFeatures:
     size: tuple[int, int]
     relative: np.ndarray | None = None
 
+    def __len__(self) -> int:
+        return len(self.speed)
+
     def frames(self, a: int, b: int) -> WindowFeatures:
         """The features of frames ``a`` to ``b`` (exclusive)."""
         rel = None if self.relative is None else self.relative[a:b]
         return WindowFeatures(self.speed[a:b], self.directions[a:b], self.side, self.step, self.size, rel)
+
+    def chunks(self, size: int = FEATURE_CHUNK) -> Iterator[WindowFeatures]:
+        """The features ``size`` frames at a time: what fitting reads, from memory here or from disk
+        (:class:`ammcnet.regions.store.StoredFeatures`), so one loop serves both."""
+        for a in range(0, len(self), size):
+            yield self.frames(a, a + size)
 
     @property
     def grid(self) -> tuple[int, int]:

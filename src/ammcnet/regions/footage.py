@@ -2,6 +2,9 @@
 
 Flows are kept as float16 (N, H, W, 2) pixel arrays: a Ped2 training split at 240x360 is
 about 0.9 GB in that form, a quarter of float32, and the features need no more precision.
+Fitting the head on long footage keeps them on disk instead (:func:`flow_file`: 11 GB for an
+hour of 320x240 at 10 fps), read a stretch at a time (:class:`FlowFile`), and decodes frames
+only where it needs them (:class:`AnalysisFrames`).
 
 >>> import numpy as np
 >>> frames = np.zeros((3, 48, 64, 3), np.uint8); frames[1:, 10:20, 12:22] = 255
@@ -11,23 +14,28 @@ about 0.9 GB in that form, a quarter of float32, and the features need no more p
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
 from ammcnet.data.layouts import VideoRef
+from ammcnet.data.video import open_video
 from ammcnet.errors import DataError, OutputError
 from ammcnet.regions.features import AnalysisFlow, analysis_size
 from ammcnet.utils.float16 import to_float16
-from ammcnet.utils.io import save_npy_atomic, write_json_atomic
+from ammcnet.utils.io import atomic_path, output_error, save_npy_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
+#: Frames of flows read at a time (39 MB as float32 at 240x320).
+FLOW_CHUNK = 64
 
 
 def flows_of_frames(frames: Iterable[np.ndarray], size: tuple[int, int], preset: str = "medium") -> np.ndarray:
@@ -38,11 +46,13 @@ def flows_of_frames(frames: Iterable[np.ndarray], size: tuple[int, int], preset:
     return to_float16(np.stack(flows))
 
 
-def resized_frames(frames: Iterable[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+def resized_frames(frames: Iterable[np.ndarray], size: tuple[int, int], count: int | None = None) -> np.ndarray:
     """(N, H, W, 3) uint8 frames on the analysis grid, grey in all three channels: the frames the
-    analysis flow sees, so synthetic anomalies pasted into them keep the footage's own flow."""
+    analysis flow sees, so synthetic anomalies pasted into them keep the footage's own flow.
+    ``count``: N when known (an empty stretch is then (0, H, W, 3), not an error)."""
     flow = AnalysisFlow(size)
-    return np.stack([cv2.cvtColor(flow.grey(f), cv2.COLOR_GRAY2RGB) for f in frames])
+    out = [cv2.cvtColor(flow.grey(f), cv2.COLOR_GRAY2RGB) for f in frames]
+    return np.stack(out) if out or count is None else np.zeros((0, *size, 3), np.uint8)
 
 
 def video_size(video: VideoRef) -> tuple[int, int]:
@@ -76,6 +86,16 @@ def source_fingerprint(source: str | Path) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _cache_entry(folder: str | Path, source: str | Path, size: tuple[int, int],
+                 preset: str) -> tuple[Path, Path, dict[str, Any]]:
+    """(flows file, key file, key) of the cached analysis flows of ``source`` in ``folder``."""
+    folder = Path(folder)
+    name = f"analysis-flow-{size[0]}x{size[1]}-{preset}"
+    key = {"version": FLOW_CACHE_VERSION, "source": str(source), "fingerprint": source_fingerprint(source),
+           "size": [int(size[0]), int(size[1])], "preset": preset}
+    return folder / f"{name}.npy", folder / f"{name}.json", key
+
+
 def cached_flows(folder: str | Path, source: str | Path, size: tuple[int, int], preset: str,
                  compute: Callable[[], np.ndarray]) -> np.ndarray:
     """The analysis flows of ``source`` from ``folder`` when stored there for the same footage, grid
@@ -85,11 +105,7 @@ def cached_flows(folder: str | Path, source: str | Path, size: tuple[int, int], 
     ``ammcnet test`` scores the region head on the source frames of every test video; without
     this, each run recomputed every video's DIS flow (Ped2's test split: about 2,000 frames).
     """
-    folder = Path(folder)
-    name = f"analysis-flow-{size[0]}x{size[1]}-{preset}"
-    key = {"version": FLOW_CACHE_VERSION, "source": str(source), "fingerprint": source_fingerprint(source),
-           "size": [int(size[0]), int(size[1])], "preset": preset}
-    data, meta = folder / f"{name}.npy", folder / f"{name}.json"
+    data, meta, key = _cache_entry(folder, source, size, preset)
     try:
         if meta.is_file() and data.is_file() and json.loads(meta.read_text()) == key:
             return np.load(data)
@@ -97,9 +113,177 @@ def cached_flows(folder: str | Path, source: str | Path, size: tuple[int, int], 
         log.info("analysis flow cache %s unreadable (%s); recomputing", data, exc)
     flows = compute()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        data.parent.mkdir(parents=True, exist_ok=True)
         save_npy_atomic(data, flows)
         write_json_atomic(meta, key)
     except (OutputError, OSError) as exc:
         log.info("analysis flow cache not written: %s", exc)
     return flows
+
+
+def flow_file(folder: str | Path, source: str | Path, size: tuple[int, int], preset: str) -> FlowFile:
+    """The analysis flows of ``source`` as a :class:`FlowFile` in ``folder`` (the cache entry
+    :func:`cached_flows` reads and writes), computed and written a frame at a time when missing.
+
+    Fitting the head reads a training split's flows several times; held in memory they are 307 KB
+    a frame at 240x320 (11 GB for an hour at 10 fps), on disk they cost one stretch at a time.
+
+    Raises:
+        OutputError: ``folder`` cannot be written (the caller picks a scratch folder instead).
+    """
+    data, meta, key = _cache_entry(folder, source, size, preset)
+    try:
+        if meta.is_file() and data.is_file() and json.loads(meta.read_text()) == key:
+            return FlowFile(data)
+    except (OSError, ValueError) as exc:  # a damaged cache entry is recomputed
+        log.info("analysis flow cache %s unreadable (%s); recomputing", data, exc)
+    try:
+        write_flows(data, open_video(source), size, preset)
+        write_json_atomic(meta, key)
+    except OSError as exc:
+        raise output_error(data, exc) from None
+    return FlowFile(data)
+
+
+def write_flows(path: str | Path, frames: Sequence[np.ndarray], size: tuple[int, int], preset: str) -> None:
+    """Write the analysis flows of ``frames`` (a video: ``len`` and iteration) to the ``.npy`` file
+    ``path`` as they are computed (float16, as :func:`flows_of_frames` gives them), atomically."""
+    count = len(frames)
+    if count < 2:
+        raise DataError("a video needs at least two frames for its flow; remove one-frame videos")
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
+              "shape": (count, int(size[0]), int(size[1]), 2)}
+    written = 0
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        for flow in AnalysisFlow(size, preset).video(frames):
+            fh.write(to_float16(flow).tobytes())
+            written += 1
+        if written != count:
+            raise DataError(f"{getattr(frames, 'path', 'a video')}: {count} frames counted but {written} read; "
+                            "re-encode the video (e.g. ffmpeg -i IN -c:v mjpeg OUT.avi) or extract its frames")
+
+
+class FlowFile:
+    """(T, H, W, 2) float16 analysis flows in an ``.npy`` file, read a stretch at a time.
+
+    ``len``, ``shape``, ``flows[a:b]`` (another FlowFile: nothing read yet), ``flows[t]`` (one frame)
+    and ``np.asarray(flows)`` (everything) work as on an array. Reads are plain file reads, not a
+    memory map: pages of a mapped file that were touched count in the process's resident memory
+    until the kernel takes them back, so one pass over an hour of mapped flows reads as 11 GB.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        with open(self.path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read(fh)
+            self._offset = fh.tell()
+        if fortran or len(shape) != 4 or shape[-1] != 2:
+            raise DataError(f"{self.path}: not a (T, H, W, 2) flow array (shape {shape}); delete it to recompute")
+        self.dtype = np.dtype(dtype)
+        self._frame = (int(shape[1]), int(shape[2]), 2)
+        self.start, self.stop = 0, int(shape[0])
+        if self.path.stat().st_size < self._offset + self.stop * self._frame_bytes:
+            raise DataError(f"{self.path} is truncated; delete it to recompute the flows")
+
+    @property
+    def _frame_bytes(self) -> int:
+        return int(np.prod(self._frame)) * self.dtype.itemsize
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (self.stop - self.start, *self._frame)
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, key: int | slice) -> np.ndarray | FlowFile:
+        if isinstance(key, slice):
+            a, b, step = key.indices(len(self))
+            if step != 1:
+                raise IndexError("a FlowFile is sliced in steps of 1")
+            view = copy.copy(self)
+            view.start, view.stop = self.start + a, self.start + max(a, b)
+            return view
+        t = int(key) + (len(self) if int(key) < 0 else 0)
+        if not 0 <= t < len(self):
+            raise IndexError(key)
+        return self.read(t, t + 1)[0]
+
+    def read(self, a: int = 0, b: int | None = None) -> np.ndarray:
+        """Frames ``a`` to ``b`` (exclusive; default: to the end) of this stretch, as an array."""
+        b = len(self) if b is None else min(int(b), len(self))
+        a = min(max(int(a), 0), b)
+        count = (b - a) * int(np.prod(self._frame))
+        data = np.fromfile(self.path, self.dtype, count=count, offset=self._offset + (self.start + a) * self._frame_bytes)
+        return data.reshape(b - a, *self._frame)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        data = self.read()
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+
+def flow_chunks(flows: Any, size: int = FLOW_CHUNK) -> Iterator[np.ndarray]:
+    """(t, H, W, 2) float32 stretches of ``size`` frames of flows (an array or a :class:`FlowFile`)."""
+    for a in range(0, len(flows), size):
+        yield np.asarray(flows[a:a + size], np.float32)
+
+
+class FlowSpeeds:
+    """The per-pixel speed ``|flow|`` of flows (an array or a :class:`FlowFile`) for the frames asked
+    for: where synthetic anomalies look for motion, without a (T, H, W) array of a whole video."""
+
+    def __init__(self, flows: Any) -> None:
+        self.flows = flows
+
+    def __len__(self) -> int:
+        return len(self.flows)
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        f = np.asarray(self.flows[key], np.float32)
+        return np.hypot(f[..., 0], f[..., 1])
+
+
+class AnalysisFrames:
+    """The analysis-grid frames of a video file or frame folder (grey in all three channels, as
+    :func:`resized_frames` gives them), decoded when asked for: synthetic anomalies copy a short
+    stretch of a held-out video, never the whole of it.
+
+    ``len``, ``shape``, ``frames[a:b]`` (another AnalysisFrames), ``frames[t]`` and ``np.asarray``.
+    """
+
+    def __init__(self, source: str | Path, size: tuple[int, int]) -> None:
+        self.source, self.size = Path(source), (int(size[0]), int(size[1]))
+        self.start, self.stop = 0, len(open_video(self.source))
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (self.stop - self.start, *self.size, 3)
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, key: int | slice) -> np.ndarray | AnalysisFrames:
+        if isinstance(key, slice):
+            a, b, step = key.indices(len(self))
+            if step != 1:
+                raise IndexError("AnalysisFrames are sliced in steps of 1")
+            view = copy.copy(self)
+            view.start, view.stop = self.start + a, self.start + max(a, b)
+            return view
+        t = int(key) + (len(self) if int(key) < 0 else 0)
+        if not 0 <= t < len(self):
+            raise IndexError(key)
+        return self.read(t, t + 1)[0]
+
+    def read(self, a: int = 0, b: int | None = None) -> np.ndarray:
+        """(b - a, H, W, 3) uint8: frames ``a`` to ``b`` (exclusive) of this stretch."""
+        b = len(self) if b is None else min(int(b), len(self))
+        video = open_video(self.source)
+        return resized_frames((video[self.start + t] for t in range(a, b)), self.size, count=b - a)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        data = self.read()
+        return data if dtype is None else data.astype(dtype, copy=False)

@@ -7,11 +7,18 @@ kept (``normal_scores``, in fold order; ``normal_videos`` says which training vi
 stretch of): alarm thresholds at a false-alarm rate are read from them, and the calibrated fusion
 z-scores the head's record with them. The parts used at test time are then fitted on every
 training video.
+
+Only frame scores are needed from the held-out videos: a frame's score is the largest weighted,
+scaled part over its windows, and since a weight and a scale are positive, that is the largest
+over parts of each part's largest raw window score (:meth:`RegionHead.fuse_maxima`). So fitting
+keeps each part's per-frame maxima (T numbers a video), never its (T, R, C) window scores, and
+reads the features a chunk at a time (``f.chunks()``): from memory, or from disk when the
+footage is long (:mod:`ammcnet.regions.store`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +38,23 @@ def fit_part(name: str, feats: Sequence[WindowFeatures], config: RegionHeadConfi
     return PART_TYPES[name].fit(feats, config)
 
 
-#: How a head gets each fitted part: (part name, window features, settings) -> part. Choosing
-#: settings passes a memoising one (:class:`ammcnet.regions.validate.PartCache`).
-PartFitter = Callable[[str, Sequence[WindowFeatures], RegionHeadConfig], Any]
+def frame_maxima(part: Any, f: Any) -> np.ndarray:
+    """(T,) the largest raw window score of ``part`` in each frame of the features ``f``, read a
+    chunk at a time: what the head's frame scores need of a part (see :meth:`RegionHead.fuse_maxima`)."""
+    pieces = [s.reshape(len(s), -1).max(1) for s in map(part.score, f.chunks())]
+    return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+
+
+class PartFits:
+    """How a head gets each fitted part and its frame maxima: fitted and scored afresh here.
+    Choosing settings passes a memoising one (:class:`ammcnet.regions.validate.PartCache`), so
+    candidates that share a part's settings share the part and its scores."""
+
+    def fit(self, name: str, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> Any:
+        return fit_part(name, feats, config)
+
+    def maxima(self, part: Any, f: Any) -> np.ndarray:
+        return frame_maxima(part, f)
 
 
 @dataclass
@@ -78,23 +99,25 @@ class RegionHead:
 
     @classmethod
     def fit_features(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig,
-                     fit: PartFitter = fit_part) -> RegionHead:
-        """Fit on the window features of normal videos (one :class:`WindowFeatures` per video);
-        ``fit`` fits each part (candidates that share a part's settings may share the part)."""
-        kept = [i for i, f in enumerate(feats) if len(f.speed)]
+                     fits: PartFits | None = None) -> RegionHead:
+        """Fit on the window features of normal videos (one :class:`WindowFeatures` or
+        :class:`~ammcnet.regions.store.StoredFeatures` per video); ``fits`` fits and scores each
+        part (candidates that share a part's settings may share the part)."""
+        fits = fits or PartFits()
+        kept = [i for i, f in enumerate(feats) if len(f)]
         feats = [feats[i] for i in kept]
         if not feats:
             raise DataError("region head: no normal frames to fit on; give it at least one training video")
         if len({f.grid for f in feats}) != 1:
             raise DataError("region head: training videos of different sizes; resize them to one analysis grid")
         groups = _fold_groups(feats, config.folds)
-        held_out = _held_out_part_scores(groups, config, fit)
+        held_out = _held_out_part_maxima(groups, config, fits)
         scales = {p: _scale(np.concatenate([h[p] for h in held_out]), config.scale_quantile)
                   for p in config.active_parts()}
-        parts = {p: fit(p, feats, config) for p in config.active_parts()}
-        head = cls(config, parts, scales, [], feats[0].size, sum(len(f.speed) for f in feats),
+        parts = {p: fits.fit(p, feats, config) for p in config.active_parts()}
+        head = cls(config, parts, scales, [], feats[0].size, sum(len(f) for f in feats),
                    [kept[i] for i in _fold_order(len(feats), len(groups))])
-        head.normal_scores = [head._fuse(h)[0].max(axis=(1, 2)) for h in held_out]
+        head.normal_scores = [head.fuse_maxima(h) for h in held_out]
         return head
 
     # ---- scoring -------------------------------------------------------------------------
@@ -116,6 +139,15 @@ class RegionHead:
         if tuple(np.shape(flows)[1:3]) != self.size:
             raise DataError(f"region head: flows of size {tuple(np.shape(flows)[1:3])}, fitted on {self.size}")
         return self.score_features(features_of(flows, self.config))
+
+    def fuse_maxima(self, maxima: dict[str, np.ndarray]) -> np.ndarray:
+        """(T,) frame scores from each part's (T,) largest raw window score per frame: the same
+        numbers as :meth:`score_features`' ``score``, bit for bit. A frame's score is the largest
+        over windows and parts of weight * raw / scale; rounding is monotonic, so the largest raw
+        score of a part gives its largest scaled one, and the two maxima (over windows, over parts)
+        may be taken in either order."""
+        names = [p for p in PARTS if p in maxima]
+        return np.stack([self.config.weights[p] * maxima[p] / self.scales[p] for p in names]).max(0)
 
     def _fuse(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Per-window max over parts of weight * raw / scale, and which part won (index in PARTS)."""
@@ -182,7 +214,7 @@ def features_of(flows: np.ndarray, config: RegionHeadConfig) -> WindowFeatures:
 def _fold_groups(feats: Sequence[WindowFeatures], folds: int) -> list[list[WindowFeatures]]:
     """Whole videos into ``folds`` groups (round robin); a single video is cut into stretches."""
     if len(feats) == 1:
-        f, n = feats[0], len(feats[0].speed)
+        f, n = feats[0], len(feats[0])
         cuts = np.linspace(0, n, min(folds, n) + 1).astype(int)
         return [[f.frames(a, b)]
                 for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
@@ -198,18 +230,17 @@ def _fold_order(videos: int, groups: int) -> list[int]:
     return [i for g in range(groups) for i in range(g, videos, groups)]
 
 
-def _held_out_part_scores(groups: list[list[WindowFeatures]], config: RegionHeadConfig,
-                          fit: PartFitter = fit_part) -> list[dict[str, np.ndarray]]:
-    """Per held-out video: part name -> (T, R, C) raw window scores from parts fitted without it."""
+def _held_out_part_maxima(groups: list[list[WindowFeatures]], config: RegionHeadConfig,
+                          fits: PartFits) -> list[dict[str, np.ndarray]]:
+    """Per held-out video: part name -> (T,) frame maxima of raw window scores from parts fitted without it."""
     out = []
     for i, group in enumerate(groups):
         rest = [f for j, g in enumerate(groups) if j != i for f in g]
-        parts = {p: fit(p, rest, config) for p in config.active_parts()}
-        out += [{p: part.score(f) for p, part in parts.items()} for f in group]
+        parts = {p: fits.fit(p, rest, config) for p in config.active_parts()}
+        out += [{p: fits.maxima(part, f) for p, part in parts.items()} for f in group]
     return out
 
 
-def _scale(frame_max_source: np.ndarray, q: float) -> float:
+def _scale(frame_maxima: np.ndarray, q: float) -> float:
     """The ``q`` quantile of per-frame maxima of window scores (floored away from 0)."""
-    per_frame = frame_max_source.reshape(len(frame_max_source), -1).max(1)
-    return max(float(np.quantile(per_frame, q)), 1e-9)
+    return max(float(np.quantile(frame_maxima, q)), 1e-9)

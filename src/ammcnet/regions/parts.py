@@ -3,6 +3,12 @@
 A part is fitted on the window features of normal videos and turned into plain arrays for the
 model file (``state``/``from_state``), so a loaded head scores exactly like the fitted one.
 
+Fitting reads the features a chunk of frames at a time (``f.chunks()``: from memory, or from disk
+for :class:`ammcnet.regions.store.StoredFeatures`) and keeps only what its statistics need: the
+top values its high quantiles read (:class:`ammcnet.regions.stats.TopK`) and the direction part's
+bank. Memory then does not grow with the footage (but for those top values: 0.1 % or 1 % of a
+stream of window speeds), and the numbers are those of the whole arrays, bit for bit.
+
 >>> import numpy as np
 >>> from ammcnet.regions.features import WindowFeatures
 >>> still = WindowFeatures(np.zeros((3, 2, 2), np.float32), np.zeros((3, 2, 2, 8), np.float32), 4, 4, (8, 8))
@@ -12,7 +18,8 @@ model file (``state``/``from_state``), so a loaded head scores exactly like the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -21,6 +28,7 @@ from sklearn.neighbors import KDTree
 from ammcnet.errors import CheckpointError, DataError
 from ammcnet.regions.config import RegionHeadConfig
 from ammcnet.regions.features import DIRECTIONS, WindowFeatures
+from ammcnet.regions.stats import TopK, top_count
 
 #: Moving training windows a row of windows needs to count in the perspective part's line.
 MIN_ROW_WINDOWS = 50
@@ -87,9 +95,29 @@ class _SpeedOverScale:
         return cls(state["scale"])
 
 
-def _floor(speeds: np.ndarray, config: RegionHeadConfig) -> float:
+#: The quantile of normal window speeds a place's or row's scale is.
+TOP = 0.999
+
+
+def _chunks(feats: Sequence[Any]) -> Iterator[WindowFeatures]:
+    """Every video's features, a chunk of frames at a time, in order."""
+    for f in feats:
+        yield from f.chunks()
+
+
+def _frames(feats: Sequence[Any]) -> int:
+    return sum(len(f) for f in feats)
+
+
+def _top_speeds(feats: Sequence[Any]) -> TopK:
+    """An empty :class:`TopK` for the 99.9th percentile of every window speed of ``feats``."""
+    rows, cols = feats[0].grid
+    return TopK(top_count(_frames(feats) * rows * cols, TOP))
+
+
+def _floor(speeds: TopK, config: RegionHeadConfig) -> float:
     """The least scale: ``place_floor`` times the global 99.9th speed percentile (no division by ~0)."""
-    return config.place_floor * max(float(np.quantile(speeds, 0.999)), 1e-6)
+    return config.place_floor * max(float(speeds.quantile(TOP)), 1e-6)
 
 
 class PlacePart(_SpeedOverScale):
@@ -103,10 +131,12 @@ class PlacePart(_SpeedOverScale):
 
     @classmethod
     def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> PlacePart:
-        speeds = np.concatenate([f.speed for f in feats])
-        local = np.quantile(speeds, 0.999, axis=0).astype(np.float32)
-        local = cv2.blur(local, (3, 3), borderType=cv2.BORDER_REPLICATE)
-        return cls(np.maximum(local, _floor(speeds, config)))
+        places, every = TopK(top_count(_frames(feats), TOP), feats[0].grid), _top_speeds(feats)
+        for c in _chunks(feats):
+            places.add(c.speed)
+            every.add(c.speed.ravel())
+        local = cv2.blur(places.quantile(TOP).astype(np.float32), (3, 3), borderType=cv2.BORDER_REPLICATE)
+        return cls(np.maximum(local, _floor(every, config)))
 
     def scale_for(self, f: WindowFeatures) -> np.ndarray:
         if f.grid != self.scale.shape:
@@ -140,10 +170,16 @@ class RowPart(_PerRowScale):
 
     @classmethod
     def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> RowPart:
-        speeds = np.concatenate([f.speed for f in feats])  # (T, R, C)
-        rows = speeds.shape[1]
-        scale = np.array([np.quantile(speeds[:, max(0, r - 1):r + 2], 0.999) for r in range(rows)], np.float32)
-        return cls(np.maximum(scale, _floor(speeds, config)))
+        (rows, cols), frames = feats[0].grid, _frames(feats)
+        bands = [(max(0, r - 1), r + 2) for r in range(rows)]
+        tops = [TopK(top_count(frames * (min(b, rows) - a) * cols, TOP)) for a, b in bands]
+        every = _top_speeds(feats)
+        for c in _chunks(feats):
+            for top, (a, b) in zip(tops, bands, strict=True):
+                top.add(c.speed[:, a:b].ravel())
+            every.add(c.speed.ravel())
+        scale = np.array([top.quantile(TOP) for top in tops], np.float32)
+        return cls(np.maximum(scale, _floor(every, config)))
 
 
 class PerspectivePart(_PerRowScale):
@@ -162,18 +198,22 @@ class PerspectivePart(_PerRowScale):
 
     @classmethod
     def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> PerspectivePart:
-        speeds = np.concatenate([f.speed for f in feats])  # (T, R, C)
         ys = feats[0].positions()[:, 0, 0].astype(np.float64)
-        moving = [speeds[:, r][speeds[:, r] > config.static] for r in range(speeds.shape[1])]
-        counts = np.array([len(m) for m in moving])
-        tops = np.array([np.quantile(m, 0.99) if len(m) else 0.0 for m in moving])
+        (rows, cols), frames = feats[0].grid, _frames(feats)
+        moving, every = [TopK(top_count(frames * cols, 0.99)) for _ in range(rows)], _top_speeds(feats)
+        for c in _chunks(feats):
+            for r, top in enumerate(moving):
+                top.add(c.speed[:, r][c.speed[:, r] > config.static])
+            every.add(c.speed.ravel())
+        counts = np.array([top.count for top in moving])
+        tops = np.array([top.quantile(0.99) if top.count else 0.0 for top in moving])
         ok = counts >= MIN_ROW_WINDOWS
         if ok.sum() >= 2:
             slope, offset = np.polyfit(ys[ok], tops[ok], 1, w=np.sqrt(counts[ok]))
             line = offset + slope * ys
         else:  # too little motion to fit a line: one scale for every row
-            line = np.full(len(ys), np.quantile(np.concatenate(moving), 0.99) if counts.sum() else 0.0)
-        return cls(np.maximum(line, _floor(speeds, config)).astype(np.float32))
+            line = np.full(len(ys), _moving_quantile(feats, config.static, 0.99) if counts.sum() else 0.0)
+        return cls(np.maximum(line, _floor(every, config)).astype(np.float32))
 
 
 class DirectionPart:
@@ -197,14 +237,9 @@ class DirectionPart:
 
     @classmethod
     def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> DirectionPart:
-        speeds = np.concatenate([f.speed.ravel() for f in feats])
-        moving = speeds[speeds > config.static]
-        threshold = max(config.static, config.moving * float(np.quantile(moving, 0.99)) if moving.size else config.static)
-        vectors = np.concatenate([_vectors(f, config.position_weight)[f.speed >= threshold] for f in feats])
-        if len(vectors) > config.max_train_windows:
-            keep = np.random.default_rng(config.seed).choice(len(vectors), config.max_train_windows, replace=False)
-            vectors = vectors[np.sort(keep)]
-        return cls(vectors, threshold, config.position_weight, config.neighbours)
+        top = _moving_quantile(feats, config.static, 0.99)
+        threshold = max(config.static, config.moving * float(top) if top is not None else config.static)
+        return cls(_bank(feats, threshold, config), threshold, config.position_weight, config.neighbours)
 
     def score(self, f: WindowFeatures) -> np.ndarray:
         out = np.zeros(f.speed.shape, np.float32)
@@ -225,6 +260,43 @@ class DirectionPart:
         if state["bank"].ndim != 2 or state["bank"].shape[1] != DIRECTIONS + 2:
             raise CheckpointError(f"region head: direction bank of shape {state['bank'].shape}, expected (N, {DIRECTIONS + 2})")
         return cls(state["bank"], threshold, weight, int(k))
+
+
+def _moving_quantile(feats: Sequence[Any], static: float, q: float) -> Any:
+    """The ``q`` quantile of the speeds of the windows faster than ``static`` (None: none is)."""
+    rows, cols = feats[0].grid
+    top = TopK(top_count(_frames(feats) * rows * cols, q))
+    for c in _chunks(feats):
+        top.add(c.speed[c.speed > static])
+    return top.quantile(q) if top.count else None
+
+
+def _bank(feats: Sequence[Any], threshold: float, config: RegionHeadConfig) -> np.ndarray:
+    """The (direction histogram, position) vectors of the windows at least ``threshold`` fast, in
+    video order; beyond ``max_train_windows`` of them a seeded random subset of that many.
+
+    The subset is the one drawing from all of them would give (the same ``rng.choice`` over their
+    count), got in two passes: the first counts them and keeps them while they are few, the
+    second picks the drawn ones; memory holds the bank and one chunk, not every moving window.
+    """
+    kept: list[np.ndarray] = []
+    count = 0
+    for c in _chunks(feats):
+        moving = c.speed >= threshold
+        count += int(moving.sum())
+        if count <= config.max_train_windows:
+            kept.append(_vectors(c, config.position_weight)[moving])
+    if count > config.max_train_windows:
+        drawn = np.sort(np.random.default_rng(config.seed).choice(count, config.max_train_windows, replace=False))
+        kept, start = [], 0
+        for c in _chunks(feats):
+            moving = c.speed >= threshold
+            n = int(moving.sum())
+            pick = drawn[np.searchsorted(drawn, start):np.searchsorted(drawn, start + n)] - start
+            if len(pick):
+                kept.append(_vectors(c, config.position_weight)[moving][pick])
+            start += n
+    return np.concatenate(kept) if kept else np.zeros((0, DIRECTIONS + 2), np.float32)
 
 
 def _vectors(f: WindowFeatures, position_weight: float) -> np.ndarray:

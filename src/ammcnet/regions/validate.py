@@ -7,14 +7,22 @@ synthetic anomalies made from the held-out videos (:mod:`ammcnet.regions.synthet
 AUC of each kind, pooled with the held-out normal videos. The candidate with the best mean AUC
 among those whose false-alarm rate stays under a bound wins.
 
+Memory does not grow with the footage: window features wait on disk
+(:class:`ammcnet.regions.store.FeatureStore`), parts keep their statistics' top values only, the
+held-out videos are kept as per-frame maxima of each part (:meth:`RegionHead.fuse_maxima`), and
+each synthetic video is made, scored by every candidate and dropped before the next, as the
+stretch it changes: its other frames and flows are the held-out video's, and so are their scores.
+
 >>> rank_key(ValidationResult("a", None, {"fast": 0.9}, 0.9, 0.02, 0.0))
 (True, 0.9, -0.02)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,12 +32,16 @@ from sklearn.metrics import roc_auc_score
 from ammcnet.errors import DataError
 from ammcnet.regions.config import RegionHeadConfig
 from ammcnet.regions.features import WindowFeatures
-from ammcnet.regions.footage import flows_of_frames
-from ammcnet.regions.head import RegionHead, features_of, fit_part
+from ammcnet.regions.footage import FlowSpeeds, flows_of_frames
+from ammcnet.regions.head import PartFits, RegionHead, features_of, fit_part, frame_maxima
+from ammcnet.regions.store import FeatureStore
 from ammcnet.regions.synthetic import (
+    KINDS,
+    SyntheticEdit,
     SyntheticVideo,
     footage_motion,
     footage_object_height,
+    iter_synthetic_edits,
     iter_validation_set,
 )
 
@@ -74,35 +86,12 @@ def _smoothed(scores: np.ndarray) -> np.ndarray:
     return gaussian_filter1d(np.asarray(scores, np.float64), SIGMA, mode="nearest") if SIGMA > 0 else scores
 
 
-class FeatureCache:
-    """Window features per (flow array, window geometry): candidates that share a window share them."""
-
-    def __init__(self) -> None:
-        self._store: dict[tuple, object] = {}
-
-    def get(self, flows: np.ndarray, config: RegionHeadConfig):
-        key = (id(flows), config.window, config.stride, len(flows), config.weights["relative"] > 0, config.blob_floor)
-        if key not in self._store:
-            self._store[key] = features_of(flows, config)
-        return self._store[key]
+#: Window features per (flows, window geometry) for :func:`validate`: kept on disk now.
+FeatureCache = FeatureStore
 
 
-class _ScoredPart:
-    """A fitted part that remembers its window scores of each feature set it has scored."""
-
-    def __init__(self, part: Any) -> None:
-        self.part = part
-        self._scores: dict[int, tuple[WindowFeatures, np.ndarray]] = {}
-
-    def score(self, f: WindowFeatures) -> np.ndarray:
-        hit = self._scores.get(id(f))
-        if hit is None or hit[0] is not f:  # the features are held, so their id is not reused meanwhile
-            hit = self._scores[id(f)] = (f, self.part.score(f))
-        return hit[1]
-
-
-class PartCache:
-    """Fitted parts, and their window scores, shared between candidates.
+class PartCache(PartFits):
+    """Fitted parts, and their frame maxima, shared between candidates.
 
     A part depends on its own settings and the features it is fitted on, not on which other
     parts a candidate weighs: the direction part of ``perspective+direction`` is the one of
@@ -111,21 +100,50 @@ class PartCache:
     """
 
     def __init__(self) -> None:
-        self._parts: dict[tuple, tuple[tuple[WindowFeatures, ...], _ScoredPart]] = {}
+        self._parts: dict[tuple, tuple[tuple[Any, ...], Any]] = {}
+        self._maxima: dict[tuple[int, int], tuple[Any, Any, np.ndarray]] = {}
 
-    def fit(self, name: str, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> _ScoredPart:
+    def fit(self, name: str, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> Any:
         """:func:`ammcnet.regions.head.fit_part`, once per part, settings and features."""
         settings = tuple(sorted((k, repr(v)) for k, v in config.as_dict().items() if k != "weights"))
         key = (name, settings, tuple(id(f) for f in feats))
         hit = self._parts.get(key)
         if hit is None or any(a is not b for a, b in zip(hit[0], feats, strict=True)):
-            hit = self._parts[key] = (tuple(feats), _ScoredPart(fit_part(name, feats, config)))
+            hit = self._parts[key] = (tuple(feats), fit_part(name, feats, config))
         return hit[1]
+
+    def maxima(self, part: Any, f: Any) -> np.ndarray:
+        """:func:`ammcnet.regions.head.frame_maxima`, once per part and features (both are held,
+        so their ids are not reused meanwhile)."""
+        hit = self._maxima.get((id(part), id(f)))
+        if hit is None or hit[0] is not part or hit[1] is not f:
+            hit = self._maxima[(id(part), id(f))] = (part, f, frame_maxima(part, f))
+        return hit[2]
+
+
+@dataclass
+class SyntheticFlows:
+    """A synthetic anomaly as validation scores it.
+
+    Attributes:
+        video: the held-out normal video it edits (an index into the normal flows), or None for a
+            video of its own (``flows`` are then all of it).
+        start: the first frame whose flow ``flows`` replace.
+        flows: (t, H, W, 2) the flows that differ from the normal video's.
+        labels: (T,) bool, the whole video's frame labels.
+        kind: its kind.
+    """
+
+    video: int | None
+    start: int
+    flows: np.ndarray
+    labels: np.ndarray
+    kind: str
 
 
 def validate(label: str, config: RegionHeadConfig, fit_flows: Sequence[np.ndarray], normal_flows: Sequence[np.ndarray],
              synthetic: Sequence[tuple[np.ndarray, np.ndarray, str]], fpr: float = 0.01,
-             cache: FeatureCache | None = None, parts: PartCache | None = None) -> ValidationResult:
+             cache: FeatureStore | None = None, parts: PartCache | None = None) -> ValidationResult:
     """Fit ``config`` on ``fit_flows``; measure it on held-out normal and synthetic flows.
 
     Args:
@@ -133,23 +151,95 @@ def validate(label: str, config: RegionHeadConfig, fit_flows: Sequence[np.ndarra
         cache: window features shared between calls (the flow arrays must stay alive).
         parts: fitted parts and their scores shared between calls (with the same ``cache``).
     """
+    made = [SyntheticFlows(None, 0, f, lab, kind) for f, lab, kind in synthetic]
+    return validate_candidates([(config, label)], fit_flows, normal_flows, made, fpr, cache=cache, parts=parts)[0]
+
+
+def validate_candidates(configs: Sequence[tuple[RegionHeadConfig, str]], fit_flows: Sequence[Any],
+                        normal_flows: Sequence[Any], synthetic: Iterable[SyntheticFlows], fpr: float = 0.01, *,
+                        cache: FeatureStore | None = None, parts: PartCache | None = None) -> list[ValidationResult]:
+    """:func:`validate` for each (settings, label) of ``configs`` at once: every candidate is fitted
+    first, then each synthetic video (``synthetic`` may make them one at a time) is scored by all
+    of them and dropped."""
     if not normal_flows:
         raise DataError("validation needs at least one held-out normal video")
-    cache = cache or FeatureCache()
     parts = parts or PartCache()
-    head = RegionHead.fit_features([cache.get(f, config) for f in fit_flows], config, parts.fit)
-    threshold = float(np.quantile(np.concatenate([_smoothed(s) for s in head.normal_scores]), 1.0 - fpr))
-    normal = [_smoothed(head.score_features(cache.get(f, config)).score) for f in normal_flows]
+    with contextlib.nullcontext(cache) if cache is not None else FeatureStore() as store:
+        fitted = [_fitted(label, cfg, fit_flows, normal_flows, store, parts) for cfg, label in configs]
+    scores, labels = _synthetic_scores(fitted, synthetic)
+    return [_result(c, s, labels, fpr) for c, s in zip(fitted, scores, strict=True)]
+
+
+@dataclass
+class _Fitted:
+    """A candidate fitted on the fitting videos, and each held-out normal video's part maxima."""
+
+    label: str
+    head: RegionHead
+    normal: list[dict[str, np.ndarray]]
+
+
+def _fitted(label: str, config: RegionHeadConfig, fit_flows: Sequence[Any], normal_flows: Sequence[Any],
+            store: FeatureStore, parts: PartCache) -> _Fitted:
+    head = RegionHead.fit_features([store.get(f, config) for f in fit_flows], config, parts)
+    normal = [{p: parts.maxima(part, store.get(f, config)) for p, part in head.parts.items()} for f in normal_flows]
+    return _Fitted(label, head, normal)
+
+
+def _synthetic_scores(fitted: Sequence[_Fitted], synthetic: Iterable[SyntheticFlows]
+                      ) -> tuple[list[dict[str, list[np.ndarray]]], dict[str, list[np.ndarray]]]:
+    """Each candidate's smoothed scores of each synthetic video, by kind, and the labels by kind.
+
+    A synthetic video's frames outside its flows' stretch score as the held-out video's do, so
+    only the stretch is scored, its part maxima spliced into the held-out video's. Features and
+    part maxima of the stretch are shared by candidates with the same window and part.
+    """
+    scores: list[dict[str, list[np.ndarray]]] = [{} for _ in fitted]
+    labels: dict[str, list[np.ndarray]] = {}
+    for s in synthetic:
+        feats: dict[tuple, WindowFeatures] = {}
+        memo: dict[int, np.ndarray] = {}
+        for c, out in zip(fitted, scores, strict=True):
+            cfg = c.head.config
+            key = (cfg.window, cfg.stride, cfg.weights["relative"] > 0, cfg.blob_floor)
+            if key not in feats:
+                feats[key] = features_of(np.asarray(s.flows, np.float32), cfg)
+            for part in c.head.parts.values():
+                if id(part) not in memo:
+                    memo[id(part)] = frame_maxima(part, feats[key])
+            maxima = {p: memo[id(part)] for p, part in c.head.parts.items()}
+            if s.video is not None:
+                maxima = {p: _spliced(c.normal[s.video][p], s.start, m) for p, m in maxima.items()}
+            out.setdefault(s.kind, []).append(_smoothed(c.head.fuse_maxima(maxima)))
+        labels.setdefault(s.kind, []).append(s.labels)
+    return scores, labels
+
+
+def _spliced(normal: np.ndarray, start: int, stretch: np.ndarray) -> np.ndarray:
+    """A synthetic video's frame maxima: the held-out video's, ``stretch`` from ``start`` on. Frame
+    0 takes frame 1's first: a synthetic video is a video of its own, whose flow 0 repeats its flow
+    1, where a held-out stretch of a longer video has the flow from the frame before it."""
+    out = normal.copy()
+    out[:1] = out[1:2]
+    out[start:start + len(stretch)] = stretch
+    return out
+
+
+def _result(c: _Fitted, scores: dict[str, list[np.ndarray]], labels: dict[str, list[np.ndarray]],
+            fpr: float) -> ValidationResult:
+    """One candidate's numbers: false alarms on the held-out normal videos at the threshold of the
+    fitting set's held-out scores, and each kind's AUC with those videos pooled in as negatives."""
+    threshold = float(np.quantile(np.concatenate([_smoothed(s) for s in c.head.normal_scores]), 1.0 - fpr))
+    normal = [_smoothed(c.head.fuse_maxima(m)) for m in c.normal]
     per_video = np.array([(s > threshold).mean() for s in normal])
     pooled = np.concatenate(normal)
     auc = {}
-    for kind in dict.fromkeys(k for _, _, k in synthetic):
-        scores = [_smoothed(head.score_features(cache.get(f, config)).score) for f, _, k in synthetic if k == kind]
-        labels = [lab for _, lab, k in synthetic if k == kind]
-        y = np.concatenate([np.concatenate(labels), np.zeros(len(pooled), bool)])
-        auc[kind] = float(roc_auc_score(y, np.concatenate([*scores, pooled])))
+    for kind, kind_scores in scores.items():
+        y = np.concatenate([np.concatenate(labels[kind]), np.zeros(len(pooled), bool)])
+        auc[kind] = float(roc_auc_score(y, np.concatenate([*kind_scores, pooled])))
     false_alarm = float((pooled > threshold).mean())
-    return ValidationResult(label, config, auc, float(np.mean(list(auc.values()))), false_alarm, float(per_video.std()))
+    return ValidationResult(c.label, c.head.config, auc, float(np.mean(list(auc.values()))), false_alarm,
+                            float(per_video.std()))
 
 
 def choose(results: Sequence[ValidationResult]) -> ValidationResult:
@@ -221,11 +311,17 @@ def _window_for(height: float, rows: int) -> float:
 
 @dataclass
 class Footage:
-    """One normal training video (or stretch) for validation: its analysis flows and frames."""
+    """One normal training video (or stretch) for validation: its analysis flows and frames.
+
+    ``flows``: an array or a :class:`~ammcnet.regions.footage.FlowFile`; ``frames()``: the frames
+    whose analysis flows they are (synthetic anomalies are made from them, and their unchanged
+    frames are scored as these flows), an array or a lazy reader such as
+    :class:`~ammcnet.regions.footage.AnalysisFrames`.
+    """
 
     name: str
-    flows: np.ndarray
-    frames: Callable[[], np.ndarray]
+    flows: Any
+    frames: Callable[[], Any]
 
 
 def stretches(videos: Sequence[Footage], parts: int = MIN_VIDEOS) -> list[Footage]:
@@ -243,7 +339,7 @@ def stretches(videos: Sequence[Footage], parts: int = MIN_VIDEOS) -> list[Footag
     return out
 
 
-def _slice(frames: Callable[[], np.ndarray], a: int, b: int) -> Callable[[], np.ndarray]:
+def _slice(frames: Callable[[], Any], a: int, b: int) -> Callable[[], Any]:
     return lambda: frames()[a:b]
 
 
@@ -310,9 +406,18 @@ class ValidationFootage:
                   per_kind: int = SYNTHETIC_PER_KIND) -> Iterator[tuple[int, SyntheticVideo]]:
         """Synthetic anomalies made from ``frames`` (the held-out videos' (T, H, W, 3) frames, in order,
         at any size), one at a time, with the index of the held-out video each copies."""
-        motions = [np.hypot(*np.moveaxis(v.flows.astype(np.float32), -1, 0)) for v in self.held_out]
+        motions = [FlowSpeeds(v.flows) for v in self.held_out]
         return iter_validation_set(frames, seed=seed, speed=self.speed_px, direction=self.direction, length=MIN_STRETCH,
                                    per_kind=per_kind, motions=motions, side=self.side(int(frames[0].shape[1])))
+
+    def synthetic_edits(self, frames: Sequence[Any], *, seed: int = 0,
+                        per_kind: int = SYNTHETIC_PER_KIND) -> Iterator[tuple[int, SyntheticEdit]]:
+        """:meth:`synthetic` as the stretches the anomalies change (the same draws), from frames
+        read only where a stretch is (:class:`~ammcnet.regions.footage.AnalysisFrames`)."""
+        motions = [FlowSpeeds(v.flows) for v in self.held_out]
+        return iter_synthetic_edits(frames, seed=seed, speed=self.speed_px, direction=self.direction,
+                                    length=MIN_STRETCH, per_kind=per_kind, motions=motions,
+                                    side=self.side(int(frames[0].shape[1])))
 
 
 def split_footage(videos: Sequence[Footage], rotation: int = 0) -> ValidationFootage:
@@ -329,9 +434,8 @@ def split_footage(videos: Sequence[Footage], rotation: int = 0) -> ValidationFoo
         raise DataError(f"rotation {rotation} holds out nothing: the footage makes only {len(videos)} videos or "
                         f"stretches; use a rotation below {len(videos)}")
     fit = [v for i, v in enumerate(videos) if i not in held]
-    fit32 = [v.flows.astype(np.float32) for v in fit]  # the stored flows are float16
-    speed, direction = footage_motion(fit32)
-    return ValidationFootage(fit, [videos[i] for i in held], speed, direction, footage_object_height(fit32))
+    speed, direction = footage_motion([v.flows for v in fit])  # read a stretch at a time
+    return ValidationFootage(fit, [videos[i] for i in held], speed, direction, footage_object_height([v.flows for v in fit]))
 
 
 def validation_rotation(seed: int) -> int:
@@ -383,7 +487,7 @@ def merged(results: Sequence[ValidationResult]) -> ValidationResult:
 def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = None, *, seed: int = 0,
                     windows: Sequence[float] | None = None, part_sets: Sequence[dict[str, float]] = PART_SETS,
                     per_kind: int = SYNTHETIC_PER_KIND, rotation: int = 0,
-                    log: Callable[[str], None] | None = None) -> Selection:
+                    log: Callable[[str], None] | None = None, scratch: str | Path | None = None) -> Selection:
     """Choose the parts (and, if asked, the window) on normal footage alone: every 4th video held out whole.
 
     Synthetic anomalies are made from the held-out videos' frames; each candidate is fitted on
@@ -396,7 +500,8 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
     larger windows (BENCHMARKS.md), so a search drifts to the largest candidate. ``windows`` lists
     candidates to choose among instead (:data:`WINDOWS` when nothing moves). ``seed`` seeds the
     synthetic anomalies; ``rotation`` picks which whole videos are held out
-    (:func:`validation_rotation`).
+    (:func:`validation_rotation`). ``scratch``: where window features wait on disk (default: the
+    system's temporary folder; :class:`~ammcnet.regions.store.FeatureStore`).
     """
     base = base or RegionHeadConfig()
     splits = validation_splits(videos, rotation)
@@ -406,17 +511,16 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
         windows = WINDOWS if not heights else (_window_for(float(np.median(heights)), size[0]),)
     configs = list(candidates(base, windows, part_sets))
     per_split, sides, synthetic = [], [], 0
-    for i, split in enumerate(splits):  # one at a time: a split's synthetic flows are freed before the next
+    for i, split in enumerate(splits):  # one at a time: a split's stored features are removed before the next
         if log and len(splits) > 1:
             log(f"rotation {i + 1}/{len(splits)}: held out {', '.join(v.name for v in split.held_out)}")
         frames = [v.frames() for v in split.held_out]
-        synth_flows = [(flows_of_frames(v.frames, size, base.flow_preset), v.labels, v.kind)
-                       for _, v in split.synthetic(frames, seed=seed, per_kind=per_kind)]
         fit, normal = [v.flows for v in split.fit], [v.flows for v in split.held_out]
-        cache, shared = FeatureCache(), PartCache()
-        per_split.append([validate(label, cfg, fit, normal, synth_flows, cache=cache, parts=shared) for cfg, label in configs])
+        with FeatureStore(scratch) as store:
+            made = _synthetic_flows(split, frames, size, base.flow_preset, seed=seed, per_kind=per_kind)
+            per_split.append(validate_candidates(configs, fit, normal, made, cache=store, parts=PartCache()))
         sides.append(split.side(int(frames[0].shape[1])))
-        synthetic += len(synth_flows)
+        synthetic += len(split.held_out) * len(KINDS) * per_kind
     results = [merged(rs) for rs in zip(*per_split, strict=True)]
     if log:
         for r in results:
@@ -425,3 +529,27 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
     return Selection(choose(results), results, [v.name for s in splits for v in s.held_out], synthetic,
                      float(np.median([s.speed_px for s in splits])), int(np.median(known)) if known else None,
                      rotations=len(splits))
+
+
+def _synthetic_flows(split: ValidationFootage, frames: Sequence[Any], size: tuple[int, int], preset: str, *,
+                     seed: int, per_kind: int) -> Iterator[SyntheticFlows]:
+    """The split's synthetic anomalies, one at a time, as the flows their stretch changes."""
+    for i, edit in split.synthetic_edits(frames, seed=seed, per_kind=per_kind):
+        start, flows = edit_flows(frames[i], edit, size, preset)
+        yield SyntheticFlows(i, start, flows, edit.labels, edit.kind)
+
+
+def edit_flows(frames: Any, edit: SyntheticEdit, size: tuple[int, int], preset: str) -> tuple[int, np.ndarray]:
+    """(first frame, flows) of the analysis flows a synthetic edit of ``frames`` changes.
+
+    Flow t is the motion from frame t - 1 to frame t (flow 0 repeats flow 1), and DIS flow depends
+    on its two frames only, so changing frames a to b changes flows a to b (and flow 0 when a <= 1):
+    these are the flows of the edited frames a - 1 to b, the same numbers as those of the whole
+    edited video there (tested), at the cost of the stretch.
+    """
+    a, b, n = edit.start, edit.start + len(edit.frames), len(frames)
+    lo, hi = max(a - 1, 0), min(b + 1, n)
+    window = np.array(frames[lo:hi], np.uint8)
+    window[a - lo:b - lo] = edit.frames
+    flows = flows_of_frames(window, size, preset)
+    return (0, flows) if lo == 0 else (lo + 1, flows[1:])

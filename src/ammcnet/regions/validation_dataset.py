@@ -142,16 +142,16 @@ def write_validation_dataset(root: str | os.PathLike[str], out: str | os.PathLik
 
 def _check_out(out: Path, root: Path, overwrite: bool) -> None:
     """Refuse an ``out`` that holds or sits in the dataset, or that exists and is not a validation
-    set this function wrote (``--force`` deletes it: never anything else)."""
+    set this function wrote (``--overwrite`` deletes it: never anything else)."""
     if out == root or root in out.parents or out in root.parents:
         raise OutputError(f"{out} overlaps the dataset {root}; write the validation set to a folder outside it")
     if not out.exists():
         return
     if not overwrite:
-        raise OutputError(f"{out} already exists; choose another --out or pass --force to replace it")
+        raise OutputError(f"{out} already exists; choose another --out or pass --overwrite to replace it")
     if any(out.iterdir()) and not (out / "validation-set.json").is_file():
         raise OutputError(f"{out} is not a validation set written by ammcnet synthesize (no validation-set.json); "
-                          "--force replaces only those: choose another --out")
+                          "--overwrite replaces only those: choose another --out")
 
 
 def _unit(vector: tuple[float, float]) -> list[float]:

@@ -6,7 +6,7 @@
 -2.0
 """
 
-from ammcnet.scoring.calibration import calibrate, calibration_from_records, threshold_for_fpr
+from ammcnet.scoring.calibration import Calibration, calibrate, calibration_from_records, threshold_for_fpr
 from ammcnet.scoring.fusion import (
     RECORDS,
     CausalSmoother,
@@ -14,13 +14,14 @@ from ammcnet.scoring.fusion import (
     Smoothing,
     fuse_frame,
     fuse_records,
-    honest_scores,
+    fused_scores,
     smooth,
 )
 from ammcnet.scoring.inference import ScoreResult, score_clips, score_prepared
 
 __all__ = [
     "RECORDS",
+    "Calibration",
     "CausalSmoother",
     "FusionWeights",
     "ScoreResult",
@@ -29,7 +30,7 @@ __all__ = [
     "calibration_from_records",
     "fuse_frame",
     "fuse_records",
-    "honest_scores",
+    "fused_scores",
     "score_clips",
     "score_prepared",
     "smooth",

@@ -18,6 +18,9 @@ A table keeps only their fingerprint (:func:`~ammcnet.scoring.fusion.settings_fi
 thresholds asked for with other settings are refused instead of being wrong. (Files written before
 kept a copy of the weights and smoothing in each table; they still load.)
 
+Readers take the stored dict or :class:`Calibration`, its typed view (what
+:func:`ammcnet.scoring.model_file.read_model_file` gives); both are the same data.
+
 >>> import numpy as np
 >>> cal = calibration_from_records([{"rgb_psnr": np.linspace(20, 40, 101)}])
 >>> round(cal["records"]["rgb_psnr"]["mean"], 6), abs(round(threshold_for_fpr(cal, 0.5), 6))
@@ -26,16 +29,24 @@ kept a copy of the weights and smoothing in each table; they still load.)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import copy
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from ammcnet.errors import ConfigError, DataError
-from ammcnet.scoring.fusion import FusionWeights, Smoothing, fuse_records, settings_fingerprint, smooth
+from ammcnet.scoring.fusion import (
+    FusionWeights,
+    Smoothing,
+    fuse_records,
+    record_stats,
+    settings_fingerprint,
+    smooth,
+)
 from ammcnet.scoring.inference import score_clips
 from ammcnet.scoring.region_head import RECORD as REGION_RECORD
-from ammcnet.scoring.region_head import RegionHeadComponent
 from ammcnet.scoring.scorer import Scorer
 
 FORMAT = "ammcnet-calibration/1"
@@ -45,6 +56,88 @@ RECORD_QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.99, 0.999)
 STORED_FPRS: tuple[float, ...] = (0.05, 0.01, 0.001)
 #: Levels of the fused-score quantile table (dense, plus a geometric tail for small rates).
 FUSED_LEVELS: np.ndarray = np.unique(np.concatenate([np.linspace(0.0, 1.0, 201), 1.0 - np.geomspace(1e-2, 1e-5, 16)]))
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration(Mapping[str, Any]):
+    """A model file's calibration, typed: the stored dict (written back unchanged by
+    :meth:`to_dict`) with accessors for what its readers ask of it (a record's statistics, the
+    fused-score tables, the alarm thresholds), so no caller digs through nested keys by hand.
+
+    It is a read-only mapping of the stored dict too, so every function that takes a calibration
+    (:data:`CalibrationLike`) accepts it or a plain dict alike.
+
+    >>> cal = Calibration.from_dict(calibration_from_records([{"rgb_psnr": np.linspace(20, 40, 101)}]))
+    >>> cal.record_names, cal.num_frames, round(cal.record_stats("rgb_psnr")[0], 6)
+    (('rgb_psnr',), 101, 30.0)
+    >>> Calibration.from_dict(cal.to_dict()) == cal, cal.threshold(0.01) == cal.stored_thresholds[0.01]
+    (True, True)
+    """
+
+    data: Mapping[str, Any]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
+        """Wrap a calibration as stored in a model file (a copy; the dict itself is not changed)."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"a calibration is a mapping of statistics, got {type(data).__name__}")
+        return cls(copy.deepcopy(dict(data)))
+
+    @classmethod
+    def of(cls, data: CalibrationLike | None) -> Calibration | None:
+        """``data`` typed: a :class:`Calibration` as is, a stored dict wrapped, None (no calibration) kept."""
+        return data if data is None or isinstance(data, Calibration) else cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain JSON-able dict, in the stored format (the module docstring)."""
+        return copy.deepcopy(dict(self.data))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @property
+    def has_records(self) -> bool:
+        """Whether it holds record statistics (the honest protocol z-scores the records with them)."""
+        return bool(self.data.get("records"))
+
+    @property
+    def record_names(self) -> tuple[str, ...]:
+        """The records it holds statistics of."""
+        return tuple(self.data.get("records") or ())
+
+    @property
+    def num_frames(self) -> int | None:
+        """How many normal frames it was measured on (None in hand-made calibrations)."""
+        n = self.data.get("num_frames")
+        return None if n is None else int(n)
+
+    def record_stats(self, name: str) -> tuple[float, float]:
+        """(mean, std) that z-score the record ``name`` (:func:`ammcnet.scoring.fusion.record_stats`)."""
+        return record_stats(self, name)
+
+    def fused_table(self, causal: bool | None = None) -> dict[str, Any] | None:
+        """The fused-score table smoothed causally (online) or centred (offline), if any (:func:`fused_table`)."""
+        return fused_table(self, causal)
+
+    def threshold(self, fpr: float = 0.01, weights: FusionWeights | None = None,
+                  smoothing: Smoothing | None = None) -> float:
+        """The alarm threshold for false-alarm rate ``fpr`` (:func:`threshold_for_fpr`)."""
+        return threshold_for_fpr(self, fpr, weights, smoothing)
+
+    @property
+    def stored_thresholds(self) -> dict[float, float]:
+        """The thresholds stored ready to use, by false-alarm rate (:data:`STORED_FPRS`)."""
+        return {float(k): float(v) for k, v in (self.data.get("thresholds") or {}).items()}
+
+
+#: What the functions that read a calibration take: the stored dict or its typed view.
+CalibrationLike: TypeAlias = Calibration | Mapping[str, Any]
 
 
 def summarise(values: np.ndarray) -> dict[str, Any]:
@@ -96,8 +189,7 @@ def calibration_from_records(
     cal["fused"] = _fused_table(raw, weights, smoothing)
     if not smoothing.causal:
         # the online detector smooths causally: its alarm threshold needs the causal table
-        causal = Smoothing(sigma=smoothing.sigma, causal=True, truncate=smoothing.truncate)
-        cal["fused_causal"] = _fused_table(raw, weights, causal)
+        cal["fused_causal"] = _fused_table(raw, weights, smoothing.causal_copy())
     cal["thresholds"] = {str(f): threshold_for_fpr(cal, f) for f in STORED_FPRS}
     return cal
 
@@ -127,7 +219,7 @@ def table_is_causal(table: Mapping[str, Any]) -> bool:
     return bool(table.get("causal", (table.get("smoothing") or {}).get("causal", False)))
 
 
-def fused_table(calibration: Mapping[str, Any] | None, causal: bool | None = None) -> dict[str, Any] | None:
+def fused_table(calibration: CalibrationLike | None, causal: bool | None = None) -> dict[str, Any] | None:
     """The calibration's fused-score table with causal (online) or centred (offline) smoothing, if any
     (``causal=None``: the main table, whichever smoothing it was built with)."""
     for key in (("fused_causal", "fused") if causal else ("fused",)):
@@ -138,7 +230,7 @@ def fused_table(calibration: Mapping[str, Any] | None, causal: bool | None = Non
 
 
 def threshold_for_fpr(
-    calibration: Mapping[str, Any],
+    calibration: CalibrationLike,
     fpr: float = 0.01,
     weights: FusionWeights | None = None,
     smoothing: Smoothing | None = None,
@@ -209,7 +301,9 @@ def calibrate(
     """
     index, records = score_clips(model, clip_dataset, scorer=scorer, batch_size=batch_size, device=device,
                                  progress=progress)
-    records.update(_held_out_component_records(scorer, clip_dataset, index))
+    # a component record with no honest value on these clips (the region head fitted on other
+    # videos than them gives NaN, never an in-sample score) is left out, as if absent
+    records = {k: v for k, v in records.items() if not np.isnan(v).all()}
     if weights is not None and weights.region != 0.0 and REGION_RECORD not in records:
         raise DataError(
             "scoring.weights.region is set but the region head's record cannot be calibrated: the model has no "
@@ -222,15 +316,3 @@ def calibrate(
         rows = rows[np.argsort(index[rows, 1], kind="stable")]
         videos.append({name: values[rows] for name, values in records.items()})
     return calibration_from_records(videos, weights, smoothing)
-
-
-def _held_out_component_records(scorer: Scorer | None, clip_dataset: Any, index: np.ndarray) -> dict[str, np.ndarray]:
-    """Records of scorer components that score the source footage rather than the clips (the region
-    head), at the calibration clips' frames, from the component's own held-out normal scores."""
-    name = RegionHeadComponent.component
-    component = scorer.components[name] if scorer is not None and name in scorer.components else None
-    num_frames = getattr(clip_dataset, "num_frames", None)
-    if component is None or num_frames is None or getattr(clip_dataset, "split", "train") != "train":
-        return {}
-    values = component.held_out_record(index, num_frames)
-    return {} if values is None else {REGION_RECORD: values}

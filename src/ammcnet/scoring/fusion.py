@@ -12,8 +12,11 @@ equally (appearance PSNR and motion error, the two signals the method is built o
 commitment errors get 0.1 each because the authors' own numbers show commitment alone is a weak
 detector (Ped2 64 % AUC, Avenue below chance) that only helps as a correction.
 
-The per-frame rule :func:`fuse_frame` and the offline :func:`honest_scores` share one
+The per-frame rule :func:`fuse_frame` and the offline :func:`fused_scores` share one
 implementation (:func:`fuse_records`), so an online detector and ``ammcnet test`` agree exactly.
+The fused score is one scoring mode among several (``scoring.honest``); when the model file has a
+region head, the default honest score is the head's, not this fusion
+(:mod:`ammcnet.scoring.settings`).
 
 >>> import numpy as np
 >>> cal = {"records": {"rgb_psnr": {"mean": 30.0, "std": 2.0}}}
@@ -26,8 +29,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.ndimage import correlate1d
@@ -35,6 +38,9 @@ from scipy.ndimage import correlate1d
 from ammcnet.errors import ConfigError
 from ammcnet.metrics.scorefile import load_score_file
 from ammcnet.scoring.scorer import record_spec, registered_records
+
+if TYPE_CHECKING:  # the calibration module builds on this one
+    from ammcnet.scoring.calibration import CalibrationLike
 
 #: The built-in records written by ``ammcnet test``, in file order (the scorer's registry holds
 #: them and any record registered later: :func:`ammcnet.scoring.scorer.registered_records`).
@@ -124,6 +130,15 @@ class Smoothing:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def causal_copy(self) -> Smoothing:
+        """The same filter with its past half only: what an online score, which cannot wait for
+        future frames, is smoothed with (and what its alarm threshold is read for).
+
+        >>> Smoothing(sigma=2.0, truncate=4.0).causal_copy()
+        Smoothing(sigma=2.0, causal=True, truncate=4.0)
+        """
+        return replace(self, causal=True)
+
     def kernel(self) -> np.ndarray:
         """Normalised filter taps, oldest first for the causal kernel (last tap = current frame)."""
         if self.sigma <= 0:
@@ -150,7 +165,7 @@ def settings_fingerprint(weights: FusionWeights, smoothing: Smoothing) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def record_stats(calibration: Mapping[str, Any], name: str) -> tuple[float, float]:
+def record_stats(calibration: CalibrationLike, name: str) -> tuple[float, float]:
     """(mean, std) of one record in a calibration, with a clear error when it is absent."""
     try:
         stats = calibration["records"][name]
@@ -164,7 +179,7 @@ def record_stats(calibration: Mapping[str, Any], name: str) -> tuple[float, floa
 
 
 def fuse_records(
-    records: Mapping[str, np.ndarray | float], calibration: Mapping[str, Any], weights: FusionWeights
+    records: Mapping[str, np.ndarray | float], calibration: CalibrationLike, weights: FusionWeights
 ) -> np.ndarray:
     """Fused anomaly score (high = anomalous) of aligned record arrays, before smoothing.
 
@@ -188,7 +203,7 @@ def fuse_records(
 
 
 def fuse_frame(
-    records_of_one_frame: Mapping[str, float], calibration: Mapping[str, Any], weights: FusionWeights
+    records_of_one_frame: Mapping[str, float], calibration: CalibrationLike, weights: FusionWeights
 ) -> float:
     """Fused anomaly score of one frame (the online detector's per-frame rule)."""
     arrays = {k: np.asarray([v], np.float64) for k, v in records_of_one_frame.items()}
@@ -236,18 +251,20 @@ class CausalSmoother:
         return float(np.dot(self.buffer, self.taps))
 
 
-def honest_scores(
+def fused_scores(
     score_file_or_records: Any,
-    calibration: Mapping[str, Any] | None,
+    calibration: CalibrationLike | None,
     weights: FusionWeights | Mapping[str, float] | None = None,
     smoothing: Smoothing | Mapping[str, Any] | None = None,
 ) -> list[np.ndarray]:
-    """Per-video anomaly scores under the honest protocol (no test label is used).
+    """Per-video calibrated fusion of the records, smoothed: the ``fusion`` scoring mode (no test
+    label is used). It is the honest score only when the settings choose that mode (``honest:
+    fusion``, or ``region`` without a region head); ``ammcnet test`` picks the mode.
 
     Args:
         score_file_or_records: a path to a score file, a loaded ``ScoreFile``, a
             :class:`~ammcnet.scoring.ScoreResult`, or a mapping record -> list of per-video arrays.
-        calibration: the model's calibration (``LoadedModel.calibration``).
+        calibration: the model's calibration (``ModelFile.calibration``, or the stored dict).
         weights: fusion weights (default :class:`FusionWeights`).
         smoothing: temporal smoothing (default :class:`Smoothing`).
 

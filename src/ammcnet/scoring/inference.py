@@ -66,7 +66,11 @@ class ScoreResult:
 
 def _batches(model: Any, scorer: Scorer, dataset: Any, batch_size: int, device: str, progress: bool | None,
              desc: str) -> Iterator[tuple[ClipBatch, Any, dict[str, np.ndarray]]]:
-    """Yield (clip batch, model output, records as float64 numpy) over a clip dataset in order."""
+    """Yield (clip batch, model output, records as float64 numpy) over a clip dataset in order; the
+    clips carry the clip inputs the scorer's records need (:meth:`Scorer.clip_inputs`)."""
+    inputs = scorer.clip_inputs()
+    if inputs:
+        dataset = dataset.with_inputs(inputs)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
     motion = getattr(model, "motion", None) is not None
     # progress None = a bar only on a terminal (tqdm's rule)

@@ -13,8 +13,10 @@ training split alone, with settings chosen there (:func:`ammcnet.regions.validat
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -25,12 +27,13 @@ from torch import nn
 from tqdm import tqdm
 
 from ammcnet.data.video import open_video
-from ammcnet.errors import ConfigError, DataError
+from ammcnet.errors import ConfigError, DataError, OutputError
 from ammcnet.metrics.records import ANOMALOUS, register_direction
 from ammcnet.regions import FrameScores, RegionHead, RegionHeadConfig, WindowFeatures, analysis_size
-from ammcnet.regions.footage import cached_flows, flows_of_frames, resized_frames
+from ammcnet.regions.footage import AnalysisFrames, FlowFile, cached_flows, flow_file, flows_of_frames
 from ammcnet.regions.head import features_of
 from ammcnet.regions.online import RegionStream
+from ammcnet.regions.store import FeatureStore
 from ammcnet.regions.validate import Footage, Selection, choose_settings, validation_rotation
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,11 @@ HEAD_MODE = "region"
 #: held-out training videos like the head. ``max-speed``: the largest local flow speed;
 #: ``per-position``: each window's speed over the speed normally seen at that position.
 BASELINE_PARTS: dict[str, dict[str, float]] = {"max-speed": {"speed": 1.0}, "per-position": {"place": 1.0}}
+#: The record of each scoring mode of the component (record names are identifiers: they name
+#: fusion weights and score-file keys).
+MODE_RECORDS: dict[str, str] = {HEAD_MODE: RECORD, **{m: f"{RECORD}_{m.replace('-', '_')}" for m in BASELINE_PARTS}}
+#: Columns of the ``region`` clip input's rows before the baselines' scores (:mod:`ammcnet.scoring.region_input`).
+ROW_COLUMNS: tuple[str, ...] = ("score", "x0", "y0", "x1", "y1")
 
 
 class RegionHeadComponent(nn.Module):
@@ -82,6 +90,20 @@ class RegionHeadComponent(nn.Module):
     def modes(self) -> tuple[str, ...]:
         """The scoring modes this component can give: the head's, then each fitted baseline's."""
         return (HEAD_MODE, *self.baselines)
+
+    @property
+    def records(self) -> tuple[str, ...]:
+        """The records it gives (one per mode): a file fitted before the baselines gives ``region`` only."""
+        return tuple(MODE_RECORDS[m] for m in self.modes)
+
+    def column(self, mode: str) -> int:
+        """The column of mode ``mode``'s score in a row of the ``region`` clip input."""
+        return 0 if mode == HEAD_MODE else len(ROW_COLUMNS) + list(self.baselines).index(mode)
+
+    def box_of(self, extras: dict[str, Any]) -> Any:
+        """(B, 4) winning windows (source pixels; NaN on training clips) of a batch's ``region`` input."""
+        rows = extras.get(RECORD)
+        return None if rows is None else rows[:, 1:len(ROW_COLUMNS)]
 
     def head_for(self, mode: str = HEAD_MODE) -> RegionHead:
         """The fitted head of scoring mode ``mode`` (the head itself, or a baseline)."""
@@ -126,16 +148,9 @@ class RegionHeadComponent(nn.Module):
         """An online scorer of one stream (frames of any size, one at a time) in scoring mode ``mode``."""
         return RegionStream(self.head_for(mode))
 
-    def held_out_record(self, index: np.ndarray, num_frames: Sequence[int]) -> np.ndarray | None:
-        """The record at rows ``index`` = (training video, frame) of held-out calibration clips: each
-        video's score by the head fitted without it, the view of unseen normal footage the head's
-        thresholds and scale come from. None when the head was fitted on other videos than
-        these (``num_frames``: frames per training video, in order)."""
-        by_video = self.head.normal_scores_by_video(num_frames)
-        index = np.asarray(index, np.int64).reshape(-1, 2)
-        if by_video is None or any(len(by_video[v]) <= t for v, t in index):
-            return None
-        return np.array([by_video[v][t] for v, t in index], np.float64)
+    def record_threshold(self, record: str, fpr: float, smooth: Callable[[np.ndarray], np.ndarray]) -> float:
+        """:meth:`threshold` of the mode whose record is ``record``."""
+        return self.threshold(fpr, smooth, next(m for m, r in MODE_RECORDS.items() if r == record))
 
     def threshold(self, fpr: float, smooth: Callable[[np.ndarray], np.ndarray], mode: str = HEAD_MODE) -> float:
         """Score that held-out normal frames, smoothed by ``smooth`` (one video in, same length
@@ -152,6 +167,11 @@ def fit_region_head(prepared: Any, videos: Sequence[str] | None = None, config: 
     seeds every random draw of the head: the normal bank's subset, the synthetic anomalies and
     which training videos are held out, so heads of different seeds really differ. The
     training-free baselines (:data:`BASELINE_PARTS`) are fitted beside it at the same window.
+
+    Memory stays bounded whatever the footage's length: the analysis flows are written to the
+    prepared dataset's ``region-flows`` folder (as ``ammcnet test`` keeps them) and read a stretch
+    at a time, window features wait in a scratch folder beside them (:mod:`ammcnet.regions.store`),
+    and the held-out videos' frames are decoded only where a synthetic anomaly is made.
     """
     config = config or RegionHeadConfig()
     names = list(videos) if videos is not None else prepared.videos("train")
@@ -159,21 +179,50 @@ def fit_region_head(prepared: Any, videos: Sequence[str] | None = None, config: 
         raise DataError(f"{prepared.root}: no training videos to fit the region head on")
     sources = [prepared.source("train", v) for v in names]
     size = analysis_size(open_video(sources[0])[0].shape[:2], config.height)
-    bar = tqdm(sources, desc="region head flows", unit="video", disable=None if progress is None else not progress, leave=False)
-    flows = [flows_of_frames(open_video(s), size, config.flow_preset) for s in bar]
-    selection: Selection | None = None
-    if choose:
-        footage = [Footage(n, f, partial(_frames, s, size)) for n, s, f in zip(names, sources, flows, strict=True)]
-        try:
-            selection = choose_settings(footage, config, seed=config.seed, rotation=validation_rotation(config.seed),
-                                        log=log.info)
-            config = selection.best.config or config
-            log.info("region head: chose %s", selection.best.label)
-        except DataError as exc:  # too little footage to hold any out: the defaults stay
-            log.warning("region head: settings not chosen (%s); defaults used", exc)
-    feats = [features_of(f.astype(np.float32), config) for f in flows]
-    head = RegionHead.fit_features(feats, config)
-    return RegionHeadComponent(head, selection.as_dict() if selection is not None else None, fit_baselines(feats, config))
+    with _scratch(Path(prepared.root) / FLOW_CACHE) as scratch:
+        bar = tqdm(list(zip(names, sources, strict=True)), desc="region head flows", unit="video",
+                   disable=None if progress is None else not progress, leave=False)
+        flows = [_training_flows(Path(prepared.root) / FLOW_CACHE / "train" / n, s, size, config.flow_preset, scratch)
+                 for n, s in bar]
+        selection: Selection | None = None
+        if choose:
+            footage = [Footage(n, f, partial(AnalysisFrames, s, size)) for n, s, f in zip(names, sources, flows, strict=True)]
+            try:
+                selection = choose_settings(footage, config, seed=config.seed, rotation=validation_rotation(config.seed),
+                                            log=log.info, scratch=scratch)
+                config = selection.best.config or config
+                log.info("region head: chose %s", selection.best.label)
+            except DataError as exc:  # too little footage to hold any out: the defaults stay
+                log.warning("region head: settings not chosen (%s); defaults used", exc)
+        with FeatureStore(scratch) as store:
+            feats = [store.get(f, config) for f in flows]
+            head = RegionHead.fit_features(feats, config)
+            baselines = fit_baselines(feats, config)
+    return RegionHeadComponent(head, selection.as_dict() if selection is not None else None, baselines)
+
+
+@contextlib.contextmanager
+def _scratch(near: Path) -> Iterator[Path]:
+    """A scratch folder for the fitting's stored features (and flows the cache cannot take), beside
+    the flow cache ``near`` when it is writable (the same disk holds the big files), else in the
+    system's temporary folder; removed at the end."""
+    try:
+        near.mkdir(parents=True, exist_ok=True)
+        folder = tempfile.TemporaryDirectory(prefix=".scratch-", dir=near)
+    except OSError:
+        folder = tempfile.TemporaryDirectory(prefix="ammcnet-region-head-")
+    with folder as path:
+        yield Path(path)
+
+
+def _training_flows(cache: Path, source: Path, size: tuple[int, int], preset: str, scratch: Path) -> FlowFile:
+    """A training video's analysis flows on disk: in the flow cache ``cache`` (where ``ammcnet
+    test`` keeps a split's), or in ``scratch`` when the cache cannot be written."""
+    try:
+        return flow_file(cache, source, size, preset)
+    except OutputError as exc:
+        log.info("analysis flow cache not written (%s); flows kept in the scratch folder", exc)
+        return flow_file(scratch / "flows" / cache.name, source, size, preset)
 
 
 def fit_baselines(feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> dict[str, RegionHead]:
@@ -181,7 +230,3 @@ def fit_baselines(feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> 
     :data:`BASELINE_PARTS` alone, at the head's (label-free) window and scaling."""
     return {mode: RegionHead.fit_features(feats, replace(config, weights=dict(weights)))
             for mode, weights in BASELINE_PARTS.items()}
-
-
-def _frames(source: Path, size: tuple[int, int]) -> np.ndarray:
-    return resized_frames(open_video(source), size)

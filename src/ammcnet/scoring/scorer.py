@@ -19,8 +19,12 @@ registered once with :func:`register_record`; every path then produces it. Recor
   window maximum keeps the first and not the second.
 
 A record may need more than the clip and the model output: fitted *components* of the scorer
-(saved in the model file) and *extras*, inputs computed beside each clip by the data layer
-(:func:`ammcnet.data.clips.register_clip_input`), e.g. a flow field at another resolution.
+(saved in the model file) and *extras*, clip inputs computed beside each clip by the data layer:
+registered once (:func:`register_clip_input`, e.g. a flow field at another resolution) or declared
+by a component (:data:`COMPONENT_INPUTS`: the region head's view of the source frames,
+:mod:`ammcnet.scoring.region_input`). :meth:`Scorer.clip_inputs` hands them all to the clip
+dataset or the online builder, so every path computes every record the same way and none of them
+adds a record by hand.
 
 Records are float64 for ``test`` and ``detect``; the exported graph computes the same functions in
 float32 (the difference is below 1e-4 dB / 1e-7).
@@ -41,13 +45,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ammcnet.data.clips import ClipBatch
+from ammcnet.data.clips import ClipBatch, ClipInputFn
 from ammcnet.errors import CheckpointError, ConfigError
 from ammcnet.metrics.records import ANOMALOUS, NORMAL, register_direction
 from ammcnet.models import AMMCOutput, LoadedModel
 from ammcnet.regions import RegionHeadConfig
 from ammcnet.scoring.motion_prior import MotionPrior, MotionPriorConfig, fit_for_training_clips
-from ammcnet.scoring.region_head import RegionHeadComponent, fit_region_head
+from ammcnet.scoring.region_head import MODE_RECORDS, RegionHeadComponent, fit_region_head
+from ammcnet.scoring.region_input import INPUT as REGION_INPUT
+from ammcnet.scoring.region_input import RegionInput
 
 #: Smallest MSE in the PSNR (caps a perfect prediction at 100 dB instead of inf).
 PSNR_EPS = 1e-10
@@ -135,7 +141,7 @@ class RecordSpec:
         compute: ``RecordInputs -> (B,)`` tensor in ``inputs.dtype``.
         motion: needs the motion stream (skipped for appearance-only models).
         component: needs this fitted scorer component (skipped when the scorer has none).
-        extras: needs these clip inputs (:func:`ammcnet.data.clips.register_clip_input`).
+        extras: needs these clip inputs (:func:`register_clip_input`, or a component's).
         high_is_normal: a high value means normal (its z-score is negated before fusion).
         onnx: computed inside the exported graph too.
         needs: fields of the model output it reads that a backend may not return (e.g. the
@@ -154,6 +160,24 @@ class RecordSpec:
 
 
 _REGISTRY: dict[str, RecordSpec] = {}
+_CLIP_INPUTS: dict[str, ClipInputFn] = {}
+
+
+def register_clip_input(name: str, fn: ClipInputFn, *, replace: bool = False) -> None:
+    """Compute ``fn(frames, flows, source)`` for every clip (:data:`ammcnet.data.clips.ClipInputFn`),
+    in the dataset and the online builder alike; the array appears as ``batch.extras[name]``.
+
+    Raises:
+        ConfigError: the name is taken (pass ``replace=True`` to change an input on purpose).
+    """
+    if name in _CLIP_INPUTS and not replace:
+        raise ConfigError(f"clip input {name!r} is already registered; pass replace=True to change it")
+    _CLIP_INPUTS[name] = fn
+
+
+def unregister_clip_input(name: str) -> None:
+    """Forget a clip input (tests register toy ones)."""
+    _CLIP_INPUTS.pop(name, None)
 
 
 def register_record(name: str, compute: Callable[[RecordInputs], Tensor], *, motion: bool = False,
@@ -200,8 +224,21 @@ register_record("flow_error_local", lambda r: local_max(squared_error_map(r.out.
 register_record("flow_commit_local", lambda r: local_max(r.out.flow_commit_map, r.dtype), motion=True,
                 needs=("flow_commit_map",))
 
+
+def _region_column(mode: str) -> Callable[[RecordInputs], Tensor]:
+    """The record of scoring mode ``mode`` of the region component: its column of the ``region`` input."""
+    return lambda r: r.batch.extras[REGION_INPUT][:, r.components[RegionHeadComponent.component].column(mode)].to(r.dtype)
+
+
+for _mode, _record in MODE_RECORDS.items():  # the head's score, then each training-free baseline's
+    register_record(_record, _region_column(_mode), component=RegionHeadComponent.component, extras=(REGION_INPUT,),
+                    onnx=False)
+
 #: Component classes the model file may hold, by name (each has ``to_dict`` / ``from_dict``).
 COMPONENT_TYPES: dict[str, Any] = {MotionPrior.component: MotionPrior, RegionHeadComponent.component: RegionHeadComponent}
+#: Clip inputs a component brings: component name -> (input name, factory taking the fitted component).
+COMPONENT_INPUTS: dict[str, tuple[str, Callable[[Any], ClipInputFn]]] = {
+    RegionHeadComponent.component: (REGION_INPUT, RegionInput)}
 
 
 class Scorer(nn.Module):
@@ -224,9 +261,57 @@ class Scorer(nn.Module):
         """
         return [s for s in _REGISTRY.values()
                 if (motion or not s.motion)
-                and (s.component is None or s.component in self.components)
+                and (s.component is None or self._provides(s))
                 and (extras is None or all(e in extras for e in s.extras))
                 and (s.onnx or not onnx)]
+
+    def specs_names(self) -> set[str]:
+        """Names of every record this scorer can give (for any model and clip input)."""
+        return {s.name for s in self.specs(True)}
+
+    def _provides(self, spec: RecordSpec) -> bool:
+        """Whether the component a record needs is here and gives that record (a component may
+        list the records it gives, e.g. only the baselines it was fitted with)."""
+        if spec.component not in self.components:
+            return False
+        provides = getattr(self.components[spec.component], "records", None)
+        return provides is None or spec.name in provides
+
+    def clip_inputs(self) -> dict[str, ClipInputFn]:
+        """Every clip input the records of this scorer may need: the registered ones and those its
+        components bring. Hand them to :meth:`ammcnet.data.ClipDataset.with_inputs` or
+        :class:`ammcnet.data.clips.ClipBuilder`."""
+        inputs = dict(_CLIP_INPUTS)
+        for name, component in self.components.items():
+            if name in COMPONENT_INPUTS:
+                key, factory = COMPONENT_INPUTS[name]
+                inputs[key] = factory(component)
+        return inputs
+
+    def record_threshold(self, record: str, fpr: float, smooth: Callable[[Any], Any]) -> float | None:
+        """The alarm threshold of ``record`` alone at false-alarm rate ``fpr`` (its scores smoothed by
+        ``smooth``), from the normal scores of the component that gives it; None when none does."""
+        for component in self.components.values():
+            if record in (getattr(component, "records", None) or ()):
+                return component.record_threshold(record, fpr, smooth)
+        return None
+
+    def keeping(self, records: Any) -> Scorer:
+        """This scorer without the components none of whose records is in ``records`` (a component
+        that does not list its records is kept): what a live detector runs for the records it uses."""
+        kept = {k: c for k, c in self.components.items()
+                if getattr(c, "records", None) is None or set(c.records) & set(records)}
+        return Scorer(kept or None, dtype=self.dtype)
+
+    def boxes(self, batch: ClipBatch) -> Tensor | None:
+        """(B, 4) where in each frame its score comes from (x0, y0, x1, y1, source pixels; NaN
+        where unknown), when a component locates it; None otherwise."""
+        for component in self.components.values():
+            locate = getattr(component, "box_of", None)
+            box = locate(batch.extras) if locate is not None else None
+            if box is not None:
+                return box
+        return None
 
     def records(self, batch: ClipBatch, out: AMMCOutput, names: list[str] | None = None) -> dict[str, Tensor]:
         """(B,) record tensors by name, in registration order (only ``names`` when given)."""

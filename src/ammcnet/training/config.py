@@ -5,6 +5,10 @@ the scoring settings stored with the model) lives here, so a run folder's ``conf
 says how a model was trained. Each section is a settings class: its fields' types and ranges, and
 the keys it accepts, are checked whenever a config is built (from a preset, a run's
 ``config.yaml``, a model file or ``--set``), with a one-line :class:`ConfigError` naming the key.
+The sections a model file is scored with are defined below this package, so that reading a model
+file does not need it: ``data`` (:class:`ammcnet.data.settings.DataSettings`), ``model``
+(:class:`ammcnet.models.ModelConfig`) and ``scoring``
+(:class:`ammcnet.scoring.settings.ScoringSettings`).
 
 >>> cfg = TrainConfig()
 >>> cfg = apply_overrides(cfg, ["loss.lam_adv=0.1", "stage1.iterations=5"])
@@ -25,44 +29,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, model_validator
 
+from ammcnet.data.settings import DataSettings
 from ammcnet.errors import ConfigError
 from ammcnet.models.config import ModelConfig
-from ammcnet.regions import RegionHeadConfig
-from ammcnet.scoring.fusion import FusionWeights, Smoothing
-from ammcnet.scoring.motion_prior import MotionPriorConfig
+from ammcnet.scoring.model_file import check_model_fits_the_clips, settings_source
+from ammcnet.scoring.settings import ScoringSettings
 from ammcnet.settings import Bool, Int, Str, dump_settings, load_settings, settings
 
 #: A count that may be zero (``stage1.iterations=0`` skips a stage's steps).
 Count = typing.Annotated[Int, Field(ge=0)]
 #: A count of at least one.
 AtLeastOne = typing.Annotated[Int, Field(ge=1)]
-
-@settings
-class DataSettings:
-    """How the dataset is prepared (cached) and split.
-
-    Args:
-        size: (H, W) frames and flows are resized to; divisible by 8.
-        flow: optical-flow backend name for ``prepare_dataset``.
-        flow_preset: backend preset (e.g. DIS "medium").
-        workers: DataLoader worker processes (0 = load in the main process).
-        val_fraction: last fraction of every training video's clips (by target frame) held out as
-            normal validation clips; never trained on.
-    """
-
-    size: tuple[Int, Int] = (256, 256)
-    flow: Str = "dis"
-    flow_preset: Str = "medium"
-    workers: Int = Field(0, ge=0)
-    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
-
-    @model_validator(mode="after")
-    def _size_fits_the_network(self) -> DataSettings:
-        h, w = self.size
-        if h % 8 or w % 8 or h <= 0 or w <= 0:
-            raise ValueError(f"data.size={list(self.size)}: height and width must be positive multiples of 8")
-        return self
-
 
 #: The ``model`` section of a training config is the model's own config, validated by it.
 ModelSettings = ModelConfig
@@ -167,60 +144,6 @@ class RunSettings:
 
 
 @settings
-class ScoringSettings:
-    """Scoring defaults stored with the model; none is fitted on test labels (those kept or chosen after
-    looking at a test result are listed in docs/decisions.md).
-
-    Args:
-        weights: weights of the z-scored records in the honest anomaly score, by record name
-            (``rgb_psnr``, ``rgb_commit``, ``flow_error``, ``flow_commit``, ``motion_prior``,
-            ``region`` (the region head's record), ``rgb_error_local``; see
-            :class:`ammcnet.scoring.FusionWeights`). Names left out keep their defaults.
-        smoothing: temporal smoothing within each video (``sigma`` frames, ``causal``,
-            ``truncate``; see :class:`ammcnet.scoring.Smoothing`).
-        batch_size: inference batch size for calibration (changes no score).
-        prior: settings of the per-place motion prior fitted at the end of training (``rows``,
-            ``static``, ``speed_edges``, ``alpha``, ``share``; see
-            :class:`ammcnet.scoring.motion_prior.MotionPriorConfig`).
-        region_head: fit the region head (the default honest score, :mod:`ammcnet.regions`) at the
-            end of training and in ``ammcnet calibrate``.
-        regions: its settings (:class:`ammcnet.regions.RegionHeadConfig`; ``window`` (object-sized)
-            and ``weights`` are set on the training split unless ``choose_regions`` is false).
-        choose_regions: size the region head's window by the training footage's moving objects
-            and choose its parts on the training split alone (held-out training videos and
-            synthetic anomalies) before fitting it.
-        honest: the default honest score, one of the scoring modes
-            (:data:`ammcnet.scoring.settings.SCORING_MODES`): ``region`` (the region head),
-            ``fusion`` (the calibrated fusion of the weighted records, which may include the
-            head's; ``frame_mean`` is its older name), ``records`` (AMMC-Net's records alone),
-            ``max-speed`` or ``per-position`` (the training-free baselines fitted beside the
-            head); ``ammcnet test`` reports every mode the model file can give.
-    """
-
-    weights: FusionWeights = field(default_factory=FusionWeights)
-    smoothing: Smoothing = field(default_factory=Smoothing)
-    batch_size: AtLeastOne = 16
-    prior: MotionPriorConfig = field(default_factory=MotionPriorConfig)
-    region_head: Bool = True
-    regions: RegionHeadConfig = field(default_factory=RegionHeadConfig)
-    choose_regions: Bool = True
-    honest: Literal["region", "fusion", "records", "max-speed", "per-position", "frame_mean"] = "region"
-
-    @model_validator(mode="after")
-    def _smoothing_is_a_filter(self) -> ScoringSettings:
-        if self.smoothing.sigma < 0 or self.smoothing.truncate <= 0:
-            raise ValueError(f"scoring.smoothing needs sigma >= 0 and truncate > 0, got {self.smoothing}")
-        if self.weights.region != 0 and not self.region_head:  # caught before training, not at its end
-            raise ValueError("scoring.weights.region weighs the region head, but scoring.region_head is false: "
-                             "set scoring.region_head=true or scoring.weights.region=0")
-        return self
-
-    def region_config(self) -> RegionHeadConfig | None:
-        """The region head's settings, or None when it is switched off."""
-        return self.regions if self.region_head else None
-
-
-@settings
 class TrainConfig:
     """Everything a training run needs besides the data location."""
 
@@ -237,10 +160,7 @@ class TrainConfig:
 
     @model_validator(mode="after")
     def _model_fits_the_clips(self) -> TrainConfig:
-        if self.model.flows_in != self.model.frames_in - 1:
-            raise ValueError(
-                f"model.flows_in={self.model.flows_in} must equal model.frames_in - 1 = {self.model.frames_in - 1}"
-            )
+        check_model_fits_the_clips(self.model)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -267,13 +187,15 @@ def config_from_dict(data: dict[str, Any], *, where: str = "config") -> TrainCon
 
 
 def stored_config(train_config: dict[str, Any], model_file: Any) -> TrainConfig:
-    """The training config stored in a model file, validated like any other (files of older versions
-    load: keys they lack keep their defaults).
+    """The whole training config stored in a model file, every section validated (files of older
+    versions load: keys they lack keep their defaults), for what works on its training data again
+    (``ammcnet calibrate``, int8 ranges). Reading a model file to score with it needs only the
+    sections :func:`ammcnet.scoring.model_file.read_model_file` checks, without this package.
 
     Raises:
         ConfigError: names the model file and the bad key; re-save it with ``ammcnet calibrate``.
     """
-    return config_from_dict(train_config, where=f"{model_file} (stored training settings)")
+    return config_from_dict(train_config, where=settings_source(model_file))
 
 
 def _set_nested(data: dict[str, Any], key: str, value: Any) -> None:

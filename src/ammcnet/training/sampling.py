@@ -70,6 +70,10 @@ class ClipSubset(Dataset):
         """Batched read through the parent (see ``ClipDataset.get_batch``)."""
         return self.parent.get_batch(self.rows[np.asarray(indices, dtype=np.int64)], packed=packed)
 
+    def with_inputs(self, inputs: Any) -> ClipSubset:
+        """The same rows, their clips computing the scorer's clip ``inputs`` (see ``ClipDataset.with_inputs``)."""
+        return ClipSubset(self.parent.with_inputs(inputs), self.rows)
+
     def __getattr__(self, name: str) -> Any:
         if name == "parent":  # not set yet (unpickling)
             raise AttributeError(name)
