@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from md_section import write_section  # the sibling script that writes BENCHMARKS.md sections
+from provenance import archive_note  # the sibling module
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -283,6 +284,7 @@ def main() -> None:
              "score here; settings are chosen on each dataset's training videos and synthetic anomalies (docs: honest-scoring.md). "
              "The head needs no trained network: the AMMC-Net rows of the table above are its frame-mean neighbours.", "",
              "### UCSD Ped2", ""]
+    lines += ["", archive_note([d for _, d in _load("honest-head-*.json")]), ""]
     lines += ped2(_load("honest-head-ped2-seed*.json"))
     for _stem, d in _load("honest-head-ped2-fastflow-seed*.json"):
         best = next(c for c in d["validation"]["candidates"] if c["label"] == d["validation"]["chosen"])

@@ -5,12 +5,12 @@ had uncommitted changes: a dirty tree means the commit alone does not reproduce 
 machine and the library versions. The leaderboard generator refuses a result file that lacks any
 of :data:`REQUIRED` (:func:`check_provenance`), so no table can quote an unrecorded number.
 
->>> sorted(k for k in provenance() if k in REQUIRED)
+>>> sorted(k for k in provenance() if k in REQUIRED or k == "command")
 ['command', 'commit', 'dirty', 'machine', 'versions']
 >>> check_provenance("x.json", {"command": "c"})
 Traceback (most recent call last):
 ...
-ValueError: x.json: no commands, commit, dirty, machine, seed, settings, versions recorded; rerun the command that made it (provenance.save_result adds them)
+ValueError: x.json: no commit, dirty, machine, seed, settings, versions recorded; rerun the command that made it (provenance.save_result adds them)
 """
 
 from __future__ import annotations
@@ -80,11 +80,30 @@ def provenance() -> dict[str, Any]:
             "versions": versions(), "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
 
 
+def missing_provenance(result: dict[str, Any]) -> list[str]:
+    """The keys of :data:`REQUIRED` that ``result`` lacks (``command`` counts as ``commands``, an
+    older file's ``git_commit`` as ``commit``)."""
+    present = set(result) | ({"commands"} if "command" in result else set()) | ({"commit"} if "git_commit" in result else set())
+    return [k for k in REQUIRED if k not in present]
+
+
+def archive_note(results: list[dict[str, Any]]) -> str:
+    """One line for an archived section: how many of its result files lack each provenance key."""
+    counts: dict[str, int] = {}
+    for r in results:
+        for k in missing_provenance(r):
+            counts[k] = counts.get(k, 0) + 1
+    if not counts:
+        return f"Provenance: all {len(results)} result files record every key the leaderboards require."
+    gaps = ", ".join(f"{k} ({n} of {len(results)})" for k, n in counts.items())
+    return (f"Archived: these {len(results)} result files predate full provenance; missing: {gaps}. The numbers are "
+            "kept for the record and are not claims.")
+
+
 def check_provenance(name: str, result: dict[str, Any]) -> dict[str, Any]:
-    """``result`` when it holds every key of :data:`REQUIRED` (``command`` counts as ``commands``),
-    else a one-line error naming the missing ones."""
-    present = set(result) | ({"commands"} if "command" in result else set())
-    missing = [k for k in REQUIRED if k not in present]
+    """``result`` when it holds every key of :data:`REQUIRED` (see :func:`missing_provenance`), else
+    a one-line error naming the missing ones."""
+    missing = missing_provenance(result)
     if missing:
         raise ValueError(f"{name}: no {', '.join(missing)} recorded; rerun the command that made it "
                          "(provenance.save_result adds them)")

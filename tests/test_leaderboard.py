@@ -72,3 +72,11 @@ def test_macro_leaves_out_one_class_videos_and_says_how_many():
     figs = mode_figures(s, s, y, None, 0)
     assert figs["macro"] == 1.0 and figs["macro_excluded"] == 2
     assert figs["macro_padded"] != figs["macro"]  # the padded convention scores the one-class videos too
+
+
+@pytest.mark.parametrize("name", ["provenance", "make_leaderboard_md"])
+def test_the_generator_examples_hold(name, monkeypatch):
+    import doctest
+
+    module = _bench_module(name, monkeypatch)
+    assert doctest.testmod(module).failed == 0
