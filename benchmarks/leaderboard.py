@@ -75,14 +75,21 @@ def record(path: Path, commands: list[str], metrics: dict[str, Any], model_file:
     print(f"-> {path.relative_to(REPO)}", flush=True)
 
 
+def _done(path: Path, force: bool) -> bool:
+    """Whether ``path`` is there already and not to be redone (a killed run continues where it stopped)."""
+    if path.exists() and not force:
+        print(f"{path.name} exists; skipped")
+        return True
+    return False
+
+
 def ped2(args: argparse.Namespace) -> int:
     """One network, one head refit per seed, then one test (it reports every mode)."""
     run_dir = Path(args.run)
     train = json.loads((run_dir / "provenance.json").read_text())
     for s in args.head_seeds:
         path = RESULTS / f"ped2-{args.name}-head{s}.json"
-        if path.exists() and not args.force:
-            print(f"{path.name} exists; skipped")
+        if _done(path, args.force):
             continue
         work = Path(args.work) / f"head{s}"
         t0 = time.time()
@@ -103,8 +110,7 @@ def demo(args: argparse.Namespace) -> int:
     """One generated scene per seed: ``ammcnet demo`` trains and tests it (every mode reported)."""
     for s in args.seeds:
         path = RESULTS / f"demo-report-seed{s}.json"
-        if path.exists() and not args.force:
-            print(f"{path.name} exists; skipped")
+        if _done(path, args.force):
             continue
         work = Path(args.work) / f"s{s}"
         t0 = time.time()

@@ -164,7 +164,45 @@ def write_flows(path: str | Path, frames: Sequence[np.ndarray], size: tuple[int,
                             "re-encode the video (e.g. ffmpeg -i IN -c:v mjpeg OUT.avi) or extract its frames")
 
 
-class FlowFile:
+class LazyStretch:
+    """Frames ``start`` to ``stop`` of something read on demand (a flow file, a video): ``len``,
+    ``shape``, ``x[a:b]`` (another stretch: nothing read yet), ``x[t]`` (one frame) and
+    ``np.asarray(x)`` (everything) work as on an array. Subclasses give ``read(a, b)`` and the
+    per-frame shape (``frame_shape``)."""
+
+    start: int
+    stop: int
+    frame_shape: tuple[int, ...]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.stop - self.start, *self.frame_shape)
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, slice):
+            a, b, step = key.indices(len(self))
+            if step != 1:
+                raise IndexError(f"a {type(self).__name__} is sliced in steps of 1")
+            view = copy.copy(self)
+            view.start, view.stop = self.start + a, self.start + max(a, b)
+            return view
+        t = int(key) + (len(self) if int(key) < 0 else 0)
+        if not 0 <= t < len(self):
+            raise IndexError(key)
+        return self.read(t, t + 1)[0]
+
+    def read(self, a: int = 0, b: int | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        data = self.read()
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+
+class FlowFile(LazyStretch):
     """(T, H, W, 2) float16 analysis flows in an ``.npy`` file, read a stretch at a time.
 
     ``len``, ``shape``, ``flows[a:b]`` (another FlowFile: nothing read yet), ``flows[t]`` (one frame)
@@ -189,28 +227,12 @@ class FlowFile:
             raise DataError(f"{self.path} is truncated; delete it to recompute the flows")
 
     @property
-    def _frame_bytes(self) -> int:
-        return int(np.prod(self._frame)) * self.dtype.itemsize
+    def frame_shape(self) -> tuple[int, int, int]:
+        return self._frame
 
     @property
-    def shape(self) -> tuple[int, int, int, int]:
-        return (self.stop - self.start, *self._frame)
-
-    def __len__(self) -> int:
-        return self.stop - self.start
-
-    def __getitem__(self, key: int | slice) -> np.ndarray | FlowFile:
-        if isinstance(key, slice):
-            a, b, step = key.indices(len(self))
-            if step != 1:
-                raise IndexError("a FlowFile is sliced in steps of 1")
-            view = copy.copy(self)
-            view.start, view.stop = self.start + a, self.start + max(a, b)
-            return view
-        t = int(key) + (len(self) if int(key) < 0 else 0)
-        if not 0 <= t < len(self):
-            raise IndexError(key)
-        return self.read(t, t + 1)[0]
+    def _frame_bytes(self) -> int:
+        return int(np.prod(self._frame)) * self.dtype.itemsize
 
     def read(self, a: int = 0, b: int | None = None) -> np.ndarray:
         """Frames ``a`` to ``b`` (exclusive; default: to the end) of this stretch, as an array."""
@@ -219,10 +241,6 @@ class FlowFile:
         count = (b - a) * int(np.prod(self._frame))
         data = np.fromfile(self.path, self.dtype, count=count, offset=self._offset + (self.start + a) * self._frame_bytes)
         return data.reshape(b - a, *self._frame)
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        data = self.read()
-        return data if dtype is None else data.astype(dtype, copy=False)
 
 
 def flow_chunks(flows: Any, size: int = FLOW_CHUNK) -> Iterator[np.ndarray]:
@@ -246,7 +264,7 @@ class FlowSpeeds:
         return np.hypot(f[..., 0], f[..., 1])
 
 
-class AnalysisFrames:
+class AnalysisFrames(LazyStretch):
     """The analysis-grid frames of a video file or frame folder (grey in all three channels, as
     :func:`resized_frames` gives them), decoded when asked for: synthetic anomalies copy a short
     stretch of a held-out video, never the whole of it.
@@ -259,31 +277,11 @@ class AnalysisFrames:
         self.start, self.stop = 0, len(open_video(self.source))
 
     @property
-    def shape(self) -> tuple[int, int, int, int]:
-        return (self.stop - self.start, *self.size, 3)
-
-    def __len__(self) -> int:
-        return self.stop - self.start
-
-    def __getitem__(self, key: int | slice) -> np.ndarray | AnalysisFrames:
-        if isinstance(key, slice):
-            a, b, step = key.indices(len(self))
-            if step != 1:
-                raise IndexError("AnalysisFrames are sliced in steps of 1")
-            view = copy.copy(self)
-            view.start, view.stop = self.start + a, self.start + max(a, b)
-            return view
-        t = int(key) + (len(self) if int(key) < 0 else 0)
-        if not 0 <= t < len(self):
-            raise IndexError(key)
-        return self.read(t, t + 1)[0]
+    def frame_shape(self) -> tuple[int, int, int]:
+        return (*self.size, 3)
 
     def read(self, a: int = 0, b: int | None = None) -> np.ndarray:
         """(b - a, H, W, 3) uint8: frames ``a`` to ``b`` (exclusive) of this stretch."""
         b = len(self) if b is None else min(int(b), len(self))
         video = open_video(self.source)
         return resized_frames((video[self.start + t] for t in range(a, b)), self.size, count=b - a)
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        data = self.read()
-        return data if dtype is None else data.astype(dtype, copy=False)
