@@ -3,7 +3,7 @@
 1. Analysis flows (DIS, 240 px high by default) of every training and test video (cached in
    ``--work`` as .npy, so a rerun or ``--resume`` skips them).
 2. Validation without test labels: every 4th training video is held out whole; synthetic
-   anomalies (``ammcnet.regions.synthetic``) are made from the held-out videos; every candidate
+   anomalies (``ammcnet.regions.selection.synthetic``) are made from the held-out videos; every candidate
    setting (window size x parts) is fitted on the other training videos and measured there
    (mean synthetic AUC, false alarms on the held-out normal videos at the 1 % threshold).
 3. The winner is refitted on all training videos and scores the test split: honest micro and
@@ -36,7 +36,7 @@ from ammcnet.regions import RegionHead, RegionHeadConfig
 from ammcnet.regions.features import analysis_size
 from ammcnet.regions.footage import FLOW_CACHE_VERSION, flows_of_frames, resized_frames, video_size
 from ammcnet.regions.head import features_of
-from ammcnet.regions.validate import (
+from ammcnet.regions.selection.validate import (
     PART_SETS,
     RELATIVE_PART_SETS,
     ROW_PART_SETS,

@@ -33,7 +33,13 @@ from ammcnet.data.video import open_video
 from ammcnet.regions import RegionHead, RegionHeadConfig, analysis_size
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.head import features_of
-from ammcnet.regions.validate import PART_SETS, RELATIVE_PART_SETS, SPEED_PART_SETS, Footage, choose_settings
+from ammcnet.regions.selection.validate import (
+    PART_SETS,
+    RELATIVE_PART_SETS,
+    SPEED_PART_SETS,
+    Footage,
+    choose_settings,
+)
 from ammcnet.scoring.region_head import BASELINE_PARTS
 
 REAL = Path(os.environ.get("AMMCNET_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data" / "real"

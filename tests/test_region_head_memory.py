@@ -20,10 +20,10 @@ from ammcnet.regions import RegionHead, RegionHeadConfig, stats
 from ammcnet.regions.footage import FlowFile, flow_file, flows_of_frames
 from ammcnet.regions.head import features_of, frame_maxima
 from ammcnet.regions.parts import PART_TYPES
+from ammcnet.regions.selection.synthetic import make_synthetic, synthetic_edit
+from ammcnet.regions.selection.validate import edit_flows
 from ammcnet.regions.stats import TopK, stream_median, top_count
 from ammcnet.regions.store import FeatureStore
-from ammcnet.regions.synthetic import make_synthetic, synthetic_edit
-from ammcnet.regions.validate import edit_flows
 from ammcnet.scoring.region_head import fit_region_head
 
 H, W, CLIP = 48, 64, 60

@@ -21,7 +21,7 @@ from ammcnet.models import AMMCNet, ModelConfig, load_model_file, save_model_fil
 from ammcnet.models.info import format_info, model_info
 from ammcnet.regions import RegionHeadConfig
 from ammcnet.regions.footage import flows_of_frames
-from ammcnet.regions.validate import OBJECT_WINDOW_RANGE, PART_SETS
+from ammcnet.regions.selection.validate import OBJECT_WINDOW_RANGE, PART_SETS
 from ammcnet.scoring import FusionWeights, calibrate
 from ammcnet.scoring.fusion import Smoothing, fuse_records, smooth
 from ammcnet.scoring.region_head import RegionHeadComponent, fit_region_head

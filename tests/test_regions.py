@@ -15,8 +15,13 @@ from ammcnet.regions.features import octant
 from ammcnet.regions.footage import cached_flows, flows_of_frames, resized_frames
 from ammcnet.regions.head import features_of
 from ammcnet.regions.online import RegionStream
-from ammcnet.regions.synthetic import KINDS, footage_object_height, make_synthetic, make_validation_set
-from ammcnet.regions.validate import (
+from ammcnet.regions.selection.synthetic import (
+    KINDS,
+    footage_object_height,
+    make_synthetic,
+    make_validation_set,
+)
+from ammcnet.regions.selection.validate import (
     MIN_STRETCH,
     PART_SETS,
     FeatureCache,

@@ -13,8 +13,8 @@ from ammcnet.data.cache import prepare_dataset
 from ammcnet.data.layouts import discover_dataset
 from ammcnet.data.video import open_video
 from ammcnet.demo import SceneConfig, generate_scene_dataset
-from ammcnet.regions.synthetic import KINDS
-from ammcnet.regions.validation_dataset import safe_name, write_frames, write_validation_dataset
+from ammcnet.regions.selection.dataset import safe_name, write_frames, write_validation_dataset
+from ammcnet.regions.selection.synthetic import KINDS
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from provenance import save_result  # noqa: E402
 from ammcnet.regions import RegionHead, RegionHeadConfig  # noqa: E402
 from ammcnet.regions.footage import flows_of_frames  # noqa: E402
 from ammcnet.regions.head import features_of  # noqa: E402
-from ammcnet.regions.validate import FeatureCache, object_window, split_footage, validate  # noqa: E402
+from ammcnet.regions.selection.validate import FeatureCache, object_window, split_footage, validate  # noqa: E402
 
 PART_SETS = ({"perspective": 1.0, "direction": 1.0}, {"speed": 1.0, "direction": 1.0},
              {"perspective": 1.0, "direction": 1.0, "place": 1.0})

@@ -1,6 +1,6 @@
 """Probe: how much the head's chosen settings depend on which stretch of one long video is held out.
 
-With fewer than four training videos, :func:`ammcnet.regions.validate.choose_settings` cuts the
+With fewer than four training videos, :func:`ammcnet.regions.selection.validate.choose_settings` cuts the
 footage into four stretches and holds out the last one: its synthetic anomalies and false alarms
 decide. A camera's user often has one long normal recording, so this is the common case. Here
 ``vtest.avi``'s frames 0-476 (the fitting frames of ``benchmarks/honest_head_real.py``) are cut
@@ -29,7 +29,7 @@ from honest_head_real import vtest_fitting  # noqa: E402
 from provenance import save_result  # noqa: E402
 
 from ammcnet.regions import RegionHeadConfig  # noqa: E402
-from ammcnet.regions.validate import MAX_FALSE_ALARM, Footage, choose_settings, stretches  # noqa: E402
+from ammcnet.regions.selection.validate import MAX_FALSE_ALARM, Footage, choose_settings, stretches  # noqa: E402
 
 
 def parts_of(label: str) -> str:

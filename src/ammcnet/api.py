@@ -52,7 +52,7 @@ from ammcnet.metrics.records import parse_records
 from ammcnet.models import AMMCNet, AMMCOutput
 from ammcnet.models.info import format_info, model_info
 from ammcnet.models.official import import_official as import_official_checkpoint
-from ammcnet.regions.validation_dataset import ValidationDataset, write_validation_dataset
+from ammcnet.regions.selection.dataset import ValidationDataset, write_validation_dataset
 from ammcnet.scoring.calibration import Calibration
 from ammcnet.scoring.model_file import read_model_file
 from ammcnet.scoring.scorer import Scorer
@@ -267,7 +267,7 @@ def synthesize(data: PathLike, out: PathLike, *, seed: int = 0, per_kind: int = 
                overwrite: bool = False, rotation: int = 0, progress: bool | None = False,
                layout: str = "auto") -> SynthesizeResult:
     """Write a validation dataset made from the normal training videos of ``data``: held-out normal
-    videos and synthetic anomalies, with labels (:mod:`ammcnet.regions.validation_dataset`;
+    videos and synthetic anomalies, with labels (:mod:`ammcnet.regions.selection.dataset`;
     ``rotation`` 0-3: which quarter of the videos is held out; ``progress`` None: on a terminal)."""
     return write_validation_dataset(data, out, layout=layout, seed=seed, per_kind=per_kind, image_format=image_format,
                                     overwrite=overwrite, rotation=rotation, progress=progress)

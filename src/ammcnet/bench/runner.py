@@ -36,7 +36,7 @@ from ammcnet.export.quantize import quantize_onnx, synthetic_feeds
 from ammcnet.models import AMMCNet, ModelConfig, PatchDiscriminator, init_weights_normal
 from ammcnet.regions import RegionHead, RegionHeadConfig, analysis_size
 from ammcnet.regions.footage import flows_of_frames
-from ammcnet.regions.validate import object_window
+from ammcnet.regions.selection.validate import object_window
 from ammcnet.scoring.model_file import read_model_file
 from ammcnet.scoring.region_head import RegionHeadComponent
 from ammcnet.scoring.scorer import Scorer
@@ -371,7 +371,7 @@ def _region_counterpart(scorer: Scorer | None, video: Any, frames: int) -> tuple
 
     A scorer with a head is timed without it; one without gets a head fitted on the video's own
     first frames (the bench times, it does not judge), with the object-sized window that
-    training would give it (:func:`ammcnet.regions.validate.object_window`).
+    training would give it (:func:`ammcnet.regions.selection.validate.object_window`).
     """
     comps = dict(scorer.components) if scorer is not None else {}
     name = RegionHeadComponent.component

@@ -47,7 +47,7 @@ def frame_maxima(part: Any, f: Any) -> np.ndarray:
 
 class PartFits:
     """How a head gets each fitted part and its frame maxima: fitted and scored afresh here.
-    Choosing settings passes a memoising one (:class:`ammcnet.regions.validate.PartCache`), so
+    Choosing settings passes a memoising one (:class:`ammcnet.regions.selection.validate.PartCache`), so
     candidates that share a part's settings share the part and its scores."""
 
     def fit(self, name: str, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> Any:

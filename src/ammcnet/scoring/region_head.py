@@ -5,7 +5,7 @@ resolution), not the model's clips, so it reads the source videos the prepared c
 from (offline) or the frames a stream delivers (online, :meth:`RegionHeadComponent.stream`).
 Its per-frame score is the record ``region``; its held-out normal scores give the alarm
 thresholds. It is fitted at the end of ``ammcnet train`` and by ``ammcnet calibrate`` on the
-training split alone, with settings chosen there (:func:`ammcnet.regions.validate.choose_settings`).
+training split alone, with settings chosen there (:func:`ammcnet.regions.selection.validate.choose_settings`).
 
 >>> RegionHeadComponent.component, RECORD
 ('region_head', 'region')
@@ -33,8 +33,8 @@ from ammcnet.regions import FrameScores, RegionHead, RegionHeadConfig, WindowFea
 from ammcnet.regions.footage import AnalysisFrames, FlowFile, cached_flows, flow_file, flows_of_frames
 from ammcnet.regions.head import features_of
 from ammcnet.regions.online import RegionStream
+from ammcnet.regions.selection.validate import Footage, Selection, choose_settings, validation_rotation
 from ammcnet.regions.store import FeatureStore
-from ammcnet.regions.validate import Footage, Selection, choose_settings, validation_rotation
 
 log = logging.getLogger(__name__)
 

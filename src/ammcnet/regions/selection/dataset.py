@@ -10,7 +10,7 @@ from it, as a dataset every command reads, so settings can be measured without a
     DIR/validation-set.json              what was made: source, seed, split, motion, each video
 
 The split and the generator are those ``ammcnet train`` chooses the region head's settings with
-(:func:`ammcnet.regions.validate.split_footage`, :mod:`ammcnet.regions.synthetic`): every 4th
+(:func:`ammcnet.regions.selection.validate.split_footage`, :mod:`ammcnet.regions.selection.synthetic`): every 4th
 training video held out whole, four kinds of anomaly sized by the footage's moving objects. Here
 they are made at the source resolution and in colour, so AMMC-Net itself can be trained on
 ``DIR/train`` and tested on ``DIR/test``: fusion weights, smoothing or a new record compared
@@ -40,8 +40,14 @@ from tqdm import tqdm
 from ammcnet.data.layouts import VideoRef, discover_dataset
 from ammcnet.errors import ConfigError, DataError, OutputError
 from ammcnet.regions.footage import split_flows
-from ammcnet.regions.synthetic import KINDS
-from ammcnet.regions.validate import MIN_VIDEOS, SYNTHETIC_PER_KIND, Footage, ValidationFootage, split_footage
+from ammcnet.regions.selection.synthetic import KINDS
+from ammcnet.regions.selection.validate import (
+    MIN_VIDEOS,
+    SYNTHETIC_PER_KIND,
+    Footage,
+    ValidationFootage,
+    split_footage,
+)
 from ammcnet.utils.io import write_json_atomic
 
 FORMAT = "ammcnet-validation-set/1"
@@ -106,7 +112,7 @@ def write_validation_dataset(root: str | os.PathLike[str], out: str | os.PathLik
         overwrite: replace ``out`` if it exists.
         rotation: which quarter of the videos (or stretches) to hold out, 0-3: 0 holds out the last
             and every 4th before it, r the ones r places earlier. The head's choice measures one long
-            recording on all four (:func:`ammcnet.regions.validate.validation_splits`); write each to
+            recording on all four (:func:`ammcnet.regions.selection.validate.validation_splits`); write each to
             look at what it measured.
         progress: show progress bars (None: when stderr is a terminal).
     """

@@ -3,7 +3,7 @@
 The training videos are split into a fitting set and whole held-out videos. A candidate setting
 is fitted on the fitting set and measured on (a) the held-out normal videos: the share of their
 frames above the fitting set's 1 % threshold (false alarms on unseen normal footage), and (b)
-synthetic anomalies made from the held-out videos (:mod:`ammcnet.regions.synthetic`): the frame
+synthetic anomalies made from the held-out videos (:mod:`ammcnet.regions.selection.synthetic`): the frame
 AUC of each kind, pooled with the held-out normal videos. The candidate with the best mean AUC
 among those whose false-alarm rate stays under a bound wins.
 
@@ -34,8 +34,7 @@ from ammcnet.regions.config import RegionHeadConfig
 from ammcnet.regions.features import WindowFeatures
 from ammcnet.regions.footage import FlowSpeeds, flows_of_frames
 from ammcnet.regions.head import PartFits, RegionHead, features_of, fit_part, frame_maxima
-from ammcnet.regions.store import FeatureStore
-from ammcnet.regions.synthetic import (
+from ammcnet.regions.selection.synthetic import (
     KINDS,
     SyntheticEdit,
     SyntheticVideo,
@@ -44,6 +43,7 @@ from ammcnet.regions.synthetic import (
     iter_synthetic_edits,
     iter_validation_set,
 )
+from ammcnet.regions.store import FeatureStore
 
 #: Largest false-alarm rate on held-out normal videos (at the 1 % threshold) a winner may have.
 MAX_FALSE_ALARM = 0.03
@@ -494,7 +494,7 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
     the rest (see :func:`validate`). Few long videos are cut into stretches and every stretch is
     held out in turn (:func:`validation_splits`); each candidate's numbers are then averaged over
     the rotations. The window is object-sized by default: as tall as the median moving blob of
-    the fitting videos' flows (:func:`ammcnet.regions.synthetic.footage_object_height`; the median
+    the fitting videos' flows (:func:`ammcnet.regions.selection.synthetic.footage_object_height`; the median
     over the rotations), a stand-in for the object boxes the strongest honest scorers use. The
     synthetic set does not choose it: on Ped2 every kind but the pasted patch scored higher with
     larger windows (BENCHMARKS.md), so a search drifts to the largest candidate. ``windows`` lists
