@@ -63,21 +63,6 @@ def decode_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def read_image_header(path: Path) -> tuple[int, int]:
-    """Cheap check that an image is readable: (H, W) from its header (decoded at 1/8 for JPEG)."""
-    ext = path.suffix.lower()
-    if ext in (".jpg", ".jpeg"):
-        if _jpeg_truncated(path):
-            raise DataError(f"{path} is a truncated JPEG (no end marker); re-extract or delete the frame")
-        img = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_8)
-        if img is None:
-            raise DataError(f"cannot read image header of {path}; the file is corrupt, replace or delete it")
-        return -1, -1  # size at 1/8 is not the real size; callers only need "readable"
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise DataError(f"cannot read image {path}; the file is corrupt, replace or delete it")
-    return img.shape[0], img.shape[1]
-
 
 class VideoSource:
     """A sequence of RGB uint8 frames. ``len()``, ``src[i]`` and iteration; all lazy.

@@ -32,7 +32,7 @@ from ammcnet.data.clips import Clip, ClipBuilder, PreparedFrame, batch_of_clips,
 from ammcnet.errors import ConfigError
 from ammcnet.export.backend import make_backend
 from ammcnet.flow import FlowBackend, get_flow_backend
-from ammcnet.scoring.calibration import Calibration, CalibrationLike, fused_table, table_threshold
+from ammcnet.scoring.calibration import Calibration, CalibrationLike, table_threshold
 from ammcnet.scoring.fusion import CausalSmoother, FusionWeights, Smoothing, fuse_records, smooth
 from ammcnet.scoring.model_file import read_model_file
 from ammcnet.scoring.scorer import Scorer
@@ -98,21 +98,12 @@ def settings_from_train_config(train_config: Mapping[str, Any] | None) -> tuple[
     return (size[0], size[1]), str(data.get("flow", FALLBACK_FLOW[0])), str(data.get("flow_preset", FALLBACK_FLOW[1]))
 
 
-def online_table(calibration: CalibrationLike) -> dict[str, Any] | None:
-    """The calibration's fused-score quantile table built with causal smoothing, if it has one.
-
-    A table under ``fused_causal`` (or a ``fused`` table whose smoothing is already causal)
-    matches the online score exactly; otherwise None and the offline table is used.
-    """
-    return fused_table(calibration, causal=True)
-
-
 def resolve_threshold(
     calibration: CalibrationLike | None, threshold: str | float | None, fpr: float = 0.01
 ) -> float | None:
     """``"auto"`` -> the calibrated threshold for false-alarm rate ``fpr``; a number -> itself.
 
-    A quantile table built with causal smoothing (see :func:`online_table`) is preferred; else the
+    A quantile table built with causal smoothing (``fused_causal``, :func:`ammcnet.scoring.calibration.fused_table`) is preferred; else the
     offline table is used (see ``docs/deviations/detect.md`` for the causal-smoothing caveat).
     """
     if threshold is None:

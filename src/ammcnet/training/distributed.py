@@ -96,13 +96,6 @@ def init_distributed(device: str = "auto", backend: str | None = None) -> DistCo
     return DistContext(dist.get_rank(), dist.get_world_size(), local, torch.device(f"cuda:{local}" if use_cuda else "cpu"))
 
 
-def current_context() -> DistContext:
-    """The context of an already initialised process group (single process otherwise)."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return DistContext()
-    return DistContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
-
-
 class ShardedStepBatchSampler(StepBatchSampler):
     """This rank's share of every global batch of steps ``start .. stop-1``.
 
@@ -246,9 +239,3 @@ def verify_replicas(module: nn.Module) -> None:
     differ = [r for r, g in enumerate(gathered) if not torch.equal(g, gathered[0])]
     if differ:
         raise RuntimeError(f"ranks {differ} hold other weights than rank 0 after synchronised training")
-
-
-def cleanup() -> None:
-    """Leave the process group (no-op in a single process)."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
