@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --upgrade pip >/dev/null
 	# torch first, as a local CPU build where one is offered; then the project, editable, with test tools
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "torch==2.13.0" || $(BIN)/python -m pip install "torch>=2.2"
-	$(BIN)/python -m pip install -e ".[dev,onnx,docs,ray]"
+	$(BIN)/python -m pip install -e ".[dev,onnx,docs,ray,mqtt,media,serve,browser]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -153,7 +153,7 @@ def vtest(work: Path, args: argparse.Namespace) -> dict:
         "false_alarm_rate_heldout": float(alarm[rest].mean()),
         "heldout_frames": int(rest.sum()),
         "false_alarm_rate_fit_part": float(alarm[~rest].mean()),
-        "events_heldout": sum(1 for e in s.events if e.start >= stop),
+        "events_heldout": sum(1 for e in s.events if e.start_frame >= stop),
         "diagnosis": diagnose(run, out, stop),
         "latency_ms_mean": s.latency_ms_mean,
         "fps": s.fps,

@@ -40,11 +40,14 @@ def test_run_demo_end_to_end(tmp_path, one_thread):
     assert 0.0 <= result["auc"] <= 1.0
     metrics = json.loads((Path(result["test_dir"]) / "metrics.json").read_text())
     assert metrics["num_videos"] == 2 and metrics["honest"]["auc_micro"] == pytest.approx(result["auc"])
-    report = Path(result["report"]).read_text()
-    assert "honest frame AUC" in report and "cyclist" in report
+    page = Path(result["report"])
+    report = page.read_text()
+    assert page.name == "report-quick.html" and page.parent == tmp_path / "demo"
+    assert "honest causal AUC" in report and "cyclist" in report and 'href="detect-quick/annotated.mp4"' in report
     # the generated scene has pixel masks, so the test measured localisation and the report shows it
     pixel_auc = metrics["pixel"]["pixel_auc"]
-    assert f"| pixel AUC (localisation) | {pixel_auc:.4f} |" in report
+    assert f"<dt>pixel AUC (localisation)</dt><dd>{pixel_auc:.4f}</dd>" in report
+    assert "](report-quick.html)" in Path(result["summary"]).read_text()
     assert Path(result["model"]).is_file() and set(result["seconds"]) >= {"scene", "prepare", "train", "test"}
     assert Path(result["detect"]["annotated"]).is_file()
 

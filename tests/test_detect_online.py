@@ -138,7 +138,7 @@ def test_cli_on_avi_writes_jsonl_events_and_mp4(setup: dict, tmp_path: Path, cap
     assert len(rows) == N_FRAMES - F and all(r["alarm"] for r in rows)
     assert set(rows[0]) == {"index", "timestamp", "score", "fused", "alarm", "valid", "records", "box"}
     events = json.loads((out / "events.json").read_text())
-    assert events["complete"] and [(e["start"], e["end"]) for e in events["events"]] == [(F, N_FRAMES - 1)]
+    assert events["complete"] and [(e["start_frame"], e["end_frame"]) for e in events["events"]] == [(F, N_FRAMES - 1)]
     cap = cv2.VideoCapture(str(mp4))
     n = 0
     while cap.read()[0]:

@@ -64,7 +64,7 @@ def _check_outputs(out: Path, scored: int) -> dict:
     events = json.loads((out / "events.json").read_text())
     assert events["complete"] is True
     for e in events["events"]:
-        assert e["start"] <= e["peak_frame"] <= e["end"]
+        assert e["start_frame"] <= e["peak_frame"] <= e["end_frame"]
     return json.loads((out / "summary.json").read_text())
 
 
@@ -125,7 +125,7 @@ def test_interrupt_leaves_complete_files(detector_factory, tmp_path: Path, monke
     saved = _check_outputs(tmp_path, 7 - F)
     assert saved["stop_reason"] == "interrupted"
     events = json.loads((tmp_path / "events.json").read_text())["events"]
-    assert [(e["start"], e["end"]) for e in events] == [(F, 6)]
+    assert [(e["start_frame"], e["end_frame"]) for e in events] == [(F, 6)]
 
 
 def test_reader_and_sources() -> None:

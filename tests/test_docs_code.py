@@ -87,7 +87,7 @@ def page_blocks(path: Path) -> list[Block]:
 
 
 def _runnable(path: Path) -> bool:
-    return any(b.lang == "python" or b.run for b in page_blocks(path))
+    return any((b.lang == "python" or b.run) and not b.skip for b in page_blocks(path))
 
 
 RUNNABLE = [p for p in PAGES if _runnable(p)]

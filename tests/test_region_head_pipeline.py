@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
+from collections import Counter
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,7 +16,8 @@ import torch
 
 from ammcnet.cli import main
 from ammcnet.data import ClipDataset, prepare_dataset
-from ammcnet.data.video import open_video
+from ammcnet.data import video as video_module
+from ammcnet.data.video import decode_image, open_video
 from ammcnet.detect import Detector
 from ammcnet.errors import ConfigError, DataError
 from ammcnet.metrics import load_score_file
@@ -24,7 +28,7 @@ from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.selection.validate import OBJECT_WINDOW_RANGE, PART_SETS
 from ammcnet.scoring import FusionWeights, calibrate
 from ammcnet.scoring.fusion import Smoothing, fuse_records, smooth
-from ammcnet.scoring.region_head import RegionHeadComponent, fit_region_head
+from ammcnet.scoring.region_head import FLOW_CACHE, RegionHeadComponent, fit_region_head
 from ammcnet.scoring.scorer import fit_scorer, load_scorer
 
 H, W = 48, 64
@@ -101,6 +105,38 @@ def test_test_reports_the_region_head_as_the_honest_score(run, capsys):
     assert main(["test", str(run["run"]), str(run["root"]), "--out", str(out / "again"), "--no-progress", "--quiet", *cache]) == 0
     assert cached[0].stat().st_mtime_ns == stamp  # read, not written again
     np.testing.assert_array_equal(load_score_file(out / "again" / "scores.npz").records["region"][0], region)
+
+
+def test_test_decodes_each_test_source_once(run, tmp_path, monkeypatch):
+    """`ammcnet test` on a dataset root with a head: preparing the test split feeds every decoded frame
+    to the head's analysis flow too, so the head reads its flows from the cache, not the source again."""
+    decoded: Counter = Counter()
+
+    def counting(path):
+        decoded[Path(path)] += 1
+        return decode_image(path)
+
+    monkeypatch.setattr(video_module, "decode_image", counting)
+    out = tmp_path / "out"
+    cache = ["--cache-dir", str(tmp_path / "cache")]  # a fresh cache: the test split is prepared by this command
+    assert main(["test", str(run["run"]), str(run["root"]), "--out", str(out), "--no-progress", "--quiet", *cache]) == 0
+    frames = sorted((run["root"] / "test" / "t1").glob("*.png"))
+    counts = [decoded[f] for f in frames]
+    print("decodes per test frame:", counts, "other files:", sum(v for k, v in decoded.items() if k not in frames))
+    assert set(decoded) == set(frames)  # the test split's frames only
+    # every frame decoded once; the first once more: the region input reads the source's frame size from it
+    assert counts == [2] + [1] * (len(frames) - 1)
+    assert list((tmp_path / "cache").rglob("region-flows/test/t1/analysis-flow-*.json"))
+    # the same flows and scores as when the head computes them from the source (a cache prepared without them)
+    monkeypatch.undo()
+    shutil.rmtree(run["prepared"].root / FLOW_CACHE / "test", ignore_errors=True)
+    again = tmp_path / "again"
+    assert main(["test", str(run["run"]), str(run["prepared"].root), "--out", str(again), "--no-progress", "--quiet"]) == 0
+    [prepared_flows] = (tmp_path / "cache").rglob("region-flows/test/t1/analysis-flow-*.npy")
+    [head_flows] = (run["prepared"].root / FLOW_CACHE / "test" / "t1").glob("analysis-flow-*.npy")
+    np.testing.assert_array_equal(np.load(prepared_flows), np.load(head_flows))
+    np.testing.assert_array_equal(load_score_file(out / "scores.npz").records["region"][0],
+                                  load_score_file(again / "scores.npz").records["region"][0])
 
 
 def test_detector_alarms_on_the_head_and_matches_offline(run):

@@ -28,7 +28,8 @@ from ammcnet.version import __version__
 _API = ("train", "test", "detect", "evaluate", "load", "synthesize", "prepare", "verify", "calibrate", "detect_many",
         "watch", "info", "import_official", "Model", "TrainResult", "TestResult", "DetectResult", "EvaluateResult",
         "SynthesizeResult", "WatchResult", "TrainOptions", "TestOptions", "DetectOptions", "DetectorOptions",
-        "CalibrateOptions", "PrepareOptions", "ExportOptions", "EvalOptions")
+        "CalibrateOptions", "PrepareOptions", "ExportOptions", "EvalOptions", "fit", "teach", "FitOptions",
+        "TeachOptions", "AlarmOptions", "SinkOptions", "ZoneConfig", "load_zones", "AlarmEvent", "serve")
 
 if TYPE_CHECKING:
     from ammcnet.api import (  # noqa: F401

@@ -22,14 +22,23 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ammcnet.alarms.lifecycle import AlarmEvent
+from ammcnet.alarms.pipeline import AlarmOptions
+from ammcnet.alarms.sinks_config import SinkOptions
+from ammcnet.alarms.zones import ZoneConfig, load_zones
+from ammcnet.apps.alarm_figures import alarm_figures
 from ammcnet.apps.calibrator import CalibrateOptions, recalibrate
 from ammcnet.apps.exporter import ExportOptions, export_run
+from ammcnet.apps.fitter import FitOptions, FitResult, fit_head_model
+from ammcnet.apps.teacher import TeachOptions, TeachResult, teach_model
 from ammcnet.apps.tester import TestOptions, default_out_dir, run_test
 from ammcnet.bench import BenchConfig, run_benchmark
 from ammcnet.bench.runner import format_report as format_bench_report
@@ -54,9 +63,10 @@ from ammcnet.models.info import format_info, model_info
 from ammcnet.models.official import import_official as import_official_checkpoint
 from ammcnet.regions.selection.dataset import ValidationDataset, write_validation_dataset
 from ammcnet.scoring.calibration import Calibration
-from ammcnet.scoring.model_file import read_model_file
+from ammcnet.scoring.head_model import HeadModel, open_model
 from ammcnet.scoring.scorer import Scorer
 from ammcnet.scoring.settings import HonestScoring
+from ammcnet.serve import ServeOptions, serve_folder
 from ammcnet.training import train as train_run
 from ammcnet.training.api import resolve_device as training_device
 from ammcnet.training.budget import BudgetPlan, fit_to_minutes
@@ -66,12 +76,13 @@ from ammcnet.utils.io import write_json_atomic
 from ammcnet.utils.lock import output_lock
 
 __all__ = [
-    "BenchConfig", "BudgetPlan", "CalibrateOptions", "DETECT_INDEX_FILE", "DetectOptions", "DetectResult",
-    "DetectorOptions", "EvalOptions", "EvaluateResult", "ExportOptions", "Model", "PrepareOptions",
-    "ReconnectPolicy", "SynthesizeResult", "TestOptions", "TestResult", "TrainOptions", "TrainResult", "WatchResult",
+    "AlarmEvent", "AlarmOptions", "SinkOptions", "ZoneConfig", "load_zones", "BenchConfig", "BudgetPlan", "CalibrateOptions", "DETECT_INDEX_FILE", "DetectOptions", "DetectResult",
+    "DetectorOptions", "EvalOptions", "EvaluateResult", "ExportOptions", "FitOptions", "FitResult", "Model",
+    "PrepareOptions", "TeachOptions", "TeachResult", "fit", "teach",
+    "ReconnectPolicy", "ServeOptions", "SynthesizeResult", "TestOptions", "TestResult", "TrainOptions", "TrainResult", "WatchResult",
     "bench", "calibrate", "demo", "demo_scene", "detect", "detect_many", "detect_options", "eval_options", "evaluate", "export",
     "format_bench_report", "format_info", "format_table", "import_official", "info", "load", "prepare",
-    "synthesize", "test", "test_options", "train", "verify", "watch",
+    "serve", "synthesize", "test", "test_options", "train", "verify", "watch",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -103,7 +114,7 @@ class Model:
     """A model file, loaded: the network, its scorer and the settings that fuse its records.
 
     Attributes:
-        network: the ``AMMCNet``, in eval mode.
+        network: the ``AMMCNet``, in eval mode; None for a head-only model (``ammcnet fit``).
         scorer: the one scoring path with the file's fitted components (e.g. the motion prior).
         settings: fusion weights, smoothing and scoring mode (:class:`ammcnet.scoring.settings.HonestScoring`).
         calibration: statistics of the records on held-out normal clips (typed), or None.
@@ -111,7 +122,7 @@ class Model:
         path: the file that was read.
     """
 
-    network: AMMCNet
+    network: AMMCNet | None
     scorer: Scorer
     settings: HonestScoring
     calibration: Calibration | None
@@ -120,11 +131,50 @@ class Model:
 
     def score(self, batch: ClipBatch) -> tuple[AMMCOutput, dict[str, Any]]:
         """The network's output and the per-clip records of one batch of clips."""
+        if self.network is None:
+            raise ConfigError(f"{self.path} is a head-only model: it scores frames (detector()), not clips")
         return self.scorer.score(self.network, batch)
 
     def detector(self, options: DetectorOptions | None = None, **overrides: Any) -> Detector:
         """An online detector over this model (see :meth:`ammcnet.detect.Detector.from_run`)."""
         return Detector.from_run(self.path, options, **overrides)
+
+    def watch(self, source: PathLike | int, options: DetectOptions | None = None, *, out: PathLike | None = None,
+              **overrides: Any) -> Iterator[dict[str, Any]]:
+        """Alarm events of ``source`` as they happen: ``for message in model.watch("street.mp4"): ...``
+
+        Yields each lifecycle message (``{"type": "new" | "update" | "end", "before", "after"}``,
+        the event as ``after``) while detection runs on a thread; leaving the loop stops it. The
+        options and files are :func:`detect`'s.
+        """
+        o = detect_options(options, **overrides)
+        messages: queue.Queue[Any] = queue.Queue()
+        stop, done = threading.Event(), object()
+
+        def work() -> None:
+            try:
+                run_detection(source, self.path, o, out=out, on_event=messages.put, stop=stop)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+                messages.put(exc)
+            finally:
+                messages.put(done)
+
+        thread = threading.Thread(target=work, name="ammcnet-watch", daemon=True)
+        thread.start()
+        try:
+            while (item := messages.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+
+    def teach_normal(self, source: PathLike, *, start: int = 0, end: int | None = None, **overrides: Any) -> TeachResult:
+        """Teach this model that frames ``start`` to ``end`` of ``source`` are normal (:func:`teach`;
+        ``overrides`` are other fields of :class:`TeachOptions`, e.g. ``out``); a new model file is
+        written and this one is kept."""
+        return teach(self.path, TeachOptions(normal=(str(source),), start=start, end=end, **overrides))
 
 
 @dataclass
@@ -279,7 +329,7 @@ def demo(out: PathLike, *, quick: bool = False, seed: int = 0, overrides: Sequen
     under ``out`` (finished steps of an earlier run are reused; see :func:`ammcnet.demo.job.run_demo`).
 
     Returns:
-        ``auc`` (honest micro frame AUC), ``auc_paper``, ``report`` (the markdown summary),
+        ``auc`` (honest micro frame AUC), ``auc_paper``, ``report`` (``report.html``, one self-contained page),
         ``detect`` (the annotated video, with ``annotate``), the folders and the test metrics.
     """
     return run_demo(out, quick=quick, seed=seed, progress=progress, overrides=tuple(overrides), device=device,
@@ -296,9 +346,28 @@ def demo_scene(out: PathLike, *, quick: bool = False, seed: int = 0, progress: b
 
 
 def load(model: PathLike, *, device: str = "cpu") -> Model:
-    """Read a run folder or model file (its stored settings checked): network, scorer and scoring settings."""
-    mf = read_model_file(model, map_location=device)
+    """Read a run folder or model file, full or head-only (its stored settings checked): network,
+    scorer and scoring settings."""
+    mf = open_model(model, map_location=device)
+    if isinstance(mf, HeadModel):
+        return Model(None, mf.scorer, mf.scoring, None, None, mf.path)
     return Model(mf.model, mf.scorer, mf.scoring, mf.calibration, mf.train_config, mf.path)
+
+
+def fit(footage: PathLike, out: PathLike, options: FitOptions | None = None, **overrides: Any) -> FitResult:
+    """Fit the region head alone on normal footage (a video, a frame folder, a stream recorded for
+    ``seconds``, or a dataset root's training split) and write a head-only model file to ``out``
+    (:mod:`ammcnet.apps.fitter`); ``overrides`` replace fields of ``options``."""
+    return fit_head_model(footage, out, _options(FitOptions(progress=False), options, overrides))
+
+
+def teach(model: PathLike, options: TeachOptions | None = None, **overrides: Any) -> TeachResult:
+    """Teach a model's region head that footage or alarm events were normal, without retraining; a
+    new model file is written, the old one kept (:mod:`ammcnet.apps.teacher`). ``overrides`` replace
+    fields of ``options`` (e.g. ``normal_events=["alarms/events.jsonl:ID"]``)."""
+    if options is None:
+        return teach_model(model, TeachOptions(**overrides))
+    return teach_model(model, _options(options, options, overrides))
 
 
 def train(data: PathLike, options: TrainOptions | None = None, *, out: PathLike | None = None,
@@ -363,7 +432,9 @@ def calibrate(model: PathLike, data: PathLike, options: CalibrateOptions | None 
 def info(model: PathLike) -> dict[str, Any]:
     """What a model file holds: sizes, settings, digest check, NaN/inf weights and calibration
     (:func:`ammcnet.models.info.model_info`; :func:`format_info` prints it)."""
-    return model_info(model)
+    info = model_info(model)
+    info["alarms"] = alarm_figures(model)
+    return info
 
 
 def import_official(checkpoint: PathLike, out: PathLike, *, overwrite: bool = False, dataset: str | None = None) -> Path:
@@ -515,6 +586,16 @@ def watch(config: PathLike | WatchConfig, *, ray: str | None = None, seconds: fl
     cfg = config if isinstance(config, WatchConfig) else load_watch_config(config)
     status = watch_cameras(cfg, ray=ray, seconds=seconds, print_status=print_status)
     return WatchResult(out=Path(cfg.out), status=status)
+
+
+def serve(folder: PathLike, options: ServeOptions | None = None, **overrides: Any) -> None:
+    """Serve the review pages of a ``detect`` or ``watch`` output folder until Ctrl-C: cameras with
+    live scores, events with their snapshot and clip, acknowledge and mark-normal actions recorded
+    in ``reviews.jsonl`` (:mod:`ammcnet.serve`; needs the ``serve`` extra). ``overrides`` replace
+    fields of ``options`` (default ``ServeOptions()``: 127.0.0.1:8765, no token). "Mark normal" also
+    calls the teach-normal update ``teach`` of this module, where it has one and the model file is writable."""
+    o = _options(ServeOptions(), options, overrides)
+    serve_folder(folder, o, teach=globals().get("teach"))  # the teach-normal update, where this version has it
 
 
 def bench(config: BenchConfig | None = None, *, json_path: PathLike | None = None, **overrides: Any) -> dict[str, Any]:

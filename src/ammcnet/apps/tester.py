@@ -8,6 +8,7 @@ Writes into ``OUT`` (default ``RUN/test``)::
     table.txt           the side-by-side table of conventions
     maps/<video>.npy    (with --maps) (N, H, W) float16 per-pixel error maps
     plots/              score curve per video, ROC, heatmaps, RBDC curve
+    report.html         everything above on one self-contained page (with the plots)
 
 >>> from ammcnet.apps.tester import default_out_dir
 >>> default_out_dir("runs/ped2/model.pt").as_posix()
@@ -43,6 +44,8 @@ from ammcnet.metrics.localization import default_map_sigma, pixel_auc, smooth_ma
 from ammcnet.metrics.protocols import PAPER_WEIGHTS
 from ammcnet.metrics.rbdc import rbdc
 from ammcnet.metrics.transforms import minmax
+from ammcnet.regions.online import scale_box
+from ammcnet.report import ReportExtras, ReportInputs, TopFrame, VideoTrace, write_report
 from ammcnet.scoring import plots as plotting
 from ammcnet.scoring.fusion import FusionWeights, Smoothing, fused_scores, smooth
 from ammcnet.scoring.inference import ScoreResult, score_prepared
@@ -232,7 +235,7 @@ class TestOptions:
         batch_size: inference batch size; changes no score (default 16).
         device: torch device string (default ``cpu``).
         maps: also write per-pixel error maps and compute pixel AUC / RBDC where masks exist (default False).
-        plots: write PNG plots (default True).
+        plots: write PNG plots and ``report.html``, the page that shows them all (default True).
         protocol: ``honest`` (default; needs the model's calibration) or ``paper`` (only the
             label-free records and the conventions table, no calibrated score).
         map_flow_weight: weight of the motion error added to the error maps (default 0: appearance only).
@@ -271,6 +274,7 @@ def run_test(
     options: TestOptions = TestOptions(),  # noqa: B008 - frozen, never mutated
     *,
     score_with: Callable[..., ScoreResult] | None = None,
+    report: ReportExtras | None = None,
 ) -> dict[str, Any]:
     """Score the test split of ``root`` with the model of ``run`` and evaluate it.
 
@@ -283,6 +287,8 @@ def run_test(
             ``score_with(model, prepared, "test", batch_size=..., error_maps=..., map_flow_weight=..., scorer=...)``
             (``ammcnet.fleet.archive.score_prepared_ray`` spreads it over a Ray cluster; ``ammcnet.test``
             builds it from ``ray=``); its result must equal ``score_prepared``'s.
+        report: what the caller adds to ``report.html`` (title, facts, events, files, another
+            folder); written only with ``options.plots``.
 
     Returns:
         The metrics dict also written to ``OUT/metrics.json``.
@@ -308,10 +314,15 @@ def run_test(
         _honest(s)
     _frame_metrics(s)
     rbdc_result = _map_metrics(s, bool(o.progress)) if o.maps else None
+    extras = report or ReportExtras()
+    page = (extras.folder or out) / extras.name
     if o.plots:
         s.metrics["files"]["plots"] = _plots(out, prepared, result, s.honest, s.labels if s.rows else None, s.rows,
                                              rbdc_result, s.threshold)
+        s.metrics["files"]["report"] = str(page)
     write_json_atomic(out / "metrics.json", s.metrics)
+    if o.plots:
+        write_report(page.parent, _report_inputs(s, extras))
     return s.metrics
 
 
@@ -521,3 +532,103 @@ def _map_metrics(s: _Scored, progress: bool) -> Any:
     s.metrics["pixel"] = None
     s.metrics["pixel_note"] = "no pixel masks in the test split: pixel AUC and RBDC not computed"
     return None
+
+
+def _head_settings(region: Any) -> dict[str, str] | None:
+    """The region head's settings, as chosen on training footage, for the report (None without a head)."""
+    if region is None:
+        return None
+    cfg, sel = region.head.config, region.selection or {}
+    chosen = str(sel.get("chosen") or "given, not chosen")
+    if int(sel.get("rotations") or 1) > 1:
+        chosen += f" (chosen on {sel['rotations']} held-out stretches in turn)"
+    return {"settings": chosen, "parts": ", ".join(f"{p} {w:g}" for p, w in cfg.weights.items() if w > 0),
+            "window": f"{round(cfg.window * cfg.height)} px on a {cfg.height}-px analysis grid, stride {cfg.stride:g} "
+                      "of the window"}
+
+
+def _roc_curves(s: _Scored) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """ROC legend -> (scores, labels), the first frames dropped: the honest mode causal and centred,
+    every other mode causal; without modes, the conventions the plots show."""
+    if not s.rows:
+        return {}
+    f = s.result.frames_in
+    y = np.concatenate([np.asarray(lab)[f:] for lab in s.labels])
+    if not s.modes:
+        picked = [r for r in s.rows if r.name.startswith(("paper (", "PSNR only"))][:3] or s.rows[:1]
+        return {r.name: (r.scores, r.labels) for r in picked}
+    chosen = s.modes[s.mode]
+    curves = {f"{s.mode} causal": (_joined(chosen.live, f), y), f"{s.mode} centred": (_joined(chosen.offline, f), y)}
+    seen = [chosen]
+    for name, m in s.modes.items():
+        if not any(m is o for o in seen):  # "records" is the same mode as "fusion" when the fusion weighs no head
+            seen.append(m)
+            curves[f"{name} causal"] = (_joined(m.live, f), y)
+    return curves
+
+
+def _joined(scores: list[np.ndarray], first: int) -> np.ndarray:
+    """Every video's scores from frame ``first`` on, end to end."""
+    return np.concatenate([np.asarray(x)[first:] for x in scores])
+
+
+def _head_boxes(s: _Scored, videos: list[int]) -> dict[int, np.ndarray]:
+    """Per test video (by index): the region head's winning window of every frame, in pixels of the
+    prepared frames; empty without a head or when its source frames cannot be read."""
+    if s.region is None or not videos:
+        return {}
+    names = [s.result.videos[v] for v in videos]
+    try:
+        scored = s.region.score_split(s.prepared, "test", names)[HEAD_MODE]
+    except DataError:
+        return {}
+    grid, size = s.region.head.size, tuple(s.prepared.size)
+    return {v: np.array([scale_box(b, grid, size) if np.isfinite(b).all() else (np.nan,) * 4 for b in fs.boxes], float)
+            for v, fs in zip(videos, scored, strict=True)}
+
+
+def _mask_box(masks: Any, t: int) -> tuple[float, float, float, float] | None:
+    """Bounding box (x0, y0, x1, y1), end exclusive, of frame ``t``'s labelled pixels, or None."""
+    if masks is None or t >= len(masks):
+        return None
+    ys, xs = np.nonzero(np.asarray(masks[t]))
+    return None if not len(xs) else (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+
+
+def _top_frames(s: _Scored, curves: list[np.ndarray]) -> list[TopFrame]:
+    """The frames the heatmap figure shows, with the head's box and the labelled box where known."""
+    if s.result.maps is None:
+        return []
+    top = plotting.top_frames(curves, HEATMAP_FRAMES, warmup=s.result.frames_in)
+    boxes = _head_boxes(s, sorted({v for v, _ in top}))
+    frames = []
+    for v, t in top:
+        name = s.result.videos[v]
+        box = boxes.get(v)
+        box = tuple(box[t]) if box is not None and t < len(box) and np.isfinite(box[t]).all() else None
+        frames.append(TopFrame(name, int(t), float(curves[v][t]), np.asarray(s.prepared.frames("test", name)[t]),
+                               np.asarray(s.result.maps[v][t], np.float32), box,
+                               _mask_box(s.prepared.pixel_masks(name), t)))
+    return frames
+
+
+def _report_inputs(s: _Scored, extras: ReportExtras) -> ReportInputs:
+    """What ``report.html`` shows: the causal honest score of every video (what a camera gets) at
+    its alarm threshold, or ``1 - normalised PSNR`` without calibration; the ROC; the top frames."""
+    out, result = s.out, s.result
+    if s.live is not None:
+        traces, threshold, name = s.live, s.live_threshold, f"honest score ({s.mode}, causal)"
+    else:
+        traces, threshold, name = [1.0 - minmax(p) for p in result.records["rgb_psnr"]], None, "1 - normalised PSNR"
+    labels = s.labels or [None] * len(result.videos)
+    videos = [VideoTrace(v, np.asarray(x), None if y is None else np.asarray(y),
+                         {"curve PNG": out / "plots" / "curves" / f"{Path(v).name}.png",
+                          "error maps": out / "maps" / f"{Path(v).name}.npy"})
+              for v, x, y in zip(result.videos, traces, labels, strict=True)]
+    files = {"metrics.json": out / "metrics.json", "table.txt": out / "table.txt", "scores.npz": out / "scores.npz",
+             "honest_scores.npz": out / "honest_scores.npz", "ROC (PNG)": out / "plots" / "roc.png",
+             "heatmaps (PNG)": out / "plots" / "heatmaps.png", "RBDC curve (PNG)": out / "plots" / "rbdc.png"}
+    return ReportInputs(metrics=s.metrics, videos=videos, first_frame=result.frames_in, threshold=threshold,
+                        score_name=name, roc=_roc_curves(s),
+                        top_frames=_top_frames(s, s.honest if s.honest is not None else traces),
+                        head=_head_settings(s.region), files=files, extras=extras)

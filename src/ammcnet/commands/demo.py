@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         help="generate a walkway scene with known anomalies, train a small model on it, test it and report",
         description="Generate the built-in walkway scene (no download), prepare it, train a small AMMC-Net "
-        "(small enough for a CPU), test it and print the frame AUC and the report path. Re-running reuses "
+        "(small enough for a CPU), test it and print the frame AUC and the path of report.html. Re-running reuses "
         "finished steps.",
     )
     p.add_argument("--out", default="runs/demo", help="working folder (default: runs/demo)")

@@ -20,7 +20,7 @@ from ammcnet.commands.common import add_device, renamed, resolve_device
 from ammcnet.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ammcnet.api import DetectOptions
+    from ammcnet.api import AlarmOptions, DetectOptions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=None, metavar="N",
                    help="frames per model call (default 8 for files and folders, 1 for live sources)")
     renamed(p, "--batch", "--batch-size")
-    p.add_argument("--min-gap", type=int, default=0, help="quiet frames allowed inside one event (default 0)")
+    p.add_argument("--min-gap", type=int, default=None,
+                   help="quiet frames allowed inside one event, so a flicker stays one event (default: one second)")
     p.add_argument("--min-frames", type=int, default=1, help="alarmed frames an event needs (default 1)")
     p.add_argument("--max-failures", type=int, default=30,
                    help="consecutive failed reads that end a live source (default 30)")
@@ -78,7 +79,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-invalid", type=int, default=25,
                    help="frames in a row whose model output is NaN/inf that stop the run (default 25)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _alarm_flags(p)
     p.set_defaults(func=run)
+
+
+def _alarm_flags(p: argparse.ArgumentParser) -> None:
+    """Where alarms go and what they carry (the :class:`~ammcnet.alarms.pipeline.AlarmOptions`)."""
+    g = p.add_argument_group("alarms", "events, their media and where they are pushed (docs/alarms.md)")
+    g.add_argument("--alarms-per-hour", type=float, default=None, metavar="N",
+                   help="set the threshold so held-out normal footage opens at most N events an hour (instead of --fpr)")
+    g.add_argument("--camera", default=None, help="the name events carry (default: the source's name)")
+    g.add_argument("--webhook", default=None, metavar="URL",
+                   help="POST every event message (new, update, end) here as JSON; bearer token from "
+                        "$AMMCNET_WEBHOOK_TOKEN; undelivered messages wait in OUT/spool/webhook")
+    g.add_argument("--webhook-token-env", default=None, metavar="VAR",
+                   help="environment variable holding the webhook's bearer token (default AMMCNET_WEBHOOK_TOKEN)")
+    g.add_argument("--mqtt", default=None, metavar="HOST[:PORT]",
+                   help="publish events on ammcnet/<camera>/events (QoS 1) and availability on ammcnet/available")
+    g.add_argument("--mqtt-user", default=None, help="broker user; the password is read from $AMMCNET_MQTT_PASSWORD")
+    g.add_argument("--mqtt-prefix", default="ammcnet", help="first level of the MQTT topics (default ammcnet)")
+    g.add_argument("--zones", default=None, metavar="FILE.yaml",
+                   help="masks, zones and required_zones (polygons in pixels or fractions; docs/alarms.md)")
+    g.add_argument("--show-zones", action="store_true", help="draw the masks and zones on --video")
+    g.add_argument("--no-snapshots", dest="snapshots", action="store_false",
+                   help="no JPEG of each event's peak (default: OUT/snapshots/<id>.jpg)")
+    g.add_argument("--no-clips", dest="clips", action="store_false",
+                   help="no H.264 clip of each event (default: OUT/clips/<id>.mp4)")
+    g.add_argument("--pre-capture", type=float, default=3.0, metavar="SECONDS", help="clip seconds before an event (default 3)")
+    g.add_argument("--post-capture", type=float, default=5.0, metavar="SECONDS", help="clip seconds after it ends (default 5)")
+    g.add_argument("--update-every", type=float, default=5.0, metavar="SECONDS",
+                   help="least seconds between two update messages of one event (default 5)")
+    g.add_argument("--keep-mb", type=float, default=None, help="keep at most this many MB of snapshots and clips")
+    g.add_argument("--keep-days", type=float, default=None, help="delete snapshots and clips older than this")
+
+
+def alarm_options(args: argparse.Namespace) -> AlarmOptions:
+    """The alarm flags as the :class:`~ammcnet.api.AlarmOptions` of :class:`~ammcnet.api.DetectOptions`."""
+    from ammcnet.api import AlarmOptions, SinkOptions, load_zones
+
+    return AlarmOptions(camera=args.camera, update_every_s=args.update_every,
+                        zones=load_zones(args.zones) if args.zones else None, snapshots=args.snapshots,
+                        clips=args.clips, pre_s=args.pre_capture, post_s=args.post_capture,
+                        sinks=SinkOptions(webhook=args.webhook, webhook_token_env=args.webhook_token_env,
+                                          mqtt=args.mqtt, mqtt_user=args.mqtt_user, mqtt_prefix=args.mqtt_prefix),
+                        keep_mb=args.keep_mb, keep_days=args.keep_days)
 
 
 def options(args: argparse.Namespace) -> DetectOptions:
@@ -108,6 +152,9 @@ def options(args: argparse.Namespace) -> DetectOptions:
         max_invalid=args.max_invalid,
         video_segment_s=args.video_segment,
         threads=args.threads,
+        alarms=alarm_options(args),
+        alarms_per_hour=args.alarms_per_hour,
+        show_zones=args.show_zones,
     )
 
 

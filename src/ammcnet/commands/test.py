@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "test",
         help="score every test video with a trained model and evaluate (honest + paper protocol)",
         description="Batched inference over the test split: writes scores.npz, honest_scores.npz, metrics.json, "
-                    "table.txt and plots; with --maps also per-pixel error maps, pixel AUC and RBDC.",
+                    "table.txt, plots and report.html (one self-contained page); with --maps also per-pixel error "
+                    "maps, pixel AUC and RBDC.",
     )
     p.add_argument("run", help="run folder (uses RUN/model.pt) or a model file")
     p.add_argument("root", help="dataset root (prepared at the run's size and flow settings) or a prepared cache folder")
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "region (the region head), fusion (the calibrated fusion), records (AMMC-Net's records "
                         "alone), max-speed or per-position (training-free baselines at the head's window); default "
                         "the model file's scoring.honest. Every mode it can give is reported in metrics.json")
-    p.add_argument("--no-plots", dest="plots", action="store_false", help="write no PNG plots")
+    p.add_argument("--no-plots", dest="plots", action="store_false", help="write no PNG plots and no report.html")
     p.add_argument("--cache-dir", default=None, metavar="DIR",
                    help="where a dataset root is prepared (default $AMMCNET_CACHE, else ~/.cache/ammcnet)")
     p.add_argument("--workers", type=int, default=1, help="processes that prepare a dataset root and score the test videos, sharded by video; scores equal one process's (default 1)")
@@ -87,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
                   f"area {r['rbdc_area']:.4f} (TBDC not computed: no tracks)")
         _print_modes(metrics.get("scoring_modes"))
         print(f"{metrics['scored_frames']} frames scored at {metrics['scoring_fps']:.1f} frames/s; results in {out}")
+        if metrics["files"].get("report"):
+            print(f"report: {metrics['files']['report']}")
     return 0
 
 

@@ -385,6 +385,11 @@ class ClipBuilder:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip-inputs") if self._streams else None
         self.reset()
 
+    @property
+    def streams(self) -> dict[str, StreamInput]:
+        """The streamed clip inputs by name (fed every frame in order)."""
+        return dict(self._streams)
+
     def reset(self) -> None:
         """Forget the history (a new video, or a cut in the stream)."""
         self._frames: deque[np.ndarray] = deque(maxlen=self.frames_in + 1)

@@ -9,7 +9,8 @@ twice only re-tests. Files::
     OUT/run[-quick]/        the training run (model.pt, metrics.csv, config.yaml)
     OUT/test[-quick]/       scores, metrics.json, table.txt, plots/ (curves, ROC, heatmaps)
     OUT/detect[-quick]/     the online detector over one test video: annotated.mp4, events.json
-    OUT/REPORT[-quick].md   the summary printed at the end
+    OUT/report[-quick].html the report: one self-contained page (figures inline), links to the above
+    OUT/REPORT[-quick].md   a pointer to it, with the headline figures
 
 >>> from ammcnet.demo.job import demo_settings
 >>> scene, train = demo_settings(quick=True)
@@ -31,6 +32,7 @@ from ammcnet.data import prepare_dataset
 from ammcnet.demo.config import SceneConfig
 from ammcnet.demo.writer import generate_scene_dataset
 from ammcnet.detect.run import DetectOptions, run_detection
+from ammcnet.report import ReportExtras
 from ammcnet.training import load_preset, train
 from ammcnet.utils.io import write_text_atomic
 
@@ -59,35 +61,34 @@ def _annotated_video(run_dir: Path, dataset: Path, video: str, out: Path, progre
             "events": info.get("events", info.get("num_events"))}
 
 
-def _report(result: dict[str, Any]) -> str:
+def _pointer(result: dict[str, Any], page: Path) -> str:
+    """REPORT.md: the headline figures and a relative link to the page that holds everything."""
     m = result["metrics"]
-    honest, paper = m.get("honest") or {}, m.get("paper") or {}
-    lines = [
-        "# ammcnet demo", "",
-        f"Scene: `{result['dataset']}` (seed {result['seed']}), prepared at {result['size'][0]}x{result['size'][1]}.",
-        f"Model: `{result['model']}`.", "",
-        "| measure | value |", "|---|---|",
-        f"| honest frame AUC (micro, no test label used) | {honest.get('auc_micro', float('nan')):.4f} |",
-        f"| honest frame AUC (macro, per video) | {honest.get('auc_macro', float('nan')):.4f} |",
-    ]
-    if paper:
-        lines.append(f"| paper-protocol frame AUC (micro) | {paper.get('auc_micro', float('nan')):.4f} |")
-    pixel = m.get("pixel") or {}
-    if "pixel_auc" in pixel:
-        lines.append(f"| pixel AUC (localisation) | {pixel['pixel_auc']:.4f} |")
-    for step, sec in result["seconds"].items():
-        lines.append(f"| {step} time | {sec:.1f} s |")
-    lines += ["", "Per-video AUC (honest): " + ", ".join(f"{k}: {v:.3f}" for k, v in
-                                                        (honest.get("per_video_auc") or {}).items()), ""]
-    lines += ["Anomalies in the test videos (0-based frames):", "", "| video | kind | start | end |", "|---|---|---|---|"]
-    lines += [f"| {e['video']} | {e['kind']} | {e['start']} | {e['end']} |" for e in result["events"]]
-    files = m.get("files", {})
-    lines += ["", "Files:", f"- metrics: `{result['test_dir']}/metrics.json`, table: `{files.get('table', '-')}`"]
-    for p in files.get("plots", []):
-        lines.append(f"- plot: `{p}`")
-    if result.get("detect"):
-        lines.append(f"- annotated video: `{result['detect']['annotated']}`")
+    mode = ((m.get("scoring_modes") or {}).get("modes") or {}).get(m.get("score_mode")) or {}
+    lines = ["# ammcnet demo", "",
+             f"Open [{page.name}]({page.name}) in a browser: summary, the score curve of every test video, the ROC, "
+             "the highest-scoring frames and a per-video table, in one self-contained file.", ""]
+    if mode:
+        lines.append(f"- honest causal AUC (micro, no test label used): {mode['causal_micro']:.4f}")
+    if result["auc"] is not None:
+        lines.append(f"- honest frame AUC (micro, centred smoothing): {result['auc']:.4f}")
+    if result["auc_paper"] is not None:
+        lines.append(f"- paper-protocol frame AUC (micro, weights tuned on test labels): {result['auc_paper']:.4f}")
     return "\n".join(lines) + "\n"
+
+
+def _extras(out: Path, tag: str, info: dict[str, Any], seconds: dict[str, float], seed: int,
+            detect: dict[str, Any] | None) -> ReportExtras:
+    """What the demo adds to the test's report: the scene and its events, seconds per step, the detector's video."""
+    kinds = ", ".join(sorted({e["kind"] for e in info["events"]})) or "none"
+    facts = [("scene", f"{len(info['test_videos'])} test videos, seed {seed}; anomalies: {kinds}")]
+    facts += [(f"{step} time", f"{sec:.1f} s") for step, sec in seconds.items()]
+    files = {"scene README": out / f"scene{tag}" / "README.txt", "training log": out / f"run{tag}" / "metrics.csv"}
+    if detect is not None:
+        facts.append(("annotated video", f"the online detector over test video {detect['video']}"))
+        files.update({"annotated video (MP4)": Path(detect["annotated"]), "detector events": Path(detect["folder"]) / "events.json"})
+    return ReportExtras(title="ammcnet demo", folder=out, facts=facts, events=list(info["events"]), files=files,
+                        name=f"report{tag}.html")
 
 
 def run_demo(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0, progress: bool = True,
@@ -107,8 +108,9 @@ def run_demo(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0,
             and write an annotated MP4.
 
     Returns:
-        A dict with ``auc`` (honest micro frame AUC), ``auc_paper``, ``report`` (path of the
-        markdown summary), the dataset, run and test folders, seconds per step and the test metrics.
+        A dict with ``auc`` (honest micro frame AUC), ``auc_paper``, ``report`` (path of
+        ``report.html``), ``summary`` (REPORT.md, a pointer to it), the dataset, run and test
+        folders, seconds per step and the test metrics.
     """
     out = Path(out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -133,28 +135,35 @@ def run_demo(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0,
         train(prepared.root, train_cfg, run_dir, resume=run_dir.exists(), device=device, progress=progress)
     seconds["train"] = time.perf_counter() - t0
 
+    info = json.loads((dataset / "scene.json").read_text())
+    detect = None
+    if annotate:  # before the test, so that the report links the video
+        t0 = time.perf_counter()
+        detect = _annotated_video(run_dir, dataset, _most_anomalous(info), out / f"detect{tag}", progress, device)
+        seconds["detect"] = time.perf_counter() - t0
+
     t0 = time.perf_counter()
     test_dir = out / f"test{tag}"
     metrics = run_test(run_dir, prepared.root, test_dir,
-                       TestOptions(device=device, maps=True, plots=True, protocol="honest", progress=progress))
+                       TestOptions(device=device, maps=True, plots=True, protocol="honest", progress=progress),
+                       report=_extras(out, tag, info, dict(seconds), seed, detect))
     seconds["test"] = time.perf_counter() - t0
 
-    info = json.loads((dataset / "scene.json").read_text())
     result: dict[str, Any] = {
         "dataset": str(dataset), "prepared": str(prepared.root), "run": str(run_dir), "model": str(run_dir / "model.pt"),
         "test_dir": str(test_dir), "seed": seed, "size": list(train_cfg.data.size), "events": info["events"],
         "auc": (metrics.get("honest") or {}).get("auc_micro"), "auc_paper": (metrics.get("paper") or {}).get("auc_micro"),
-        "seconds": seconds, "metrics": metrics, "detect": None,
+        "seconds": seconds, "metrics": metrics, "detect": detect, "report": metrics["files"]["report"],
     }
-    if annotate:
-        t0 = time.perf_counter()
-        counts: dict[str, int] = {}
-        for e in info["events"]:
-            counts[e["video"]] = counts.get(e["video"], 0) + max(e["end"] - e["start"] + 1, 0)
-        video = max(counts, key=counts.get) if counts else info["test_videos"][0]
-        result["detect"] = _annotated_video(run_dir, dataset, video, out / f"detect{tag}", progress, device)
-        seconds["detect"] = time.perf_counter() - t0
-    report = out / f"REPORT{tag}.md"
-    write_text_atomic(report, _report(result))
-    result["report"] = str(report)
+    summary = out / f"REPORT{tag}.md"
+    write_text_atomic(summary, _pointer(result, Path(result["report"])))
+    result["summary"] = str(summary)
     return result
+
+
+def _most_anomalous(info: dict[str, Any]) -> str:
+    """The test video with the most anomalous frames (the first one without events)."""
+    counts: dict[str, int] = {}
+    for e in info["events"]:
+        counts[e["video"]] = counts.get(e["video"], 0) + max(e["end"] - e["start"] + 1, 0)
+    return max(counts, key=counts.get) if counts else info["test_videos"][0]

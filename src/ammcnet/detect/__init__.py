@@ -12,8 +12,8 @@ from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
+from ammcnet.alarms.events import Event, EventTracker, events_from_scores
 from ammcnet.detect.detector import Detector, DetectorOptions, FrameResult, resize_frame, resolve_threshold
-from ammcnet.detect.events import Event, EventTracker, events_from_scores
 from ammcnet.detect.many import detect_many
 from ammcnet.detect.overlay import OverlayWriter
 from ammcnet.detect.run import DetectionSummary, DetectOptions, run_detection

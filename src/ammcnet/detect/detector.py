@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,13 +29,17 @@ from typing import Any
 
 import numpy as np
 
+from ammcnet.alarms.budget import BudgetResult, alarm_budget_threshold
+from ammcnet.alarms.zones import ZoneConfig, ZoneSet
 from ammcnet.data.clips import Clip, ClipBuilder, PreparedFrame, batch_of_clips, resize_frame
 from ammcnet.errors import ConfigError
 from ammcnet.export.backend import make_backend
 from ammcnet.flow import FlowBackend, get_flow_backend
 from ammcnet.scoring.calibration import Calibration, CalibrationLike, table_threshold
 from ammcnet.scoring.fusion import CausalSmoother, FusionWeights, Smoothing, fuse_records, smooth
-from ammcnet.scoring.model_file import read_model_file
+from ammcnet.scoring.head_model import HeadModel, open_model
+from ammcnet.scoring.region_head import RegionHeadComponent
+from ammcnet.scoring.region_input import RegionInput
 from ammcnet.scoring.scorer import Scorer
 from ammcnet.scoring.settings import HonestScoring, scoring_settings
 
@@ -166,9 +171,11 @@ class Detector:
     """Score frames one at a time (``update``) or a few at once (``process``).
 
     Args:
-        model: an ``AMMCNet`` or an inference backend (put in eval mode and moved to ``options.device`` here).
+        model: an ``AMMCNet`` or an inference backend (put in eval mode and moved to ``options.device``
+            here), or None for a head-only model (``ammcnet fit``): the scorer's region head alone
+            scores each frame from the frame before it, with no clip and no network.
         calibration: the calibration stored at training (statistics of every record; the stored dict
-            or :class:`~ammcnet.scoring.calibration.Calibration`).
+            or :class:`~ammcnet.scoring.calibration.Calibration`); None for a head-only model.
         options: grid, flow, threshold, fusion and smoothing (:class:`DetectorOptions`; ``size`` is needed).
         scorer: the model file's scorer (its fitted components, e.g. the motion prior); default a
             plain :class:`~ammcnet.scoring.scorer.Scorer`.
@@ -182,17 +189,17 @@ class Detector:
         *,
         scorer: Scorer | None = None,
     ) -> None:
-        if not calibration or "records" not in calibration:
+        if model is not None and (not calibration or "records" not in calibration):
             raise ConfigError(
                 "the model has no calibration statistics, so its scores cannot be normalised online; "
                 "use a model trained by `ammcnet train` (it calibrates at the end) or calibrate it with ammcnet calibrate RUN TRAINING_DATA"
             )
-        self.size = _grid(options.size)
+        self.size = _grid(options.size) if model is not None else None
         self.device = device = options.device
-        self.model = model.eval().to(device)
-        self.config = model.config
-        self.calibration = Calibration.of(calibration)
-        self.frames_in = int(self.config.frames_in)
+        self.model = model.eval().to(device) if model is not None else None
+        self.config = model.config if model is not None else None
+        self.calibration = Calibration.of(calibration) if calibration else None
+        self.frames_in = int(self.config.frames_in) if model is not None else 1
         self.uses_motion = getattr(model, "motion", None) is not None
         self.scorer = (scorer if scorer is not None else Scorer()).to(device)
         self.flow_backend = (_flow_backend(options.flow or FALLBACK_FLOW[0], options.flow_preset or FALLBACK_FLOW[1])
@@ -202,7 +209,7 @@ class Detector:
             defaults = scoring_settings(None, calibration)
             weights, smoothing = weights or defaults.weights, smoothing or defaults.smoothing
         settings = HonestScoring(weights, smoothing, options.honest or "region")
-        _check_live_mode(settings)
+        _check_live_mode(settings, head_only=model is None)
         self.weights = weights
         self.smoothing = smoothing.causal_copy()
         self.threshold = _alarm_threshold(self.calibration, self.scorer, settings, options)
@@ -213,7 +220,12 @@ class Detector:
         # only the components whose records the honest score or the fusion reads run live; the
         # clip inputs their records need are computed by the builder (streamed ones beside the model)
         self.scorer = self.scorer.keeping(settings.used_records())
-        self.builder = ClipBuilder(self.size, self.frames_in, self.flow_backend, inputs=self.scorer.clip_inputs())
+        self.builder: ClipBuilder | None = None
+        self.head_stream: Any = None
+        if model is not None:
+            self.builder = ClipBuilder(self.size, self.frames_in, self.flow_backend, inputs=self.scorer.clip_inputs())
+        else:
+            self.head_stream = RegionInput(self.scorer.components[RegionHeadComponent.component]).stream()
         #: the record the alarm score smooths (a region mode's), or None for the calibrated fusion
         self.alarm_record = settings.alarm_record if settings.alarm_record in self.scorer.specs_names() else None
         self.reset()
@@ -243,7 +255,9 @@ class Detector:
                 (``device``, ``threshold``, ``fpr``, ``size``, ``error_maps``, ``honest``...).
         """
         options = replace(options if options is not None else DetectorOptions(), **overrides)
-        loaded = read_model_file(run, map_location=options.device)
+        loaded = open_model(run, map_location=options.device)
+        if isinstance(loaded, HeadModel):
+            return cls._head_only(loaded, options, backend, scorer)
         size, flow, preset = settings_from_train_config(loaded.train_config)
         stored = loaded.scoring
         own = {"size": size, "flow": flow, "flow_preset": preset, "weights": stored.weights,
@@ -256,15 +270,65 @@ class Detector:
         det.model_path = Path(loaded.path)
         return det
 
+    @classmethod
+    def _head_only(cls, loaded: HeadModel, options: DetectorOptions, backend: str, scorer: Scorer | None) -> Detector:
+        """A detector over a head-only model file (no network: ``backend`` must be the default)."""
+        if backend != "eager":
+            raise ConfigError(f"--backend {backend}: {loaded.path} is a head-only model (ammcnet fit), with no network "
+                              "to run on another backend; leave --backend out")
+        stored = loaded.scoring
+        own = {"weights": stored.weights, "smoothing": stored.smoothing, "honest": stored.honest}
+        options = replace(options, **{k: v for k, v in own.items() if getattr(options, k) is None})
+        det = cls(None, None, options, scorer=scorer if scorer is not None else loaded.scorer)
+        det.model_path = Path(loaded.path)
+        return det
+
     def reset(self) -> None:
         """Forget the history (a new video, or a cut in the stream)."""
-        self.builder.reset()
+        if self.builder is not None:
+            self.builder.reset()
+        else:
+            self.head_stream.reset()
+        self._seen = 0
         self._smoother = CausalSmoother(self.smoothing)
+        self._recent: deque[tuple[float, Any]] = deque(maxlen=len(self._smoother.taps))
 
     @property
     def frames_seen(self) -> int:
         """Frames given to the detector since the last :meth:`reset`."""
-        return self.builder.frames_seen
+        return self.builder.frames_seen if self.builder is not None else self._seen
+
+    def set_zones(self, zones: ZoneConfig | None) -> None:
+        """Never score the windows of the region head inside ``zones``' mask polygons.
+
+        Raises:
+            ConfigError: a mask without a region mode (the calibrated fusion has no windows).
+        """
+        if zones is None or not zones.mask:
+            return
+        if self.alarm_record is None:
+            raise ConfigError("mask polygons hide windows of the region head: score in a region mode (the default, "
+                              "--set scoring.honest=region) with a model that has a head")
+        streams = [self.head_stream] if self.builder is None else list(self.builder.streams.values())
+        for stream in streams:
+            if hasattr(stream, "set_mask"):
+                stream.set_mask(lambda hw, centres: ZoneSet(zones, hw).window_mask(centres))
+
+    def use_alarm_budget(self, per_hour: float, fps: float, min_gap: int, min_frames: int) -> BudgetResult:
+        """Set the threshold so that the held-out normal footage opens at most ``per_hour`` events an
+        hour at ``fps`` (:func:`ammcnet.alarms.budget.alarm_budget_threshold`); returns what it gives.
+
+        Raises:
+            ConfigError: the alarm record keeps no held-out normal scores (the calibrated fusion).
+        """
+        normal = self.scorer.record_normal_scores(self.alarm_record) if self.alarm_record is not None else None
+        if not normal:
+            raise ConfigError("--alarms-per-hour reads the region head's held-out normal scores: score in a region mode "
+                              "with a model that has a head (ammcnet fit, or train), or use --fpr")
+        result = alarm_budget_threshold([smooth(np.asarray(s, np.float64), self.smoothing) for s in normal], fps,
+                                        per_hour, min_gap=min_gap, min_frames=min_frames)
+        self.threshold = result.threshold
+        return result
 
     def _records(self, clips: list[Clip]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         """Run the model and the scorer on a batch of clips: records (float64) and optional error maps."""
@@ -290,7 +354,26 @@ class Detector:
             One entry per frame: None during warm-up (the first F frames), else a :class:`FrameResult`.
             Results equal calling :meth:`update` on each frame.
         """
+        if self.builder is None:
+            return self._process_head_only(frames, timestamps)
         return self.process_prepared((self.builder.prepare(f) for f in frames), timestamps, len(frames))
+
+    def _process_head_only(self, frames: Sequence[np.ndarray], timestamps: Sequence[float | None] | None
+                           ) -> list[FrameResult | None]:
+        """:meth:`process` of a head-only model: the head's row of each frame (None for the first
+        frame after a reset: it has no flow yet)."""
+        timestamps = list(timestamps) if timestamps is not None else [None] * len(frames)
+        out: list[FrameResult | None] = []
+        for rgb, ts in zip(frames, timestamps, strict=True):
+            row = self.head_stream.update(rgb)
+            index, self._seen = self._seen, self._seen + 1
+            if index < 1:
+                out.append(None)
+                continue
+            records = self.head_stream.records(row)
+            box = _box(np.asarray(row[1:5], np.float64)[None], 0)
+            out.append(self._verdict(index, records, records[self.alarm_record], box, ts, None))
+        return out
 
     def process_prepared(
         self, items: Iterable[PreparedFrame], timestamps: Sequence[float | None] | None = None,
@@ -322,22 +405,30 @@ class Detector:
         """
         records, maps, boxes = self._records(clips)
         fused = fuse_records(records, self.calibration, self.weights)
-        alarm_input = records[self.alarm_record] if self.alarm_record is not None else fused
         for j, (i, t) in enumerate(slots):
-            valid = bool(np.isfinite(fused[j])) and all(bool(np.isfinite(v[j])) for v in records.values())
-            # a NaN/inf output must neither alarm nor poison the smoother's memory of later frames
-            score = self._smoother.update(float(alarm_input[j])) if valid else float("nan")
-            out[i] = FrameResult(
-                index=t,
-                score=score,
-                fused=float(fused[j]),
-                alarm=valid and self.threshold is not None and score > self.threshold,
-                records={k: float(v[j]) for k, v in records.items()},
-                timestamp=timestamps[i],
-                error_map=None if maps is None or not valid else maps[j],
-                valid=valid,
-                box=_box(boxes, j),
-            )
+            out[i] = self._verdict(t, {k: float(v[j]) for k, v in records.items()}, float(fused[j]), _box(boxes, j),
+                                   timestamps[i], None if maps is None else maps[j])
+
+    def _verdict(self, index: int, records: dict[str, float], fused: float, box: Any, timestamp: float | None,
+                 error_map: np.ndarray | None) -> FrameResult:
+        """One frame's result: the alarm record (a region mode's) or the fusion, smoothed causally."""
+        valid = bool(np.isfinite(fused)) and all(bool(np.isfinite(v)) for v in records.values())
+        alarm_input = records[self.alarm_record] if self.alarm_record is not None else fused
+        # a NaN/inf output must neither alarm nor poison the smoother's memory of later frames
+        score = self._smoother.update(float(alarm_input)) if valid else float("nan")
+        if valid:
+            self._recent.append((float(alarm_input), box))
+            box = self._dominant_box()
+        return FrameResult(index=index, score=score, fused=float(fused),
+                           alarm=valid and self.threshold is not None and score > self.threshold,
+                           records=records, timestamp=timestamp, error_map=error_map if valid else None,
+                           valid=valid, box=box)
+
+    def _dominant_box(self) -> Any:
+        """Where the smoothed score comes from: the box of the recent frame that adds most to it,
+        so a score still high from a burst a few frames ago points at the burst, not at whatever
+        wins the quiet frame now (zones and ``required_zones`` are read from this box)."""
+        return _dominant(self._recent, self._smoother.taps)
 
     def update(self, frame: np.ndarray, timestamp: float | None = None) -> FrameResult | None:
         """Score one frame; None while the history is shorter than F frames."""
@@ -345,6 +436,13 @@ class Detector:
         result = self.process([frame], [timestamp])[0]
         self.last_latency_s = time.perf_counter() - t0
         return result
+
+
+def _dominant(recent: Sequence[tuple[float, Any]], taps: np.ndarray) -> Any:
+    """The box of the recent frame that adds most to the smoothed score (its tap times its score)."""
+    weights = taps[len(taps) - len(recent):]
+    best = int(np.argmax([w * r for w, (r, _) in zip(weights, recent, strict=True)]))
+    return recent[best][1]
 
 
 def _box(boxes: np.ndarray | None, j: int) -> tuple[int, int, int, int] | None:
@@ -355,12 +453,15 @@ def _box(boxes: np.ndarray | None, j: int) -> tuple[int, int, int, int] | None:
     return x0, y0, x1, y1
 
 
-def _check_live_mode(settings: HonestScoring) -> None:
+def _check_live_mode(settings: HonestScoring, head_only: bool = False) -> None:
     """Refuse the scoring modes a live detector cannot alarm on honestly, in one line each.
 
     ``records`` has no calibrated threshold of its own (the model file's fused-score table is of
-    its full weights).
+    its full weights); a head-only model has nothing but the head's records.
     """
+    if head_only and settings.alarm_record is None:
+        raise ConfigError(f"scoring mode {settings.mode!r} needs the network: a head-only model (ammcnet fit) scores in "
+                          "the region modes only (region, max-speed, per-position); ammcnet train adds the network")
     if settings.mode == "records":
         raise ConfigError("scoring mode 'records' has no calibrated live threshold: calibrate the model with "
                           "--set scoring.weights.region=0 --set scoring.honest=fusion instead")
@@ -377,19 +478,19 @@ def _grid(size: Sequence[int] | None) -> tuple[int, int]:
     return h, w
 
 
-def _alarm_threshold(calibration: Calibration, scorer: Scorer, settings: HonestScoring,
+def _alarm_threshold(calibration: Calibration | None, scorer: Scorer, settings: HonestScoring,
                      options: DetectorOptions) -> float | None:
     """``options.threshold`` as a number: ``"auto"`` is the threshold for ``options.fpr`` of the alarm
     record's own causal score in a region mode (when the scorer stores one), else of the calibrated
     fusion (:func:`resolve_threshold`)."""
-    threshold = resolve_threshold(calibration, options.threshold, options.fpr)
     auto = isinstance(options.threshold, str) and options.threshold.strip().lower() == "auto"
     record = settings.alarm_record
     if auto and record is not None:
         causal = settings.smoothing.causal_copy()
         own = scorer.record_threshold(record, options.fpr, lambda x: smooth(x, causal))
-        threshold = own if own is not None else threshold
-    return threshold
+        if own is not None:
+            return own
+    return resolve_threshold(calibration, options.threshold, options.fpr)
 
 
 def _flow_backend(flow: str | FlowBackend, preset: str) -> FlowBackend:

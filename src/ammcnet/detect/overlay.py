@@ -1,8 +1,9 @@
 """The annotated MP4: error heatmap over the frame, a scrolling score strip and an alarm banner.
 
 The heatmap is scaled by the largest error seen so far in the stream (not per frame, which
-would make every quiet frame look hot). Written with ``cv2.VideoWriter`` (``mp4v``) to a
-temporary name and renamed on :meth:`OverlayWriter.close`, which callers run in ``finally``.
+would make every quiet frame look hot). Written through :class:`ammcnet.media.encoder.VideoEncoder`:
+H.264 that browsers play (OpenCV ``mp4v``, with a notice, where PyAV is not installed), to a
+temporary name renamed into place on :meth:`OverlayWriter.close`, which callers run in ``finally``.
 
 An MP4 is playable only once it is closed (its index is written last), so a process killed
 abruptly (``kill -9``, power loss) would lose the whole video. With ``segment_frames`` the video
@@ -20,15 +21,13 @@ place when full: an abrupt stop loses at most the segment being written.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import deque
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ammcnet.errors import AmmcError
-from ammcnet.utils.io import FILE_MODE
+from ammcnet.media.encoder import VideoEncoder
 
 #: Output width limits in pixels (small sources are upscaled to stay readable).
 MIN_WIDTH, MAX_WIDTH = 320, 960
@@ -54,10 +53,10 @@ class OverlayWriter:
         self.segment_frames = int(segment_frames) if segment_frames else None
         self.segments: list[Path] = []  # finished segments, in order
         self._target = self._segment_path(0) if self.segment_frames else self.path
-        self._tmp = self._new_tmp()
         self.fps = float(fps) if fps and fps > 0 else 25.0
         self.threshold = threshold
-        self._writer: cv2.VideoWriter | None = None
+        self._writer: VideoEncoder | None = None
+        self.fallback_reason: str | None = None  # why the video is mp4v rather than H.264, once opened
         self._frame_size: tuple[int, int] | None = None  # (H, W) of the picture area
         self._scores: deque[tuple[float, bool]] = deque(maxlen=STRIP_FRAMES)
         self._heat_max = 1e-12
@@ -66,32 +65,19 @@ class OverlayWriter:
     def _segment_path(self, k: int) -> Path:
         return self.path.with_name(f"{self.path.stem}-{k:05d}{self.path.suffix or '.mp4'}")
 
-    def _new_tmp(self) -> Path:
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.mp4", dir=self.path.parent)
-        os.close(fd)
-        return Path(tmp)
-
     def _next_segment(self) -> None:
         """Close the full segment (it becomes playable under its final name) and start the next one."""
-        self._writer.release()  # type: ignore[union-attr]
-        os.chmod(self._tmp, FILE_MODE)
-        os.replace(self._tmp, self._target)
-        self.segments.append(self._target)
+        self.segments.append(self._writer.close())  # type: ignore[union-attr]
         self._target = self._segment_path(len(self.segments))
-        self._tmp = self._new_tmp()
-        h, w = self._frame_size  # type: ignore[misc]
-        self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
-                                       (w, h + STRIP_HEIGHT))
+        self._writer = VideoEncoder(self._target, fps=self.fps)
 
     def _open(self, shape: tuple[int, int]) -> None:
         h, w = shape
         width = int(min(max(w, MIN_WIDTH), MAX_WIDTH)) // 2 * 2
         height = int(round(h * width / w)) // 2 * 2
         self._frame_size = (height, width)
-        fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-        self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (width, height + STRIP_HEIGHT))
-        if not self._writer.isOpened():
-            raise AmmcError(f"OpenCV cannot write {self.path} with the mp4v codec; choose another --video path or omit it")
+        self._writer = VideoEncoder(self._target, fps=self.fps)
+        self.fallback_reason = self._writer.fallback_reason
 
     def write(
         self,
@@ -125,7 +111,7 @@ class OverlayWriter:
             cv2.putText(canvas, f"ALARM  score {score:.2f}", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
         label = f"frame {index}" + ("" if score is None else f"  score {score:.2f}")
         cv2.putText(canvas, label, (6, h - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
-        self._writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))  # type: ignore[union-attr]
+        self._writer.write(canvas)  # type: ignore[union-attr]
         self.frames_written += 1
 
     def _draw_strip(self, strip: np.ndarray, w: int) -> None:
@@ -153,15 +139,10 @@ class OverlayWriter:
         cv2.polylines(strip, [pts.reshape(-1, 1, 2)], False, (80, 200, 255), 1)
 
     def close(self) -> Path:
-        """Release the writer and move the file into place (call in ``finally``)."""
+        """Finish the video and move the file into place (call in ``finally``)."""
         if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-            if self.frames_written:
-                os.chmod(self._tmp, FILE_MODE)
-                os.replace(self._tmp, self._target)
-                if self.segment_frames:
-                    self.segments.append(self._target)
-        if self._tmp.exists():
-            self._tmp.unlink()
+            writer, self._writer = self._writer, None
+            target = writer.close()
+            if writer.frames_written and self.segment_frames:
+                self.segments.append(target)
         return self.segments[0] if self.segments else self.path

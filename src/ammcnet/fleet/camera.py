@@ -1,8 +1,10 @@
 """One camera's long-lived detector: read, score, group alarms into events, report status.
 
 :func:`run_camera` loads the model once, then reads the camera until its source ends or drops.
-Each closed alarm event is appended, as one JSON line written with a single ``write`` on a file
-opened for appending, to the fleet's ``events.jsonl`` and to the camera's own ``events.jsonl``;
+Alarms go through the same pipeline as ``ammcnet detect``'s (:class:`~ammcnet.alarms.pipeline.AlarmPipeline`:
+zones, the event lifecycle, snapshots, clips, webhook and MQTT): each lifecycle message is a line
+of the camera's ``events.jsonl`` and, written with a single ``write`` on a file opened for
+appending, of the fleet's ``events.jsonl``; ``scores.jsonl`` keeps each frame's score;
 ``status.json`` in the camera's folder is rewritten atomically about once a second (state, fps,
 frames, last event, starts, reconnection gaps). URLs and camera indices are opened through
 ``detect``'s reconnecting source (:class:`~ammcnet.detect.reconnect.ReconnectingCapture`), so a
@@ -14,23 +16,32 @@ start again after a backoff). A crash is any other exit.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ammcnet.alarms.events import EventLog
+from ammcnet.alarms.lifecycle import LifecycleOptions
+from ammcnet.alarms.pipeline import AlarmPipeline
+from ammcnet.alarms.sinks_config import check_env
 from ammcnet.detect.detector import Detector
-from ammcnet.detect.events import Event, EventTracker
+from ammcnet.detect.run import DEFAULT_QUIET_S
 from ammcnet.detect.sources import FrameReader, open_source
 from ammcnet.errors import DataError
 from ammcnet.fleet.watch_config import CameraConfig
 from ammcnet.utils.io import write_json_atomic
+from ammcnet.utils.redact import mask_url
 
 #: Exit codes of a camera run (a process's exit status in local mode, the return value on Ray).
 FINISHED, SOURCE_LOST = 0, 3
-STATUS_FILE, EVENTS_FILE = "status.json", "events.jsonl"
+STATUS_FILE, EVENTS_FILE, SCORES_FILE = "status.json", "events.jsonl", "scores.jsonl"
+#: Size at which ``scores.jsonl`` is rotated (about 25,000 frames).
+SCORES_MAX_BYTES = 2_000_000
 
 
 def now_iso() -> str:
@@ -90,38 +101,75 @@ class CameraStatus:
             self.write(state="running")
 
 
-def _emit(event: Event, cam: CameraConfig, status: CameraStatus, fleet_events: Path, cam_events: Path) -> None:
-    record = {"time": now_iso(), "camera": cam.name, **event.to_dict()}
-    append_line(fleet_events, record)
-    append_line(cam_events, record)
-    status.data["events"] += 1
-    status.write(last_event=record)
+def _fleet_line(fleet_events: Path, status: CameraStatus) -> Any:
+    """The pipeline callback that copies each lifecycle message to the fleet's ``events.jsonl``."""
+    def write(message: dict[str, Any]) -> None:
+        after = message["after"]
+        append_line(fleet_events, {"kind": message["type"], "time": now_iso(), "camera": after["camera"], "event": after})
+        if message["type"] in ("new", "end"):
+            status.data["events"] += int(message["type"] == "new")
+            status.write(last_event=after)
+    return write
 
 
-def _watch_stream(detector: Detector, cam: CameraConfig, status: CameraStatus, fleet_events: Path) -> str:
+class ScoreTail:
+    """``scores.jsonl``: each scored frame's score, for the review page's sparkline; rotated to
+    ``scores.1.jsonl`` past :data:`SCORES_MAX_BYTES`, so a camera watched for months keeps two files."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / SCORES_FILE
+        self._fh = self.path.open("a", encoding="utf-8")
+
+    def write(self, index: int, score: float, alarm: bool) -> None:
+        score_out = round(score, 5) if score == score and abs(score) != float("inf") else None
+        self._fh.write(json.dumps({"index": index, "time": round(time.time(), 3), "score": score_out,
+                                   "alarm": alarm}) + "\n")
+        self._fh.flush()
+        if self._fh.tell() > SCORES_MAX_BYTES:
+            self._fh.close()
+            os.replace(self.path, self.path.with_name("scores.1.jsonl"))
+            self._fh = self.path.open("a", encoding="utf-8")
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _watch_stream(detector: Detector, cam: CameraConfig, status: CameraStatus, pipeline: AlarmPipeline,
+                  scores: ScoreTail) -> str:
     """Read one opening of the source to its end; returns the reader's stop reason."""
     capture, info = open_source(cam.source, on_gap=status.gaps.append)  # URLs and cameras reconnect
     detector.reset()  # no clip spans two openings (a replayed file, a reconnected stream)
     reader = FrameReader(capture, info, max_failures=cam.max_failures, read_timeout=cam.read_timeout)
-    tracker = EventTracker(cam.min_gap, cam.min_frames)
-    cam_events = Path(cam.out or ".") / EVENTS_FILE
     pace = 1.0 / cam.fps if cam.fps else 0.0
     next_t = time.monotonic()
     status.write(state="running", error=None)
-    for frame in reader:
-        res = detector.update(frame.rgb, frame.timestamp)
-        status.frame()
-        if res is not None:
-            closed = tracker.update(res.index, res.score, res.alarm, res.timestamp)
-            if closed is not None:
-                _emit(closed, cam, status, fleet_events, cam_events)
-        if pace:
-            next_t += pace
-            time.sleep(max(0.0, next_t - time.monotonic()))
-    before = len(tracker.events)
-    for ev in tracker.finish()[before:]:
-        _emit(ev, cam, status, fleet_events, cam_events)
+    try:
+        for frame in reader:
+            res = detector.update(frame.rgb, frame.timestamp)
+            status.frame()
+            alarm = pipeline.frame(frame.rgb, frame.index if res is None else res.index, frame.timestamp, res)
+            if res is not None:
+                scores.write(res.index, res.score, alarm)
+            if pace:
+                next_t += pace
+                time.sleep(max(0.0, next_t - time.monotonic()))
+    finally:
+        pipeline.end_stream()
     return reader.stop_reason or "end of stream"
+
+
+def _pipeline(cam: CameraConfig, detector: Detector, folder: Path, fps: float | None, elog: EventLog) -> AlarmPipeline:
+    """The camera's alarm pipeline (events, media, sinks), its threshold set by the budget if asked."""
+    fps = cam.fps or fps or 25.0
+    gap = cam.min_gap if cam.min_gap is not None else int(round(DEFAULT_QUIET_S * fps))
+    lifecycle = LifecycleOptions(camera=cam.name, min_gap=gap, min_frames=cam.min_frames,
+                                 update_every_s=cam.update_every_s)
+    options = cam.alarm_options()
+    detector.set_zones(options.zones)
+    if cam.alarms_per_hour is not None:
+        budget = detector.use_alarm_budget(cam.alarms_per_hour, fps, gap, cam.min_frames)
+        elog.write("budget", **budget.to_dict())
+    return AlarmPipeline(options, lifecycle, folder, fps, elog)
 
 
 def run_camera(cam: CameraConfig, fleet_out: str, status_every_s: float = 1.0) -> int:
@@ -140,10 +188,24 @@ def run_camera(cam: CameraConfig, fleet_out: str, status_every_s: float = 1.0) -
     folder.mkdir(parents=True, exist_ok=True)
     status = CameraStatus(folder, cam, status_every_s)
     detector = Detector.from_run(cam.model, threshold=cam.threshold, fpr=cam.fpr)
-    fleet_events = Path(fleet_out) / EVENTS_FILE
+    check_env(cam.alarm_options().sinks)
+    with EventLog(folder / EVENTS_FILE) as elog, contextlib.closing(ScoreTail(folder)) as scores:
+        elog.write("start", source=mask_url(cam.source), camera=cam.name, threshold=detector.threshold,
+                   model=str(detector.model_path))
+        pipeline = _pipeline(cam, detector, folder, cam.fps, elog)
+        pipeline.on_message.append(_fleet_line(Path(fleet_out) / EVENTS_FILE, status))
+        try:
+            return _watch_until_done(detector, cam, status, pipeline, scores)
+        finally:
+            pipeline.finish()
+            elog.write("stop", camera=cam.name, reason=status.data.get("state"))
+
+
+def _watch_until_done(detector: Detector, cam: CameraConfig, status: CameraStatus, pipeline: AlarmPipeline,
+                      scores: ScoreTail) -> int:
     while True:
         try:
-            reason = _watch_stream(detector, cam, status, fleet_events)
+            reason = _watch_stream(detector, cam, status, pipeline, scores)
         except DataError as exc:  # cannot open (camera off, folder gone): the supervisor retries later
             status.write(state="source lost", error=str(exc), fps=0.0)
             return SOURCE_LOST
@@ -156,8 +218,19 @@ def run_camera(cam: CameraConfig, fleet_out: str, status_every_s: float = 1.0) -
 
 
 def camera_process(cam_json: str, fleet_out: str, status_every_s: float) -> None:
-    """Entry point of a local camera process: exits with :func:`run_camera`'s code."""
-    raise SystemExit(run_camera(CameraConfig.model_validate_json(cam_json), fleet_out, status_every_s))
+    """Entry point of a local camera process: exits with :func:`run_camera`'s code. SIGTERM (the
+    supervisor stopping the watch) ends it like Ctrl-C, so the open event is ended, the clips
+    finished and the sinks flushed before it exits."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        code = run_camera(CameraConfig.model_validate_json(cam_json), fleet_out, status_every_s)
+    except KeyboardInterrupt:
+        code = FINISHED  # stopped on purpose: its files are complete
+    raise SystemExit(code)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 class CameraActor:

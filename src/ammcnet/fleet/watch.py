@@ -33,6 +33,8 @@ from ammcnet.fleet.watch_config import CameraConfig, WatchConfig
 from ammcnet.utils.io import write_json_atomic
 
 POLL_S = 0.2
+#: Seconds a stopped camera gets to end its event, finish its clips and flush its sinks.
+STOP_WAIT_S = 20.0
 
 
 class _LocalRun:
@@ -50,7 +52,7 @@ class _LocalRun:
     def stop(self) -> None:
         if self.proc.is_alive():
             self.proc.terminate()
-        self.proc.join(timeout=5)
+        self.proc.join(timeout=STOP_WAIT_S)
 
 
 class _RayRun:

@@ -15,6 +15,13 @@ Example ``cameras.yaml`` (relative paths are relative to the file)::
         threshold: 2.5               # or a fixed threshold on the score
         loop: true                   # replay the file forever (a test camera)
         fps: 25                      # pace a file at a camera's frame rate
+        alarms_per_hour: 2           # or: a threshold that held-out normal footage crosses twice an hour
+        webhook: http://hass.local:8123/api/webhook/ammcnet   # token from $AMMCNET_WEBHOOK_TOKEN
+        mqtt: broker.local:1883      # events on ammcnet/hall/events, availability on ammcnet/available
+        zones:                       # polygons in fractions of the frame (or pixels)
+          mask: [[[0, 0], [1, 0], [1, 0.2], [0, 0.2]]]     # never scored
+          zones: {door: [[0.6, 0.4], [0.9, 0.4], [0.9, 1], [0.6, 1]]}
+          required_zones: [door]     # alarm only there
 
 >>> cfg = WatchConfig.model_validate({"cameras": [{"name": "a", "source": "a.mp4", "model": "run"}]})
 >>> cfg.cameras[0].threshold, cfg.cameras[0].fpr, cfg.restart.delay(3)
@@ -30,6 +37,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ammcnet.alarms.pipeline import AlarmOptions
+from ammcnet.alarms.sinks_config import SinkOptions
+from ammcnet.alarms.zones import ZoneConfig
 from ammcnet.errors import ConfigError
 
 
@@ -53,7 +63,13 @@ class RestartPolicy(BaseModel):
 
 
 class CameraConfig(BaseModel):
-    """One camera: its source, the model that watches it and what counts as an alarm."""
+    """One camera: its source, the model that watches it, what counts as an alarm and where it goes.
+
+    The alarm fields are those of ``ammcnet detect``'s flags (:class:`~ammcnet.alarms.pipeline.AlarmOptions`):
+    ``min_gap`` (default: one second of frames), ``alarms_per_hour``, ``zones``, ``webhook``,
+    ``mqtt`` / ``mqtt_user`` (password from ``$AMMCNET_MQTT_PASSWORD``), ``snapshots``, ``clips``,
+    ``pre_capture_s``, ``post_capture_s``, ``update_every_s``, ``keep_mb``, ``keep_days``.
+    """
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -64,11 +80,31 @@ class CameraConfig(BaseModel):
     out: str | None = None
     loop: bool = False
     fps: float | None = Field(None, gt=0)
-    min_gap: int = Field(0, ge=0)
+    min_gap: int | None = Field(None, ge=0)
     min_frames: int = Field(1, ge=1)
     max_failures: int = Field(30, ge=1)
     read_timeout: float = Field(10.0, gt=0)
     threads: int = Field(1, ge=0)
+    alarms_per_hour: float | None = Field(None, ge=0)
+    zones: ZoneConfig | None = None
+    webhook: str | None = None
+    mqtt: str | None = None
+    mqtt_user: str | None = None
+    snapshots: bool = True
+    clips: bool = True
+    pre_capture_s: float = Field(3.0, ge=0)
+    post_capture_s: float = Field(5.0, ge=0)
+    update_every_s: float = Field(5.0, ge=0)
+    keep_mb: float | None = Field(None, gt=0)
+    keep_days: float | None = Field(None, gt=0)
+
+    def alarm_options(self) -> AlarmOptions:
+        """This camera's alarm settings as ``detect`` takes them."""
+        return AlarmOptions(camera=self.name, update_every_s=self.update_every_s, zones=self.zones,
+                            snapshots=self.snapshots, clips=self.clips, pre_s=self.pre_capture_s,
+                            post_s=self.post_capture_s, sinks=SinkOptions(webhook=self.webhook, mqtt=self.mqtt,
+                                                                          mqtt_user=self.mqtt_user),
+                            keep_mb=self.keep_mb, keep_days=self.keep_days)
 
 
 class WatchConfig(BaseModel):

@@ -94,12 +94,13 @@ def model_info(path_or_run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         "model_config": obj.get("model_config"),
         "preset": meta.get("preset") or train.get("name"),
         "training_data": {
-            "root": meta.get("dataset"),
-            "videos": meta.get("train_videos"),
-            "frames": meta.get("train_frames"),
+            "root": meta.get("dataset") or ", ".join(str(f.get("source")) for f in meta.get("footage") or []) or None,
+            "videos": meta.get("train_videos") or (len(meta["footage"]) if meta.get("footage") else None),
+            "frames": meta.get("train_frames") or meta.get("frames"),
             "clips": meta.get("train_clips"),
         },
         "stage": meta.get("stage"),
+        "taught": meta.get("taught") or [],
         "calibration": _calibration_summary(obj.get("calibration")),
         "scoring": _scoring_summary(train),
         "scorer": scorer,
@@ -129,8 +130,13 @@ def format_info(info: dict[str, Any]) -> str:
         lines.append(f"calibration   {cal['videos']} videos, {cal['frames']} frames; records {', '.join(cal['records'])}")
         if thr:
             lines.append(f"thresholds    {thr}")
+    elif info["format"] == "ammcnet-head-model/1":
+        lines.append("calibration   not needed: a head-only model (ammcnet fit) alarms on the head's held-out footage")
     else:
         lines.append("calibration   none (run `ammcnet calibrate`)")
+    if info.get("taught"):
+        spans = sum(len(t.get("spans") or []) for t in info["taught"])
+        lines.append(f"taught        {len(info['taught'])} teach(es), {spans} span(s) taught as normal (ammcnet teach)")
     scoring, scorer = info["scoring"], info["scorer"]
     if scoring:
         weights = ", ".join(f"{k} {v:g}" for k, v in scoring["weights"].items())
@@ -138,4 +144,19 @@ def format_info(info: dict[str, Any]) -> str:
     lines.append(f"scorer        {', '.join(scorer['components']) or 'plain records (no fitted component)'}")
     if scorer["region_head"]:
         lines.append(f"region head   {scorer['region_head']}")
+    lines += _alarm_lines(info.get("alarms"))
     return "\n".join(lines)
+
+
+def _alarm_lines(alarms: dict[str, Any] | None) -> list[str]:
+    """The alarm figures (:func:`ammcnet.apps.alarm_figures.alarm_figures`), when the caller added them."""
+    if not alarms:
+        return []
+    fps = f"{alarms['fps']:g} fps" + ("" if alarms["fps_known"] else " assumed")
+    at = alarms["fpr_0.01"]
+    lines = [f"alarms        on {alarms['held_out_minutes']:.1f} min of held-out normal footage ({fps}): "
+             f"--fpr 0.01 -> {at['events_per_hour']:.1f} events/h (threshold {at['threshold']:.4g})"]
+    for budget, b in alarms["budgets"].items():
+        lines.append(f"              --alarms-per-hour {budget} -> threshold {b['threshold']:.4g}, "
+                     f"{b['events_per_hour']:.2f} events/h reached")
+    return lines

@@ -89,6 +89,8 @@ class RegionHead:
         self.frames = int(frames)
         #: index of the training video each ``normal_scores`` entry belongs to (None: a file written before)
         self.normal_videos = None if normal_videos is None else [int(v) for v in normal_videos]
+        #: scores of the spans taught as normal since fitting (:mod:`ammcnet.regions.teach`), one array each
+        self.taught_scores: list[np.ndarray] = []
 
     # ---- fitting -------------------------------------------------------------------------
     @classmethod
@@ -121,9 +123,12 @@ class RegionHead:
         return head
 
     # ---- scoring -------------------------------------------------------------------------
-    def score_features(self, f: WindowFeatures) -> FrameScores:
-        """Scores of the frames whose window features are ``f``."""
+    def score_features(self, f: WindowFeatures, ignore: np.ndarray | None = None) -> FrameScores:
+        """Scores of the frames whose window features are ``f``; windows where ``ignore`` ((R, C)
+        bool, an operator's mask) is True score 0 in every part: they are never scored."""
         raw = {p: part.score(f) for p, part in self.parts.items()}
+        if ignore is not None:
+            raw = {p: np.where(ignore, np.float32(0), r) for p, r in raw.items()}
         fused, winner_part = self._fuse(raw)
         t = len(f.speed)
         flat = fused.reshape(t, -1)
@@ -170,9 +175,13 @@ class RegionHead:
         matched = all(len(o) == int(n) for o, n in zip(out, num_frames, strict=True) if len(o))
         return out if matched else None
 
+    def threshold_scores(self) -> list[np.ndarray]:
+        """The normal scores thresholds are read from: held-out normal footage, then taught spans."""
+        return [*self.normal_scores, *self.taught_scores]
+
     def threshold(self, fpr: float = 0.01) -> float:
         """Score that held-out normal frames exceed with rate ``fpr`` (unsmoothed scores)."""
-        return float(np.quantile(np.concatenate(self.normal_scores), 1.0 - fpr))
+        return float(np.quantile(np.concatenate(self.threshold_scores()), 1.0 - fpr))
 
     # ---- the model file ------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -186,6 +195,7 @@ class RegionHead:
             "normal_videos": self.normal_videos,
             "scales": dict(self.scales),
             "normal_scores": [torch.from_numpy(np.asarray(s, np.float64)) for s in self.normal_scores],
+            "taught_scores": [torch.from_numpy(np.asarray(s, np.float64)) for s in self.taught_scores],
             "parts": {p: {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in part.state().items()}
                       for p, part in self.parts.items()},
         }
@@ -196,8 +206,10 @@ class RegionHead:
             raise CheckpointError(f"region head: unknown format {state.get('format') if isinstance(state, dict) else type(state)}")
         config = RegionHeadConfig.from_dict(state["config"])
         parts = {p: PART_TYPES[p].from_state({k: _array(v) for k, v in s.items()}) for p, s in state["parts"].items()}
-        return cls(config, parts, state["scales"], [_array(s) for s in state["normal_scores"]],
+        head = cls(config, parts, state["scales"], [_array(s) for s in state["normal_scores"]],
                    tuple(state["size"]), int(state.get("frames", 0)), state.get("normal_videos"))
+        head.taught_scores = [_array(s) for s in state.get("taught_scores") or []]
+        return head
 
 
 def _array(value: Any) -> np.ndarray:

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from ammcnet.regions.head import features_of
 from ammcnet.regions.online import RegionStream
 from ammcnet.regions.selection.validate import Footage, Selection, choose_settings, validation_rotation
 from ammcnet.regions.store import FeatureStore
+from ammcnet.regions.teach import teach_head
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +145,22 @@ class RegionHeadComponent(nn.Module):
                 out[m].append(head.score_features(features[key]))
         return out
 
+    def taught(self, flows: Sequence[Any]) -> RegionHeadComponent:
+        """A copy whose head and baselines are taught that these analysis-grid flows (one array per
+        span, :func:`~ammcnet.regions.footage.flows_of_frames`) are normal (:mod:`ammcnet.regions.teach`)."""
+        def teach(head: RegionHead) -> RegionHead:
+            return teach_head(head, [features_of(np.asarray(f, np.float32), head.config) for f in flows])
+
+        return RegionHeadComponent(teach(self.head), self.selection, {m: teach(b) for m, b in self.baselines.items()})
+
     def stream(self, mode: str = HEAD_MODE) -> RegionStream:
         """An online scorer of one stream (frames of any size, one at a time) in scoring mode ``mode``."""
         return RegionStream(self.head_for(mode))
+
+    def normal_scores(self, record: str) -> list[np.ndarray]:
+        """The held-out normal scores (unsmoothed, one array per video or stretch) of the mode whose
+        record is ``record``: what alarm thresholds and budgets are read from."""
+        return self.head_for(next(m for m, r in MODE_RECORDS.items() if r == record)).threshold_scores()
 
     def record_threshold(self, record: str, fpr: float, smooth: Callable[[np.ndarray], np.ndarray]) -> float:
         """:meth:`threshold` of the mode whose record is ``record``."""
@@ -155,40 +169,66 @@ class RegionHeadComponent(nn.Module):
     def threshold(self, fpr: float, smooth: Callable[[np.ndarray], np.ndarray], mode: str = HEAD_MODE) -> float:
         """Score that held-out normal frames, smoothed by ``smooth`` (one video in, same length
         out), exceed with rate ``fpr``, in scoring mode ``mode``."""
-        return float(np.quantile(np.concatenate([smooth(s) for s in self.head_for(mode).normal_scores]), 1.0 - fpr))
+        scores = self.head_for(mode).threshold_scores()
+        return float(np.quantile(np.concatenate([smooth(s) for s in scores]), 1.0 - fpr))
+
+
+@dataclass(frozen=True)
+class FootageSpan:
+    """Normal footage to fit a head on: a video file or frame folder, frames ``start`` to ``end``
+    (exclusive; None: to the end)."""
+
+    name: str
+    source: Path
+    start: int = 0
+    end: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "source": str(self.source), "start": self.start, "end": self.end}
 
 
 def fit_region_head(prepared: Any, videos: Sequence[str] | None = None, config: RegionHeadConfig | None = None, *,
                     choose: bool = True, progress: bool | None = False) -> RegionHeadComponent:
-    """Fit the head on the training split's source videos (``videos``: a subset of its names).
-
-    With ``choose``, the window size and parts are chosen first on the training videos alone
-    (held-out videos and synthetic anomalies); ``config`` gives everything else. ``config.seed``
-    seeds every random draw of the head: the normal bank's subset, the synthetic anomalies and
-    which training videos are held out, so heads of different seeds really differ. The
-    training-free baselines (:data:`BASELINE_PARTS`) are fitted beside it at the same window.
-
-    Memory stays bounded whatever the footage's length: the analysis flows are written to the
-    prepared dataset's ``region-flows`` folder (as ``ammcnet test`` keeps them) and read a stretch
-    at a time, window features wait in a scratch folder beside them (:mod:`ammcnet.regions.store`),
-    and the held-out videos' frames are decoded only where a synthetic anomaly is made.
-    """
-    config = config or RegionHeadConfig()
+    """Fit the head on the training split's source videos (``videos``: a subset of its names), its
+    analysis flows kept in the prepared dataset's ``region-flows`` folder (as ``ammcnet test`` keeps
+    a split's): :func:`fit_region_head_on`."""
     names = list(videos) if videos is not None else prepared.videos("train")
     if not names:
         raise DataError(f"{prepared.root}: no training videos to fit the region head on")
-    sources = [prepared.source("train", v) for v in names]
-    size = analysis_size(open_video(sources[0])[0].shape[:2], config.height)
-    with _scratch(Path(prepared.root) / FLOW_CACHE) as scratch:
-        bar = tqdm(list(zip(names, sources, strict=True)), desc="region head flows", unit="video",
+    footage = [FootageSpan(n, Path(prepared.source("train", n))) for n in names]
+    return fit_region_head_on(footage, Path(prepared.root) / FLOW_CACHE / "train", config, choose=choose,
+                              progress=progress)
+
+
+def fit_region_head_on(footage: Sequence[FootageSpan], cache: Path, config: RegionHeadConfig | None = None, *,
+                       choose: bool = True, progress: bool | None = False) -> RegionHeadComponent:
+    """Fit the head on normal footage (whole videos or spans of them).
+
+    With ``choose``, the window size and parts are chosen first on that footage alone (held-out
+    videos or stretches, and synthetic anomalies); ``config`` gives everything else. ``config.seed``
+    seeds every random draw of the head: the normal bank's subset, the synthetic anomalies and
+    which videos are held out, so heads of different seeds really differ. The training-free
+    baselines (:data:`BASELINE_PARTS`) are fitted beside it at the same window.
+
+    Memory stays bounded whatever the footage's length: the analysis flows are written to
+    ``cache`` (one file per video) and read a stretch at a time, window features wait in a
+    scratch folder beside them (:mod:`ammcnet.regions.store`), and the held-out videos' frames are
+    decoded only where a synthetic anomaly is made.
+    """
+    config = config or RegionHeadConfig()
+    if not footage:
+        raise DataError("no normal footage to fit the region head on")
+    size = analysis_size(open_video(footage[0].source)[0].shape[:2], config.height)
+    with _scratch(cache) as scratch:
+        bar = tqdm(list(footage), desc="region head flows", unit="video",
                    disable=None if progress is None else not progress, leave=False)
-        flows = [_training_flows(Path(prepared.root) / FLOW_CACHE / "train" / n, s, size, config.flow_preset, scratch)
-                 for n, s in bar]
+        flows = [_training_flows(cache / f.name, f.source, size, config.flow_preset, scratch)[f.start:f.end]
+                 for f in bar]
         selection: Selection | None = None
         if choose:
-            footage = [Footage(n, f, partial(AnalysisFrames, s, size)) for n, s, f in zip(names, sources, flows, strict=True)]
+            clips = [Footage(f.name, fl, partial(_frames_of, f, size)) for f, fl in zip(footage, flows, strict=True)]
             try:
-                selection = choose_settings(footage, config, seed=config.seed, rotation=validation_rotation(config.seed),
+                selection = choose_settings(clips, config, seed=config.seed, rotation=validation_rotation(config.seed),
                                             log=log.info, scratch=scratch)
                 config = selection.best.config or config
                 log.info("region head: chose %s", selection.best.label)
@@ -199,6 +239,11 @@ def fit_region_head(prepared: Any, videos: Sequence[str] | None = None, config: 
             head = RegionHead.fit_features(feats, config)
             baselines = fit_baselines(feats, config)
     return RegionHeadComponent(head, selection.as_dict() if selection is not None else None, baselines)
+
+
+def _frames_of(span: FootageSpan, size: tuple[int, int]) -> AnalysisFrames:
+    """The analysis-grid frames of a span, decoded when asked for."""
+    return AnalysisFrames(span.source, size)[span.start:span.end]
 
 
 @contextlib.contextmanager

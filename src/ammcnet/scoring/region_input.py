@@ -25,6 +25,7 @@ none of them knows the head is there.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,9 +37,11 @@ from ammcnet.errors import DataError
 from ammcnet.regions.features import AnalysisFlow
 from ammcnet.regions.head import FrameScores, features_of
 from ammcnet.regions.online import scale_box
-from ammcnet.scoring.region_head import RECORD, ROW_COLUMNS
+from ammcnet.scoring.region_head import MODE_RECORDS, RECORD, ROW_COLUMNS
 from ammcnet.utils.float16 import round_float16
 
+#: ``fn(frame_hw, window centres (R, C, 2) fractions) -> (R, C) bool``: the windows never scored.
+WindowMaskFn = Callable[[tuple[int, int], np.ndarray], "np.ndarray | None"]
 #: Name of the clip input (the head's record's name).
 INPUT = RECORD
 #: Videos whose tables are kept at once (clips of a dataset arrive video by video).
@@ -107,12 +110,29 @@ class RegionInputStream:
 
     def __init__(self, component: Any) -> None:
         self.modes = component.modes
+        self.columns = {m: component.column(m) for m in self.modes}
         self.heads = [component.head_for(m) for m in self.modes]
         self.grid = component.head.size
         self.flow = AnalysisFlow(self.grid, component.head.config.flow_preset)
+        self.window_mask: WindowMaskFn | None = None
+        self._ignore: dict[tuple, np.ndarray | None] = {}
 
     def reset(self) -> None:
         self.flow.reset()
+
+    def set_mask(self, windows: WindowMaskFn | None) -> None:
+        """An operator's mask (:mod:`ammcnet.alarms.zones`): the windows ``windows(frame_hw, centres)``
+        marks ((R, C) bool from the windows' (R, C, 2) centre fractions) are never scored. The
+        frames are not changed: the flow, and so every window outside the mask, is as fitted."""
+        self.window_mask, self._ignore = windows, {}
+
+    def _ignored(self, key: tuple, features: Any, frame_hw: tuple[int, int]) -> np.ndarray | None:
+        if self.window_mask is None:
+            return None
+        k = (key, frame_hw)
+        if k not in self._ignore:
+            self._ignore[k] = self.window_mask(frame_hw, features.positions())
+        return self._ignore[k]
 
     def update(self, rgb: np.ndarray) -> np.ndarray:
         """The row of frame ``rgb`` (NaN for the first frame after a reset: it has no flow yet)."""
@@ -126,5 +146,9 @@ class RegionInputStream:
             key = (head.config.window, head.config.stride, head.config.weights["relative"] > 0, head.config.blob_floor)
             if key not in features:
                 features[key] = features_of(flow, head.config)
-            scored[mode] = head.score_features(features[key])
+            scored[mode] = head.score_features(features[key], self._ignored(key, features[key], rgb.shape[:2]))
         return _rows(scored, self.modes, self.grid, rgb.shape[:2])[0]
+
+    def records(self, row: np.ndarray) -> dict[str, float]:
+        """Each mode's record from a row (what the scorer's region records read of a clip's row)."""
+        return {MODE_RECORDS[m]: float(row[self.columns[m]]) for m in self.modes}

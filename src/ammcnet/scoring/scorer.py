@@ -296,6 +296,14 @@ class Scorer(nn.Module):
                 return component.record_threshold(record, fpr, smooth)
         return None
 
+    def record_normal_scores(self, record: str) -> list[Any] | None:
+        """The held-out normal scores of ``record`` (one array per video, unsmoothed) from the
+        component that gives it, when it keeps them; None otherwise (the calibrated fusion)."""
+        for component in self.components.values():
+            if record in (getattr(component, "records", None) or ()) and hasattr(component, "normal_scores"):
+                return component.normal_scores(record)
+        return None
+
     def keeping(self, records: Any) -> Scorer:
         """This scorer without the components none of whose records is in ``records`` (a component
         that does not list its records is kept): what a live detector runs for the records it uses."""

@@ -95,6 +95,12 @@ class EventTracker:
         return out
 
     @property
+    def current(self) -> Event | None:
+        """The open event once it is long enough to be reported (``min_frames``), else None."""
+        ev = self._open
+        return ev if ev is not None and ev.alarmed_frames >= self.min_frames else None
+
+    @property
     def active(self) -> bool:
         """True while an event is open."""
         return self._open is not None
