@@ -154,7 +154,9 @@ def run(work: Path, args: argparse.Namespace) -> dict:
             rss.append((now, rss_of(proc)))
         time.sleep(1.0)
     elapsed = time.time() - t0
-    time.sleep(args.drain)  # the spools drain after watch stopped? no: they are flushed at close
+    time.sleep(args.drain)  # the broker's last deliveries to the counter
+    raw = {"webhook": receiver.got, "mqtt": counter.got, "rss": rss, "elapsed": elapsed, "t0": t0, "outage": outage}
+    (work / "raw.json").write_text(json.dumps(raw))  # kept whatever the summary does
     result = summarise(work, args, receiver, counter, rss, elapsed, (t0 + outage[0], t0 + outage[1]))
     broker.send_signal(signal.SIGTERM)
     return {"commands": commands, **result}
