@@ -117,7 +117,7 @@ def tree(work: Path, commands: list) -> dict:
     return out
 
 
-def detect_rates(work: Path, commands: list) -> dict:
+def detect_rates(work: Path, commands: list, full_model: Path) -> dict:
     """``detect`` frames/s on one Ped2 test video: a head-only model (fitted on Ped2's training
     split) beside the full model (network and head)."""
     clip = PED2 / "testing" / "frames" / "01"
@@ -125,7 +125,7 @@ def detect_rates(work: Path, commands: list) -> dict:
     out, fit_s, cmd = ammcnet("fit", str(PED2), "--out", str(head), "--overwrite")
     commands.append(cmd)
     rates = {"ped2_fit_report": out.strip(), "ped2_fit_seconds_with_startup": round(fit_s, 1)}
-    for name, m in (("head_only", head), ("full", FULL_MODEL)):
+    for name, m in (("head_only", head), ("full", full_model)):
         if not m.exists():
             rates[name] = None
             continue
@@ -143,6 +143,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", default=None)
     ap.add_argument("--work", default="runs/bench/teach-vtest")
+    ap.add_argument("--full-model", default=str(FULL_MODEL),
+                    help="a full model (network and head) trained on Ped2, for the frame-rate comparison")
     args = ap.parse_args(argv)
     global CACHE
     work = Path(args.work)
@@ -152,7 +154,7 @@ def main(argv=None) -> int:
     CACHE = work / "cache"
     commands: list = []
     t0 = time.time()
-    result = {"vtest": vtest(work, commands), "tree": tree(work, commands), "detect_rates": detect_rates(work, commands)}
+    result = {"vtest": vtest(work, commands), "tree": tree(work, commands), "detect_rates": detect_rates(work, commands, Path(args.full_model))}
     print(json.dumps(result, indent=1))
     save_result(args.json, {"commands": [provenance()["command"], *[" ".join(c) for c in commands]], "seed": 0,
                             "settings": {"fit_frames": [0, FIT_END], "teach_frames": [FIT_END, TEACH_END],
