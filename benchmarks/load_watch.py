@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -174,7 +175,8 @@ def summarise(work: Path, args: argparse.Namespace, receiver: Receiver, counter:
         folder = work / "watch" / f"cam{i}"
         msgs = [x for x in _lines(folder / "events.jsonl") if x["kind"] in ("new", "update", "end")]
         status = json.loads((folder / "status.json").read_text())
-        asked = int(elapsed * args.fps)
+        running = (datetime.fromisoformat(status["updated"]) - datetime.fromisoformat(status["since"])).total_seconds()
+        asked = int(running * args.fps)  # from the camera's start (its process and model loaded) to its last status
         cams[f"cam{i}"] = {"messages": len(msgs), "events": sum(x["kind"] == "new" for x in msgs),
                            "frames_read": status["frames_total"], "frames_asked": asked,
                            "behind_frames": max(asked - status["frames_total"], 0), "starts": status["starts"]}

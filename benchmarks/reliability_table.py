@@ -2,7 +2,7 @@
 
 Runs the bad-input corpus and the fuzzing tests (``tests/reliability``) with a JUnit report to
 count cases tried and passed, reads ``benchmarks/results/kill-points.json`` and
-``benchmarks/results/soak-detect-*.json``, and replaces the text between
+``benchmarks/results/soak-detect-*.json`` and ``load-watch-*.json``, and replaces the text between
 ``<!-- reliability:start -->`` and ``<!-- reliability:end -->`` in BENCHMARKS.md (appended when
 absent)::
 
@@ -31,6 +31,8 @@ SUITE = {
     "integrity, healing resume, streams, file system, install hints":
         "tests/reliability/test_integrity.py tests/reliability/test_resume_heals.py tests/reliability/test_streams.py "
         "tests/reliability/test_filesystem.py tests/reliability/test_optional_deps.py",
+    "alarm sinks: bad URL or broker, spool on a full disk, receiver or broker down, restarts":
+        "tests/reliability/test_alarm_sinks.py",
 }
 
 
@@ -80,6 +82,28 @@ def _kill_row() -> list[str]:
             f"the uninterrupted run's (train: bit-equal weights) | {r['passed']}/{r['kill_points_tried']} |"]
 
 
+def _load_rows() -> list[str]:
+    """Rows of ``benchmarks/load_watch.py``'s results: watch with webhook and MQTT under load."""
+    rows = []
+    for path in sorted(RESULTS.glob("load-watch-*.json")):
+        r = json.loads(path.read_text())
+        st = r["settings"]
+        behind = max(c["behind_frames"] for c in r["cameras"].values())
+        asked = max(c["frames_asked"] for c in r["cameras"].values())
+        lat, rss = r["latency_s"], r["rss_mb"]
+        ok = r["webhook"]["unique"] == r["mqtt"]["unique"] == r["messages_raised"] and \
+            rss["slope_mb_per_h_after_warmup"] is not None and rss["slope_mb_per_h_after_warmup"] < 5
+        rows.append(
+            f"| load `{path.name}`: `watch`, {st['cameras']} looped cameras at {st['fps']:g} fps, webhook + MQTT, "
+            f"receiver down {st['outage_s']:g} s mid-run | {r['seconds'] / 60:.1f} min, {r['messages_raised']} event "
+            f"messages raised | received: webhook {r['webhook']['unique']} (of {r['webhook']['received']} POSTs), MQTT "
+            f"{r['mqtt']['unique']}; frame-to-webhook latency p50 {lat['p50']:.2f} s, p99 {lat['p99']:.2f} s; worst "
+            f"camera {behind} of {asked} frames behind its pace; RSS {rss['first']:.0f} -> {rss['last']:.0f} MB, "
+            f"**slope {rss['slope_mb_per_h_after_warmup']:+.1f} MB/h** after 5 min (target < 5) | "
+            f"{'pass' if ok else 'FAIL'} |")
+    return rows
+
+
 def table() -> str:
     lines = [
         "## Reliability",
@@ -96,7 +120,7 @@ def table() -> str:
         tried, passed, skipped = _run_suite(paths)
         note = f" ({skipped} skipped: root ignores folder permissions)" if skipped else ""
         lines.append(f"| {name} | {tried} tests{note} | as named | {passed}/{tried} |")
-    lines += _kill_row() + _soak_rows()
+    lines += _kill_row() + _soak_rows() + _load_rows()
     return "\n".join(lines) + "\n"
 
 
