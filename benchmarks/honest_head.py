@@ -30,11 +30,12 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from sklearn.metrics import roc_auc_score
 
+from ammcnet.data.analysis_flows import FLOW_CACHE_VERSION
 from ammcnet.data.layouts import discover_dataset
+from ammcnet.flow.analysis import analysis_size
 from ammcnet.metrics.alarms import alarm_report
 from ammcnet.regions import RegionHead, RegionHeadConfig
-from ammcnet.regions.features import analysis_size
-from ammcnet.regions.footage import FLOW_CACHE_VERSION, flows_of_frames, resized_frames, video_size
+from ammcnet.regions.footage import flows_of_frames, resized_frames, video_size
 from ammcnet.regions.head import features_of
 from ammcnet.regions.selection.validate import (
     PART_SETS,

@@ -30,7 +30,8 @@ from provenance import provenance, save_result  # the sibling module
 from sklearn.metrics import roc_auc_score
 
 from ammcnet.data.video import open_video
-from ammcnet.regions import RegionHead, RegionHeadConfig, analysis_size
+from ammcnet.flow.analysis import analysis_size
+from ammcnet.regions import RegionHead, RegionHeadConfig
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.head import features_of
 from ammcnet.regions.selection.validate import (

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from ammcnet.data.video import open_video
-from ammcnet.regions import RegionHead, RegionHeadConfig, analysis_size
-from ammcnet.regions.features import AnalysisFlow
+from ammcnet.flow.analysis import AnalysisFlow, analysis_size
+from ammcnet.regions import RegionHead, RegionHeadConfig
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.head import features_of
 from ammcnet.utils.float16 import round_float16

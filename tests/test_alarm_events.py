@@ -10,7 +10,6 @@ from ammcnet.alarms.lifecycle import AlarmEvent, EventLifecycle, FrameVerdict, L
 from ammcnet.alarms.zones import ZoneConfig, ZoneSet, parse_zones
 from ammcnet.errors import ConfigError
 
-
 PLAIN = LifecycleOptions(camera="c")
 
 

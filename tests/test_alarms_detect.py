@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 import ammcnet
+from alarm_scene import FAST, FPS, SIZE, anomaly_frames, normal_frames, scene_frame
 from alarm_servers import HttpReceiver, Subscriber, mosquitto_fixture, wait_until  # noqa: F401 - fixture
 from ammcnet.cli import main
 from ammcnet.data.video import open_video
@@ -25,29 +25,7 @@ from ammcnet.errors import ConfigError, DataError
 from ammcnet.media.encoder import probe
 from helpers import write_avi
 
-SIZE, FPS = 128, 10.0
-FAST = ((40, 50), (90, 100))
 NO_CLIPS = ammcnet.AlarmOptions(clips=False)
-
-
-def _frame(x: int, fast_x: int | None = None) -> np.ndarray:
-    """The normal square sliding at the top; with ``fast_x``, a second one racing along the bottom
-    (far enough below for its flow not to reach the top half)."""
-    img = np.full((SIZE, SIZE, 3), 50, np.uint8)
-    img[::8] = 70  # a little texture for the flow
-    for left, row in ((x, 12), *(((fast_x, 104),) if fast_x is not None else ())):
-        left = left % (SIZE - 20)
-        cv2.rectangle(img, (left, row), (left + 16, row + 16), (210, 190, 100), -1)
-    return img
-
-
-def normal_frames(n: int, start: int = 0) -> list[np.ndarray]:
-    return [_frame(3 * (start + i)) for i in range(n)]
-
-
-def anomaly_frames() -> list[np.ndarray]:
-    """130 frames of the normal square, with a fast one (10 px a frame) at the bottom during :data:`FAST`."""
-    return [_frame(3 * i, 10 * i if any(a <= i < b for a, b in FAST) else None) for i in range(130)]
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +175,7 @@ def test_teach_an_event_as_normal_stops_that_alarm(head_model, tmp_path) -> None
 
 
 def test_teach_checks_the_validation_and_refuses_a_blinding_teach(head_model, tmp_path) -> None:
-    fast = write_avi(tmp_path / "fast.avi", [_frame(3 * i, 10 * i) for i in range(60)])
+    fast = write_avi(tmp_path / "fast.avi", [scene_frame(3 * i, 10 * i) for i in range(60)])
     with pytest.raises(ConfigError, match="teach refused"):
         ammcnet.teach(head_model["model"], normal=[str(fast)], margin=0.0, out=tmp_path / "t.pt")
     assert not (tmp_path / "t.pt").exists()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import pickle
 
 import cv2
 import numpy as np
@@ -10,8 +12,11 @@ import pytest
 
 from ammcnet.cli import main
 from ammcnet.data import open_prepared, open_video, prepare_dataset
-from ammcnet.errors import DataError
+from ammcnet.data.analysis_flows import AnalysisFlowSpec, CachingSink, FlowWriter, cache_entry, write_flows
+from ammcnet.data.cache import _Job
+from ammcnet.errors import ConfigError, DataError, OutputError
 from ammcnet.flow import get_flow_backend, normalise_flow, write_flo
+from ammcnet.regions.footage import FlowFile, cached_flows, flows_of_frames
 from helpers import make_custom_layout, make_frames_layout, moving_frames, write_frames
 
 SIZE = (16, 24)
@@ -108,13 +113,106 @@ def test_flo_backend_in_prepare(tmp_path):
 
 
 def test_workers_match_single_process(tmp_path):
+    """Two worker processes give the same arrays, the region head's analysis flows on the way included."""
     root = make_custom_layout(tmp_path / "c", labels=None)
     one = _prep(root, tmp_path / "a", flow_preset="ultrafast")
-    two = _prep(root, tmp_path / "b", flow_preset="ultrafast", workers=2)
+    spec = AnalysisFlowSpec((12, 16), "ultrafast", "region-flows")
+    two = _prep(root, tmp_path / "b", flow_preset="ultrafast", workers=2, analysis=spec)
     for s in ("train", "test"):
         for v in one.videos(s):
             assert np.array_equal(one.frames(s, v), two.frames(s, v))
             assert np.array_equal(one.flows(s, v), two.flows(s, v))
+            assert cache_entry(two.root / "region-flows" / s / v, two.source(s, v), (12, 16), "ultrafast").ready()
+
+
+def test_prepare_feeds_the_decoded_frames_to_the_analysis_flows(tmp_path):
+    """With ``analysis``, each source (frame folder and video file) is decoded once: its model-grid
+    arrays are those of a plain preparation, and the cache entry the region head reads holds exactly
+    the flows the head computes from the source itself."""
+    root = make_custom_layout(tmp_path / "c", labels=None)
+    plain = _prep(root, tmp_path / "a", flow_preset="ultrafast")
+    for grid in ((12, 16), (24, 32)):  # resized (INTER_AREA on grey), and the source's own size
+        spec = AnalysisFlowSpec(grid, "ultrafast", "region-flows")
+        ds = _prep(root, tmp_path / f"b{grid[0]}", flow_preset="ultrafast", analysis=spec)
+        assert ds.manifest["key"] == plain.manifest["key"]  # the spec does not change the entry
+        for s in ("train", "test"):
+            for v in ds.videos(s):
+                assert np.array_equal(ds.frames(s, v), plain.frames(s, v))
+                assert np.array_equal(ds.flows(s, v), plain.flows(s, v))
+                source = ds.source(s, v)
+                expected = flows_of_frames(open_video(source), grid, "ultrafast")
+
+                def never():
+                    raise AssertionError("the head computed flows that preparation cached")
+
+                cached = cached_flows(ds.root / "region-flows" / s / v, source, grid, "ultrafast", never)
+                assert cached.dtype == np.float16 and np.array_equal(cached, expected)
+                entry = cache_entry(ds.root / "region-flows" / s / v, source, grid, "ultrafast")
+                assert json.loads(entry.meta.read_text()) == entry.key
+                assert np.array_equal(np.asarray(FlowFile(entry.data)), expected)
+    assert not list(tmp_path.rglob(".*.tmp*"))  # no temporary files left
+
+
+def test_prepare_job_with_an_analysis_target_pickles(tmp_path):
+    spec = AnalysisFlowSpec([12, 16], "fast", "region-flows")
+    assert spec.size == (12, 16)
+    target = spec.target(tmp_path, "test", "t0")
+    job = _Job("test", "t0", tmp_path / "t0", tmp_path / "out", (16, 24), "dis", {"preset": "fast"}, None, None, 1, target)
+    assert pickle.loads(pickle.dumps(job)) == job
+    assert target.folder == tmp_path / "region-flows" / "test" / "t0"
+    with pytest.raises(ConfigError, match="unknown DIS preset 'slow'"):
+        AnalysisFlowSpec((12, 16), "slow", "region-flows")
+
+
+def test_the_flow_writer_is_atomic_and_counts_its_frames(tmp_path):
+    frames = moving_frames(5, seed=3)
+    path = tmp_path / "f" / "flows.npy"
+    with FlowWriter(path, (12, 16), "ultrafast") as w:
+        for f in frames:
+            w.add(f)
+        assert not path.exists()  # nothing appears before the end
+    assert w.count == 5 and np.array_equal(np.load(path), flows_of_frames(frames, (12, 16), "ultrafast"))
+    with pytest.raises(RuntimeError, match="stop"), FlowWriter(tmp_path / "g" / "flows.npy", (12, 16), "ultrafast") as w:
+        w.add(frames[0])
+        w.add(frames[1])
+        raise RuntimeError("stop")
+    assert not any((tmp_path / "g").iterdir())  # an error leaves nothing, not even a temporary file
+    with pytest.raises(DataError, match="at least two frames"), FlowWriter(tmp_path / "h" / "f.npy", (12, 16), "fast") as w:
+        w.add(frames[0])
+    assert not any((tmp_path / "h").iterdir())
+    with pytest.raises(DataError, match="5 frames counted but 4 read"):
+        write_flows(tmp_path / "i" / "f.npy", _Short(frames), (12, 16), "ultrafast")
+    assert not any((tmp_path / "i").iterdir())
+
+
+class _Short(list):
+    """A video whose length says one frame more than it yields (a damaged file)."""
+
+    def __iter__(self):
+        return iter(list.__getitem__(self, slice(0, -1)))
+
+
+def test_an_analysis_flow_cache_that_cannot_be_written_never_stops_the_work(tmp_path, caplog):
+    src = write_frames(tmp_path / "v", moving_frames(4, seed=1))
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    caplog.set_level(logging.INFO, logger="ammcnet.data.analysis_flows")
+    sink = CachingSink(cache_entry(blocked / "x", src, (12, 16), "ultrafast"))
+    for f in open_video(src):
+        sink(f)
+    assert sink.commit() is False and "not cached" in caplog.text
+    one = CachingSink(cache_entry(tmp_path / "one", src, (12, 16), "ultrafast"))
+    one(moving_frames(1)[0])
+    assert one.commit() is False and not any((tmp_path / "one").iterdir())  # a one-frame video: no entry
+    with pytest.raises(OutputError, match="cannot write"):
+        FlowWriter(blocked / "y" / "f.npy", (12, 16), "ultrafast")
+    # a one-frame video prepares as before; only its analysis flows are left out
+    root = make_custom_layout(tmp_path / "c", labels=None)
+    write_frames(root / "test" / "t9", moving_frames(1, seed=7))
+    ds = _prep(root, tmp_path / "cache", flow_preset="ultrafast",
+               analysis=AnalysisFlowSpec((12, 16), "ultrafast", "region-flows"))
+    assert ds.num_frames("test") == [8, 1]
+    assert not (ds.root / "region-flows" / "test" / "t9").exists() or not any((ds.root / "region-flows" / "test" / "t9").iterdir())
 
 
 def test_prepare_cli_and_open_prepared(tmp_path, capsys):

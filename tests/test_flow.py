@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
+from ammcnet.data import video as data_video
 from ammcnet.errors import CheckpointError, ConfigError, DataError
 from ammcnet.flow import (
     NORMALISATION_RULE,
+    AnalysisFlow,
+    DISFlow,
     TorchFlowBackend,
+    analysis_size,
     get_flow_backend,
     normalise_flow,
     read_flo,
     rescale_flow,
+    resize_frame,
+    resize_image,
     write_flo,
 )
 from helpers import moving_frames, texture
@@ -146,3 +153,29 @@ def test_torch_backend_loads_user_weights(tmp_path):
     torch.save({"other": torch.zeros(1)}, tmp_path / "wrong.pt")
     with pytest.raises(CheckpointError, match="wrong.pt does not fit"):
         TorchFlowBackend(_ShiftNet, tmp_path / "wrong.pt")
+
+
+@pytest.mark.parametrize("size", [(16, 24), (48, 40), (24, 32)])
+def test_one_resize_serves_both_grids(size):
+    """The model grid's resize is bilinear on RGB frames (as ``ammcnet.data.video.resize_frame``, bit for
+    bit); the analysis grid's is area averaging on the grey frame. Both come from one function."""
+    rgb = texture(3)
+    model = resize_frame(rgb, size)
+    assert model.shape == (*size, 3) and model.flags.c_contiguous
+    assert np.array_equal(model, data_video.resize_frame(rgb, size))
+    assert np.array_equal(model, cv2.resize(rgb, size[::-1], interpolation=cv2.INTER_LINEAR) if size != (24, 32) else rgb)
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    flow = AnalysisFlow(size, "ultrafast")
+    expected = grey if size == grey.shape else cv2.resize(grey, size[::-1], interpolation=cv2.INTER_AREA)
+    assert np.array_equal(flow.grey(rgb), expected)
+    assert resize_image(grey, grey.shape, cv2.INTER_AREA) is grey  # already on the grid: not copied
+
+
+def test_analysis_flow_is_dis_on_the_grey_analysis_grid():
+    frames = moving_frames(4, seed=5, h=48, w=64)
+    flows = list(AnalysisFlow((24, 32), "fast").video(frames))
+    dis = DISFlow("fast")
+    grey = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (32, 24), interpolation=cv2.INTER_AREA) for f in frames]
+    pairs = [dis.compute_grey(a, b) for a, b in zip(grey, grey[1:], strict=False)]
+    assert len(flows) == 4 and all(np.array_equal(a, b) for a, b in zip(flows, [pairs[0], *pairs], strict=True))
+    assert analysis_size((576, 720), 240) == (240, 300) and analysis_size((480, 10), 240) == (240, 8)

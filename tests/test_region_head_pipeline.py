@@ -122,10 +122,10 @@ def test_test_decodes_each_test_source_once(run, tmp_path, monkeypatch):
     assert main(["test", str(run["run"]), str(run["root"]), "--out", str(out), "--no-progress", "--quiet", *cache]) == 0
     frames = sorted((run["root"] / "test" / "t1").glob("*.png"))
     counts = [decoded[f] for f in frames]
-    print("decodes per test frame:", counts, "other files:", sum(v for k, v in decoded.items() if k not in frames))
     assert set(decoded) == set(frames)  # the test split's frames only
-    # every frame decoded once; the first once more: the region input reads the source's frame size from it
-    assert counts == [2] + [1] * (len(frames) - 1)
+    # every frame decoded once (it was twice: once prepared, once for the head); the first once more:
+    # the region input reads the source's frame size from it
+    assert counts == [2] + [1] * (len(frames) - 1), counts
     assert list((tmp_path / "cache").rglob("region-flows/test/t1/analysis-flow-*.json"))
     # the same flows and scores as when the head computes them from the source (a cache prepared without them)
     monkeypatch.undo()

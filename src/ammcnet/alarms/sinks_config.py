@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ammcnet.alarms.mqtt import MqttOptions, MqttSink, parse_broker
-from ammcnet.alarms.webhook import WebhookOptions, WebhookSink
+from ammcnet.alarms.webhook import WebhookOptions, WebhookSink, check_webhook_url
 from ammcnet.errors import ConfigError
 
 #: Environment variables read by default for the webhook's token and the broker's password.
@@ -41,6 +41,12 @@ class SinkOptions:
     mqtt_user: str | None = None
     mqtt_password_env: str | None = None
     mqtt_prefix: str = "ammcnet"
+
+    def __post_init__(self) -> None:
+        if self.webhook:
+            check_webhook_url(self.webhook)  # a malformed URL or broker is refused before any work
+        if self.mqtt:
+            parse_broker(self.mqtt)
 
     @property
     def any(self) -> bool:

@@ -16,9 +16,10 @@ import numpy as np
 
 from ammcnet.alarms.budget import alarm_budget_threshold, count_events
 from ammcnet.errors import AmmcError
-from ammcnet.scoring.fusion import smooth
+from ammcnet.scoring.fusion import Smoothing, smooth
 from ammcnet.scoring.head_model import HeadModel, open_model
 from ammcnet.scoring.region_head import RECORD, RegionHeadComponent
+from ammcnet.scoring.scorer import Scorer
 
 #: Frame rate assumed when the model file does not know its footage's.
 ASSUMED_FPS = 25.0
@@ -34,15 +35,19 @@ def alarm_figures(model: str | os.PathLike[str], fps: float | None = None) -> di
         loaded = open_model(model)
     except AmmcError:
         return None
-    components = loaded.scorer.components
-    if RegionHeadComponent.component not in components:
-        return None
-    component = components[RegionHeadComponent.component]
     known = loaded.fps if isinstance(loaded, HeadModel) else None
-    fps = float(fps or known or ASSUMED_FPS)
-    smoothing = loaded.scoring.smoothing.causal_copy()
-    normal = [smooth(np.asarray(s, np.float64), smoothing) for s in component.normal_scores(RECORD)]
-    return figures_of(normal, fps, fps_known=bool(known) or fps is not None)
+    return alarm_figures_of(loaded.scorer, loaded.scoring.smoothing, fps or known)
+
+
+def alarm_figures_of(scorer: Scorer, smoothing: Smoothing, fps: float | None) -> dict[str, Any] | None:
+    """:func:`alarm_figures` of a loaded scorer (its region head) and smoothing (made causal here);
+    ``fps`` None: :data:`ASSUMED_FPS`, flagged as assumed."""
+    if RegionHeadComponent.component not in scorer.components:
+        return None
+    component = scorer.components[RegionHeadComponent.component]
+    causal = smoothing.causal_copy()
+    normal = [smooth(np.asarray(s, np.float64), causal) for s in component.normal_scores(RECORD)]
+    return figures_of(normal, float(fps or ASSUMED_FPS), fps_known=fps is not None)
 
 
 def figures_of(normal: list[np.ndarray], fps: float, *, fps_known: bool = True) -> dict[str, Any]:

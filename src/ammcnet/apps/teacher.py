@@ -156,9 +156,9 @@ def teach_model(model: str | os.PathLike[str], options: TeachOptions) -> TeachRe
         DataError: a span or event cannot be read.
     """
     t0 = time.perf_counter()
+    spans = taught_spans(options)  # the inputs first: a wrong event id is the likeliest mistake
     loaded = open_model(model)
     component = _component(loaded)
-    spans = taught_spans(options)
     head = component.head
     flows = [_span_flows(s, head.size, head.config.flow_preset) for s in spans]
     result = TeachResult(None, Path(loaded.path), spans)

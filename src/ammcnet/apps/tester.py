@@ -27,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from ammcnet.apps.alarm_figures import alarm_figures_of
 from ammcnet.data import PreparedDataset, open_prepared, prepare_dataset
+from ammcnet.data.analysis_flows import AnalysisFlowSpec
 from ammcnet.errors import ConfigError, DataError
 from ammcnet.export import OnnxBackend
 from ammcnet.metrics import (
@@ -50,7 +52,7 @@ from ammcnet.scoring import plots as plotting
 from ammcnet.scoring.fusion import FusionWeights, Smoothing, fused_scores, smooth
 from ammcnet.scoring.inference import ScoreResult, score_prepared
 from ammcnet.scoring.model_file import ModelFile, read_model_file
-from ammcnet.scoring.region_head import HEAD_MODE, MODE_RECORDS, RegionHeadComponent
+from ammcnet.scoring.region_head import FLOW_CACHE, HEAD_MODE, MODE_RECORDS, RegionHeadComponent
 from ammcnet.scoring.region_head import RECORD as REGION_RECORD
 from ammcnet.scoring.scorer import Scorer
 from ammcnet.scoring.settings import REGION_MODES, HonestScoring, scoring_mode
@@ -96,7 +98,8 @@ def resolve_test_data(
             )
         prepared = prepare_dataset(root, size=trained_size, flow=data.get("flow", "dis"),
                                    flow_preset=data.get("flow_preset", "medium"), cache_dir=cache_dir,
-                                   workers=workers, splits=("test",), progress=progress)
+                                   workers=workers, splits=("test",), progress=progress,
+                                   analysis=_head_flows(loaded))
     h, w = prepared.size
     if trained_size is not None and tuple(prepared.size) != trained_size:
         raise DataError(
@@ -108,6 +111,17 @@ def resolve_test_data(
     if not prepared.videos("test"):
         raise DataError(f"{prepared.root} has no test videos; prepare the test split (ammcnet prepare ... --splits test)")
     return prepared
+
+
+def _head_flows(loaded: ModelFile) -> AnalysisFlowSpec | None:
+    """The region head's analysis flows, computed while the test split is prepared from the frames
+    decoded for the model grid (the head then reads them from the cache, not the source again);
+    None when the model has no head."""
+    components = loaded.scorer.components
+    if RegionHeadComponent.component not in components:
+        return None
+    head = components[RegionHeadComponent.component].head
+    return AnalysisFlowSpec(head.size, head.config.flow_preset, FLOW_CACHE)
 
 
 #: Notes of the honest rows, by the first word of their name.
@@ -493,6 +507,8 @@ def _mode_figures(s: _Scored) -> dict[str, Any]:
 def _frame_metrics(s: _Scored) -> None:
     """Frame-level AUCs of every protocol and convention, when the test split has labels."""
     result, metrics = s.result, s.metrics
+    # events an hour the head's thresholds give on its held-out normal footage (no test label read)
+    metrics["alarm_budget"] = alarm_figures_of(s.loaded.scorer, s.loaded.scoring.smoothing, None)
     s.labels = [s.prepared.labels(v) for v in result.videos]
     if not all(lab is not None for lab in s.labels):
         metrics["labels"] = None

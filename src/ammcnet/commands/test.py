@@ -87,10 +87,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"pixel AUC {pixel['pixel_auc']:.4f}; RBDC at {r['max_fpr']:g} FP/frame {r['rbdc_at_max_fpr']:.4f}, "
                   f"area {r['rbdc_area']:.4f} (TBDC not computed: no tracks)")
         _print_modes(metrics.get("scoring_modes"))
+        _print_budget(metrics.get("alarm_budget"))
         print(f"{metrics['scored_frames']} frames scored at {metrics['scoring_fps']:.1f} frames/s; results in {out}")
         if metrics["files"].get("report"):
             print(f"report: {metrics['files']['report']}")
     return 0
+
+
+def _print_budget(budget: dict | None) -> None:
+    """What the head's thresholds give in events an hour on its held-out normal footage."""
+    if not budget:
+        return
+    fps = f"{budget['fps']:g} fps" + ("" if budget["fps_known"] else " assumed")
+    per = ", ".join(f"--alarms-per-hour {k} -> threshold {b['threshold']:.4g} ({b['events_per_hour']:.2f}/h reached)"
+                    for k, b in budget["budgets"].items())
+    print(f"alarm budget on {budget['held_out_minutes']:.1f} min of held-out normal footage ({fps}): --fpr 0.01 -> "
+          f"{budget['fpr_0.01']['events_per_hour']:.1f} events/h; {per}")
 
 
 def _print_modes(modes: dict | None) -> None:

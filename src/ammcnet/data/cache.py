@@ -10,8 +10,12 @@ normalisation rule, so changing any of them gives a new entry instead of a stale
     train/<video>/done.json            per-video marker, written after its arrays
     test/<video>/labels.npy            (N,) uint8 0/1 (when the dataset has labels)
     test/<video>/pixel_masks.npy       (N, H, W) bool, nearest-resized (when it has masks)
+    region-flows/<split>/<video>/      (with ``analysis=``, whose folder it is) the region head's
+                                       analysis flows (:mod:`ammcnet.data.analysis_flows`)
 
 Every file is written atomically; a video folder without ``done.json`` is redone on the next run.
+Each source frame is decoded once: resized for the model grid and, when ``analysis`` asks for
+them, fed to the region head's analysis flow at its own grid on the way.
 
 >>> import tempfile, pathlib, numpy as np, cv2
 >>> r = pathlib.Path(tempfile.mkdtemp())
@@ -32,7 +36,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +45,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ammcnet.data.analysis_flows import AnalysisFlowSpec, CachingSink, FlowTarget
 from ammcnet.data.layouts import DatasetLayout, VideoRef, discover_dataset
 from ammcnet.data.masks import MaskRef
-from ammcnet.data.video import open_video
+from ammcnet.data.video import VideoSource, open_video, prefetch
 from ammcnet.errors import AmmcError, ConfigError, DataError
-from ammcnet.flow import FlowBackend, get_flow_backend, normalisation_info, normalise_flow
+from ammcnet.flow import FlowBackend, get_flow_backend, normalisation_info, normalise_flow, resize_frame
 from ammcnet.utils.io import atomic_path, save_npy_atomic, write_json_atomic
 
 log = logging.getLogger("ammcnet")
@@ -55,6 +60,8 @@ CACHE_FORMAT = "ammcnet-cache/1"
 #: Resize rule for frames (the authors': bilinear, aspect ratio not kept).
 RESIZE_RULE = "cv2.INTER_LINEAR, aspect ratio not kept"
 SPLITS = ("train", "test")
+#: Frames decoded ahead of the resize and the flows (a decoding thread; bounds the memory).
+READ_AHEAD = 8
 
 
 def default_cache_dir() -> Path:
@@ -93,6 +100,49 @@ class _Job:
     labels: np.ndarray | None
     mask: MaskRef | None
     threads: int
+    analysis: FlowTarget | None = None
+
+
+def _read_frames(source: VideoSource, size: tuple[int, int], sink: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
+    """Every frame of ``source`` on the model grid ((N, H, W, 3) uint8, :func:`ammcnet.flow.resize_frame`),
+    each source frame handed to ``sink`` as read: one decode serves both grids.
+
+    Raises:
+        DataError: a bad frame, frames of different sizes, or no frames.
+    """
+    out: list[np.ndarray] = []
+    first: tuple[int, int] | None = None
+    for i, frame in enumerate(prefetch(source, depth=READ_AHEAD)):  # decode ahead while resizing
+        if first is None:
+            first = frame.shape[:2]
+        elif frame.shape[:2] != first:
+            raise DataError(
+                f"{source.frame_name(i)} is {frame.shape[1]}x{frame.shape[0]} but earlier frames of {source.path} are "
+                f"{first[1]}x{first[0]}; all frames of one video must have one size"
+            )
+        out.append(resize_frame(frame, size))
+        if sink is not None:
+            sink(frame)
+    if not out:
+        raise DataError(f"{source.path} has no frames; remove it or add its frames")
+    return np.stack(out)
+
+
+def _decode(job: _Job) -> np.ndarray:
+    """The model-grid frames of ``job``'s source; with an analysis target whose cache entry is not
+    there yet, the same decoded frames also give the region head's analysis flows, cached."""
+    source = open_video(job.source)
+    entry = job.analysis.entry(job.source) if job.analysis is not None else None
+    if entry is None or entry.ready():
+        return _read_frames(source, job.size)
+    sink = CachingSink(entry)
+    try:
+        frames = _read_frames(source, job.size, sink)
+    except BaseException:
+        sink.abort()
+        raise
+    sink.commit()
+    return frames
 
 
 def _prepare_video(job: _Job) -> dict[str, Any]:
@@ -101,7 +151,7 @@ def _prepare_video(job: _Job) -> dict[str, Any]:
         cv2.setNumThreads(job.threads)
     backend = job.flow if isinstance(job.flow, FlowBackend) else get_flow_backend(job.flow, **job.flow_kwargs)
     try:
-        frames = open_video(job.source).read_all(job.size)
+        frames = _decode(job)
         n = len(frames)
         if job.labels is not None and len(job.labels) != n:
             raise DataError(f"labels give {len(job.labels)} frames but {job.source} has {n}; fix the label file")
@@ -245,6 +295,7 @@ def prepare_dataset(
     progress: bool = True,
     layout: str = "auto",
     max_videos: int | None = None,
+    analysis: AnalysisFlowSpec | None = None,
 ) -> PreparedDataset:
     """Decode, resize and compute flow for a dataset once; later steps read only the cache.
 
@@ -261,6 +312,10 @@ def prepare_dataset(
         progress: show a tqdm bar with ETA on stderr (only on a terminal).
         layout: dataset layout, ``auto`` to detect.
         max_videos: keep only the first N videos of each split (quick trials).
+        analysis: also compute a region head's analysis flows (grid, preset, folder) from the frames
+            decoded for each video prepared now, into the entry's cache of them, so the head
+            does not read the source again. It does not change the entry's key; videos already
+            prepared are left as they are (the head then computes their flows itself).
 
     Returns:
         The :class:`PreparedDataset`. A complete entry with the same key is reused as is.
@@ -297,7 +352,7 @@ def prepare_dataset(
         if _complete(mf, key):  # the other process finished it while this one waited
             return PreparedDataset(entry)
         return _prepare_entry(lay, selected, key, spec, entry, size, flow, flow_kwargs, backend, splits,
-                              workers=workers, skip_bad=skip_bad, progress=progress)
+                              workers=workers, skip_bad=skip_bad, progress=progress, analysis=analysis)
 
 
 def _complete(mf: Path, key: str) -> bool:
@@ -360,7 +415,8 @@ def _entry_lock(entry: Path) -> Iterator[None]:
 
 def _prepare_entry(lay: DatasetLayout, selected: dict[str, list[VideoRef]], key: str, spec: dict[str, Any], entry: Path,
                    size: tuple[int, int], flow: str | FlowBackend, flow_kwargs: dict[str, Any], backend: FlowBackend,
-                   splits: Sequence[str], *, workers: int, skip_bad: bool, progress: bool) -> PreparedDataset:
+                   splits: Sequence[str], *, workers: int, skip_bad: bool, progress: bool,
+                   analysis: AnalysisFlowSpec | None = None) -> PreparedDataset:
     """Decode, resize and compute flows for every video not yet done, then write the manifest."""
     mf = entry / "manifest.json"
 
@@ -387,7 +443,8 @@ def _prepare_entry(lay: DatasetLayout, selected: dict[str, list[VideoRef]], key:
             if out.exists():
                 shutil.rmtree(out)  # an interrupted video: redo it from scratch
             jobs.append(_Job(s, v.name, v.path, out, size, flow, flow_kwargs,
-                             labels[i] if s == "test" else None, masks[i] if s == "test" else None, threads))
+                             labels[i] if s == "test" else None, masks[i] if s == "test" else None, threads,
+                             None if analysis is None else analysis.target(entry, s, v.name)))
 
     skipped = _run_jobs(jobs, entries, workers=workers, skip_bad=skip_bad, progress=progress)
     manifest = {

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ammcnet.errors import DataError
+from ammcnet.flow.resize import resize_frame
 from ammcnet.utils.paths import natural_key
 
 #: Image suffixes read as frames.
@@ -198,17 +199,6 @@ class VideoFileSource(VideoSource):
 
 
 _DONE = object()
-
-
-def resize_frame(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an RGB uint8 frame to ``size`` = (H, W): bilinear, aspect ratio not kept.
-
-    The one resize rule: the prepared cache, the online detector and ``ammcnet bench`` all use it,
-    so a frame reaches the model identically on every path.
-    """
-    if rgb.shape[:2] != tuple(size):
-        rgb = cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-    return np.ascontiguousarray(rgb)
 
 
 def prefetch(items: Iterable, depth: int = 32) -> Iterator:

@@ -54,7 +54,9 @@ FARNEBACK_DEFAULTS: dict[str, float | int] = {
 SPLIT_DIRS = {"train": "training", "test": "testing"}
 
 
-def _grey(rgb: np.ndarray) -> np.ndarray:
+def grey_frame(rgb: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) RGB uint8 frame as (H, W) uint8 grey: what DIS and Farneback see (and what the
+    analysis grid resizes, :class:`ammcnet.flow.analysis.AnalysisFlow`)."""
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 
@@ -94,16 +96,16 @@ class DISFlow(FlowBackend):
         return {"backend": self.name, "preset": self.preset, "opencv": cv2.__version__}
 
     def compute(self, prev_rgb: np.ndarray, next_rgb: np.ndarray) -> np.ndarray:
-        return self.compute_grey(_grey(prev_rgb), _grey(next_rgb))
+        return self.compute_grey(grey_frame(prev_rgb), grey_frame(next_rgb))
 
     def compute_grey(self, prev_grey: np.ndarray, next_grey: np.ndarray) -> np.ndarray:
         """Flow between two (H, W) uint8 grey frames: for callers that keep their frames grey."""
         return self._dis.calc(prev_grey, next_grey, None).astype(np.float32, copy=False)
 
     def video_flows(self, frames: np.ndarray, *, video: str | None = None, split: str | None = None) -> Iterator[np.ndarray]:
-        grey_prev = _grey(frames[0]) if len(frames) else None
+        grey_prev = grey_frame(frames[0]) if len(frames) else None
         for j in range(len(frames) - 1):
-            grey_next = _grey(frames[j + 1])  # convert each frame once, not twice
+            grey_next = grey_frame(frames[j + 1])  # convert each frame once, not twice
             yield self.compute_grey(grey_prev, grey_next)
             grey_prev = grey_next
 
@@ -125,7 +127,7 @@ class FarnebackFlow(FlowBackend):
     def compute(self, prev_rgb: np.ndarray, next_rgb: np.ndarray) -> np.ndarray:
         o = self.options
         flow = cv2.calcOpticalFlowFarneback(
-            _grey(prev_rgb), _grey(next_rgb), None, o["pyr_scale"], int(o["levels"]), int(o["winsize"]),
+            grey_frame(prev_rgb), grey_frame(next_rgb), None, o["pyr_scale"], int(o["levels"]), int(o["winsize"]),
             int(o["iterations"]), int(o["poly_n"]), o["poly_sigma"], 0,
         )
         return flow.astype(np.float32, copy=False)

@@ -25,10 +25,14 @@ draw. Nothing here sees a test label or a test-video statistic.
 >>> normal, fast = head.score_flows(video(1.0)).score, head.score_flows(video(4.0)).score
 >>> bool(fast.mean() > 2 * normal.mean())
 True
+
+The analysis grid and its flow (:func:`analysis_size`, :class:`ammcnet.flow.analysis.AnalysisFlow`)
+live in :mod:`ammcnet.flow` beside the network's flow; ``analysis_size`` is named here too.
 """
 
+from ammcnet.flow.analysis import analysis_size
 from ammcnet.regions.config import RegionHeadConfig
-from ammcnet.regions.features import WindowFeatures, analysis_size, window_features
+from ammcnet.regions.features import WindowFeatures, window_features
 from ammcnet.regions.head import FrameScores, RegionHead
 
 __all__ = ["FrameScores", "RegionHead", "RegionHeadConfig", "WindowFeatures", "analysis_size", "window_features"]

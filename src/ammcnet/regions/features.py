@@ -1,5 +1,8 @@
 """Per-region motion features on an analysis grid near the source resolution.
 
+The flows come from :class:`ammcnet.flow.analysis.AnalysisFlow` (the grid:
+:func:`ammcnet.flow.analysis.analysis_size`), the module that gives the network its flows too.
+
 A region is a square window of side ``window * height`` pixels, placed every ``stride * side``
 pixels. For every window and frame: the mean flow speed (in frame heights per frame, so the
 numbers mean the same at any resolution) and the histogram of the pixels' flow directions,
@@ -21,13 +24,11 @@ distance, so one scale serves every depth, including depths where nothing moved 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-from ammcnet.flow.backends import DISFlow
 
 #: Direction sectors of the histogram (45 degrees each, counted from +u towards +v).
 DIRECTIONS = 8
@@ -51,13 +52,6 @@ def octant(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 #: Histogram bins by code, reordered into sectors: sums binned by code need no per-pixel lookup.
 _SECTOR_OF_CODE_BIN = np.argsort(_OCTANT)
-
-
-def analysis_size(frame_hw: tuple[int, int], height: int) -> tuple[int, int]:
-    """(H, W) of the analysis grid: ``height`` rows, the source's aspect kept (never upsampled)."""
-    h, w = int(frame_hw[0]), int(frame_hw[1])
-    rows = min(int(height), h)
-    return rows, max(8, int(round(w * rows / h)))
 
 
 #: Frames of window features a part fits on or scores at a time (an hour at 10 fps is 36,000).
@@ -223,50 +217,3 @@ def _chunk_features(flows: np.ndarray, step: int, per_side: int, height: int) ->
     total = win.sum(-1)
     hist = win / np.maximum(total[..., None], 1e-12)
     return total / float((k * step) ** 2), hist
-
-
-class AnalysisFlow:
-    """Flow between consecutive frames on the analysis grid (OpenCV DIS on grey frames).
-
-    Frames are turned grey at the source size, then resized: resizing one channel instead of
-    three is the cheaper half of the pair (576x768 to 240x320: 1.2 ms against 1.9 ms per frame).
-
-    Args:
-        size: (H, W) of the analysis grid.
-        preset: DIS preset name.
-    """
-
-    def __init__(self, size: tuple[int, int], preset: str = "medium") -> None:
-        self.size = (int(size[0]), int(size[1]))
-        self.backend = DISFlow(preset)
-        self._prev: np.ndarray | None = None
-
-    def grey(self, rgb: np.ndarray) -> np.ndarray:
-        """``rgb`` (H, W, 3) uint8 as the (h, w) uint8 grey frame of the analysis grid the flow sees."""
-        grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
-        h, w = self.size
-        return grey if grey.shape == (h, w) else cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA)
-
-    def reset(self) -> None:
-        """Forget the previous frame (a new video, or a gap in a stream)."""
-        self._prev = None
-
-    def update(self, rgb: np.ndarray) -> np.ndarray | None:
-        """Flow from the previous frame to ``rgb`` (H, W, 2) pixels, or None for the first frame."""
-        frame = self.grey(rgb)
-        prev, self._prev = self._prev, frame
-        return None if prev is None else self.backend.compute_grey(prev, frame)
-
-    def video(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Flows of a whole video: entry 0 repeats flow 1 so there is one flow per frame."""
-        self.reset()
-        first = True
-        for rgb in frames:
-            flow = self.update(rgb)
-            if flow is None:
-                continue
-            if first:
-                yield flow
-                first = False
-            yield flow
-        self.reset()

@@ -4,7 +4,8 @@ Flows are kept as float16 (N, H, W, 2) pixel arrays: a Ped2 training split at 24
 about 0.9 GB in that form, a quarter of float32, and the features need no more precision.
 Fitting the head on long footage keeps them on disk instead (:func:`flow_file`: 11 GB for an
 hour of 320x240 at 10 fps), read a stretch at a time (:class:`FlowFile`), and decodes frames
-only where it needs them (:class:`AnalysisFrames`).
+only where it needs them (:class:`AnalysisFrames`). The cache entries themselves (key, writer)
+are :mod:`ammcnet.data.analysis_flows`, which ``prepare_dataset`` fills too.
 
 >>> import numpy as np
 >>> frames = np.zeros((3, 48, 64, 3), np.uint8); frames[1:, 10:20, 12:22] = 255
@@ -15,8 +16,6 @@ only where it needs them (:class:`AnalysisFrames`).
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -26,12 +25,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+# source_fingerprint: named here too for ammcnet.apps (teacher, fitter), which key their flow caches by it
+from ammcnet.data.analysis_flows import cache_entry, source_fingerprint  # noqa: F401
 from ammcnet.data.layouts import VideoRef
 from ammcnet.data.video import open_video
 from ammcnet.errors import DataError, OutputError
-from ammcnet.regions.features import AnalysisFlow, analysis_size
+from ammcnet.flow.analysis import AnalysisFlow, analysis_size
 from ammcnet.utils.float16 import to_float16
-from ammcnet.utils.io import atomic_path, output_error, save_npy_atomic, write_json_atomic
+from ammcnet.utils.io import output_error
 
 log = logging.getLogger(__name__)
 #: Frames of flows read at a time (39 MB as float32 at 240x320).
@@ -73,50 +74,27 @@ def split_flows(videos: Sequence[VideoRef], height: int, preset: str = "medium",
     return out, size
 
 
-#: Bump when the analysis flow of a source changes (resize, flow backend), to retire old caches.
-FLOW_CACHE_VERSION = 2
-
-
-def source_fingerprint(source: str | Path) -> str:
-    """A digest of a video file's or frame folder's size and modification times (names too, for a
-    folder): it changes when the footage is replaced or edited, without reading a frame."""
-    path = Path(source)
-    entries = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
-    text = json.dumps([[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in entries])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _cache_entry(folder: str | Path, source: str | Path, size: tuple[int, int],
-                 preset: str) -> tuple[Path, Path, dict[str, Any]]:
-    """(flows file, key file, key) of the cached analysis flows of ``source`` in ``folder``."""
-    folder = Path(folder)
-    name = f"analysis-flow-{size[0]}x{size[1]}-{preset}"
-    key = {"version": FLOW_CACHE_VERSION, "source": str(source), "fingerprint": source_fingerprint(source),
-           "size": [int(size[0]), int(size[1])], "preset": preset}
-    return folder / f"{name}.npy", folder / f"{name}.json", key
-
-
 def cached_flows(folder: str | Path, source: str | Path, size: tuple[int, int], preset: str,
                  compute: Callable[[], np.ndarray]) -> np.ndarray:
     """The analysis flows of ``source`` from ``folder`` when stored there for the same footage, grid
-    and preset; otherwise ``compute()``, stored for next time (atomically; a folder that cannot be
-    written is only logged: the cache saves time, it is never needed).
+    and preset (:func:`ammcnet.data.analysis_flows.cache_entry`); otherwise ``compute()``, stored
+    for next time (atomically; a folder that cannot be written is only logged: the cache saves
+    time, it is never needed).
 
     ``ammcnet test`` scores the region head on the source frames of every test video; without
-    this, each run recomputed every video's DIS flow (Ped2's test split: about 2,000 frames).
+    this, each run recomputed every video's DIS flow (Ped2's test split: about 2,000 frames). When
+    ``ammcnet test`` prepares the split itself, the entries are filled then, from the same decode.
     """
-    data, meta, key = _cache_entry(folder, source, size, preset)
+    entry = cache_entry(folder, source, size, preset)
     try:
-        if meta.is_file() and data.is_file() and json.loads(meta.read_text()) == key:
-            return np.load(data)
+        if entry.ready():
+            return np.load(entry.data)
     except (OSError, ValueError) as exc:  # a damaged cache entry is recomputed
-        log.info("analysis flow cache %s unreadable (%s); recomputing", data, exc)
+        log.info("analysis flow cache %s unreadable (%s); recomputing", entry.data, exc)
     flows = compute()
     try:
-        data.parent.mkdir(parents=True, exist_ok=True)
-        save_npy_atomic(data, flows)
-        write_json_atomic(meta, key)
-    except (OutputError, OSError) as exc:
+        entry.save(flows)
+    except (OutputError, DataError, OSError) as exc:
         log.info("analysis flow cache not written: %s", exc)
     return flows
 
@@ -131,37 +109,13 @@ def flow_file(folder: str | Path, source: str | Path, size: tuple[int, int], pre
     Raises:
         OutputError: ``folder`` cannot be written (the caller picks a scratch folder instead).
     """
-    data, meta, key = _cache_entry(folder, source, size, preset)
-    try:
-        if meta.is_file() and data.is_file() and json.loads(meta.read_text()) == key:
-            return FlowFile(data)
-    except (OSError, ValueError) as exc:  # a damaged cache entry is recomputed
-        log.info("analysis flow cache %s unreadable (%s); recomputing", data, exc)
-    try:
-        write_flows(data, open_video(source), size, preset)
-        write_json_atomic(meta, key)
-    except OSError as exc:
-        raise output_error(data, exc) from None
-    return FlowFile(data)
-
-
-def write_flows(path: str | Path, frames: Sequence[np.ndarray], size: tuple[int, int], preset: str) -> None:
-    """Write the analysis flows of ``frames`` (a video: ``len`` and iteration) to the ``.npy`` file
-    ``path`` as they are computed (float16, as :func:`flows_of_frames` gives them), atomically."""
-    count = len(frames)
-    if count < 2:
-        raise DataError("a video needs at least two frames for its flow; remove one-frame videos")
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
-              "shape": (count, int(size[0]), int(size[1]), 2)}
-    written = 0
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.lib.format.write_array_header_1_0(fh, header)
-        for flow in AnalysisFlow(size, preset).video(frames):
-            fh.write(to_float16(flow).tobytes())
-            written += 1
-        if written != count:
-            raise DataError(f"{getattr(frames, 'path', 'a video')}: {count} frames counted but {written} read; "
-                            "re-encode the video (e.g. ffmpeg -i IN -c:v mjpeg OUT.avi) or extract its frames")
+    entry = cache_entry(folder, source, size, preset)
+    if not entry.ready():
+        try:
+            entry.write(open_video(source))
+        except OSError as exc:
+            raise output_error(entry.data, exc) from None
+    return FlowFile(entry.data)
 
 
 class LazyStretch:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ammcnet.flow.analysis import AnalysisFlow
 from ammcnet.regions.config import PARTS
-from ammcnet.regions.features import AnalysisFlow
 from ammcnet.regions.head import RegionHead, features_of
 from ammcnet.utils.float16 import round_float16
 

@@ -136,7 +136,7 @@ class RegionHeadComponent(nn.Module):
             source = prepared.source(split, v)
             size, preset = self.head.size, self.head.config.flow_preset
             flows = cached_flows(Path(prepared.root) / FLOW_CACHE / split / v, source, size, preset,
-                                 partial(flows_of_frames, open_video(source), size, preset)).astype(np.float32)
+                                 partial(_source_flows, source, size, preset)).astype(np.float32)
             features: dict[tuple, WindowFeatures] = {}
             for m, head in heads.items():
                 key = (head.config.window, head.config.stride, head.config.weights["relative"] > 0, head.config.blob_floor)
@@ -239,6 +239,11 @@ def fit_region_head_on(footage: Sequence[FootageSpan], cache: Path, config: Regi
             head = RegionHead.fit_features(feats, config)
             baselines = fit_baselines(feats, config)
     return RegionHeadComponent(head, selection.as_dict() if selection is not None else None, baselines)
+
+
+def _source_flows(source: Path, size: tuple[int, int], preset: str) -> np.ndarray:
+    """The analysis flows of a whole source, decoded only when the cache does not hold them."""
+    return flows_of_frames(open_video(source), size, preset)
 
 
 def _frames_of(span: FootageSpan, size: tuple[int, int]) -> AnalysisFrames:

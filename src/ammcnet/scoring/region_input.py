@@ -34,7 +34,7 @@ from ammcnet.data.cache import open_prepared
 from ammcnet.data.clips import ClipSource
 from ammcnet.data.video import open_video
 from ammcnet.errors import DataError
-from ammcnet.regions.features import AnalysisFlow
+from ammcnet.flow.analysis import AnalysisFlow
 from ammcnet.regions.head import FrameScores, features_of
 from ammcnet.regions.online import scale_box
 from ammcnet.scoring.region_head import MODE_RECORDS, RECORD, ROW_COLUMNS
