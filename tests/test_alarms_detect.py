@@ -110,6 +110,21 @@ def test_events_reach_webhook_mqtt_and_log_through_a_10_s_outage(head_model, mos
     assert all(m["after"]["box"] is not None and m["after"]["top_score"] > summary.threshold for m in ends)
     receiver.stop()
     sub.close()
+    _review_page_lists(out, summary.events)
+
+
+def _review_page_lists(out: Path, events: list) -> None:
+    """``ammcnet serve`` over this real detect folder lists its events and serves their media."""
+    pytest.importorskip("starlette", reason='the serve extra is not installed: pip install -e ".[serve]"')
+    from starlette.testclient import TestClient
+
+    from ammcnet.serve import ServeOptions, create_app
+
+    client = TestClient(create_app(out, ServeOptions()), base_url="http://127.0.0.1")
+    page = client.get("/events")
+    assert page.status_code == 200 and all(e.id in page.text for e in events)
+    clip = client.get(f"/media/{events[0].to_dict()['clip']}")
+    assert clip.status_code == 200 and clip.headers["content-type"] == "video/mp4"
 
 
 def test_masks_required_zones_and_show_zones(head_model, tmp_path) -> None:
