@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import socket
+import threading
+import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,3 +63,27 @@ def chrome_driver(tmp_path: Path, window: tuple[int, int] = WINDOW) -> Iterator[
         yield driver
     finally:
         driver.quit()
+
+
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a free port of 127.0.0.1 in a thread; yields its base URL."""
+    import uvicorn  # the serve extra: imported only by the tests that serve
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

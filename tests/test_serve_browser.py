@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +21,7 @@ pytest.importorskip("starlette", reason='the serve extra is not installed: pip i
 pytest.importorskip("av", reason='PyAV makes the test clips: pip install -e ".[media]"')
 
 from ammcnet.serve import ServeOptions, create_app  # noqa: E402
-from browser import chrome_driver  # noqa: E402
+from browser import chrome_driver, serving  # noqa: E402
 from serve_folders import T0, make_watch_folder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,30 +33,14 @@ PLAY_TIMEOUT_S = 10.0
 @pytest.fixture()
 def served(tmp_path: Path) -> Iterator[tuple[str, Path, dict, list]]:
     """The app over a two-camera watch folder, on a free port of 127.0.0.1, in a uvicorn thread."""
-    import uvicorn
 
     root, events = make_watch_folder(tmp_path / "watch", {"front": [T0, T0 + 7200], "back": [T0 + 1800]},
                                      model="model.pt", zones={"front": [["gate"], ["gate", "road"]]})
     (root / "model.pt").write_bytes(b"weights")
     calls: list = []
     app = create_app(root, ServeOptions(), teach=lambda model, normal_events: calls.append((model, normal_events)))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/", root, events, calls
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serving(app) as url:
+        yield url, root, events, calls
 
 
 def _wait(driver, script: str, timeout: float = PLAY_TIMEOUT_S):

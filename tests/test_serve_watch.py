@@ -8,10 +8,7 @@ event's H.264 clip plays in the page, and "mark normal" runs the real teach and 
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +21,7 @@ import ammcnet  # noqa: E402
 from alarm_scene import anomaly_frames, normal_frames  # noqa: E402
 from ammcnet.fleet.watch_config import WatchConfig  # noqa: E402
 from ammcnet.serve import ServeOptions, create_app  # noqa: E402
-from browser import chrome_driver  # noqa: E402
+from browser import chrome_driver, serving  # noqa: E402
 from helpers import write_avi  # noqa: E402
 
 #: Seconds the two cameras are watched (each loop of the clip is 130 frames at 40 fps).
@@ -50,25 +47,9 @@ def watched(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture()
 def served(watched: dict) -> Iterator[str]:
-    import uvicorn
-
     app = create_app(watched["root"], ServeOptions(model=str(watched["model"])), teach=ammcnet.teach)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serving(app) as url:
+        yield url
 
 
 def _wait(driver, script: str, timeout: float = 10.0):

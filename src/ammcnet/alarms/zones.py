@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import cv2
@@ -35,6 +34,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ammcnet.errors import ConfigError
+from ammcnet.utils.io import read_yaml_file
 
 Point = tuple[float, float]
 #: Colours (RGB) of drawn zones and masks.
@@ -110,15 +110,7 @@ def parse_zones(data: Any, where: str = "zones") -> ZoneConfig:
 
 def load_zones(path: str | os.PathLike[str]) -> ZoneConfig:
     """Zones from a YAML file: the mapping itself, or a ``zones:`` key holding it."""
-    import yaml
-
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the zones file ({exc.strerror}); give an existing YAML file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
+    raw = read_yaml_file(path, "zones file")
     if isinstance(raw, dict) and set(raw) == {"zones"} and isinstance(raw["zones"], dict) \
             and set(raw["zones"]) <= {"units", "mask", "zones", "required_zones"}:
         raw = raw["zones"]

@@ -36,7 +36,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,9 +48,9 @@ import numpy as np
 from ammcnet.data.analysis_flows import AnalysisFlowSpec, CachingSink, FlowTarget
 from ammcnet.data.layouts import DatasetLayout, VideoRef, discover_dataset
 from ammcnet.data.masks import MaskRef
-from ammcnet.data.video import VideoSource, open_video, prefetch
+from ammcnet.data.video import open_video
 from ammcnet.errors import AmmcError, ConfigError, DataError
-from ammcnet.flow import FlowBackend, get_flow_backend, normalisation_info, normalise_flow, resize_frame
+from ammcnet.flow import FlowBackend, get_flow_backend, normalisation_info, normalise_flow
 from ammcnet.utils.io import atomic_path, save_npy_atomic, write_json_atomic
 
 log = logging.getLogger("ammcnet")
@@ -60,8 +60,6 @@ CACHE_FORMAT = "ammcnet-cache/1"
 #: Resize rule for frames (the authors': bilinear, aspect ratio not kept).
 RESIZE_RULE = "cv2.INTER_LINEAR, aspect ratio not kept"
 SPLITS = ("train", "test")
-#: Frames decoded ahead of the resize and the flows (a decoding thread; bounds the memory).
-READ_AHEAD = 8
 
 
 def default_cache_dir() -> Path:
@@ -103,41 +101,16 @@ class _Job:
     analysis: FlowTarget | None = None
 
 
-def _read_frames(source: VideoSource, size: tuple[int, int], sink: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
-    """Every frame of ``source`` on the model grid ((N, H, W, 3) uint8, :func:`ammcnet.flow.resize_frame`),
-    each source frame handed to ``sink`` as read: one decode serves both grids.
-
-    Raises:
-        DataError: a bad frame, frames of different sizes, or no frames.
-    """
-    out: list[np.ndarray] = []
-    first: tuple[int, int] | None = None
-    for i, frame in enumerate(prefetch(source, depth=READ_AHEAD)):  # decode ahead while resizing
-        if first is None:
-            first = frame.shape[:2]
-        elif frame.shape[:2] != first:
-            raise DataError(
-                f"{source.frame_name(i)} is {frame.shape[1]}x{frame.shape[0]} but earlier frames of {source.path} are "
-                f"{first[1]}x{first[0]}; all frames of one video must have one size"
-            )
-        out.append(resize_frame(frame, size))
-        if sink is not None:
-            sink(frame)
-    if not out:
-        raise DataError(f"{source.path} has no frames; remove it or add its frames")
-    return np.stack(out)
-
-
 def _decode(job: _Job) -> np.ndarray:
     """The model-grid frames of ``job``'s source; with an analysis target whose cache entry is not
     there yet, the same decoded frames also give the region head's analysis flows, cached."""
     source = open_video(job.source)
     entry = job.analysis.entry(job.source) if job.analysis is not None else None
     if entry is None or entry.ready():
-        return _read_frames(source, job.size)
+        return source.read_all(job.size)
     sink = CachingSink(entry)
     try:
-        frames = _read_frames(source, job.size, sink)
+        frames = source.read_all(job.size, sink)
     except BaseException:
         sink.abort()
         raise

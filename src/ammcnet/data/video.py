@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -65,6 +65,10 @@ def decode_image(path: Path) -> np.ndarray:
 
 
 
+#: Frames decoded ahead of the consumer by :meth:`VideoSource.read_all`.
+READ_AHEAD = 8
+
+
 class VideoSource:
     """A sequence of RGB uint8 frames. ``len()``, ``src[i]`` and iteration; all lazy.
 
@@ -90,15 +94,18 @@ class VideoSource:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"
 
-    def read_all(self, size: tuple[int, int] | None = None) -> np.ndarray:
-        """Decode every frame, resized to ``size`` = (H, W) with bilinear interpolation if given.
+    def read_all(self, size: tuple[int, int] | None = None,
+                 sink: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
+        """Decode every frame, resized to ``size`` = (H, W) with bilinear interpolation if given;
+        each source frame is also handed to ``sink`` as it is read (one decode can serve a second
+        grid: the prepared cache computes the region head's analysis flows with it).
 
         Returns:
             (N, H, W, 3) uint8. Raises DataError on a bad frame or frames of different sizes.
         """
         out: list[np.ndarray] = []
         first: tuple[int, int] | None = None
-        for i, frame in enumerate(prefetch(self, depth=8)):  # decode ahead while resizing and stacking
+        for i, frame in enumerate(prefetch(self, depth=READ_AHEAD)):  # decode ahead while resizing and stacking
             if first is None:
                 first = frame.shape[:2]
             elif frame.shape[:2] != first:
@@ -107,6 +114,8 @@ class VideoSource:
                     f"{first[1]}x{first[0]}; all frames of one video must have one size"
                 )
             out.append(resize_frame(frame, size) if size is not None else frame)
+            if sink is not None:
+                sink(frame)
         if not out:
             raise DataError(f"{self.path} has no frames; remove it or add its frames")
         return np.stack(out)

@@ -34,13 +34,13 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ammcnet.alarms.pipeline import AlarmOptions
 from ammcnet.alarms.sinks_config import SinkOptions
 from ammcnet.alarms.zones import ZoneConfig
 from ammcnet.errors import ConfigError
+from ammcnet.utils.io import read_yaml_file
 
 
 class RestartPolicy(BaseModel):
@@ -146,12 +146,7 @@ def load_watch_config(path: str | os.PathLike[str]) -> WatchConfig:
         ConfigError: one line naming the file, the field and the fix.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the watch config ({exc.strerror}); give an existing YAML file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
+    raw = read_yaml_file(path, "watch config")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with 'cameras:'; see docs/distributed.md")
     base = path.resolve().parent

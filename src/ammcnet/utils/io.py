@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
-from ammcnet.errors import OutputError
+from ammcnet.errors import ConfigError, OutputError
 
 #: errno values that mean "this output cannot be written here" (not a bug, not bad input data).
 WRITE_ERRNOS = frozenset(
@@ -113,3 +114,17 @@ def torch_save_atomic(path: str | os.PathLike[str], obj: Any) -> None:
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+def read_yaml_file(path: str | os.PathLike[str], what: str) -> Any:
+    """A YAML file's content, or a one-line ``ConfigError`` naming the file (``what`` it should be)
+    and the fix: every YAML file ammcnet reads (watch configs, zones) fails the same way."""
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what} ({exc.strerror}); give an existing YAML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the {what} is not UTF-8 text; save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
