@@ -140,6 +140,9 @@ class MqttOptions:
         backoff_initial_s: seconds before the first reconnect or retry; doubled after each failure.
         backoff_max_s: the longest wait between two reconnects or retries, in seconds.
         max_messages: undelivered messages kept at most; beyond it the oldest are dropped.
+        availability_topic: where ``online``/``offline`` go (None: ``<prefix>/available``). ``watch``
+            runs one process per camera, so each camera's goes to ``<prefix>/<camera>/available``:
+            one camera stopping must not say the others are offline.
     """
 
     host: str
@@ -155,6 +158,7 @@ class MqttOptions:
     backoff_initial_s: float = DEFAULT_BACKOFF_INITIAL_S
     backoff_max_s: float = DEFAULT_BACKOFF_MAX_S
     max_messages: int = DEFAULT_MAX_MESSAGES
+    availability_topic: str | None = None
 
 
 def topic_level(name: Any) -> str:
@@ -210,7 +214,7 @@ class MqttSink(SpoolingSink):
         if password and not options.username:
             raise ConfigError("an MQTT password needs a username: set username too")
         self.host, self.port = host, port
-        self.available_topic = f"{prefix}/available"
+        self.available_topic = options.availability_topic or f"{prefix}/available"
         self._prefix = prefix
         self._mqtt = require("paho.mqtt.client", extra="mqtt", purpose="the MQTT alarm sink")
         self._connected = threading.Event()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ammcnet.alarms.mqtt import MqttOptions, MqttSink, parse_broker
+from ammcnet.alarms.mqtt import MqttOptions, MqttSink, parse_broker, topic_level
 from ammcnet.alarms.webhook import WebhookOptions, WebhookSink, check_webhook_url
 from ammcnet.errors import ConfigError
 
@@ -33,6 +33,9 @@ class SinkOptions:
         mqtt_user: broker user name (the password comes from ``mqtt_password_env``).
         mqtt_password_env: environment variable holding the broker password (None: ``$AMMCNET_MQTT_PASSWORD``).
         mqtt_prefix: topic prefix: events on ``PREFIX/<camera>/events``, availability on ``PREFIX/available``.
+        mqtt_per_camera_availability: availability on ``PREFIX/<camera>/available`` instead (``watch``
+            runs one process per camera, each with its own connection and last will: one camera
+            stopping must not mark the others offline).
     """
 
     webhook: str | None = None
@@ -41,6 +44,7 @@ class SinkOptions:
     mqtt_user: str | None = None
     mqtt_password_env: str | None = None
     mqtt_prefix: str = "ammcnet"
+    mqtt_per_camera_availability: bool = False
 
     def __post_init__(self) -> None:
         if self.webhook:
@@ -76,7 +80,9 @@ def make_sinks(options: SinkOptions, camera: str, out: Path | None) -> list[Any]
         host, port = parse_broker(options.mqtt)
         sinks.append(MqttSink(MqttOptions(host=host, port=port, username=options.mqtt_user,
                                           password_env=options.mqtt_password_env, camera=camera,
-                                          topic_prefix=options.mqtt_prefix, spool_dir=str(_spool(out, "mqtt", camera)))))
+                                          topic_prefix=options.mqtt_prefix, spool_dir=str(_spool(out, "mqtt", camera)),
+                                          availability_topic=f"{options.mqtt_prefix}/{topic_level(camera)}/available"
+                                          if options.mqtt_per_camera_availability else None)))
     return sinks
 
 

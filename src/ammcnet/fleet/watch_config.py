@@ -102,8 +102,9 @@ class CameraConfig(BaseModel):
         """This camera's alarm settings as ``detect`` takes them."""
         return AlarmOptions(camera=self.name, update_every_s=self.update_every_s, zones=self.zones,
                             snapshots=self.snapshots, clips=self.clips, pre_s=self.pre_capture_s,
-                            post_s=self.post_capture_s, sinks=SinkOptions(webhook=self.webhook, mqtt=self.mqtt,
-                                                                          mqtt_user=self.mqtt_user),
+                            post_s=self.post_capture_s,
+                            sinks=SinkOptions(webhook=self.webhook, mqtt=self.mqtt, mqtt_user=self.mqtt_user,
+                                              mqtt_per_camera_availability=True),
                             keep_mb=self.keep_mb, keep_days=self.keep_days)
 
 
