@@ -27,6 +27,8 @@ from alarm_servers import (  # noqa: F401
     wait_until,
 )
 from ammcnet.alarms import MqttOptions, MqttSink, Sink
+from ammcnet.alarms.sinks_config import make_sinks
+from ammcnet.fleet.watch_config import CameraConfig
 from ammcnet.utils.optional import MissingDependencyError
 
 pytest.importorskip("paho.mqtt.client", reason="paho-mqtt not installed: pip install -e '.[mqtt]'")
@@ -193,3 +195,19 @@ def test_payload_is_plain_json_on_the_wire(mosquitto, tmp_path):
         body = json.loads(sub.wait_for(1)[0].payload)
         sink.close()
     assert body["after"]["score"] == 2.5 and body["after"]["top_score"] is None
+
+
+def test_watch_cameras_each_have_their_own_availability(mosquitto, tmp_path: Path) -> None:
+    cams = [CameraConfig(name=n, source="x.mp4", model="m.pt", mqtt=f"{mosquitto.host}:{mosquitto.port}")
+            for n in ("gate", "yard")]
+    with Subscriber(mosquitto, "ammcnet/+/available") as sub:
+        sinks = [make_sinks(c.alarm_options().sinks, c.name, tmp_path / c.name)[0] for c in cams]
+        sub.wait_for(2)
+        sinks[0].close()  # the gate stops; the yard is still online
+        got = {}
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and got.get("ammcnet/gate/available") != b"offline":
+            got = {g.topic: g.payload for g in sub.got()}
+            time.sleep(0.05)
+        sinks[1].close()
+    assert got == {"ammcnet/gate/available": b"offline", "ammcnet/yard/available": b"online"}
