@@ -87,3 +87,14 @@ def serving(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def wait_for(driver: Any, script: str, timeout: float = 10.0) -> Any:
+    """Run ``script`` in the page until it returns something truthy (returned), or None after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        time.sleep(0.1)
+    return None

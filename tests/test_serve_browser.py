@@ -21,13 +21,11 @@ pytest.importorskip("starlette", reason='the serve extra is not installed: pip i
 pytest.importorskip("av", reason='PyAV makes the test clips: pip install -e ".[media]"')
 
 from ammcnet.serve import ServeOptions, create_app  # noqa: E402
-from browser import chrome_driver, serving  # noqa: E402
+from browser import chrome_driver, serving, wait_for  # noqa: E402
 from serve_folders import T0, make_watch_folder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOC_IMAGES = REPO / "docs" / "images"
-#: Seconds a clip gets to become playable.
-PLAY_TIMEOUT_S = 10.0
 
 
 @pytest.fixture()
@@ -41,17 +39,6 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, dict, list]]:
     app = create_app(root, ServeOptions(), teach=lambda model, normal_events: calls.append((model, normal_events)))
     with serving(app) as url:
         yield url, root, events, calls
-
-
-def _wait(driver, script: str, timeout: float = PLAY_TIMEOUT_S):
-    """Run ``script`` until it returns something truthy (returned), or None after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    return None
 
 
 def _shot(driver, tmp_path: Path, name: str) -> None:
@@ -69,7 +56,7 @@ def test_review_an_event_in_chromium(served: tuple[str, Path, dict, list], tmp_p
         d.get(url)
         names = [e.text for e in d.find_elements("css selector", "a.camera-name")]
         assert names == ["front", "back"]
-        drawn = _wait(d, "return document.querySelectorAll('svg.spark polyline').length >= 2 "
+        drawn = wait_for(d, "return document.querySelectorAll('svg.spark polyline').length >= 2 "
                          "&& document.getElementById('live-status').textContent.startsWith('live')")
         assert drawn, d.find_element("id", "live-status").text  # the poll of /api/live drew both score lines
         _shot(d, tmp_path, "serve-cameras")
@@ -80,7 +67,7 @@ def test_review_an_event_in_chromium(served: tuple[str, Path, dict, list], tmp_p
 
         event = events["front"][1]
         d.find_element("css selector", f"tr.event[data-id='{event['id']}'] a").click()
-        state = _wait(d, """
+        state = wait_for(d, """
             var v = document.getElementById('clip');
             if (!v) return 'no video element';
             if (v.error) return 'error ' + v.error.code + ': ' + v.error.message;
@@ -91,17 +78,17 @@ def test_review_an_event_in_chromium(served: tuple[str, Path, dict, list], tmp_p
             """)
         assert isinstance(state, dict), f"the H.264 clip did not play: {state or d.execute_script('return window.failed')}"
         assert 0.5 < state["duration"] < 2.0  # 10 frames at 10 fps
-        seeked = _wait(d, "var v = document.getElementById('clip'); if (!window.seek) { window.seek = 1; v.pause(); "
+        seeked = wait_for(d, "var v = document.getElementById('clip'); if (!window.seek) { window.seek = 1; v.pause(); "
                           "v.currentTime = 0.3; } return !v.seeking && Math.abs(v.currentTime - 0.3) < 0.05;")
         assert seeked, "seeking in the clip failed"
         assert d.execute_script("return document.getElementById('snapshot').naturalWidth") == 64
 
         d.find_element("id", "mark-normal").click()
-        assert _wait(d, "return !!document.getElementById('marked-normal')", 5), "the mark is not shown"
+        assert wait_for(d, "return !!document.getElementById('marked-normal')", 5), "the mark is not shown"
         d.refresh()
         assert d.find_elements("id", "marked-normal") and len(d.find_elements("css selector", "tr.review")) == 1
         d.set_window_size(1180, 1060)
-        _wait(d, "return document.getElementById('clip').readyState === 4;", 5)
+        wait_for(d, "return document.getElementById('clip').readyState === 4;", 5)
         if os.environ.get("AMMCNET_DOC_SCREENSHOTS") == "1":
             time.sleep(1.5)  # the controls' "loading" circle fades out
         _shot(d, tmp_path, "serve-event")

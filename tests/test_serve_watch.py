@@ -8,7 +8,6 @@ event's H.264 clip plays in the page, and "mark normal" runs the real teach and 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import ammcnet  # noqa: E402
 from alarm_scene import anomaly_frames, normal_frames  # noqa: E402
 from ammcnet.fleet.watch_config import WatchConfig  # noqa: E402
 from ammcnet.serve import ServeOptions, create_app  # noqa: E402
-from browser import chrome_driver, serving  # noqa: E402
+from browser import chrome_driver, serving, wait_for  # noqa: E402
 from helpers import write_avi  # noqa: E402
 
 #: Seconds the two cameras are watched (each loop of the clip is 130 frames at 40 fps).
@@ -50,16 +49,6 @@ def served(watched: dict) -> Iterator[str]:
     app = create_app(watched["root"], ServeOptions(model=str(watched["model"])), teach=ammcnet.teach)
     with serving(app) as url:
         yield url
-
-
-def _wait(driver, script: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    return None
 
 
 def _ends(folder: Path) -> list[dict]:
@@ -93,7 +82,7 @@ def test_review_a_real_watch_in_chromium(watched: dict, served: str, tmp_path: P
         assert rows
         with_clip = [r for r in rows if r.get_attribute("data-has-clip") in ("true", "1")] or rows
         with_clip[0].find_element("css selector", "a").click()
-        state = _wait(d, """
+        state = wait_for(d, """
             var v = document.getElementById('clip');
             if (!v) return null;
             if (v.error) return 'error ' + v.error.code;
@@ -102,7 +91,7 @@ def test_review_a_real_watch_in_chromium(watched: dict, served: str, tmp_path: P
             """)
         assert isinstance(state, dict), f"the event's clip did not play: {state}"
         d.find_element("id", "mark-normal").click()
-        assert _wait(d, "return !!document.getElementById('marked-normal')", 60), "the mark is not shown"
+        assert wait_for(d, "return !!document.getElementById('marked-normal')", 60), "the mark is not shown"
         d.refresh()
         assert d.find_elements("id", "marked-normal")
     reviews = [json.loads(x) for x in (root / "gate" / "reviews.jsonl").read_text().splitlines()]
