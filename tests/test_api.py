@@ -102,3 +102,26 @@ def test_help_starts_without_torch_or_opencv() -> None:
                           env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"}, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]", proc.stdout
+
+
+def test_train_adds_the_network_to_a_fitted_and_taught_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ammcnet fit`` then ``ammcnet teach`` then ``ammcnet train --set scoring.head_from=...``: the trained
+    model keeps the taught head as it is (what was taught is not lost), and scores with it."""
+    import ammcnet
+    from ammcnet.demo import SceneConfig, generate_scene_dataset
+
+    data = generate_scene_dataset(tmp_path / "scene", SceneConfig(height=48, width=64, train_videos=2, test_videos=2,
+                                                                  train_frames=24, test_frames=14), progress=False)
+    monkeypatch.setenv("AMMCNET_CACHE", str(tmp_path / "cache"))
+    head = tmp_path / "cam.pt"
+    ammcnet.fit(data, head, choose=False)
+    first = sorted((data / "training" / "frames").iterdir())[0]
+    taught = ammcnet.teach(head, normal=[str(first)], force=True, out=tmp_path / "cam-taught.pt").model
+    run = ammcnet.train(data, preset="tiny", out=tmp_path / "run", overrides=[
+        "stage1.iterations=2", "stage2.iterations=2", f"scoring.head_from={taught}"])
+    kept = ammcnet.load(run.model).scorer.components["region_head"].head
+    source = ammcnet.load(taught).scorer.components["region_head"].head
+    assert kept.scales == source.scales and len(kept.taught_scores) == len(source.taught_scores) == 1
+    with pytest.raises(ammcnet.AmmcError, match="no region head"):
+        ammcnet.train(data, preset="tiny", out=tmp_path / "run2", overrides=[
+            "stage1.iterations=1", "stage2.iterations=1", f"scoring.head_from={run.model.parent / 'stage1.pt'}"])

@@ -19,6 +19,7 @@ from typing import Any
 from ammcnet.errors import ConfigError, DataError
 from ammcnet.models import save_model_file
 from ammcnet.scoring.calibration import calibrate, threshold_for_fpr
+from ammcnet.scoring.head_model import region_head_of
 from ammcnet.scoring.model_file import ModelFile, read_model_file
 from ammcnet.scoring.scorer import fit_scorer
 from ammcnet.training.api import open_training_data
@@ -96,7 +97,8 @@ def recalibrate(
     weights, smoothing = config.scoring.weights, config.scoring.smoothing
     # (re)fitted on the training clips, like at training
     scorer = fit_scorer(loaded.model, train_set, config.scoring.prior, config.scoring.region_config(),
-                        choose_regions=config.scoring.choose_regions, progress=progress)
+                        choose_regions=config.scoring.choose_regions, progress=progress,
+                        head=region_head_of(config.scoring.head_from))
     calibration = calibrate(loaded.model, val_set, batch_size=options.batch_size or config.scoring.batch_size,
                             device=options.device, weights=weights, smoothing=smoothing, progress=progress,
                             scorer=scorer)

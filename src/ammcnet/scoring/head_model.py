@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ammcnet.errors import CheckpointError
+from ammcnet.errors import CheckpointError, ConfigError
 from ammcnet.models.checkpoint import _read, resolve_model_path, verify_content
 from ammcnet.scoring.fusion import FusionWeights, Smoothing
 from ammcnet.scoring.model_file import ModelFile, read_model_file
@@ -104,3 +104,19 @@ def open_model(path_or_run_dir: str | os.PathLike[str], map_location: Any = "cpu
     if is_head_model(obj):
         return _head_model(path, obj)
     return read_model_file(path, map_location=map_location)
+
+
+def region_head_of(path: str | os.PathLike[str] | None) -> RegionHeadComponent | None:
+    """The region head of a model file of either kind (``scoring.head_from``), or None for no path.
+
+    Raises:
+        ConfigError: the file holds no region head.
+    """
+    if path is None:
+        return None
+    loaded = open_model(path)
+    components = loaded.scorer.components
+    if RegionHeadComponent.component not in components:
+        raise ConfigError(f"scoring.head_from={path}: that model file holds no region head; give one written by "
+                          "ammcnet fit, or by ammcnet train with a head")
+    return components[RegionHeadComponent.component]

@@ -384,18 +384,21 @@ def load_scorer(loaded: LoadedModel, *, dtype: torch.dtype = torch.float64) -> S
 
 def fit_scorer(model: Any, train_set: Any, prior: MotionPriorConfig | None = None,
                regions: RegionHeadConfig | None = None, *, choose_regions: bool = True,
-               progress: bool | None = False) -> Scorer:
+               progress: bool | None = False, head: nn.Module | None = None) -> Scorer:
     """Fit the scorer's components on a training clip set (the held-out clips stay out).
 
     The motion prior (models with a motion stream) is fitted on the training clips; the region
     head (``regions``; None = none) on the source videos of the training split, its settings
-    chosen there first unless ``choose_regions`` is False.
+    chosen there first unless ``choose_regions`` is False; a ready ``head`` (a fitted
+    :class:`RegionHeadComponent`, e.g. a taught one) is kept as it is instead.
     """
     comps: dict[str, nn.Module] = {}
     fitted = fit_for_training_clips(train_set, prior, motion=getattr(model, "motion", None) is not None)
     if fitted is not None:
         comps[fitted.component] = fitted
-    if regions is not None:
+    if head is not None:
+        comps[RegionHeadComponent.component] = head
+    elif regions is not None:
         comps[RegionHeadComponent.component] = fit_region_head(train_set.prepared, config=regions,
                                                               choose=choose_regions, progress=progress)
     return Scorer(comps or None)

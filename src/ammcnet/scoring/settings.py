@@ -86,6 +86,9 @@ class ScoringSettings:
         choose_regions: size the region head's window by the training footage's moving objects
             and choose its parts on the training split alone (held-out training videos and
             synthetic anomalies) before fitting it.
+        head_from: a model file whose region head is used as it is instead of fitting one (a
+            head-only model from ``ammcnet fit``, taught since: ``ammcnet train`` then adds the
+            network to the same camera without losing what was taught); None fits a head.
         honest: the default honest score, one of the scoring modes (:data:`SCORING_MODES`):
             ``region`` (the region head), ``fusion`` (the calibrated fusion of the weighted
             records, which may include the head's; ``frame_mean`` is its older name), ``records``
@@ -101,6 +104,7 @@ class ScoringSettings:
     region_head: Bool = True
     regions: RegionHeadConfig = field(default_factory=RegionHeadConfig)
     choose_regions: Bool = True
+    head_from: str | None = None
     honest: Literal["region", "fusion", "records", "max-speed", "per-position", "frame_mean"] = "region"
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ from ammcnet.errors import CheckpointError, ConfigError, DataError
 from ammcnet.models import AMMCNet, ModelConfig, load_model_file, save_model_file
 from ammcnet.models.checkpoint import check_state_dict
 from ammcnet.scoring.calibration import calibrate
+from ammcnet.scoring.head_model import region_head_of
 from ammcnet.scoring.scorer import Scorer, fit_scorer
 from ammcnet.training.config import TrainConfig
 from ammcnet.training.distributed import barrier, init_distributed, verify_replicas, world_size
@@ -290,7 +291,8 @@ def _save_final(model: AMMCNet, ctx: StageContext, config: TrainConfig, meta: di
     """Fit the scorer on the training clips, calibrate on the held-out ones, write ``model.pt``."""
     # where and which way things move in the training clips: the motion_prior record
     scorer = fit_scorer(model, ctx.train_set, config.scoring.prior, config.scoring.region_config(),
-                        choose_regions=config.scoring.choose_regions)
+                        choose_regions=config.scoring.choose_regions,
+                        head=region_head_of(config.scoring.head_from))
     calibration = _calibrate(model, ctx.val_set, config, ctx.device, scorer)
     save_model_file(ctx.run / "model.pt", model.cpu(), calibration=calibration, train_config=config.to_dict(), meta=meta,
                     scorer=scorer.state())
