@@ -99,6 +99,9 @@ def test_events_reach_webhook_mqtt_and_log_through_a_10_s_outage(head_model, mos
     assert _kinds(webhook) == _kinds(logged) == _kinds(mqtt)  # nothing lost, in order, on every sink
     assert all(r.headers.get("Content-Type") == "application/json" for r in receiver.requests)
     assert b"online" in [g.payload for g in sub.got() if g.topic == "ammcnet/available"]
+    assert {k: (v["delivered"], v["pending"]) for k, v in summary.sinks.items()} == {
+        "webhook": (len(logged), 0), "mqtt": (len(logged), 0)}
+    assert "webhook: " in summary.report()
     for event in summary.events:
         e = event.to_dict()
         snap = cv2.imread(str(out / e["snapshot"]))

@@ -152,6 +152,11 @@ class AlarmPipeline:
         finally:
             self._close_sinks()
 
+    def sink_stats(self) -> dict[str, dict[str, Any]]:
+        """Each sink's counters (published, delivered, pending: what waits in its spool for the next
+        run, failures, last error with secrets masked), by sink kind."""
+        return {str(st.get("sink", type(sink).__name__)): st for sink in self.sinks for st in (sink.stats(),)}
+
     def _close_sinks(self) -> None:
         for sink in self.sinks:
             try:

@@ -100,6 +100,8 @@ class DetectionSummary:
         gaps: the source's outages (start/end times, reason), see ``ReconnectingCapture``.
         budget: the alarm budget's threshold and what it gives on held-out footage, when one was asked for.
         messages: lifecycle messages sent (new, update, end).
+        sinks: each sink's counters at the end (``pending``: messages still in its spool, sent first
+            by the next run on the same output folder).
     """
 
     source: str
@@ -120,6 +122,7 @@ class DetectionSummary:
     gaps: list[dict[str, Any]] = field(default_factory=list)
     budget: BudgetResult | None = None
     messages: int = 0
+    sinks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -139,6 +142,9 @@ class DetectionSummary:
             f"threshold {thr}: {self.alarmed_frames} alarmed frames in {len(self.events)} event(s)",
             *([f"alarm budget: {self.budget.describe()}"] if self.budget is not None else []),
         ]
+        lines += [f"{name}: {st['delivered']}/{st['published']} messages delivered"
+                  + (f"; {st['pending']} wait in its spool for the next run ({st['last_error']})" if st["pending"] else "")
+                  for name, st in self.sinks.items()]
         lines += [f"  event frames {e.start_frame}-{e.end_frame}, peak {e.top_score:.3f} at frame {e.peak_frame}"
                   + (f", zones {', '.join(e.zones)}" if e.zones else "") for e in self.events[:20]]
         lines.append(f"latency {lat}; throughput {self.fps:.1f} frames/s over {self.seconds:.1f} s")
@@ -459,6 +465,7 @@ class _DetectionRun:
         try:
             self.pipeline.finish()
         finally:
+            summary.sinks = self.pipeline.sink_stats()
             summary.events = list(self.pipeline.events.ended)
             summary.messages = self.pipeline.messages
             summary.seconds = time.perf_counter() - self.t_start
