@@ -19,8 +19,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ammcnet demo --out runs/demo
 
+# two test processes (pytest-xdist): a 2-core machine runs the suite in about two thirds of the time
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 tests
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site
