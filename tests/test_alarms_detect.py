@@ -210,3 +210,23 @@ def test_fit_is_reachable_from_the_cli_and_refuses_to_overwrite(head_model, tmp_
     assert "fitted on 60 frames" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="--overwrite"):
         ammcnet.fit(head_model["train"], out)
+
+
+def test_fit_records_a_stream_for_the_seconds_asked(head_model, tmp_path) -> None:
+    """``ammcnet fit URL --seconds S``: a stream (here the normal clip served over HTTP) is recorded
+    for S seconds of its frames, then fitted on."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(head_model["root"]))
+    handler.log_message = lambda *a: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/normal.avi"
+        result = ammcnet.fit(url, tmp_path / "live.pt", seconds=5.0, choose=False, cache_dir=tmp_path / "cache")
+    finally:
+        server.shutdown()
+    assert result.frames == int(5.0 * FPS)  # 5 s at the stream's 10 fps
+    assert result.footage[0]["name"] == "recording" and ammcnet.load(result.model).network is None
+    assert ammcnet.info(result.model)["alarms"]["fps"] == FPS  # the stream's rate, kept for the alarm budget

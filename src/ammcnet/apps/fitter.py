@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,7 +30,6 @@ from ammcnet.regions import RegionHeadConfig
 from ammcnet.regions.footage import source_fingerprint
 from ammcnet.scoring.head_model import write_head_model
 from ammcnet.scoring.region_head import FLOW_CACHE, FootageSpan, fit_region_head_on
-from ammcnet.utils.io import atomic_path
 from ammcnet.utils.redact import mask_url
 
 #: Frames per second assumed when the footage does not say (frame folders).
@@ -106,41 +106,49 @@ def _cache(options: FitOptions) -> Path:
     return Path(options.cache_dir) if options.cache_dir is not None else default_cache_dir()
 
 
-def record_stream(source: str, seconds: float, folder: Path, progress: bool | None = None) -> Path:
-    """Record ``seconds`` of a stream or camera into a frame folder (JPEG), atomically."""
+def record_stream(source: str, seconds: float, folder: Path) -> tuple[Path, float]:
+    """Record ``seconds`` of a stream or camera into a frame folder (JPEG), written under a
+    temporary name and renamed when complete (a recording cut short leaves nothing half-written);
+    (the folder, the stream's frame rate)."""
     capture, info = open_source(source if not source.isdigit() else int(source), reconnect=False)
     fps = info.fps or DEFAULT_FPS
     reader = FrameReader(capture, info, max_frames=int(round(seconds * fps)))
-    with atomic_path(folder) as tmp:
-        tmp.mkdir(parents=True)
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    tmp.mkdir(parents=True, exist_ok=False)
+    try:
         n = 0
         for n, frame in enumerate(reader, 1):
             cv2.imwrite(str(tmp / f"{n - 1:06d}.jpg"), cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR),
                         [cv2.IMWRITE_JPEG_QUALITY, 95])
         if n < 2:
             raise DataError(f"{mask_url(source)}: {n} frame(s) recorded in {seconds} s; check the stream")
-    return folder
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder, float(fps)
 
 
-def footage_spans(footage: str | os.PathLike[str], options: FitOptions) -> list[FootageSpan]:
-    """The spans of normal footage ``footage`` names (see the module docstring)."""
+def footage_spans(footage: str | os.PathLike[str], options: FitOptions) -> tuple[list[FootageSpan], float | None]:
+    """The spans of normal footage ``footage`` names (see the module docstring), and its frame rate
+    when only a recording knows it (a stream's)."""
     text = str(footage)
     if _is_stream(text):
         if options.seconds is None:
             raise ConfigError(f"{mask_url(text)} is a stream: give --seconds N to record N seconds of normal footage")
-        folder = _cache(options) / "recordings" / f"{int(time.time())}"
-        return [FootageSpan("recording", record_stream(text, options.seconds, folder, options.progress))]
+        folder, fps = record_stream(text, options.seconds, _cache(options) / "recordings" / f"{int(time.time())}")
+        return [FootageSpan("recording", folder)], fps
     path = Path(text)
     if not path.exists():
         raise DataError(f"{path}: no such video, frame folder or dataset root")
     if path.is_file() or list_frames(path):
-        return [FootageSpan(path.stem if path.is_file() else path.name, path, options.start, options.end)]
+        return [FootageSpan(path.stem if path.is_file() else path.name, path, options.start, options.end)], None
     layout = discover_dataset(path, options.layout)
     if not layout.train:
         raise DataError(f"{path}: no training videos found; give a video, a frame folder or a dataset root")
     if options.start or options.end is not None:
         raise ConfigError("--start/--end pick frames of one video; give a video or frame folder, not a dataset root")
-    return [FootageSpan(v.name, v.path) for v in layout.train]
+    return [FootageSpan(v.name, v.path) for v in layout.train], None
 
 
 def fit_head_model(footage: str | os.PathLike[str], out: str | os.PathLike[str],
@@ -155,13 +163,13 @@ def fit_head_model(footage: str | os.PathLike[str], out: str | os.PathLike[str],
     out = Path(out)
     if out.exists() and not options.overwrite:
         raise ConfigError(f"{out} exists: give --overwrite to replace it, or another --out")
-    spans = footage_spans(footage, options)
+    spans, recorded_fps = footage_spans(footage, options)
     config = RegionHeadConfig(seed=options.seed, **({"height": options.height} if options.height else {}))
     cache = _cache(options) / FLOW_CACHE / source_fingerprint(spans[0].source)
     component = fit_region_head_on(spans, cache, config, choose=options.choose, progress=options.progress)
     first = open_video(spans[0].source)
     frames = sum(_span_length(s) for s in spans)
-    meta = {"footage": [s.as_dict() for s in spans], "fps": _fps(spans[0].source, options.fps),
+    meta = {"footage": [s.as_dict() for s in spans], "fps": _fps(spans[0].source, options.fps or recorded_fps),
             "frame_size": list(first[0].shape[:2]), "frames": frames, "seed": options.seed,
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else None, "taught": []}
     out.parent.mkdir(parents=True, exist_ok=True)
