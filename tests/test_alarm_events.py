@@ -104,3 +104,10 @@ def test_budget_counts_events_as_the_lifecycle_does() -> None:
     assert loose < tight
     with pytest.raises(ConfigError):
         alarm_budget_threshold(normal, 1.0, -1)
+
+
+def test_a_long_lived_camera_keeps_a_bounded_history() -> None:
+    scores = [2, 0, 0] * 10 + [2]  # ten events, then one still open at the end of the stream
+    life, messages = _run(scores, options=LifecycleOptions("c", min_gap=1, keep_ended=3))
+    assert life.ended_count == 11 and len(life.ended) == 3 and len(life.tracker.events) == 3
+    assert [m["type"] for m in messages].count("end") == 11 and messages[-1]["after"]["start_frame"] == 30

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -46,14 +47,16 @@ class EventTracker:
     Args:
         min_gap: quiet frames allowed inside one event (0 = every quiet frame ends it).
         min_frames: alarmed frames an event needs to be reported.
+        keep: remember only the last ``keep`` reported events (None: all of them).
     """
 
-    def __init__(self, min_gap: int = 0, min_frames: int = 1) -> None:
+    def __init__(self, min_gap: int = 0, min_frames: int = 1, keep: int | None = None) -> None:
         if min_gap < 0 or min_frames < 1:
             raise ConfigError(f"min_gap must be >= 0 and min_frames >= 1, got {min_gap}, {min_frames}")
         self.min_gap = int(min_gap)
         self.min_frames = int(min_frames)
-        self.events: list[Event] = []
+        #: the reported events, the last ``keep`` of them when given (a camera watched for months)
+        self.events: deque[Event] | list[Event] = deque(maxlen=keep) if keep else []
         self._open: Event | None = None
         self._quiet = 0
 
@@ -81,6 +84,10 @@ class EventTracker:
             self.events.append(ev)
             return ev
         return None
+
+    def end(self) -> Event | None:
+        """Close the open event (end of stream); returns it when it is long enough to be reported."""
+        return self._close()
 
     def finish(self) -> list[Event]:
         """Close an open event (end of stream) and return every reported event."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import secrets
 import string
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -116,12 +117,15 @@ class LifecycleOptions:
         min_frames: alarmed frames an event needs before it is announced.
         update_every_s: least wall-clock seconds between two ``update`` messages of one event
             (0: one per change).
+        keep_ended: remember only the last this many ended events (None: all; a camera watched
+            for months keeps a bounded history, so its memory does not grow with its events).
     """
 
     camera: str = "camera"
     min_gap: int = 0
     min_frames: int = 1
     update_every_s: float = DEFAULT_UPDATE_EVERY_S
+    keep_ended: int | None = None
 
     def __post_init__(self) -> None:
         if self.update_every_s < 0:
@@ -145,9 +149,12 @@ class EventLifecycle:
                  clock: Callable[[], float] = time.time) -> None:
         self.options = options
         self.clock = clock
-        self.tracker = EventTracker(options.min_gap, options.min_frames)
+        self.tracker = EventTracker(options.min_gap, options.min_frames, keep=options.keep_ended)
         self.current: AlarmEvent | None = None
-        self.ended: list[AlarmEvent] = []
+        self.ended: deque[AlarmEvent] | list[AlarmEvent] = deque(maxlen=options.keep_ended) \
+            if options.keep_ended else []
+        #: events ended so far (``ended`` may hold only the last few)
+        self.ended_count = 0
         self._published: dict[str, Any] | None = None  # the open event as last announced
         self._last_update = 0.0
         self._pending: AlarmEvent | None = None  # the open event (announced once long enough)
@@ -170,10 +177,8 @@ class EventLifecycle:
 
     def finish(self) -> list[dict[str, Any]]:
         """End the open event (end of stream); its ``end`` message, if any."""
-        before = len(self.tracker.events)
-        self.tracker.finish()
-        closed = self.tracker.events[before:]
-        return self._end(closed[0]) if closed else []
+        closed = self.tracker.end()
+        return self._end(closed) if closed is not None else []
 
     def attach(self, event_id: str, **paths: str) -> dict[str, Any] | None:
         """Set ``snapshot`` and/or ``clip`` of an event; the ``update`` message announcing it (None
@@ -222,6 +227,7 @@ class EventLifecycle:
         before = self._published if self.current is ev else None
         ev.end_frame, ev.end_time = closed.end, self._last_alarm[1]
         self.ended.append(ev)
+        self.ended_count += 1
         self.current, self._published = None, None
         out = [] if before is not None else [{"type": "new", "before": None, "after": replace(ev, end_frame=None,
                                                                                              end_time=None).to_dict()}]

@@ -215,3 +215,4 @@ class AlarmPipeline:
             self.events.attach(after["id"], snapshot=rel)
         if kind == "end":
             self._peak = None
+            self._snapped.pop(after["id"], None)

@@ -437,8 +437,8 @@ class _DetectionRun:
         outputs.frame(frame, res)
         if res is not None and not res.valid:
             self._invalid(res)
-        if len(self.pipeline.events.ended) != self._ended:
-            self._ended = len(self.pipeline.events.ended)
+        if self.pipeline.events.ended_count != self._ended:
+            self._ended = self.pipeline.events.ended_count
             outputs.events(self.pipeline.events.ended, False)
 
     def _invalid(self, res: FrameResult) -> None:

@@ -40,6 +40,8 @@ from ammcnet.utils.redact import mask_url
 #: Exit codes of a camera run (a process's exit status in local mode, the return value on Ray).
 FINISHED, SOURCE_LOST = 0, 3
 STATUS_FILE, EVENTS_FILE, SCORES_FILE = "status.json", "events.jsonl", "scores.jsonl"
+#: Ended events a camera remembers (for late clips and the status); the log has them all.
+KEEP_ENDED = 100
 #: Size at which ``scores.jsonl`` is rotated (about 25,000 frames).
 SCORES_MAX_BYTES = 2_000_000
 
@@ -163,7 +165,7 @@ def _pipeline(cam: CameraConfig, detector: Detector, folder: Path, fps: float | 
     fps = cam.fps or fps or 25.0
     gap = cam.min_gap if cam.min_gap is not None else int(round(DEFAULT_QUIET_S * fps))
     lifecycle = LifecycleOptions(camera=cam.name, min_gap=gap, min_frames=cam.min_frames,
-                                 update_every_s=cam.update_every_s)
+                                 update_every_s=cam.update_every_s, keep_ended=KEEP_ENDED)
     options = cam.alarm_options()
     detector.set_zones(options.zones)
     if cam.alarms_per_hour is not None:

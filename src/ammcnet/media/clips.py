@@ -55,6 +55,8 @@ from ammcnet.media.encoder import VideoEncoder, h264_unavailable_reason
 from ammcnet.media.ring import DEFAULT_MAX_WIDTH, FrameRing, RingFrame
 
 log = logging.getLogger(__name__)
+#: Finished (or failed) clips a recorder remembers, for :meth:`ClipRecorder.wait`.
+KEEP_FINISHED = 1000
 
 #: Sub-folder of the output folder that holds the clips.
 CLIPS_DIR = "clips"
@@ -231,9 +233,13 @@ class ClipRecorder:
         self._closing.discard(event_id)
         if error is not None:
             self.errors[event_id] = error
+            while len(self.errors) > KEEP_FINISHED:
+                self.errors.pop(next(iter(self.errors)))
             log.warning("clip %s was not written: %s", rel, error)
             return
         self.completed[event_id] = rel
+        while len(self.completed) > KEEP_FINISHED:  # a live camera's recorder runs for months
+            self.completed.pop(next(iter(self.completed)))
         finished.append((event_id, rel))
         if self.on_done is not None:
             self.on_done(event_id, rel)
