@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import time
-import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -26,18 +25,14 @@ import pytest
 pytest.importorskip("starlette", reason='the serve extra is not installed: pip install -e ".[serve]"')
 pytest.importorskip("av", reason='PyAV makes the test clips: pip install -e ".[media]"')
 
-from serve_folders import T0, camera_status, make_detect_folder, make_watch_folder, write_camera  # noqa: E402
-
-with warnings.catch_warnings():  # starlette asks for httpx2, which is not needed here
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
-
+from starlette.testclient import TestClient  # noqa: E402 - needs httpx2 (the dev extra)
 
 from ammcnet.cli import main  # noqa: E402
 from ammcnet.errors import ConfigError, DataError  # noqa: E402
 from ammcnet.serve import ServeOptions, create_app  # noqa: E402
 from ammcnet.serve.folder import EventLog  # noqa: E402
 from ammcnet.serve.security import check_bind, mask_token  # noqa: E402
+from serve_folders import T0, camera_status, make_detect_folder, make_watch_folder, write_camera  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = "http://127.0.0.1:8765"
@@ -355,7 +350,7 @@ def test_command_refuses_remote_without_token_and_a_busy_port(tmp_path: Path, ca
 
 def test_command_serves_until_interrupted(tmp_path: Path) -> None:
     """``ammcnet serve`` end to end: the announced address answers, the token is masked, Ctrl-C stops it."""
-    import httpx
+    import httpx2 as httpx
 
     root, _ = make_detect_folder(tmp_path / "detect")
     env = {**os.environ, "AMMCNET_SERVE_TOKEN": TOKEN, "PYTHONPATH": str(REPO / "src")}
