@@ -91,14 +91,16 @@ def _load_rows() -> list[str]:
         behind = max(c["behind_frames"] for c in r["cameras"].values())
         asked = max(c["frames_asked"] for c in r["cameras"].values())
         lat, rss = r["latency_s"], r["rss_mb"]
+        warm = [m for t, m in rss["samples"] if t >= 300] or [rss["last"]]  # after the 5-min warm-up
         ok = r["webhook"]["unique"] == r["mqtt"]["unique"] == r["messages_raised"] and \
             rss["slope_mb_per_h_after_warmup"] is not None and rss["slope_mb_per_h_after_warmup"] < 5
         rows.append(
             f"| load `{path.name}`: `watch`, {st['cameras']} looped cameras at {st['fps']:g} fps, webhook + MQTT, "
             f"receiver down {st['outage_s']:g} s mid-run | {r['seconds'] / 60:.1f} min, {r['messages_raised']} event "
             f"messages raised | received: webhook {r['webhook']['unique']} (of {r['webhook']['received']} POSTs), MQTT "
-            f"{r['mqtt']['unique']}; frame-to-webhook latency p50 {lat['p50']:.2f} s, p99 {lat['p99']:.2f} s; worst "
-            f"camera {behind} of {asked} frames behind its pace; RSS {rss['first']:.0f} -> {rss['last']:.0f} MB, "
+            f"{r['mqtt']['unique']}; frame-to-webhook latency p50 {1000 * lat['p50']:.0f} ms, p99 {1000 * lat['p99']:.0f} ms; "
+            f"worst camera {behind} of {asked} frames behind its pace; RSS of the 5 processes {warm[0]:.0f} -> "
+            f"{warm[-1]:.0f} MB after warm-up (max {rss['max']:.0f}), "
             f"**slope {rss['slope_mb_per_h_after_warmup']:+.1f} MB/h** after 5 min (target < 5) | "
             f"{'pass' if ok else 'FAIL'} |")
     return rows
