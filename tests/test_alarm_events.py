@@ -111,3 +111,18 @@ def test_a_long_lived_camera_keeps_a_bounded_history() -> None:
     life, messages = _run(scores, options=LifecycleOptions("c", min_gap=1, keep_ended=3))
     assert life.ended_count == 11 and len(life.ended) == 3 and len(life.tracker.events) == 3
     assert [m["type"] for m in messages].count("end") == 11 and messages[-1]["after"]["start_frame"] == 30
+
+
+def test_the_pipeline_forgets_an_event_once_it_ended(tmp_path) -> None:
+    """Snapshots written, then the event ends: nothing of it stays in the pipeline's memory."""
+    from types import SimpleNamespace
+
+    from ammcnet.alarms.pipeline import AlarmOptions, AlarmPipeline
+
+    pipe = AlarmPipeline(AlarmOptions(clips=False), LifecycleOptions("c", min_gap=0), tmp_path, 10.0)
+    frame = np.zeros((32, 32, 3), np.uint8)
+    for i, s in enumerate([0, 3, 5, 0, 0, 4, 0]):
+        pipe.frame(frame, i, None, SimpleNamespace(score=float(s), alarm=s > 1, valid=True, box=(1, 1, 8, 8)))
+    pipe.finish()
+    assert pipe.events.ended_count == 2 and len(list((tmp_path / "snapshots").glob("*.jpg"))) == 2
+    assert pipe._snapped == {} and pipe._peak is None

@@ -194,14 +194,26 @@ class AlarmPipeline:
             self.messages += 1
 
     def _media(self, message: dict[str, Any]) -> None:
-        """Start or stop the event's clip, and (re)write its snapshot when its peak moved."""
+        """Start or stop the event's clip, (re)write its snapshot when its peak moved, and forget
+        the event's peak once it ended (whatever the snapshot needed)."""
         after, kind = message["after"], message["type"]
         if self.recorder is not None and kind == "new":
             self.recorder.start(after["id"], after["start_frame"])
         if self.recorder is not None and kind == "end":
             self.recorder.stop(after["id"], after["end_frame"])
-        if self.out is None or not self.options.snapshots or self._peak is None or kind == "update" and message["before"] \
-                and message["before"].get("top_score") == after["top_score"]:
+        try:
+            self._snapshot(message)
+        finally:
+            if kind == "end":
+                self._peak = None
+                self._snapped.pop(after["id"], None)
+
+    def _snapshot(self, message: dict[str, Any]) -> None:
+        """Write the event's snapshot at its peak, unless this peak's is written already."""
+        after, before = message["after"], message["before"]
+        if self.out is None or not self.options.snapshots or self._peak is None:
+            return
+        if message["type"] == "update" and before and before.get("top_score") == after["top_score"]:
             return
         index, rgb, box = self._peak
         if self._snapped.get(after["id"]) == index or index != after["peak_frame"]:
@@ -213,6 +225,3 @@ class AlarmPipeline:
         if after.get("snapshot") != rel:
             after["snapshot"], after["has_snapshot"] = rel, True
             self.events.attach(after["id"], snapshot=rel)
-        if kind == "end":
-            self._peak = None
-            self._snapped.pop(after["id"], None)
