@@ -39,6 +39,7 @@ from ammcnet.regions.selection.validate import (
     RELATIVE_PART_SETS,
     SPEED_PART_SETS,
     Footage,
+    choose,
     choose_settings,
 )
 from ammcnet.scoring.region_head import BASELINE_PARTS
@@ -71,11 +72,21 @@ def vtest_fitting(config: RegionHeadConfig) -> tuple[np.ndarray, Footage]:
 
 
 def heads_for(config: RegionHeadConfig, fit_flows: np.ndarray, extra: dict | None = None) -> dict[str, RegionHead]:
+    """The head of ``config``, the baselines at its window and the ablations; an ``extra`` entry is
+    a part set at ``config``'s window or a whole config of its own (the motion head)."""
     out = {}
     for name, weights in {**HEADS, **(extra or {})}.items():
-        cfg = config if weights is None else replace(config, weights=dict(weights))
+        if isinstance(weights, RegionHeadConfig):
+            cfg = weights
+        else:
+            cfg = config if weights is None else replace(config, weights=dict(weights))
         out[name] = RegionHead.fit_features([features_of(fit_flows, cfg)], cfg)
     return out
+
+
+def motion_config(sel) -> RegionHeadConfig:
+    """The ``motion-head`` mode's settings: the best candidate of the same choice without the appearance part."""
+    return choose([r for r in sel.results if r.config.weights["appearance"] == 0]).config
 
 
 def scored(head: RegionHead, flows: np.ndarray) -> np.ndarray:
@@ -108,14 +119,16 @@ def main(argv=None) -> int:
     flows, fitting = vtest_fitting(base)
     sel = choose_settings([fitting], base, part_sets=part_sets, log=lambda m: print("  " + m, flush=True))
     vtest = {}
-    for name, head in heads_for(sel.best.config, flows[:VTEST_FIT], extra).items():
+    for name, head in heads_for(sel.best.config, flows[:VTEST_FIT], {**extra, "motion-head": motion_config(sel)}).items():
         s = scored(head, flows)[VTEST_FIT:]
         vtest[name] = {"held_out_false_alarm_rate": round(float((s > threshold(head)).mean()), 4)}
     frames, flows = clip("tree.avi", base)
     labels = np.zeros(len(flows) - TREE_FIT, int)
     labels[TREE_HAND[0] - TREE_FIT:] = 1
     tree = {}
-    for name, head in heads_for(base, flows[:TREE_FIT], extra).items():
+    # too short to choose: the defaults (motion parts), and the same with the appearance part as an ablation
+    with_looks = {"defaults + appearance part (edges, x1)": {**base.weights, "appearance": 1.0}}
+    for name, head in heads_for(base, flows[:TREE_FIT], {**extra, **with_looks}).items():
         s = scored(head, flows)[TREE_FIT:]
         tree[name] = {"auc": round(float(roc_auc_score(labels, s)), 4),
                       "hand_frames_alarmed": int((s[labels == 1] > threshold(head)).sum()), "hand_frames": int(labels.sum()),

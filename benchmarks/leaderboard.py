@@ -16,6 +16,10 @@ The demo's report scenes (scene seeds no decision has looked at; ``presets/demo.
 
     python benchmarks/leaderboard.py demo --seeds 100 101 102 103 104 105 106 107 108 109
 
+The design scenes (what the appearance part's label-free choice did there; never in a report)::
+
+    python benchmarks/leaderboard.py demo --seeds 0 1 2 3 4 5 6 7 8 --prefix demo-design
+
 A scene or head whose result file exists is skipped, so a killed run continues where it stopped.
 """
 
@@ -109,7 +113,7 @@ def ped2(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     """One generated scene per seed: ``ammcnet demo`` trains and tests it (every mode reported)."""
     for s in args.seeds:
-        path = RESULTS / f"demo-report-seed{s}.json"
+        path = RESULTS / f"{args.prefix}-seed{s}.json"
         if _done(path, args.force):
             continue
         work = Path(args.work) / f"s{s}"
@@ -138,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--seeds", nargs="+", type=int, default=list(REPORT_SEEDS))
     d.add_argument("--work", default=str(REPO / "runs" / "leaderboard" / "demo"))
     d.add_argument("--force", action="store_true")
+    d.add_argument("--prefix", default="demo-report",
+                   help="result file name before -seedS (demo-design for the design scenes 0-8, which the report leaves out)")
     d.set_defaults(func=demo)
     args = ap.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,9 @@
 """Where the region head's online time goes: one live frame of ``vtest.avi``, stage by stage.
 
-The head is fitted on the clip's first 160 frames (settings: the defaults, all three parts, the
-object-sized window of Ped2: 34/240), then frames 170-259 are fed one at a time as ``ammcnet detect``
-feeds them. Each stage is timed on its own. torch (which rounds the flow to float16) runs on one
+Two heads are fitted on the clip's first 160 frames (the motion parts speed, place and direction at
+the object-sized window of Ped2, 34/240; and the same with the appearance part), then frames
+170-259 are fed one at a time as ``ammcnet detect`` feeds them, to each head in turn, three rounds
+interleaved; the ratio of their totals is the appearance part's added cost per live frame. Each stage is timed on its own. torch (which rounds the flow to float16) runs on one
 thread here: with two, its idle OpenMP threads spin after each tiny conversion and slow the DIS
 call that follows in this single-threaded loop, which would charge the flow for torch's spin.
 
@@ -36,25 +37,26 @@ FIT, START, STOP = 160, 170, 260
 def stage_times(head: RegionHead, frames: np.ndarray) -> dict[str, float]:
     """Mean milliseconds per frame of each stage of ``RegionStream.update``."""
     flow = AnalysisFlow(head.size, head.config.flow_preset)
-    spent = {"grey and resize": 0.0, "flow": 0.0, "float16 round trip": 0.0, "window features": 0.0, "parts and fusion": 0.0}
-    prev = flow.grey(frames[0])
+    spent = {"grey, resize and flow": 0.0, "float16 round trip": 0.0, "window features": 0.0, "parts and fusion": 0.0}
+    flow.update(frames[0])
     for rgb in frames[1:]:
         t0 = time.perf_counter()
-        cur = flow.grey(rgb)
+        f = flow.update(rgb)  # the flow and the frame's grey level, as the stream gets them
         t1 = time.perf_counter()
-        f = flow.backend.compute_grey(prev, cur)
-        t2 = time.perf_counter()
         f = round_float16(f)  # as RegionStream.update
-        t3 = time.perf_counter()
+        t2 = time.perf_counter()
         feats = features_of(f[None], head.config)
-        t4 = time.perf_counter()
+        t3 = time.perf_counter()
         head.score_features(feats)
-        t5 = time.perf_counter()
-        prev = cur
-        for name, dt in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+        t4 = time.perf_counter()
+        for name, dt in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
             spent[name] += dt
     n = len(frames) - 1
     return {k: round(1000 * v / n, 2) for k, v in spent.items()}
+
+
+#: Rounds of each head, interleaved, so that both meet the same machine state.
+ROUNDS = 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,16 +73,23 @@ def main(argv: list[str] | None = None) -> int:
             break
     frames = np.stack(frames)
     weights = {"speed": 1.0, "place": 1.0, "direction": 1.0, **({"relative": 1.0} if args.relative else {})}
-    config = RegionHeadConfig(weights=weights, window=34 / 240)
-    size = analysis_size(frames.shape[1:3], config.height)
-    flows = flows_of_frames(frames[:FIT], size, config.flow_preset)
-    head = RegionHead.fit([flows[: FIT // 2], flows[FIT // 2:]], config)
-    stage_times(head, frames[START - 10:START])  # warm-up
-    stages = stage_times(head, frames[START:STOP])
+    configs = {"motion parts": RegionHeadConfig(weights=weights, window=34 / 240),
+               "with the appearance part": RegionHeadConfig(weights={**weights, "appearance": 1.0}, window=34 / 240)}
+    size = analysis_size(frames.shape[1:3], configs["motion parts"].height)
+    flows = flows_of_frames(frames[:FIT], size, configs["motion parts"].flow_preset)
+    heads = {k: RegionHead.fit([flows[: FIT // 2], flows[FIT // 2:]], c) for k, c in configs.items()}
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in heads}
+    for _ in range(ROUNDS):
+        for name, head in heads.items():
+            stage_times(head, frames[START - 10:START])  # warm-up
+            runs[name].append(stage_times(head, frames[START:STOP]))
+    stages = {k: {s: round(float(np.mean([r[s] for r in v])), 2) for s in v[0]} for k, v in runs.items()}
+    totals = {k: round(sum(v.values()), 2) for k, v in stages.items()}
     report = {"command": " ".join([Path(sys.executable).name, *sys.argv]),
               "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
               "video": args.video, "source_size": list(frames.shape[1:3]), "analysis_grid": list(size),
-              "frames": STOP - START - 1, "ms_per_frame": stages, "total_ms": round(sum(stages.values()), 2)}
+              "frames": STOP - START - 1, "rounds": ROUNDS, "ms_per_frame": stages, "total_ms": totals,
+              "ratio_with_appearance": round(totals["with the appearance part"] / totals["motion parts"], 3)}
     print(report)
     if args.json:
         write_json_atomic(args.json, report)

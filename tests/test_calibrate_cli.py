@@ -47,7 +47,7 @@ def test_calibrate_writes_new_weights_from_training_clips_only(setup, capsys):
     # calibration frames)
     assert set(cal["records"]) == {"rgb_psnr", "rgb_commit", "flow_error", "flow_commit", "motion_prior",
                                    "rgb_error_local", "rgb_commit_local", "flow_error_local", "flow_commit_local",
-                                   "region", "region_max_speed", "region_per_position"}
+                                   "region", "region_max_speed", "region_per_position", "region_motion_head"}
     # tiny holds out the last 20 % of each training video's clips: 9 of the 16 + 21 (split_train_val)
     assert load_model_file(out).meta["calibration_clips"] == 9
     assert load_model_file(setup["run"]).calibration is None  # the input is untouched with --out

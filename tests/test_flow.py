@@ -177,5 +177,7 @@ def test_analysis_flow_is_dis_on_the_grey_analysis_grid():
     dis = DISFlow("fast")
     grey = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (32, 24), interpolation=cv2.INTER_AREA) for f in frames]
     pairs = [dis.compute_grey(a, b) for a, b in zip(grey, grey[1:], strict=False)]
-    assert len(flows) == 4 and all(np.array_equal(a, b) for a, b in zip(flows, [pairs[0], *pairs], strict=True))
+    assert len(flows) == 4 and all(np.array_equal(a[..., :2], b) for a, b in zip(flows, [pairs[0], *pairs], strict=True))
+    # the third channel is the grey frame the flow ends on (entry 0 repeats entry 1)
+    assert all(np.array_equal(a[..., 2], g) for a, g in zip(flows, [grey[1], *grey[1:]], strict=True))
     assert analysis_size((576, 720), 240) == (240, 300) and analysis_size((480, 10), 240) == (240, 8)

@@ -24,8 +24,9 @@ from ammcnet.metrics import load_score_file
 from ammcnet.models import AMMCNet, ModelConfig, load_model_file, save_model_file
 from ammcnet.models.info import format_info, model_info
 from ammcnet.regions import RegionHeadConfig
+from ammcnet.regions.config import APPEARANCE_DESCRIPTORS
 from ammcnet.regions.footage import flows_of_frames
-from ammcnet.regions.selection.validate import OBJECT_WINDOW_RANGE, PART_SETS
+from ammcnet.regions.selection.validate import APPEARANCE_WEIGHTS, OBJECT_WINDOW_RANGE, PART_SETS
 from ammcnet.scoring import FusionWeights, calibrate
 from ammcnet.scoring.fusion import Smoothing, fuse_records, smooth
 from ammcnet.scoring.region_head import FLOW_CACHE, RegionHeadComponent, fit_region_head
@@ -69,7 +70,8 @@ def run(tmp_path_factory):
                                progress=False)
     torch.manual_seed(0)
     model = AMMCNet(ModelConfig(features_root=4, embed_dim=8, n_embed=16)).eval()
-    regions = RegionHeadConfig(window=0.25, flow_preset="ultrafast", weights={"speed": 1, "direction": 1})
+    # the appearance part too, so the one scoring path (test, detect, ONNX) is checked with every kind of part
+    regions = RegionHeadConfig(window=0.25, flow_preset="ultrafast", weights={"speed": 1, "direction": 1, "appearance": 1})
     scorer = fit_scorer(model, ClipDataset(prepared, "train"), None, regions, choose_regions=False)
     cal = calibrate(model, ClipDataset(prepared, "train"), batch_size=4, scorer=scorer)
     save_model_file(tmp / "run" / "model.pt", model, calibration=cal, scorer=scorer.state(),
@@ -81,7 +83,7 @@ def test_model_file_keeps_the_fitted_head(run):
     scorer = load_scorer(load_model_file(run["run"]))
     head = scorer.components[RegionHeadComponent.component].head
     assert head.size == (H, W) and head.frames == 4 * 24
-    assert set(head.parts) == {"speed", "direction"}
+    assert set(head.parts) == {"speed", "direction", "appearance"}
 
 
 def test_test_reports_the_region_head_as_the_honest_score(run, capsys):
@@ -159,7 +161,10 @@ def test_settings_are_chosen_on_training_videos(run):
     sel = comp.selection
     # the window is object-sized (measured on the training flows); the synthetic set picks the parts
     with_direction = sum(1 for s in PART_SETS if s.get("direction"))  # tried twice: the default and a lowered threshold
-    assert sel is not None and len(sel["candidates"]) == len(PART_SETS) + with_direction
+    motion = len(PART_SETS) + with_direction
+    # each motion candidate once more per appearance descriptor and weight (the records carry the frames)
+    assert sel is not None and len(sel["candidates"]) == motion * (1 + len(APPEARANCE_DESCRIPTORS) * len(APPEARANCE_WEIGHTS))
+    assert sum("appearance" not in c["label"] for c in sel["candidates"]) == motion
     assert sel["held_out"] and sel["object_px"] > 0
     lo, hi = OBJECT_WINDOW_RANGE
     assert len({c["config"]["window"] for c in sel["candidates"]}) == 1 and lo <= comp.head.config.window <= hi
@@ -259,19 +264,21 @@ def test_every_scoring_mode_is_reported_on_the_same_frames_and_score_picks_the_h
     mode's figures sit in metrics.json on the same frames, and the baselines were fitted beside the head
     at its window, each with its own held-out threshold."""
     comp = load_scorer(load_model_file(run["run"])).components[RegionHeadComponent.component]
-    assert comp.modes == ("region", "max-speed", "per-position")
+    assert comp.modes == ("region", "max-speed", "per-position", "motion-head")
     assert all(b.config.window == comp.head.config.window for b in comp.baselines.values())
     assert set(comp.baselines["max-speed"].parts) == {"speed"} and set(comp.baselines["per-position"].parts) == {"place"}
+    # settings given, not chosen: the motion head is the head less its appearance part
+    assert set(comp.baselines["motion-head"].parts) == {"speed", "direction"}
     before = (run["run"] / "model.pt").read_bytes()
     results = {}
-    for mode in ("region", "max-speed", "per-position", "fusion"):
+    for mode in ("region", "max-speed", "per-position", "motion-head", "fusion"):
         out = run["tmp"] / f"out-score-{mode}"
         assert main(["test", str(run["run"]), str(run["root"]), "--out", str(out), "--no-progress", "--score", mode]) == 0
         results[mode] = json.loads((out / "metrics.json").read_text())
     assert "scoring modes (causal micro AUC" in capsys.readouterr().out
     assert (run["run"] / "model.pt").read_bytes() == before  # the model file is not edited
     modes = results["region"]["scoring_modes"]
-    assert set(modes["modes"]) == {"region", "max-speed", "per-position", "fusion", "records"}
+    assert set(modes["modes"]) == {"region", "max-speed", "per-position", "motion-head", "fusion", "records"}
     assert len({m["frames"] for m in modes["modes"].values()}) == 1  # every mode scores the same frames
     assert all(m["first_frame"] == 4 for m in modes["modes"].values())
     for mode, metrics in results.items():
@@ -281,8 +288,8 @@ def test_every_scoring_mode_is_reported_on_the_same_frames_and_score_picks_the_h
         assert metrics["operator"]["threshold"] == pytest.approx(modes["modes"][mode]["operator"]["threshold"])
     assert results["max-speed"]["honest"]["name"] == "honest (baseline max-speed, smoothed)"
     # the baselines' thresholds are their own, not the head's
-    ops = {m: modes["modes"][m]["operator"]["threshold"] for m in ("region", "max-speed", "per-position")}
-    assert len(set(ops.values())) == 3
+    ops = {m: modes["modes"][m]["operator"]["threshold"] for m in ("region", "max-speed", "per-position", "motion-head")}
+    assert len(set(ops.values())) == 4
     # the racing block is fast: the speed baseline catches it too
     assert modes["modes"]["max-speed"]["operator"]["events_caught"] == 1
 
@@ -290,7 +297,7 @@ def test_every_scoring_mode_is_reported_on_the_same_frames_and_score_picks_the_h
 def test_an_unknown_scoring_mode_is_a_one_line_error(run, capsys):
     assert main(["test", str(run["run"]), str(run["root"]), "--out", str(run["tmp"] / "bad"), "--score", "fastest"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "scoring mode 'fastest': choose one of region, fusion, records, max-speed, per-position" in err
+    assert "scoring mode 'fastest': choose one of region, fusion, records, max-speed, per-position, motion-head" in err
     assert len(err.splitlines()) == 1
 
 

@@ -301,7 +301,7 @@ def test_candidates_share_fitted_parts_with_the_same_numbers(normal_videos, monk
         fits.append(name)
         return counted(self, name, feats, config)
 
-    configs = list(candidates(RegionHeadConfig(window=0.25), [0.25], PART_SETS))
+    configs = list(candidates(RegionHeadConfig(window=0.25, try_appearance=False), [0.25], PART_SETS))
     alone = [validate(label, cfg, fit, held, synthetic) for cfg, label in configs]  # nothing shared
     monkeypatch.setattr(PartCache, "fit", counting)
     cache, parts = FeatureCache(), PartCache()
@@ -444,7 +444,7 @@ def test_analysis_flows_are_cached_per_source_grid_and_preset(tmp_path):
 
     def compute(value: float = 1.0):
         calls.append(value)
-        return np.full((3, 8, 8, 2), value, np.float16)
+        return np.full((3, 8, 8, 3), value, np.float16)
 
     cache = tmp_path / "cache" / "test" / "01"
     first = cached_flows(cache, src, (8, 8), "medium", compute)

@@ -470,7 +470,7 @@ def test(model: PathLike, data: PathLike, options: TestOptions | None = None, *,
         model: run folder or model file.
         data: dataset root or prepared cache folder.
         options: :class:`TestOptions`, e.g. ``score`` (the scoring mode that gives the honest score:
-            ``region``, ``fusion``, ``records``, ``max-speed``, ``per-position``; default the model
+            ``region``, ``fusion``, ``records``, ``max-speed``, ``per-position``, ``motion-head``; default the model
             file's), ``maps``, ``batch_size`` (see :func:`test_options` for the defaults).
         out: the output folder.
         ray: score every test video as a task on a Ray cluster (the ray extra): ``""`` starts a local

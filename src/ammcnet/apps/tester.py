@@ -422,7 +422,8 @@ def _region_modes(scorer: Scorer, result: ScoreResult) -> tuple[Any, dict[str, l
 
 #: Row names of the region component's modes in the conventions table.
 REGION_ROW_NAMES = {HEAD_MODE: "honest (region head, {how})", "max-speed": "honest (baseline max-speed, {how})",
-                    "per-position": "honest (baseline per-position, {how})"}
+                    "per-position": "honest (baseline per-position, {how})",
+                    "motion-head": "honest (region head, motion parts only, {how})"}
 
 
 def _region_mode(s: _Scored, mode: str, settings: HonestScoring, causal: Smoothing) -> _Mode:

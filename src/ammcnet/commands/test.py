@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--score", default=None, metavar="MODE",
                    help="the scoring mode that gives the honest score of this test, without editing the model file: "
                         "region (the region head), fusion (the calibrated fusion), records (AMMC-Net's records "
-                        "alone), max-speed or per-position (training-free baselines at the head's window); default "
+                        "alone), max-speed or per-position (training-free baselines at the head's window), motion-head "
+                        "(the head without its appearance part); default "
                         "the model file's scoring.honest. Every mode it can give is reported in metrics.json")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="write no PNG plots and no report.html")
     p.add_argument("--cache-dir", default=None, metavar="DIR",

@@ -4,7 +4,8 @@ The region head scores a video from its flows on the analysis grid (:mod:`ammcne
 Computing them means decoding the whole source, so they are kept in a folder per video (a
 prepared dataset's ``region-flows/<split>/<video>/``) as one cache entry::
 
-    analysis-flow-<H>x<W>-<preset>.npy    (N, H, W, 2) float16 pixel flows, entry 0 repeats entry 1
+    analysis-flow-<H>x<W>-<preset>.npy    (N, H, W, 3) float16: pixel flows (u, v) and the frame's grey
+                                          level (:data:`~ammcnet.flow.analysis.GREY_CHANNEL`); entry 0 repeats entry 1
     analysis-flow-<H>x<W>-<preset>.json   the key: version, source, its fingerprint, grid, preset
 
 The key file is written after the flows, both atomically, so an entry whose key matches is
@@ -20,7 +21,7 @@ from the frames it decodes for the model grid anyway (:class:`AnalysisFlowSpec`)
 >>> with entry.writer() as w:
 ...     for i in range(3): w.add(np.full((16, 24, 3), 40 * i, np.uint8))
 >>> entry.ready(), np.load(entry.data).shape
-(True, (3, 8, 12, 2))
+(True, (3, 8, 12, 3))
 """
 
 from __future__ import annotations
@@ -39,15 +40,16 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ammcnet.errors import ConfigError, DataError, OutputError
-from ammcnet.flow.analysis import AnalysisFlow
+from ammcnet.flow.analysis import ANALYSIS_CHANNELS, AnalysisFlow
 from ammcnet.flow.backends import DIS_PRESETS
 from ammcnet.utils.float16 import to_float16
 from ammcnet.utils.io import atomic_path, output_error, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-#: Bump when the analysis flow of a source changes (resize, flow backend), to retire old caches.
-FLOW_CACHE_VERSION = 2
+#: Bump when the analysis flow of a source changes (resize, flow backend), to retire old caches
+#: (3: the frame's grey level joined the flow as a third channel).
+FLOW_CACHE_VERSION = 3
 #: How the flows are stored: float16, a quarter of float32 (0.9 GB for Ped2's training split at
 #: 240x360); the window features need no more precision.
 FLOW_DTYPE = np.dtype(np.float16)
@@ -108,7 +110,7 @@ class FlowCacheEntry:
         write_flows(self.data, frames, self.size, self.preset, key=(self.meta, self.key))
 
     def save(self, flows: np.ndarray) -> None:
-        """Store flows computed elsewhere ((N, H, W, 2), stored as float16) under this key."""
+        """Store records computed elsewhere ((N, H, W, 3): flow and grey level, stored as float16) under this key."""
         with self.writer() as w:
             for flow in flows:
                 w.add_flow(flow)
@@ -127,7 +129,7 @@ def _npy_header(count: int, size: tuple[int, int]) -> bytes:
     """The ``.npy`` (format 1.0) header of ``count`` float16 flows on grid ``size``, always
     :data:`HEADER_BYTES` long, so that the count can be written last, over the first one."""
     text = repr({"descr": np.lib.format.dtype_to_descr(FLOW_DTYPE), "fortran_order": False,
-                 "shape": (int(count), int(size[0]), int(size[1]), 2)})
+                 "shape": (int(count), int(size[0]), int(size[1]), ANALYSIS_CHANNELS)})
     room = HEADER_BYTES - len(NPY_MAGIC) - 2
     return NPY_MAGIC + struct.pack("<H", room) + (text.ljust(room - 1) + "\n").encode("latin1")
 
@@ -186,8 +188,8 @@ class FlowWriter:
         self._write(flow)
 
     def add_flow(self, flow: np.ndarray) -> None:
-        """Write one (H, W, 2) flow of this grid as it is (rounded to float16)."""
-        if tuple(flow.shape) != (*self.size, 2):
+        """Write one (H, W, 3) record of this grid (flow and grey level) as it is (rounded to float16)."""
+        if tuple(flow.shape) != (*self.size, ANALYSIS_CHANNELS):
             self.abort()
             raise DataError(f"{self.path.name}: a flow of shape {tuple(flow.shape)} on a {self.size[0]}x{self.size[1]} "
                             "grid; compute the flows on the cache entry's grid")

@@ -461,7 +461,7 @@ def _check_live_mode(settings: HonestScoring, head_only: bool = False) -> None:
     """
     if head_only and settings.alarm_record is None:
         raise ConfigError(f"scoring mode {settings.mode!r} needs the network: a head-only model (ammcnet fit) scores in "
-                          "the region modes only (region, max-speed, per-position); ammcnet train adds the network")
+                          "the region modes only (region, max-speed, per-position, motion-head); ammcnet train adds the network")
     if settings.mode == "records":
         raise ConfigError("scoring mode 'records' has no calibrated live threshold: calibrate the model with "
                           "--set scoring.weights.region=0 --set scoring.honest=fusion instead")

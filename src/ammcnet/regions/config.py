@@ -13,7 +13,10 @@ from typing import Any
 from ammcnet.errors import ConfigError
 
 #: The parts a head can weigh, in report order.
-PARTS: tuple[str, ...] = ("speed", "place", "direction", "row", "relative", "perspective")
+PARTS: tuple[str, ...] = ("speed", "place", "direction", "row", "relative", "perspective", "appearance")
+#: What the appearance part compares (:func:`ammcnet.regions.features.window_appearance`): the
+#: gradient energies alone (``edges``: blind to light changing over the day), or with the tone.
+APPEARANCE_DESCRIPTORS: tuple[str, ...] = ("edges", "edges+tone")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,11 @@ class RegionHeadConfig:
         folds: leave-videos-out folds for the scales (at most the number of training videos; a
             single training video is cut into this many stretches).
         seed: seed of the kNN subset.
+        appearance_descriptor: what the appearance part compares (:data:`APPEARANCE_DESCRIPTORS`).
+        appearance_frames: training frames (evenly spaced) whose windows the appearance part keeps
+            at each place as normal looks.
+        try_appearance: whether the choice of settings tries the appearance part (false: the
+            motion parts only, as heads were before it).
     """
 
     height: int = 240
@@ -62,6 +70,9 @@ class RegionHeadConfig:
     scale_quantile: float = 0.999
     folds: int = 4
     seed: int = 0
+    appearance_descriptor: str = "edges"
+    appearance_frames: int = 64
+    try_appearance: bool = True
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.weights) - set(PARTS))
@@ -76,7 +87,8 @@ class RegionHeadConfig:
             "static": self.static >= 0, "moving": self.moving >= 0, "place_floor": 0 < self.place_floor <= 1, "blob_floor": self.blob_floor > 0,
             "position_weight": self.position_weight >= 0, "neighbours": self.neighbours >= 1,
             "max_train_windows": self.max_train_windows >= 10, "scale_quantile": 0.5 <= self.scale_quantile < 1,
-            "folds": self.folds >= 2,
+            "folds": self.folds >= 2, "appearance_descriptor": self.appearance_descriptor in APPEARANCE_DESCRIPTORS,
+            "appearance_frames": self.appearance_frames >= 1,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:

@@ -14,6 +14,12 @@ that blob's own height (:func:`relative_speed`). A person near a fixed camera lo
 moves more pixels per frame than the same person far away; their ratio does not depend on the
 distance, so one scale serves every depth, including depths where nothing moved in training.
 
+On request, a fourth: what the window looks like (:func:`window_appearance`), from the grey level
+the analysis records carry beside the flow (:data:`ammcnet.flow.analysis.GREY_CHANNEL`): the
+energy of the grey-level gradients in each of 8 directions (edges and texture, the idea of HOG)
+and the mean grey level (tone). Whatever does not move unusually (a bag left behind, a person
+lying down, a cart pushed at walking speed) shows there, not in the flow.
+
 >>> import numpy as np
 >>> flow = np.zeros((2, 40, 40, 2), np.float32); flow[:, :, :, 0] = 4.0   # all moving right, 4 px
 >>> f = window_features(flow, side=20, step=10)
@@ -29,6 +35,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from ammcnet.errors import DataError
+from ammcnet.flow.analysis import GREY_CHANNEL
 
 #: Direction sectors of the histogram (45 degrees each, counted from +u towards +v).
 DIRECTIONS = 8
@@ -70,6 +79,8 @@ class WindowFeatures:
         size: (H, W) of the analysis grid.
         relative: (T, R, C) blob speed over blob height (:func:`relative_speed`), or None when
             not asked for.
+        appearance: (T, R, C, 9) what the window looks like (:func:`window_appearance`), or None
+            when not asked for.
     """
 
     speed: np.ndarray
@@ -78,6 +89,7 @@ class WindowFeatures:
     step: int
     size: tuple[int, int]
     relative: np.ndarray | None = None
+    appearance: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.speed)
@@ -85,7 +97,8 @@ class WindowFeatures:
     def frames(self, a: int, b: int) -> WindowFeatures:
         """The features of frames ``a`` to ``b`` (exclusive)."""
         rel = None if self.relative is None else self.relative[a:b]
-        return WindowFeatures(self.speed[a:b], self.directions[a:b], self.side, self.step, self.size, rel)
+        look = None if self.appearance is None else self.appearance[a:b]
+        return WindowFeatures(self.speed[a:b], self.directions[a:b], self.side, self.step, self.size, rel, look)
 
     def chunks(self, size: int = FEATURE_CHUNK) -> Iterator[WindowFeatures]:
         """The features ``size`` frames at a time: what fitting reads, from memory here or from disk
@@ -118,14 +131,19 @@ CHUNK = 16
 
 
 def window_features(flows: np.ndarray, side: int, step: int, relative: bool = False,
-                    blob_floor: float = 1.0) -> WindowFeatures:
-    """Window features of (T, H, W, 2) pixel flows on the analysis grid.
+                    blob_floor: float = 1.0, appearance: bool = False) -> WindowFeatures:
+    """Window features of (T, H, W, 2 or 3) analysis records: pixel flows, then (for
+    ``appearance``) the frames' grey levels.
 
     The side is rounded to a whole number of steps: speeds are summed per ``step`` x ``step``
     block in one ``bincount`` pass, and each window adds up its blocks. ``relative`` adds the
-    blob speed over blob height (:func:`relative_speed`), heights floored at ``blob_floor`` sides.
+    blob speed over blob height (:func:`relative_speed`), heights floored at ``blob_floor`` sides;
+    ``appearance`` the window's look (:func:`window_appearance`).
     """
     flows = np.asarray(flows, np.float32)
+    if appearance and flows.shape[-1] <= GREY_CHANNEL:
+        raise DataError(f"the appearance part needs analysis records with the frame's grey level (shape {flows.shape}); "
+                        "delete the analysis flow cache to recompute it")
     t, h, w, _ = flows.shape
     step = max(1, min(int(step), h, w))
     per_side = max(1, min(int(round(side / step)), h // step, w // step))
@@ -134,7 +152,46 @@ def window_features(flows: np.ndarray, side: int, step: int, relative: bool = Fa
     speed = np.concatenate([p[0] for p in parts])
     hist = np.concatenate([p[1] for p in parts])
     rel = relative_speed(flows, step, per_side, blob_floor * per_side * step) if relative else None
-    return WindowFeatures(speed, hist, per_side * step, step, (h, w), rel)
+    look = None
+    if appearance:
+        look = np.concatenate([window_appearance(flows[i:i + CHUNK, ..., GREY_CHANNEL], step, per_side)
+                               for i in range(0, max(t, 1), CHUNK)])
+    return WindowFeatures(speed, hist, per_side * step, step, (h, w), rel, look)
+
+
+#: Values of a window's appearance: 8 gradient-direction energies, then the tone.
+APPEARANCE_VALUES = DIRECTIONS + 1
+#: Gradient energy (grey levels per pixel, in one direction) that counts 1 in the descriptor:
+#: the square root of energy over it keeps textured and plain windows on one scale.
+EDGE_SCALE = 16.0
+
+
+def window_appearance(grey: np.ndarray, step: int, per_side: int) -> np.ndarray:
+    """(T, R, C, 9) what each window of (T, H, W) grey frames (0-255) looks like.
+
+    Values 0-7: the square root of the window's mean gradient magnitude (grey levels per pixel)
+    in each 45-degree direction, over :data:`EDGE_SCALE`: where edges run and how strong they are
+    (a person's outline, a bag's rim, a floor's texture). Value 8: the mean grey level over 255.
+    Gradients are central differences, so the grid's rows and columns sum alike in blocks of
+    ``step`` pixels, as the flow features do (:func:`_chunk_features`: the same ``bincount``
+    pass, with the gradient in place of the flow); windows are ``per_side`` blocks a side.
+    """
+    grey = np.asarray(grey, np.float32)
+    t, h, w = grey.shape
+    hb, wb = h // step, w // step
+    gx, gy = np.zeros_like(grey), np.zeros_like(grey)
+    gx[:, :, 1:-1] = (grey[:, :, 2:] - grey[:, :, :-2]) / 2
+    gy[:, 1:-1] = (grey[:, 2:] - grey[:, :-2]) / 2
+    grad = np.stack([gx, gy], -1)[:, : hb * step, : wb * step]
+    strength, hist = _chunk_features(grad, step, per_side, 1.0)
+    edges = np.sqrt(hist * strength[..., None] / EDGE_SCALE)
+    blocks = grey[:, : hb * step, : wb * step].reshape(t, hb, step, wb, step).sum((2, 4), dtype=np.float64)
+    integral = np.zeros((t, hb + 1, wb + 1), np.float64)
+    integral[:, 1:, 1:] = blocks.cumsum(1).cumsum(2)
+    k = per_side
+    tone = (integral[:, k:, k:] - integral[:, :-k, k:] - integral[:, k:, :-k] + integral[:, :-k, :-k])
+    tone = tone / (255.0 * (k * step) ** 2)
+    return np.concatenate([edges, tone[..., None]], -1).astype(np.float32)
 
 
 #: Moving pixels (for blobs): faster than this many pixels per frame per 240 rows of the grid.

@@ -1,7 +1,9 @@
 """Analysis-grid frames and flows of whole videos (a dataset split, a file, a frame range).
 
-Flows are kept as float16 (N, H, W, 2) pixel arrays: a Ped2 training split at 240x360 is
-about 0.9 GB in that form, a quarter of float32, and the features need no more precision.
+Flows are kept as float16 (N, H, W, 3) arrays: the pixel flow (u, v) and the grey level of the
+frame it ends on (:data:`ammcnet.flow.analysis.GREY_CHANNEL`, which the appearance part reads). A
+Ped2 training split at 240x360 is about 1.3 GB in that form, half of float32, and the features
+need no more precision.
 Fitting the head on long footage keeps them on disk instead (:func:`flow_file`: 11 GB for an
 hour of 320x240 at 10 fps), read a stretch at a time (:class:`FlowFile`), and decodes frames
 only where it needs them (:class:`AnalysisFrames`). The cache entries themselves (key, writer)
@@ -10,7 +12,7 @@ are :mod:`ammcnet.data.analysis_flows`, which ``prepare_dataset`` fills too.
 >>> import numpy as np
 >>> frames = np.zeros((3, 48, 64, 3), np.uint8); frames[1:, 10:20, 12:22] = 255
 >>> flows_of_frames(frames, (48, 64), "ultrafast").shape
-(3, 48, 64, 2)
+(3, 48, 64, 3)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ammcnet.data.analysis_flows import cache_entry, source_fingerprint  # noqa:
 from ammcnet.data.layouts import VideoRef
 from ammcnet.data.video import open_video
 from ammcnet.errors import DataError, OutputError
-from ammcnet.flow.analysis import AnalysisFlow, analysis_size
+from ammcnet.flow.analysis import ANALYSIS_CHANNELS, AnalysisFlow, analysis_size
 from ammcnet.utils.float16 import to_float16
 from ammcnet.utils.io import output_error
 
@@ -40,7 +42,7 @@ FLOW_CHUNK = 64
 
 
 def flows_of_frames(frames: Iterable[np.ndarray], size: tuple[int, int], preset: str = "medium") -> np.ndarray:
-    """(N, H, W, 2) float16 flows of RGB frames on the analysis grid (entry 0 repeats entry 1)."""
+    """(N, H, W, 3) float16 flows and grey levels of RGB frames on the analysis grid (entry 0 repeats entry 1)."""
     flows = list(AnalysisFlow(size, preset).video(frames))
     if not flows:
         raise DataError("a video needs at least two frames for its flow; remove one-frame videos")
@@ -157,7 +159,7 @@ class LazyStretch:
 
 
 class FlowFile(LazyStretch):
-    """(T, H, W, 2) float16 analysis flows in an ``.npy`` file, read a stretch at a time.
+    """(T, H, W, 3) float16 analysis flows (and grey levels) in an ``.npy`` file, read a stretch at a time.
 
     ``len``, ``shape``, ``flows[a:b]`` (another FlowFile: nothing read yet), ``flows[t]`` (one frame)
     and ``np.asarray(flows)`` (everything) work as on an array. Reads are plain file reads, not a
@@ -172,10 +174,11 @@ class FlowFile(LazyStretch):
             read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             shape, fortran, dtype = read(fh)
             self._offset = fh.tell()
-        if fortran or len(shape) != 4 or shape[-1] != 2:
-            raise DataError(f"{self.path}: not a (T, H, W, 2) flow array (shape {shape}); delete it to recompute")
+        if fortran or len(shape) != 4 or shape[-1] != ANALYSIS_CHANNELS:
+            raise DataError(f"{self.path}: not a (T, H, W, {ANALYSIS_CHANNELS}) analysis flow array (shape {shape}); "
+                            "delete it to recompute")
         self.dtype = np.dtype(dtype)
-        self._frame = (int(shape[1]), int(shape[2]), 2)
+        self._frame = (int(shape[1]), int(shape[2]), ANALYSIS_CHANNELS)
         self.start, self.stop = 0, int(shape[0])
         if self.path.stat().st_size < self._offset + self.stop * self._frame_bytes:
             raise DataError(f"{self.path} is truncated; delete it to recompute the flows")
@@ -198,7 +201,7 @@ class FlowFile(LazyStretch):
 
 
 def flow_chunks(flows: Any, size: int = FLOW_CHUNK) -> Iterator[np.ndarray]:
-    """(t, H, W, 2) float32 stretches of ``size`` frames of flows (an array or a :class:`FlowFile`)."""
+    """(t, H, W, C) float32 stretches of ``size`` frames of flows (an array or a :class:`FlowFile`)."""
     for a in range(0, len(flows), size):
         yield np.asarray(flows[a:a + size], np.float32)
 

@@ -216,11 +216,22 @@ def _array(value: Any) -> np.ndarray:
     return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
 
 
-def features_of(flows: np.ndarray, config: RegionHeadConfig) -> WindowFeatures:
-    """Window features of analysis-grid flows with the head's window side and step."""
+def features_of(flows: np.ndarray, config: RegionHeadConfig, appearance: bool | None = None) -> WindowFeatures:
+    """Window features of analysis-grid records with the head's window side and step, and the
+    features its parts read (relative speed, appearance) only when it weighs them; ``appearance``
+    asks for the windows' looks whatever the weights (features shared by heads with and without
+    the appearance part)."""
     side = max(2, int(round(config.window * np.shape(flows)[1])))
+    look = config.weights["appearance"] > 0 if appearance is None else appearance
     return window_features(flows, side, max(1, int(round(config.stride * side))), relative=config.weights["relative"] > 0,
-                           blob_floor=config.blob_floor)
+                           blob_floor=config.blob_floor, appearance=look)
+
+
+def features_key(config: RegionHeadConfig, appearance: bool | None = None) -> tuple:
+    """What :func:`features_of` (with the same ``appearance``) depends on in ``config``: heads with
+    the same key share features (the choice's candidates, a component's baselines, a stream's modes)."""
+    look = config.weights["appearance"] > 0 if appearance is None else appearance
+    return (config.window, config.stride, config.weights["relative"] > 0, config.blob_floor, look)
 
 
 def _fold_groups(feats: Sequence[WindowFeatures], folds: int) -> list[list[WindowFeatures]]:

@@ -27,7 +27,7 @@ from sklearn.neighbors import KDTree
 
 from ammcnet.errors import CheckpointError, DataError
 from ammcnet.regions.config import RegionHeadConfig
-from ammcnet.regions.features import DIRECTIONS, WindowFeatures
+from ammcnet.regions.features import APPEARANCE_VALUES, DIRECTIONS, WindowFeatures
 from ammcnet.regions.stats import TopK, top_count
 
 #: Moving training windows a row of windows needs to count in the perspective part's line.
@@ -305,6 +305,103 @@ def _vectors(f: WindowFeatures, position_weight: float) -> np.ndarray:
     return np.concatenate([f.directions, pos], -1)
 
 
+#: Places on each side of a window whose normal looks it is also compared with (1: the 3 x 3
+#: neighbourhood, so a camera that shakes by a step, or a person one step aside, is not unusual).
+APPEARANCE_REACH = 1
+#: Windows' looks compared at a time when scoring (bounds the distance matrix at ~25 MB).
+APPEARANCE_BATCH = 8
+
+
+def descriptor_values(descriptor: str) -> int:
+    """How many of a window's appearance values (:func:`ammcnet.regions.features.window_appearance`)
+    the descriptor ``descriptor`` compares: the 8 gradient energies, and the tone for ``edges+tone``."""
+    return APPEARANCE_VALUES if descriptor == "edges+tone" else DIRECTIONS
+
+
+class AppearancePart:
+    """Distance of a window's look to the nearest normal look at that place or next to it.
+
+    At each place the part keeps the window's look (:func:`ammcnet.regions.features.window_appearance`)
+    in ``appearance_frames`` training frames spread evenly over the footage: the background, and
+    whatever passes there as often as it passes. A window scores the Euclidean distance to the
+    nearest look kept at its place and its 8 neighbouring places. A density per place, where the
+    direction part has one bank for every window: what is normal to see depends on where (a bag on
+    a bench, not on the road), and a few dozen looks a place describe a fixed camera's background
+    far better than a shared sample of the same size. A left bag, a person lying down or a cart's
+    outline is far from every look kept there, whether or not it moves.
+
+    The looks are kept as float16 (what the model file stores), so a loaded part scores exactly
+    like the fitted one; the descriptor is the looks' length (:func:`descriptor_values`).
+    """
+
+    name = "appearance"
+
+    def __init__(self, bank: np.ndarray) -> None:
+        self.bank = np.asarray(bank, np.float16)  # (R, C, S, D)
+        rows, cols, kept, values = self.bank.shape
+        pool = _neighbourhood(self.bank.astype(np.float32)).reshape(rows * cols, -1, values)
+        self._pool_t = np.ascontiguousarray(pool.transpose(0, 2, 1))  # (R*C, D, 9S) for one matmul
+        self._pool_sq = np.einsum("pkd,pkd->pk", pool, pool)[:, None, :]
+
+    @classmethod
+    def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> AppearancePart:
+        return cls(_looks(feats, config.appearance_frames, descriptor_values(config.appearance_descriptor)))
+
+    def with_looks(self, feats: Sequence[WindowFeatures], count: int) -> AppearancePart:
+        """This part with ``count`` more looks a place, spread over ``feats`` (taught as normal)."""
+        return AppearancePart(np.concatenate([self.bank, _looks(feats, count, self.bank.shape[-1])], 2))
+
+    def score(self, f: WindowFeatures) -> np.ndarray:
+        if f.appearance is None:
+            raise DataError("region head: the appearance part needs window features with appearance=True")
+        t, rows, cols = f.speed.shape
+        if (rows, cols) != self.bank.shape[:2]:
+            raise DataError(f"region grid {(rows, cols)} differs from the fitted {self.bank.shape[:2]}: frames of another size")
+        looks = f.appearance[..., : self.bank.shape[-1]].reshape(t, rows * cols, -1).transpose(1, 0, 2)
+        out = np.empty((rows * cols, t), np.float32)
+        for a in range(0, t, APPEARANCE_BATCH):
+            x = np.ascontiguousarray(looks[:, a:a + APPEARANCE_BATCH])
+            d2 = np.einsum("ptd,ptd->pt", x, x)[..., None] - 2 * np.matmul(x, self._pool_t) + self._pool_sq
+            out[:, a:a + APPEARANCE_BATCH] = np.sqrt(np.maximum(d2.min(-1), 0.0))
+        return out.T.reshape(t, rows, cols)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"bank": self.bank}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> AppearancePart:
+        bank = np.asarray(state["bank"])
+        if bank.ndim != 4 or bank.shape[-1] not in (DIRECTIONS, APPEARANCE_VALUES):
+            raise CheckpointError(f"region head: appearance bank of shape {bank.shape}, expected (R, C, S, 8 or 9)")
+        return cls(bank)
+
+
+def _looks(feats: Sequence[Any], count: int, values: int) -> np.ndarray:
+    """(R, C, S, values) float16: every window's look in up to ``count`` frames spread evenly over ``feats``."""
+    total = _frames(feats)
+    picks = np.unique(np.linspace(0, max(total - 1, 0), max(1, min(count, total))).round().astype(np.int64))
+    kept, start = [], 0
+    for c in _chunks(feats):
+        if c.appearance is None:
+            raise DataError("region head: the appearance part needs window features with appearance=True")
+        chosen = picks[(picks >= start) & (picks < start + len(c))] - start
+        if len(chosen):
+            kept.append(c.appearance[chosen, ..., :values])
+        start += len(c)
+    if not kept:
+        raise DataError("region head: no normal frames for the appearance part")
+    return np.moveaxis(np.concatenate(kept), 0, 2).astype(np.float16)
+
+
+def _neighbourhood(bank: np.ndarray) -> np.ndarray:
+    """(R, C, 9S, D): each place's looks beside its neighbours' (edges repeat the border places)."""
+    r = APPEARANCE_REACH
+    rows, cols = bank.shape[:2]
+    padded = np.pad(bank, ((r, r), (r, r), (0, 0), (0, 0)), mode="edge")
+    shifted = [padded[dy:dy + rows, dx:dx + cols] for dy in range(2 * r + 1) for dx in range(2 * r + 1)]
+    return np.concatenate(shifted, 2)
+
+
 #: Part classes by name.
 PART_TYPES: dict[str, type] = {p.name: p for p in (SpeedPart, PlacePart, DirectionPart, RowPart, RelativePart,
-                                                   PerspectivePart)}
+                                                   PerspectivePart, AppearancePart)}

@@ -2,7 +2,8 @@
 
 Fitting reads the window features of every training video several times: each part's statistics,
 the direction part's normal bank, each fold's held-out scores, for every candidate setting. Held
-in memory they cost 36 bytes a window (a speed and an 8-bin direction histogram): about 1.3 GB for
+in memory they cost 36 bytes a window (a speed and an 8-bin direction histogram; 36 more with the
+appearance part's 9 values): about 1.3 GB for
 an hour of 320x240 footage at 10 fps and one window size, and the choice tries up to three.
 Computed again for every pass they would cost the time of the feature extraction each time. So a
 :class:`FeatureStore` computes them once per (flows, window geometry), a stretch of frames at a
@@ -28,13 +29,19 @@ from typing import Any
 
 import numpy as np
 
+from ammcnet.flow.analysis import ANALYSIS_CHANNELS, GREY_CHANNEL
 from ammcnet.regions.config import RegionHeadConfig
-from ammcnet.regions.features import DIRECTIONS, FEATURE_CHUNK, WindowFeatures
+from ammcnet.regions.features import APPEARANCE_VALUES, DIRECTIONS, FEATURE_CHUNK, WindowFeatures
 from ammcnet.regions.footage import flow_chunks
-from ammcnet.regions.head import features_of
+from ammcnet.regions.head import features_key, features_of
 
 #: The arrays of a window's features, by name, and how many float32 values each has a window.
-FIELDS: dict[str, int] = {"speed": 1, "directions": DIRECTIONS, "relative": 1}
+FIELDS: dict[str, int] = {"speed": 1, "directions": DIRECTIONS, "relative": 1, "appearance": APPEARANCE_VALUES}
+
+
+def has_grey(flows: Any) -> bool:
+    """Whether analysis records ``flows`` carry the frame's grey level (older two-channel flows do not)."""
+    return int(np.shape(flows)[-1]) > GREY_CHANNEL
 
 
 class StoredFeatures:
@@ -48,7 +55,7 @@ class StoredFeatures:
         self.folder = folder
         self.template = template
         self.start, self.stop = 0, int(frames)
-        self.fields = [n for n in FIELDS if n != "relative" or template.relative is not None]
+        self.fields = [n for n in FIELDS if getattr(template, n) is not None]
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -87,9 +94,10 @@ class StoredFeatures:
         for name in self.fields:
             per = cells * FIELDS[name]
             data = np.fromfile(self.folder / f"{name}.f32", np.float32, count=(b - a) * per, offset=a * per * 4)
-            arrays[name] = data.reshape(b - a, *self.grid, *((FIELDS[name],) if name == "directions" else ()))
+            arrays[name] = data.reshape(b - a, *self.grid, *((FIELDS[name],) if FIELDS[name] > 1 else ()))
         t = self.template
-        return WindowFeatures(arrays["speed"], arrays["directions"], t.side, t.step, t.size, arrays.get("relative"))
+        return WindowFeatures(arrays["speed"], arrays["directions"], t.side, t.step, t.size, arrays.get("relative"),
+                              arrays.get("appearance"))
 
     def chunks(self, size: int = FEATURE_CHUNK) -> Iterator[WindowFeatures]:
         """The features ``size`` frames at a time, read as they are asked for."""
@@ -102,7 +110,8 @@ class FeatureStore:
 
     Args:
         folder: where the scratch folder is made (default: the system's temporary folder); it is
-            removed by :meth:`close` (or the end of a ``with`` block). About 36 bytes a window a frame.
+            removed by :meth:`close` (or the end of a ``with`` block). About 36 bytes a window a frame
+            (72 with the appearance part).
     """
 
     def __init__(self, folder: str | Path | None = None) -> None:
@@ -124,8 +133,14 @@ class FeatureStore:
 
     def get(self, flows: Any, config: RegionHeadConfig) -> StoredFeatures:
         """The window features of ``flows`` (an array or a :class:`~ammcnet.regions.footage.FlowFile`;
-        the object is held, so its ``id`` keys it) with ``config``'s window geometry."""
-        key = (id(flows), config.window, config.stride, len(flows), config.weights["relative"] > 0, config.blob_floor)
+        the object is held, so its ``id`` keys it) with ``config``'s window geometry.
+
+        The windows' looks are stored whenever the records carry the frame's grey level, whether or
+        not ``config`` weighs the appearance part: candidates with and without it then read the
+        same stored features, so the motion parts fitted on them are shared too
+        (:class:`~ammcnet.regions.selection.validate.PartCache` keys parts by their features)."""
+        look = has_grey(flows)
+        key = (id(flows), len(flows), *features_key(config, look))
         hit = self._store.get(key)
         if hit is None or hit[0] is not flows:
             hit = self._store[key] = (flows, self._compute(flows, config, Path(self._dir.name) / str(len(self._store))))
@@ -136,11 +151,13 @@ class FeatureStore:
         """Features of ``flows`` a stretch at a time (features of a frame depend on its flow alone),
         appended to one raw float32 file per field."""
         folder.mkdir()
-        template = features_of(np.zeros((1, *np.shape(flows)[1:3], 2), np.float32), config).frames(0, 0)
+        look = has_grey(flows)
+        template = features_of(np.zeros((1, *np.shape(flows)[1:3], ANALYSIS_CHANNELS), np.float32), config,
+                               look).frames(0, 0)
         handles = {n: open(folder / f"{n}.f32", "wb") for n in FIELDS if getattr(template, n) is not None}
         try:
             for chunk in flow_chunks(flows):
-                f = features_of(chunk, config)
+                f = features_of(chunk, config, look)
                 for name, fh in handles.items():
                     fh.write(np.ascontiguousarray(getattr(f, name), np.float32).tobytes())
         finally:

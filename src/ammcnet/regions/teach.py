@@ -8,6 +8,7 @@ normal, and only ever makes a part *more* tolerant where the taught footage show
 * the place, row and perspective parts take the larger of their scale and the taught footage's
   (at each place, in each row), so motion seen in the taught footage is normal there;
 * the direction part adds the taught footage's moving windows to its bank of normal windows;
+* the appearance part adds the looks of up to ``appearance_frames`` taught frames at every place;
 * speed and relative speed have nothing fitted, and each part's global scale is kept: raising it
   to the taught frames' scores would make the part less sensitive *everywhere*, which is not what
   "this alarm was normal" says (on ``vtest.avi`` it cost 0.058 of synthetic AUC where the local
@@ -32,6 +33,7 @@ from ammcnet.regions.features import DIRECTIONS, WindowFeatures
 from ammcnet.regions.head import RegionHead, frame_maxima
 from ammcnet.regions.parts import (
     TOP,
+    AppearancePart,
     DirectionPart,
     PerspectivePart,
     PlacePart,
@@ -70,6 +72,8 @@ def taught_part(part: Any, feats: Sequence[WindowFeatures], config: RegionHeadCo
         return PerspectivePart(np.maximum(part.scale, _row_tops(feats, 0.99, config.static)))
     if isinstance(part, RowPart):
         return RowPart(np.maximum(part.scale, _row_tops(feats, TOP)))
+    if isinstance(part, AppearancePart):
+        return part.with_looks(feats, config.appearance_frames)
     if isinstance(part, DirectionPart):
         return DirectionPart(np.concatenate([part.bank, _taught_vectors(part, feats, config)]), part.threshold,
                              part.position_weight, config.neighbours)

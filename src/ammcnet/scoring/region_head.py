@@ -31,9 +31,15 @@ from ammcnet.errors import ConfigError, DataError, OutputError
 from ammcnet.metrics.records import ANOMALOUS, register_direction
 from ammcnet.regions import FrameScores, RegionHead, RegionHeadConfig, WindowFeatures, analysis_size
 from ammcnet.regions.footage import AnalysisFrames, FlowFile, cached_flows, flow_file, flows_of_frames
-from ammcnet.regions.head import features_of
+from ammcnet.regions.head import features_key, features_of
 from ammcnet.regions.online import RegionStream
-from ammcnet.regions.selection.validate import Footage, Selection, choose_settings, validation_rotation
+from ammcnet.regions.selection.validate import (
+    Footage,
+    Selection,
+    choose,
+    choose_settings,
+    validation_rotation,
+)
 from ammcnet.regions.store import FeatureStore
 from ammcnet.regions.teach import teach_head
 
@@ -51,9 +57,14 @@ HEAD_MODE = "region"
 #: held-out training videos like the head. ``max-speed``: the largest local flow speed;
 #: ``per-position``: each window's speed over the speed normally seen at that position.
 BASELINE_PARTS: dict[str, dict[str, float]] = {"max-speed": {"speed": 1.0}, "per-position": {"place": 1.0}}
+#: The head without its appearance part, fitted beside it: the best candidate of the same choice
+#: among those that weigh motion parts only (the head itself when it chose no appearance part), so
+#: every test shows what the appearance part adds, on the same frames.
+MOTION_MODE = "motion-head"
 #: The record of each scoring mode of the component (record names are identifiers: they name
 #: fusion weights and score-file keys).
-MODE_RECORDS: dict[str, str] = {HEAD_MODE: RECORD, **{m: f"{RECORD}_{m.replace('-', '_')}" for m in BASELINE_PARTS}}
+MODE_RECORDS: dict[str, str] = {HEAD_MODE: RECORD, **{m: f"{RECORD}_{m.replace('-', '_')}"
+                                                      for m in (*BASELINE_PARTS, MOTION_MODE)}}
 #: Columns of the ``region`` clip input's rows before the baselines' scores (:mod:`ammcnet.scoring.region_input`).
 ROW_COLUMNS: tuple[str, ...] = ("score", "x0", "y0", "x1", "y1")
 
@@ -139,7 +150,7 @@ class RegionHeadComponent(nn.Module):
                                  partial(_source_flows, source, size, preset)).astype(np.float32)
             features: dict[tuple, WindowFeatures] = {}
             for m, head in heads.items():
-                key = (head.config.window, head.config.stride, head.config.weights["relative"] > 0, head.config.blob_floor)
+                key = features_key(head.config)
                 if key not in features:
                     features[key] = features_of(flows, head.config)
                 out[m].append(head.score_features(features[key]))
@@ -238,7 +249,23 @@ def fit_region_head_on(footage: Sequence[FootageSpan], cache: Path, config: Regi
             feats = [store.get(f, config) for f in flows]
             head = RegionHead.fit_features(feats, config)
             baselines = fit_baselines(feats, config)
+            baselines[MOTION_MODE] = fit_motion_head(head, lambda c: [store.get(f, c) for f in flows], selection)
     return RegionHeadComponent(head, selection.as_dict() if selection is not None else None, baselines)
+
+
+def fit_motion_head(head: RegionHead, features: Callable[[RegionHeadConfig], Sequence[WindowFeatures]],
+                    selection: Selection | None) -> RegionHead:
+    """The :data:`MOTION_MODE` head: ``head`` itself when it weighs no appearance part; else the
+    choice's best candidate among those without one (``head``'s parts less the appearance part when
+    the settings were given, not chosen), fitted on the same footage: ``features(config)`` gives
+    its window features (its window may differ from the head's when the choice tried several)."""
+    if head.config.weights["appearance"] == 0:
+        return head
+    motion = [r for r in (selection.results if selection is not None else []) if r.config and r.config.weights["appearance"] == 0]
+    config = choose(motion).config if motion else None
+    if config is None:
+        config = replace(head.config, weights={**head.config.weights, "appearance": 0.0})
+    return RegionHead.fit_features(features(config), config)
 
 
 def _source_flows(source: Path, size: tuple[int, int], preset: str) -> np.ndarray:

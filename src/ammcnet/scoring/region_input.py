@@ -35,7 +35,7 @@ from ammcnet.data.clips import ClipSource
 from ammcnet.data.video import open_video
 from ammcnet.errors import DataError
 from ammcnet.flow.analysis import AnalysisFlow
-from ammcnet.regions.head import FrameScores, features_of
+from ammcnet.regions.head import FrameScores, features_key, features_of
 from ammcnet.regions.online import scale_box
 from ammcnet.scoring.region_head import MODE_RECORDS, RECORD, ROW_COLUMNS
 from ammcnet.utils.float16 import round_float16
@@ -143,7 +143,7 @@ class RegionInputStream:
         features: dict[tuple, Any] = {}
         scored = {}
         for mode, head in zip(self.modes, self.heads, strict=True):
-            key = (head.config.window, head.config.stride, head.config.weights["relative"] > 0, head.config.blob_floor)
+            key = features_key(head.config)
             if key not in features:
                 features[key] = features_of(flow, head.config)
             scored[mode] = head.score_features(features[key], self._ignored(key, features[key], rgb.shape[:2]))

@@ -28,7 +28,7 @@ from ammcnet.regions import RegionHeadConfig
 from ammcnet.scoring.calibration import CalibrationLike, table_fingerprint
 from ammcnet.scoring.fusion import FusionWeights, Smoothing, settings_fingerprint
 from ammcnet.scoring.motion_prior import MotionPriorConfig
-from ammcnet.scoring.region_head import BASELINE_PARTS, HEAD_MODE, MODE_RECORDS
+from ammcnet.scoring.region_head import BASELINE_PARTS, HEAD_MODE, MODE_RECORDS, MOTION_MODE
 from ammcnet.settings import Bool, Int, settings
 
 #: A count of at least one.
@@ -38,16 +38,16 @@ AtLeastOne = typing.Annotated[Int, Field(ge=1)]
 #: test --score``): the region head (``region``, when the model file has one); the calibrated
 #: fusion of the weighted records (``fusion``, which may weigh the head's record); AMMC-Net's
 #: records alone (``records``: the fusion with the head's weight at 0); and the training-free
-#: baselines fitted beside the head (``max-speed``, ``per-position``). ``ammcnet test`` reports
-#: every mode the model file can give.
-SCORING_MODES: tuple[str, ...] = (HEAD_MODE, "fusion", "records", *BASELINE_PARTS)
+#: baselines fitted beside the head (``max-speed``, ``per-position``); the head without its
+#: appearance part (``motion-head``). ``ammcnet test`` reports every mode the model file can give.
+SCORING_MODES: tuple[str, ...] = (HEAD_MODE, "fusion", "records", *BASELINE_PARTS, MOTION_MODE)
 #: Older names still read from model files: ``frame_mean`` is ``fusion``, from when every fused
 #: record was a frame mean.
 MODE_ALIASES: dict[str, str] = {"frame_mean": "fusion"}
 #: Every accepted value of ``scoring.honest``.
 HONEST_SCORES: tuple[str, ...] = (*SCORING_MODES, *MODE_ALIASES)
 #: The modes whose score is one of the region component's heads.
-REGION_MODES: tuple[str, ...] = (HEAD_MODE, *BASELINE_PARTS)
+REGION_MODES: tuple[str, ...] = (HEAD_MODE, *BASELINE_PARTS, MOTION_MODE)
 
 
 def scoring_mode(name: str) -> str:
@@ -105,7 +105,7 @@ class ScoringSettings:
     regions: RegionHeadConfig = field(default_factory=RegionHeadConfig)
     choose_regions: Bool = True
     head_from: str | None = None
-    honest: Literal["region", "fusion", "records", "max-speed", "per-position", "frame_mean"] = "region"
+    honest: Literal["region", "fusion", "records", "max-speed", "per-position", "motion-head", "frame_mean"] = "region"
 
     @model_validator(mode="after")
     def _smoothing_is_a_filter(self) -> ScoringSettings:

@@ -1,7 +1,7 @@
 """Synthetic anomalies made from normal footage: a validation set that needs no test label.
 
 Each synthetic video is a copy of a held-out *normal* video with one anomalous stretch of
-``length`` frames, of one of four kinds:
+``length`` frames, of one of seven kinds. Four are anomalies of motion:
 
 * ``patch``: a foreign patch (cut from another place and time of the footage) pasted and moved
   across the frame, faster than most normal motion;
@@ -11,6 +11,15 @@ Each synthetic video is a copy of a held-out *normal* video with one anomalous s
   both placed where the frames they play move, when the footage's motion is given (a region of
   still background, sped up, is no anomaly at all and only adds noise to the choice);
 * ``against``: a person-sized blob moving against the footage's dominant direction.
+
+Three are anomalies of appearance, which a head that scores motion alone cannot see: without
+them the choice of settings could never prefer a setting that looks at what things are.
+
+* ``still``: a foreign textured patch that appears and stays still (a left object);
+* ``lying``: a person-sized blob that walks at the footage's normal speed, stops and lies down
+  (a person lying on the floor);
+* ``texture``: a region where the frames move whose texture is swapped for another scene's while
+  its motion is kept (a cart-like thing at walking speed).
 
 Settings of the region head are chosen on these and on held-out normal videos (false alarms),
 never on a test label. The generator is seeded, so a validation set is reproducible.
@@ -43,9 +52,17 @@ from ammcnet.regions.footage import flow_chunks
 from ammcnet.regions.stats import stream_median
 
 #: The kinds of synthetic anomaly, in report order.
-KINDS: tuple[str, ...] = ("patch", "fast", "backwards", "against")
+KINDS: tuple[str, ...] = ("patch", "fast", "backwards", "against", "still", "lying", "texture")
 #: Frame-rate factor of the ``fast`` region.
 SPEEDUP = 3
+#: Candidate donor patches drawn for ``still`` and ``texture``; the one with the most texture is kept.
+TEXTURE_TRIES = 4
+#: Share of a ``lying`` stretch the blob walks upright before it lies down.
+WALK_SHARE = 0.25
+#: Width in px of the ``texture`` region's border mixed linearly with the frame it covers.
+BLEND_PX = 2
+#: Mean region flow (frame px per frame) under which a ``texture`` region counts as still.
+STILL_FLOW_PX = 0.25
 
 
 @dataclass
@@ -165,33 +182,198 @@ def _moving_sprite(frames: Any, sprite: np.ndarray, mask: np.ndarray, rng: np.ra
     span_x, span_y = abs(vx) * (b - a), abs(vy) * (b - a)
     x = float(rng.uniform(0, max(1.0, w - sw - span_x))) + (span_x if vx < 0 else 0.0)
     y = float(rng.uniform(0, max(1.0, h - sh - span_y))) + (span_y if vy < 0 else 0.0)
-    first = (int(x), int(y), int(x) + sw, int(y) + sh)
+    first = (int(round(x)), int(round(y)), int(round(x)) + sw, int(round(y)) + sh)  # where it is pasted
     labels = np.zeros(n, bool)
     for t in range(a, b):
-        xi, yi = int(round(x)), int(round(y))
-        xa, ya, xb, yb = max(0, xi), max(0, yi), min(w, xi + sw), min(h, yi + sh)
-        if xb > xa and yb > ya:
-            m = mask[ya - yi:yb - yi, xa - xi:xb - xi, None]
-            region = out[t - a, ya:yb, xa:xb]
-            out[t - a, ya:yb, xa:xb] = np.where(m, sprite[ya - yi:yb - yi, xa - xi:xb - xi], region)
-            labels[t] = True
+        labels[t] = _paste(out[t - a], sprite, mask, int(round(x)), int(round(y)))
         x, y = x + vx, y + vy
     return SyntheticEdit(a, out, labels, kind, first)
 
 
+def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, x: int, y: int) -> bool:
+    """Paste ``sprite`` (where ``mask``) with its top-left corner at (x, y) into ``frame``, in place and
+    clipped to it; False when none of it falls inside the frame."""
+    h, w = frame.shape[:2]
+    sh, sw = sprite.shape[:2]
+    xa, ya, xb, yb = max(0, x), max(0, y), min(w, x + sw), min(h, y + sh)
+    if xb <= xa or yb <= ya:
+        return False
+    m = mask[ya - y:yb - y, xa - x:xb - x, None]
+    frame[ya:yb, xa:xb] = np.where(m, sprite[ya - y:yb - y, xa - x:xb - x], frame[ya:yb, xa:xb])
+    return True
+
+
+def _blob(side: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """An upright person-sized blob: a ``side`` x ``side // 2`` RGB noise texture around a drawn grey
+    tone, and the ellipse mask it is pasted through."""
+    sh, sw = side, max(4, side // 2)
+    mask = np.zeros((sh, sw), np.uint8)
+    cv2.ellipse(mask, (sw // 2, sh // 2), (max(1, sw // 2 - 1), max(1, sh // 2 - 1)), 0, 0, 360, 1, -1)
+    tone = int(rng.integers(20, 236))
+    texture = np.clip(tone + rng.normal(0, 25, (sh, sw, 1)), 0, 255).astype(np.uint8).repeat(3, 2)
+    return texture, mask.astype(bool)
+
+
+def _unit(direction: tuple[float, float]) -> tuple[float, float]:
+    du, dv = direction
+    norm = max(float(np.hypot(du, dv)), 1e-9)
+    return du / norm, dv / norm
+
+
+def _textured_patch(donor: Any, sh: int, sw: int, rng: np.random.Generator) -> np.ndarray:
+    """The most textured (largest grey standard deviation) of :data:`TEXTURE_TRIES` (sh, sw) patches cut
+    from random frames and places of ``donor``, reading one donor frame per try.
+
+    Footage is mostly plain floor and wall: a plain patch pasted on plain floor, or a plain texture in
+    a moving region, changes nothing any detector could see, and an anomaly nobody can see only
+    rewards settings for noise. A donor smaller than the patch is cut whole and resized.
+    """
+    n, dh, dw = donor.shape[:3]
+    ch, cw = min(sh, dh), min(sw, dw)
+    best, best_std = None, -1.0
+    for _ in range(TEXTURE_TRIES):
+        t = int(rng.integers(0, n))
+        y0, x0 = int(rng.integers(0, dh - ch + 1)), int(rng.integers(0, dw - cw + 1))
+        patch = np.ascontiguousarray(np.asarray(donor[t], np.uint8)[y0:y0 + ch, x0:x0 + cw])
+        std = float(cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY).std())
+        if std > best_std:
+            best, best_std = patch, std
+    assert best is not None
+    return best if best.shape[:2] == (sh, sw) else cv2.resize(best, (sw, sh), interpolation=cv2.INTER_LINEAR)
+
+
+def _still(frames: Any, donor: Any, rng: np.random.Generator, *, length: int, side: int) -> SyntheticEdit:
+    """A foreign textured patch (:func:`_textured_patch`) that appears and stays put for the whole
+    stretch: a left object, which has no motion of its own to score."""
+    h, w = frames.shape[1:3]
+    side = max(4, min(side, h, w))
+    sprite = _textured_patch(frames if donor is None else donor, side, side, rng)
+    return _moving_sprite(frames, sprite, np.ones((side, side), bool), rng, length, (0.0, 0.0), "still")
+
+
+def _place(lo: float, hi: float, rng: np.random.Generator) -> float:
+    """A uniform position in [lo, hi], or their middle when the room is negative (the frame is too small)."""
+    return float(rng.uniform(lo, hi)) if hi >= lo else (lo + hi) / 2
+
+
+def _lying(frames: Any, rng: np.random.Generator, *, length: int, side: int, speed: float,
+           direction: tuple[float, float]) -> SyntheticEdit:
+    """A person-sized blob that walks upright at the footage's normal ``speed`` along its ``direction``
+    for the first :data:`WALK_SHARE` of the stretch, then lies still where it stopped: the same texture
+    turned a quarter (``side // 2`` high, ``side`` wide), centred under the upright blob and standing on
+    the same row as its feet. Every frame of the stretch is anomalous: walking that way is normal
+    motion, but a person walks to where it falls, and the fall is what matters.
+    """
+    n, h, w = frames.shape[:3]
+    texture, mask = _blob(max(4, min(side, h, w)), rng)
+    sh, sw = mask.shape
+    lying, lying_mask = np.ascontiguousarray(np.rot90(texture)), np.ascontiguousarray(np.rot90(mask))
+    a, b = _stretch(n, length, rng)
+    walk = max(1, int(round(WALK_SHARE * (b - a))))
+    ux, uy = _unit(direction)
+    vx, vy = ux * max(speed, 0.5), uy * max(speed, 0.5)
+    ex, ey = vx * (walk - 1), vy * (walk - 1)  # the upright blob's last corner, from its first
+    lx, ly = ex + (sw - sh) / 2, ey + sh - sw  # the lying blob's corner
+    x = _place(-min(0.0, ex, lx), w - max(sw, ex + sw, lx + sh), rng)
+    y = _place(-min(0.0, ey, ly), h - max(sh, ey + sh, ly + sw), rng)
+    out = np.array(frames[a:b], np.uint8)
+    for k in range(b - a):
+        if k < walk:
+            _paste(out[k], texture, mask, int(round(x + vx * k)), int(round(y + vy * k)))
+        else:
+            _paste(out[k], lying, lying_mask, int(round(x + lx)), int(round(y + ly)))
+    labels = np.zeros(n, bool)
+    labels[a:b] = True
+    return SyntheticEdit(a, out, labels, "lying", (int(round(x)), int(round(y)), int(round(x)) + sw, int(round(y)) + sh))
+
+
+def _region_flow(motion: Any, box: tuple[int, int, int, int], a: int, b: int,
+                 size: tuple[int, int]) -> np.ndarray | None:
+    """(b - a, 2) mean (u, v) flow inside ``box`` at frames a..b-1 in frame px per frame (flow t carries
+    frame t - 1 to t), read from ``motion.flows`` on their own grid (the box is scaled to it, the vector
+    back to frame px); None when ``motion`` has no flows. Only the stretch's flows are read."""
+    flows = getattr(motion, "flows", None)
+    if flows is None or len(flows) == 0:
+        return None
+    (h, w), count = size, len(flows)
+    lo = min(a, count - 1)
+    chunk = np.asarray(flows[lo:max(lo + 1, min(b, count))], np.float32)
+    fh, fw = chunk.shape[1:3]
+    x0, y0, x1, y1 = box
+    fx0, fy0 = min(fw - 1, x0 * fw // w), min(fh - 1, y0 * fh // h)
+    fx1, fy1 = max(fx0 + 1, -(-x1 * fw // w)), max(fy0 + 1, -(-y1 * fh // h))
+    mean = chunk[:, fy0:fy1, fx0:fx1, :2].mean(axis=(1, 2), dtype=np.float64) * np.array([w / fw, h / fh])
+    return mean[np.clip(np.arange(a, b), 0, count - 1).clip(lo, lo + len(chunk) - 1) - lo]
+
+
+def _region_shifts(motion: Any, box: tuple[int, int, int, int], a: int, b: int, size: tuple[int, int],
+                   speed: float, direction: tuple[float, float]) -> np.ndarray:
+    """(b - a, 2) accumulated (dx, dy) offsets in frame px of a texture that moves with the region
+    ``box``: 0 at frame a, then each frame by the region's mean flow (:func:`_region_flow`), or by
+    ``direction`` at ``speed`` px per frame when no flows are given or the region's mean flow is under
+    :data:`STILL_FLOW_PX` (a texture that does not move is ``still``'s anomaly, not this one)."""
+    steps = _region_flow(motion, box, a, b, size)
+    if steps is None or len(steps) < 2 or float(np.hypot(steps[1:, 0], steps[1:, 1]).mean()) < STILL_FLOW_PX:
+        steps = np.tile(np.array(_unit(direction)) * speed, (b - a, 1))
+    steps = np.array(steps, np.float64)
+    steps[0] = 0.0
+    return np.cumsum(steps, axis=0)
+
+
+def _border_weights(sh: int, sw: int) -> np.ndarray:
+    """(sh, sw) float32 weights of a pasted region: 1 inside, rising linearly over its outer
+    :data:`BLEND_PX` px."""
+    dy = np.minimum(np.arange(sh), np.arange(sh)[::-1])[:, None]
+    dx = np.minimum(np.arange(sw), np.arange(sw)[::-1])[None, :]
+    return np.minimum(1.0, (np.minimum(dy, dx) + 1) / (BLEND_PX + 1)).astype(np.float32)
+
+
+def _texture(frames: Any, donor: Any, rng: np.random.Generator, *, length: int, side: int, speed: float,
+             direction: tuple[float, float], motion: Any) -> SyntheticEdit:
+    """A ``side`` square drawn where the frames move (:func:`_moving_region`), its pixels replaced by a
+    textured patch of another time and place (:func:`_textured_patch`) that moves as the region's own
+    content does (:func:`_region_shifts`): the motion is the footage's, only the appearance is foreign.
+
+    The texture is shifted by whole pixels of its accumulated sub-pixel offset, wrapping around
+    (``np.roll``): an interpolated shift would blur it by a different amount each frame (a flicker no
+    object has), and a reflected border would move against the region's motion. Its outer
+    :data:`BLEND_PX` px are mixed linearly with the frame it covers, so that the square's edge is no
+    sharper than the footage's own edges: the anomaly is the texture, not a drawn frame around it.
+    """
+    n, h, w = frames.shape[:3]
+    a, b = _stretch(n, length, rng)
+    x0, y0, x1, y1 = _moving_region(motion, a, b, h, w, side, rng)
+    patch = _textured_patch(frames if donor is None else donor, y1 - y0, x1 - x0, rng).astype(np.float32)
+    shifts = _region_shifts(motion, (x0, y0, x1, y1), a, b, (h, w), speed, direction)
+    alpha = _border_weights(y1 - y0, x1 - x0)[..., None]
+    out = np.array(frames[a:b], np.uint8)
+    for k, (dx, dy) in enumerate(shifts):
+        moved = np.roll(patch, (int(round(dy)), int(round(dx))), axis=(0, 1))
+        under = out[k, y0:y1, x0:x1].astype(np.float32)
+        out[k, y0:y1, x0:x1] = np.clip(np.rint(alpha * moved + (1.0 - alpha) * under), 0, 255).astype(np.uint8)
+    labels = np.zeros(n, bool)
+    labels[a:b] = True
+    return SyntheticEdit(a, out, labels, "texture", (x0, y0, x1, y1))
+
+
 def make_synthetic(frames: np.ndarray, kind: str, rng: np.random.Generator, *, length: int = 40, side: int | None = None,
                    speed: float = 2.0, direction: tuple[float, float] = (1.0, 0.0),
-                   donor: np.ndarray | None = None, motion: np.ndarray | None = None) -> SyntheticVideo:
+                   donor: np.ndarray | None = None, motion: Any = None) -> SyntheticVideo:
     """One synthetic anomaly of ``kind`` in a copy of ``frames`` ((T, H, W, 3) uint8).
 
     Args:
         length: frames in the anomalous stretch.
-        side: region / patch side in pixels (default: a fifth of the frame height).
-        speed: normal moving speed in pixels per frame (the blob moves at it, the patch at 3x).
-        direction: the footage's dominant (u, v) direction; the blob moves against it.
-        donor: frames to cut the foreign patch from (default: ``frames`` itself).
-        motion: (T, h, w) flow speed of ``frames`` on any grid: ``fast`` and ``backwards`` regions
-            are drawn where it is large (default: anywhere).
+        side: patch / blob side in pixels, a retimed or ``texture`` region's half side (default: a
+            fifth of the frame height).
+        speed: normal moving speed in pixels per frame (the blobs walk at it, the patch at 3x, a
+            ``texture`` region's texture where no flow is given).
+        direction: the footage's dominant (u, v) direction; ``against``'s blob moves against it,
+            ``lying``'s along it (and a ``texture`` where no flow is given).
+        donor: frames to cut the foreign patches and textures from (default: ``frames`` itself).
+        motion: (T, h, w) flow speed of ``frames`` on any grid, or a
+            :class:`~ammcnet.regions.footage.FlowSpeeds` of their flows: ``fast``, ``backwards`` and
+            ``texture`` regions are drawn where it is large (default: anywhere), and a ``texture``
+            moves with the mean flow of its region when flows are given.
     """
     frames = np.asarray(frames, np.uint8)
     edit = synthetic_edit(frames, kind, rng, length=length, side=side, speed=speed, direction=direction,
@@ -220,15 +402,17 @@ def synthetic_edit(frames: Any, kind: str, rng: np.random.Generator, *, length: 
         return _moving_sprite(frames, sprite, np.ones(sprite.shape[:2], bool), rng, length,
                               (v * np.cos(angle), v * np.sin(angle)), kind)
     if kind == "against":
-        sh, sw = side, max(4, side // 2)
-        mask = np.zeros((sh, sw), np.uint8)
-        cv2.ellipse(mask, (sw // 2, sh // 2), (max(1, sw // 2 - 1), max(1, sh // 2 - 1)), 0, 0, 360, 1, -1)
-        tone = int(rng.integers(20, 236))
-        texture = np.clip(tone + rng.normal(0, 25, (sh, sw, 1)), 0, 255).astype(np.uint8).repeat(3, 2)
-        du, dv = direction
-        norm = max(float(np.hypot(du, dv)), 1e-9)
-        vel = (-du / norm * max(speed, 0.5), -dv / norm * max(speed, 0.5))
-        return _moving_sprite(frames, texture, mask.astype(bool), rng, length, vel, kind)
+        texture, mask = _blob(side, rng)
+        ux, uy = _unit(direction)
+        vel = (-ux * max(speed, 0.5), -uy * max(speed, 0.5))
+        return _moving_sprite(frames, texture, mask, rng, length, vel, kind)
+    if kind == "still":
+        return _still(frames, donor, rng, length=length, side=side)
+    if kind == "lying":
+        return _lying(frames, rng, length=length, side=side, speed=speed, direction=direction)
+    if kind == "texture":
+        return _texture(frames, donor, rng, length=length, side=2 * side, speed=speed, direction=direction,
+                        motion=motion)
     raise ConfigError(f"unknown synthetic anomaly kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 

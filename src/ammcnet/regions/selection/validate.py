@@ -30,10 +30,10 @@ from scipy.ndimage import gaussian_filter1d
 from sklearn.metrics import roc_auc_score
 
 from ammcnet.errors import DataError
-from ammcnet.regions.config import RegionHeadConfig
+from ammcnet.regions.config import APPEARANCE_DESCRIPTORS, RegionHeadConfig
 from ammcnet.regions.features import WindowFeatures
 from ammcnet.regions.footage import FlowSpeeds, flows_of_frames
-from ammcnet.regions.head import PartFits, RegionHead, features_of, fit_part, frame_maxima
+from ammcnet.regions.head import PartFits, RegionHead, features_key, features_of, fit_part, frame_maxima
 from ammcnet.regions.selection.synthetic import (
     KINDS,
     SyntheticEdit,
@@ -43,7 +43,7 @@ from ammcnet.regions.selection.synthetic import (
     iter_synthetic_edits,
     iter_validation_set,
 )
-from ammcnet.regions.store import FeatureStore
+from ammcnet.regions.store import FeatureStore, has_grey
 from ammcnet.regions.teach import teach_head
 
 #: Largest false-alarm rate on held-out normal videos (at the 1 % threshold) a winner may have.
@@ -91,6 +91,20 @@ def _smoothed(scores: np.ndarray) -> np.ndarray:
 FeatureCache = FeatureStore
 
 
+#: The settings only the appearance part reads (candidates that differ in them share their motion parts).
+APPEARANCE_SETTINGS: tuple[str, ...] = ("appearance_descriptor", "appearance_frames", "try_appearance")
+
+
+def part_settings(name: str, config: RegionHeadConfig) -> tuple:
+    """The settings part ``name`` may depend on: all but the weights for a motion part, less the
+    appearance part's own; for the appearance part, the window geometry and its own."""
+    items = config.as_dict()
+    if name == "appearance":
+        keep = ("height", "window", "stride", "appearance_descriptor", "appearance_frames")
+        return tuple((k, repr(items[k])) for k in keep)
+    return tuple(sorted((k, repr(v)) for k, v in items.items() if k != "weights" and k not in APPEARANCE_SETTINGS))
+
+
 class PartCache(PartFits):
     """Fitted parts, and their frame maxima, shared between candidates.
 
@@ -106,8 +120,7 @@ class PartCache(PartFits):
 
     def fit(self, name: str, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> Any:
         """:func:`ammcnet.regions.head.fit_part`, once per part, settings and features."""
-        settings = tuple(sorted((k, repr(v)) for k, v in config.as_dict().items() if k != "weights"))
-        key = (name, settings, tuple(id(f) for f in feats))
+        key = (name, part_settings(name, config), tuple(id(f) for f in feats))
         hit = self._parts.get(key)
         if hit is None or any(a is not b for a, b in zip(hit[0], feats, strict=True)):
             hit = self._parts[key] = (tuple(feats), fit_part(name, feats, config))
@@ -200,11 +213,12 @@ def _synthetic_scores(fitted: Sequence[_Fitted], synthetic: Iterable[SyntheticFl
     for s in synthetic:
         feats: dict[tuple, WindowFeatures] = {}
         memo: dict[int, np.ndarray] = {}
+        look = has_grey(s.flows)  # looks for every candidate: motion parts then share their maxima too
         for c, out in zip(fitted, scores, strict=True):
             cfg = c.head.config
-            key = (cfg.window, cfg.stride, cfg.weights["relative"] > 0, cfg.blob_floor)
+            key = features_key(cfg, look)
             if key not in feats:
-                feats[key] = features_of(np.asarray(s.flows, np.float32), cfg)
+                feats[key] = features_of(np.asarray(s.flows, np.float32), cfg, look)
             for part in c.head.parts.values():
                 if id(part) not in memo:
                     memo[id(part)] = frame_maxima(part, feats[key])
@@ -366,14 +380,34 @@ class Selection:
 def candidates(base: RegionHeadConfig, windows: Sequence[float],
                part_sets: Sequence[dict[str, float]]) -> Iterator[tuple[RegionHeadConfig, str]]:
     """Every candidate setting and its label: each window with each part set, and each set with the
-    direction part once more per :data:`DIRECTION_STATIC_FACTORS` (its moving threshold lowered)."""
+    direction part once more per :data:`DIRECTION_STATIC_FACTORS` (its moving threshold lowered).
+    With ``base.try_appearance``, each of those once more per appearance descriptor and weight
+    (:func:`appearance_variants`)."""
     for window in windows:
         for weights in part_sets:
             parts = f"window {window * 240:.0f}/240, parts {'+'.join(p for p, w in weights.items() if w)}"
             factors = DIRECTION_STATIC_FACTORS if weights.get("direction") else (1.0,)
             for factor in factors:
                 label = parts if factor == 1.0 else f"{parts}, direction from {factor:g} x static"
-                yield replace(base, window=window, weights=dict(weights), static=base.static * factor), label
+                config = replace(base, window=window, weights=dict(weights), static=base.static * factor)
+                yield config, label
+                if base.try_appearance and not weights.get("appearance"):
+                    yield from appearance_variants(config, label)
+
+
+#: Weights the appearance part is tried at, beside the motion parts' 1: the synthetic set says
+#: whether it joins, and how loudly (0.5: only looks twice as far from normal as held-out normal
+#: footage's top frames count as much as a motion part at its scale).
+APPEARANCE_WEIGHTS: tuple[float, ...] = (0.5, 1.0)
+
+
+def appearance_variants(config: RegionHeadConfig, label: str) -> Iterator[tuple[RegionHeadConfig, str]]:
+    """``config`` with the appearance part added, at each descriptor and each of :data:`APPEARANCE_WEIGHTS`."""
+    for descriptor in APPEARANCE_DESCRIPTORS:
+        for weight in APPEARANCE_WEIGHTS:
+            weights = {**config.weights, "appearance": weight}
+            yield (replace(config, weights=weights, appearance_descriptor=descriptor),
+                   f"{label}, appearance ({descriptor}) x{weight:g}")
 
 
 @dataclass
@@ -510,6 +544,8 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
     heights = [s.object_px for s in splits if s.object_px is not None]
     if windows is None:
         windows = WINDOWS if not heights else (_window_for(float(np.median(heights)), size[0]),)
+    if base.try_appearance and not has_grey(splits[0].fit[0].flows):  # flows without their frames: motion only
+        base = replace(base, try_appearance=False)
     configs = list(candidates(base, windows, part_sets))
     per_split, sides, synthetic = [], [], 0
     for i, split in enumerate(splits):  # one at a time: a split's stored features are removed before the next
