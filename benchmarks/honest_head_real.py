@@ -39,7 +39,6 @@ from ammcnet.regions.selection.validate import (
     RELATIVE_PART_SETS,
     SPEED_PART_SETS,
     Footage,
-    choose,
     choose_settings,
 )
 from ammcnet.scoring.region_head import BASELINE_PARTS
@@ -85,8 +84,8 @@ def heads_for(config: RegionHeadConfig, fit_flows: np.ndarray, extra: dict | Non
 
 
 def motion_config(sel) -> RegionHeadConfig:
-    """The ``motion-head`` mode's settings: the best candidate of the same choice without the appearance part."""
-    return choose([r for r in sel.results if r.config.weights["appearance"] == 0]).config
+    """The ``motion-head`` mode's settings: the motion winner of the same choice (its first stage)."""
+    return (sel.motion or sel.best).config
 
 
 def scored(head: RegionHead, flows: np.ndarray) -> np.ndarray:

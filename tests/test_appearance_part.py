@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -14,12 +16,15 @@ from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.head import features_of
 from ammcnet.regions.online import RegionStream
 from ammcnet.regions.parts import AppearancePart
+from ammcnet.regions.selection.synthetic import MOTION_KINDS, iter_synthetic_edits
 from ammcnet.regions.selection.validate import (
     APPEARANCE_WEIGHTS,
     PART_SETS,
     PartCache,
     SyntheticFlows,
+    ValidationResult,
     candidates,
+    choose_in_two_stages,
     validate_candidates,
 )
 from ammcnet.regions.store import FeatureStore
@@ -135,3 +140,36 @@ def test_the_choice_tries_the_part_and_shares_the_motion_parts(normal):
     statics = len({c.static for c, _ in configs})  # the motion parts' own settings
     assert len([d for d in distinct if d[0] == "speed"]) == statics  # shared by candidates with and without looks
     assert len([d for d in distinct if d[0] == "appearance"]) == 2  # one per descriptor, whatever the weight
+
+
+def _result(label: str, auc: dict[str, float], appearance: float = 0.0, false_alarm: float = 0.0) -> ValidationResult:
+    config = RegionHeadConfig(weights={"speed": 1.0, "appearance": appearance})
+    return ValidationResult(label, config, auc, float(np.mean(list(auc.values()))), false_alarm, 0.0)
+
+
+def test_the_motion_parts_are_chosen_first_then_the_appearance_part_joins_only_when_it_pays():
+    motion = {"patch": 0.9, "fast": 0.8, "backwards": 0.7, "against": 0.6}
+    a = _result("a", {**motion, "still": 0.5, "lying": 0.5, "texture": 0.5})
+    # b is worse on the motion kinds but better over all kinds: the motion stage still picks a
+    b = _result("b", {**{k: v - 0.05 for k, v in motion.items()}, "still": 0.7, "lying": 0.7, "texture": 0.7})
+    looks = _result("a, appearance (edges) x1", {**motion, "still": 0.9, "lying": 0.8, "texture": 0.6}, 1.0)
+    best, first = choose_in_two_stages([a, b, looks])
+    assert first.label == "a" and best.label == looks.label and best.auc == looks.auc  # the full numbers, not the view
+    noisy = replace(looks, false_alarm=0.2)
+    assert choose_in_two_stages([a, b, noisy])[0].label == "a"  # beyond the false-alarm bound
+    costly = _result("a, appearance (edges) x1", {**{k: v - 0.02 for k, v in motion.items()}, "still": 0.95,
+                                                   "lying": 0.95, "texture": 0.95}, 1.0)
+    assert choose_in_two_stages([a, b, costly])[0].label == "a"  # it costs the motion kinds too much
+    slight = _result("a, appearance (edges) x1", {**motion, "still": 0.52, "lying": 0.5, "texture": 0.5}, 1.0)
+    assert choose_in_two_stages([a, b, slight])[0].label == "a"  # it gains too little
+    other = _result("b, appearance (edges) x1", {**motion, "still": 1.0, "lying": 1.0, "texture": 1.0}, 1.0)
+    assert choose_in_two_stages([a, b, other])[0].label == "a"  # only the motion winner's variants may join
+
+
+def test_the_appearance_kinds_leave_the_motion_kinds_anomalies_as_they_were():
+    rng = np.random.default_rng(0)
+    videos = [rng.integers(0, 255, (50, 32, 40, 3), dtype=np.uint8) for _ in range(2)]
+    alone = list(iter_synthetic_edits(videos, seed=3, kinds=MOTION_KINDS))
+    mixed = [(i, e) for i, e in iter_synthetic_edits(videos, seed=3) if e.kind in MOTION_KINDS]
+    assert len(alone) == len(mixed) == 2 * len(MOTION_KINDS)
+    assert all(i == j and a.start == b.start and np.array_equal(a.frames, b.frames) for (i, a), (j, b) in zip(alone, mixed, strict=True))

@@ -165,6 +165,9 @@ def test_settings_are_chosen_on_training_videos(run):
     # each motion candidate once more per appearance descriptor and weight (the records carry the frames)
     assert sel is not None and len(sel["candidates"]) == motion * (1 + len(APPEARANCE_DESCRIPTORS) * len(APPEARANCE_WEIGHTS))
     assert sum("appearance" not in c["label"] for c in sel["candidates"]) == motion
+    # two stages: the motion parts, then the appearance part joins their winner or not
+    assert "appearance" not in sel["motion_chosen"]
+    assert sel["chosen"] == sel["motion_chosen"] or sel["chosen"].startswith(sel["motion_chosen"] + ", appearance")
     assert sel["held_out"] and sel["object_px"] > 0
     lo, hi = OBJECT_WINDOW_RANGE
     assert len({c["config"]["window"] for c in sel["candidates"]}) == 1 and lo <= comp.head.config.window <= hi

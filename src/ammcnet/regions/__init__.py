@@ -8,7 +8,10 @@ depend on how well a generator predicts them, and asks how likely they are under
 * ``speed``: the window's mean flow speed (the training-free "largest local speed" rule);
 * ``place``: the speed over the normal 99.9th percentile at that place (the per-position rule);
 * ``direction``: a kNN density over (direction histogram, position) of moving windows: which way
-  things move where.
+  things move where;
+* ``appearance``: the distance of the window's look (gradient energies by direction, and tone) to
+  the normal looks kept at that place: what does not move unusually (a bag left behind, a person
+  lying down) but does not look like that place's normal either.
 
 Each part is scaled by its scores on normal training videos it was *not* fitted on
 (leave-videos-out), so 1.0 means "as high as the highest normal frames of unseen normal videos".

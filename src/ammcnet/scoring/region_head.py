@@ -36,7 +36,6 @@ from ammcnet.regions.online import RegionStream
 from ammcnet.regions.selection.validate import (
     Footage,
     Selection,
-    choose,
     choose_settings,
     validation_rotation,
 )
@@ -256,13 +255,12 @@ def fit_region_head_on(footage: Sequence[FootageSpan], cache: Path, config: Regi
 def fit_motion_head(head: RegionHead, features: Callable[[RegionHeadConfig], Sequence[WindowFeatures]],
                     selection: Selection | None) -> RegionHead:
     """The :data:`MOTION_MODE` head: ``head`` itself when it weighs no appearance part; else the
-    choice's best candidate among those without one (``head``'s parts less the appearance part when
+    choice's motion winner (:func:`~ammcnet.regions.selection.validate.choose_in_two_stages`; ``head``'s parts less the appearance part when
     the settings were given, not chosen), fitted on the same footage: ``features(config)`` gives
     its window features (its window may differ from the head's when the choice tried several)."""
     if head.config.weights["appearance"] == 0:
         return head
-    motion = [r for r in (selection.results if selection is not None else []) if r.config and r.config.weights["appearance"] == 0]
-    config = choose(motion).config if motion else None
+    config = selection.motion.config if selection is not None and selection.motion is not None else None
     if config is None:
         config = replace(head.config, weights={**head.config.weights, "appearance": 0.0})
     return RegionHead.fit_features(features(config), config)

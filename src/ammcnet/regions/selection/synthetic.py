@@ -53,6 +53,12 @@ from ammcnet.regions.stats import stream_median
 
 #: The kinds of synthetic anomaly, in report order.
 KINDS: tuple[str, ...] = ("patch", "fast", "backwards", "against", "still", "lying", "texture")
+#: The kinds a motion part can see, and the kinds made for the appearance part (what motion cannot see).
+MOTION_KINDS: tuple[str, ...] = KINDS[:4]
+APPEARANCE_KINDS: tuple[str, ...] = KINDS[4:]
+#: Added to the seed of the appearance kinds' random draws: the motion kinds keep the draws they had
+#: before the appearance kinds existed, so a motion-only choice is what it was (the same anomalies).
+APPEARANCE_STREAM = 1
 #: Frame-rate factor of the ``fast`` region.
 SPEEDUP = 3
 #: Candidate donor patches drawn for ``still`` and ``texture``; the one with the most texture is kept.
@@ -495,11 +501,14 @@ def iter_synthetic_edits(videos: Sequence[Any], *, seed: int = 0, per_kind: int 
                          kinds: Sequence[str] = KINDS, motions: Sequence[Any] | None = None,
                          side: int | None = None) -> Iterator[tuple[int, SyntheticEdit]]:
     """:func:`iter_validation_set`'s anomalies as the stretches they change (:func:`synthetic_edit`:
-    the same seed gives the same edits), from videos read only where a stretch is."""
-    rng = np.random.default_rng(seed)
+    the same seed gives the same edits), from videos read only where a stretch is. The motion kinds
+    and the appearance kinds draw from two random streams (:data:`APPEARANCE_STREAM`), so asking
+    for more or fewer appearance kinds leaves the motion kinds' anomalies as they are."""
+    streams = {False: np.random.default_rng(seed), True: np.random.default_rng([seed, APPEARANCE_STREAM])}
     for i, frames in enumerate(videos):
         donor = videos[(i + 1) % len(videos)]
         for kind in kinds:
+            rng = streams[kind in APPEARANCE_KINDS]
             for _ in range(per_kind):
                 yield i, synthetic_edit(frames, kind, rng, length=length, side=side, speed=speed, direction=direction,
                                         donor=donor, motion=None if motions is None else motions[i])

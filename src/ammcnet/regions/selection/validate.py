@@ -36,6 +36,7 @@ from ammcnet.regions.footage import FlowSpeeds, flows_of_frames
 from ammcnet.regions.head import PartFits, RegionHead, features_key, features_of, fit_part, frame_maxima
 from ammcnet.regions.selection.synthetic import (
     KINDS,
+    MOTION_KINDS,
     SyntheticEdit,
     SyntheticVideo,
     footage_motion,
@@ -264,6 +265,44 @@ def choose(results: Sequence[ValidationResult]) -> ValidationResult:
     return max(results, key=rank_key)
 
 
+def on_kinds(result: ValidationResult, kinds: Sequence[str]) -> ValidationResult:
+    """``result`` as measured on the synthetic ``kinds`` alone (its mean AUC over those)."""
+    auc = {k: v for k, v in result.auc.items() if k in kinds}
+    return replace(result, auc=auc, mean_auc=float(np.mean(list(auc.values()))) if auc else result.mean_auc)
+
+
+#: The appearance part joins the motion parts only when it lifts the mean synthetic AUC over every
+#: kind by at least this much...
+APPEARANCE_MIN_GAIN = 0.01
+#: ...and lowers the motion kinds' mean AUC by no more than this (the motion parts' own work).
+APPEARANCE_MOTION_TOLERANCE = 0.005
+
+
+def choose_in_two_stages(results: Sequence[ValidationResult]) -> tuple[ValidationResult, ValidationResult]:
+    """(chosen, motion): the motion parts first, then whether the appearance part joins them.
+
+    1. Among the candidates without the appearance part, the best on the motion kinds alone
+       (:data:`~ammcnet.regions.selection.synthetic.MOTION_KINDS`): the choice as it was before the
+       appearance kinds existed, so adding them does not move it (their anomalies are drawn from a
+       random stream of their own).
+    2. That winner with the appearance part added, at each weight and descriptor tried: the best of
+       them on every kind, if it stays within the false-alarm bound, gains at least
+       :data:`APPEARANCE_MIN_GAIN` of mean AUC over every kind and costs the motion kinds at most
+       :data:`APPEARANCE_MOTION_TOLERANCE`; else the motion winner alone.
+    """
+    motion_view = choose([on_kinds(r, MOTION_KINDS) for r in results if not _weighs_appearance(r)])
+    motion = next(r for r in results if r.label == motion_view.label)
+    floor = motion_view.mean_auc - APPEARANCE_MOTION_TOLERANCE
+    joined = [r for r in results if r.label.startswith(f"{motion.label}, appearance")
+              and r.false_alarm <= MAX_FALSE_ALARM and r.mean_auc >= motion.mean_auc + APPEARANCE_MIN_GAIN
+              and on_kinds(r, MOTION_KINDS).mean_auc >= floor]
+    return (max(joined, key=rank_key) if joined else motion), motion
+
+
+def _weighs_appearance(result: ValidationResult) -> bool:
+    return bool(result.config and result.config.weights.get("appearance"))
+
+
 #: Window sides (fractions of the analysis height) tried when the footage's object size cannot be
 #: measured (nothing moves in the normal flows), and part sets tried by default.
 WINDOWS: tuple[float, ...] = (24 / 240, 32 / 240, 48 / 240)
@@ -369,9 +408,11 @@ class Selection:
     speed_px: float
     object_px: int | None = None
     rotations: int = 1
+    motion: ValidationResult | None = None
 
     def as_dict(self) -> dict:
         return {"chosen": self.best.label, "config": self.best.config.as_dict() if self.best.config else None,
+                "motion_chosen": self.motion.label if self.motion else self.best.label,
                 "held_out": self.held_out, "synthetic_videos": self.synthetic, "normal_speed_px": self.speed_px,
                 "object_px": self.object_px, "rotations": self.rotations,
                 "candidates": [r.as_dict() for r in self.results]}
@@ -445,14 +486,14 @@ class ValidationFootage:
         return iter_validation_set(frames, seed=seed, speed=self.speed_px, direction=self.direction, length=MIN_STRETCH,
                                    per_kind=per_kind, motions=motions, side=self.side(int(frames[0].shape[1])))
 
-    def synthetic_edits(self, frames: Sequence[Any], *, seed: int = 0,
-                        per_kind: int = SYNTHETIC_PER_KIND) -> Iterator[tuple[int, SyntheticEdit]]:
+    def synthetic_edits(self, frames: Sequence[Any], *, seed: int = 0, per_kind: int = SYNTHETIC_PER_KIND,
+                        kinds: Sequence[str] = KINDS) -> Iterator[tuple[int, SyntheticEdit]]:
         """:meth:`synthetic` as the stretches the anomalies change (the same draws), from frames
         read only where a stretch is (:class:`~ammcnet.regions.footage.AnalysisFrames`)."""
         motions = [FlowSpeeds(v.flows) for v in self.held_out]
         return iter_synthetic_edits(frames, seed=seed, speed=self.speed_px, direction=self.direction,
                                     length=MIN_STRETCH, per_kind=per_kind, motions=motions,
-                                    side=self.side(int(frames[0].shape[1])))
+                                    side=self.side(int(frames[0].shape[1])), kinds=kinds)
 
 
 def split_footage(videos: Sequence[Footage], rotation: int = 0) -> ValidationFootage:
@@ -547,6 +588,7 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
     if base.try_appearance and not has_grey(splits[0].fit[0].flows):  # flows without their frames: motion only
         base = replace(base, try_appearance=False)
     configs = list(candidates(base, windows, part_sets))
+    kinds = KINDS if base.try_appearance else MOTION_KINDS
     per_split, sides, synthetic = [], [], 0
     for i, split in enumerate(splits):  # one at a time: a split's stored features are removed before the next
         if log and len(splits) > 1:
@@ -554,24 +596,25 @@ def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = N
         frames = [v.frames() for v in split.held_out]
         fit, normal = [v.flows for v in split.fit], [v.flows for v in split.held_out]
         with FeatureStore(scratch) as store:
-            made = _synthetic_flows(split, frames, size, base.flow_preset, seed=seed, per_kind=per_kind)
+            made = _synthetic_flows(split, frames, size, base.flow_preset, seed=seed, per_kind=per_kind, kinds=kinds)
             per_split.append(validate_candidates(configs, fit, normal, made, cache=store, parts=PartCache()))
         sides.append(split.side(int(frames[0].shape[1])))
-        synthetic += len(split.held_out) * len(KINDS) * per_kind
+        synthetic += len(split.held_out) * len(kinds) * per_kind
     results = [merged(rs) for rs in zip(*per_split, strict=True)]
     if log:
         for r in results:
             log(f"{r.label}: mean synthetic AUC {r.mean_auc:.3f}, false alarms {100 * r.false_alarm:.1f}%")
     known = [s for s in sides if s is not None]
-    return Selection(choose(results), results, [v.name for s in splits for v in s.held_out], synthetic,
+    best, motion = choose_in_two_stages(results)
+    return Selection(best, results, [v.name for s in splits for v in s.held_out], synthetic,
                      float(np.median([s.speed_px for s in splits])), int(np.median(known)) if known else None,
-                     rotations=len(splits))
+                     rotations=len(splits), motion=motion)
 
 
 def _synthetic_flows(split: ValidationFootage, frames: Sequence[Any], size: tuple[int, int], preset: str, *,
-                     seed: int, per_kind: int) -> Iterator[SyntheticFlows]:
-    """The split's synthetic anomalies, one at a time, as the flows their stretch changes."""
-    for i, edit in split.synthetic_edits(frames, seed=seed, per_kind=per_kind):
+                     seed: int, per_kind: int, kinds: Sequence[str] = KINDS) -> Iterator[SyntheticFlows]:
+    """The split's synthetic anomalies of ``kinds``, one at a time, as the flows their stretch changes."""
+    for i, edit in split.synthetic_edits(frames, seed=seed, per_kind=per_kind, kinds=kinds):
         start, flows = edit_flows(frames[i], edit, size, preset)
         yield SyntheticFlows(i, start, flows, edit.labels, edit.kind)
 
