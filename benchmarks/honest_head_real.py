@@ -13,7 +13,7 @@ The head and the training-free baselines (``max-speed``, ``per-position``: one p
 head's window, as ``ammcnet train`` fits them beside the head) are the scoring modes of the
 leaderboard; the perspective part alone is an ablation. Usage (the leaderboard's result file)::
 
-    python benchmarks/honest_head_real.py --json benchmarks/results/leaderboard/real-clips.json
+    python benchmarks/honest_head_real.py --appearance --json benchmarks/results/leaderboard/real-clips.json
 """
 
 from __future__ import annotations
@@ -110,11 +110,13 @@ def main(argv=None) -> int:
                     help="also try the perspective-free part (relative) as a candidate, and report it alone")
     ap.add_argument("--speed-only", action="store_true",
                     help="leave the perspective part out of the candidates (the candidates before it existed)")
+    ap.add_argument("--appearance", action="store_true",
+                    help="the choice tries the appearance part: the head with it, and without it (motion-head, the default head)")
     args = ap.parse_args(argv)
     part_sets = (SPEED_PART_SETS if args.speed_only else PART_SETS) + (RELATIVE_PART_SETS if args.relative_part else ())
     extra = {"relative part alone": {"relative": 1.0}} if args.relative_part else {}
     t0 = time.time()
-    base = RegionHeadConfig(height=args.height, flow_preset=args.preset)
+    base = RegionHeadConfig(height=args.height, flow_preset=args.preset, try_appearance=args.appearance)
     flows, fitting = vtest_fitting(base)
     sel = choose_settings([fitting], base, part_sets=part_sets, log=lambda m: print("  " + m, flush=True))
     vtest = {}

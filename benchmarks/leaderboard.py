@@ -10,7 +10,7 @@ window and parts, the baselines' window, the fusion weights, each mode's alarm t
 Ped2 (one trained network, one head per seed: the head's seed draws its synthetic anomalies,
 its normal bank and its held-out training videos)::
 
-    python benchmarks/leaderboard.py ped2 --run runs/bench/ped2-cpu-lite-lb-full-seed0 --head-seeds 0 1 2
+    python benchmarks/leaderboard.py ped2 --run runs/bench/ped2-cpu-lite-lb-full-seed0 --head-seeds 0 1 2 --appearance
 
 The demo's report scenes (scene seeds no decision has looked at; ``presets/demo.yaml`` lists them)::
 
@@ -18,7 +18,11 @@ The demo's report scenes (scene seeds no decision has looked at; ``presets/demo.
 
 The design scenes (what the appearance part's label-free choice did there; never in a report)::
 
-    python benchmarks/leaderboard.py demo --seeds 0 1 2 3 4 5 6 7 8 --prefix demo-design
+    python benchmarks/leaderboard.py demo --seeds 0 1 2 3 4 5 6 7 8 --prefix demo-design --appearance
+
+and the report scenes with the appearance part tried (the head with it, and without it, on each)::
+
+    python benchmarks/leaderboard.py demo --prefix demo-report-appearance --appearance
 
 A scene or head whose result file exists is skipped, so a killed run continues where it stopped.
 """
@@ -87,6 +91,16 @@ def _done(path: Path, force: bool) -> bool:
     return False
 
 
+#: What ``--appearance`` adds to the fitting command: the choice tries the region head's appearance
+#: part (off by default), and every test then shows the head with it (``region``) and without it
+#: (``motion-head``: the head the defaults fit).
+APPEARANCE_SET = ("--set", "scoring.regions.try_appearance=true")
+
+
+def appearance_set(args: argparse.Namespace) -> tuple[str, ...]:
+    return APPEARANCE_SET if args.appearance else ()
+
+
 def ped2(args: argparse.Namespace) -> int:
     """One network, one head refit per seed, then one test (it reports every mode)."""
     run_dir = Path(args.run)
@@ -98,7 +112,8 @@ def ped2(args: argparse.Namespace) -> int:
         work = Path(args.work) / f"head{s}"
         t0 = time.time()
         cal = run([AMMCNET, "calibrate", str(run_dir), args.data, "--set", "scoring.region_head=true",
-                   "--set", f"scoring.regions.seed={s}", "--out", str(work / "model.pt"), "--no-progress"])
+                   "--set", f"scoring.regions.seed={s}", *appearance_set(args), "--out", str(work / "model.pt"),
+                   "--no-progress"])
         t1 = time.time()
         test = run([AMMCNET, "test", str(work), args.data, "--out", str(work / "test"), "--score", "region",
                     "--no-plots", "--no-progress", "--quiet"])
@@ -118,7 +133,8 @@ def demo(args: argparse.Namespace) -> int:
             continue
         work = Path(args.work) / f"s{s}"
         t0 = time.time()
-        cmd = run([AMMCNET, "demo", "--out", str(work), "--seed", str(s), "--no-video", "--no-progress"])
+        cmd = run([AMMCNET, "demo", "--out", str(work), "--seed", str(s), "--no-video", "--no-progress",
+                   *appearance_set(args)])
         metrics = json.loads((work / "test" / "metrics.json").read_text())
         row = " ".join(["ammcnet", "test", shlex.quote(str(work / "run")), shlex.quote(str(work / "scene")), "--cache-dir",
                         shlex.quote(str(work / "cache")), "--out", shlex.quote(str(work / "test")) + "-{mode}", "--score {mode}"])
@@ -137,11 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", default="cpu-lite-net0", help="the network's name in the result files")
     p.add_argument("--work", default=str(REPO / "runs" / "leaderboard" / "ped2"))
     p.add_argument("--force", action="store_true", help="redo results that exist")
+    p.add_argument("--appearance", action="store_true", help="the choice tries the appearance part (see APPEARANCE_SET)")
     p.set_defaults(func=ped2)
     d = sub.add_parser("demo", help="generate, train and test demo scenes")
     d.add_argument("--seeds", nargs="+", type=int, default=list(REPORT_SEEDS))
     d.add_argument("--work", default=str(REPO / "runs" / "leaderboard" / "demo"))
     d.add_argument("--force", action="store_true")
+    d.add_argument("--appearance", action="store_true", help="the choice tries the appearance part (see APPEARANCE_SET)")
     d.add_argument("--prefix", default="demo-report",
                    help="result file name before -seedS (demo-design for the design scenes 0-8, which the report leaves out)")
     d.set_defaults(func=demo)

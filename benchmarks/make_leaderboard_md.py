@@ -84,13 +84,39 @@ def _caught(ops: list[dict], pooled: bool) -> str:
     return f"{caught[0]}/{events[0]}" if len(set(caught)) == 1 else f"{np.mean(caught):.1f}/{events[0]} (mean)"
 
 
+#: Row names when the choice tried the appearance part (``leaderboard.py --appearance``): ``region``
+#: is then the head with it where it joined, ``motion-head`` the head the defaults fit.
+TRIED_NAMES = {"region": "region head, appearance part tried (`--appearance`)",
+               "motion-head": "region head, the default (motion parts)"}
+
+
+def tried(results: list[dict]) -> bool:
+    """Whether these results' heads were chosen with the appearance part among the candidates."""
+    return all("try_appearance=true" in " ".join(r["commands"]) for r in results)
+
+
+def names_for(results: list[dict]) -> dict[str, str]:
+    """Each mode's row name for ``results``."""
+    return {**MODE_NAMES, **(TRIED_NAMES if tried(results) else {})}
+
+
+def default_head(results: list[dict]) -> str:
+    """The mode that is the head the defaults fit: ``motion-head`` when the part was tried, else ``region``."""
+    return "motion-head" if tried(results) else "region"
+
+
 def mode_rows(results: list[dict], label: str, pooled: bool) -> tuple[list[str], dict[str, float]]:
     """The table rows of every scoring mode over ``results`` (one file per head or scene), and
-    each mode's mean causal micro AUC; ``pooled``: the results are of different data (scenes)."""
+    each mode's mean causal micro AUC; ``pooled``: the results are of different data (scenes).
+    The ``motion-head`` row is left out where it is the head itself in every result (the
+    appearance part was not tried, or did not join)."""
     rows, means = [], {}
-    for mode, name in MODE_NAMES.items():
+    names = names_for(results)
+    for mode in MODE_NAMES:
+        name = names[mode]
         figs = [r["scoring_modes"]["modes"].get(mode) for r in results]
-        if not all(figs):
+        if not all(figs) or (mode == "motion-head" and all(
+                f == r["scoring_modes"]["modes"]["region"] for f, r in zip(figs, results, strict=True))):
             continue
         ops = [f["operator"] for f in figs]
         means[mode] = float(np.mean([f["causal_micro"] for f in figs]))
@@ -133,7 +159,8 @@ def ped2_block(results: list[dict]) -> tuple[str, dict[str, Any]]:
     first = results[0]["scoring_modes"]
     excluded = first["modes"]["region"]["macro_excluded"]
     rows, means = mode_rows(results, "heads", pooled=False)
-    gain, best = margin(means)
+    head = default_head(results)
+    gain, best = margin({**means, "region": means.get(head, means["region"])})
     seeds = ", ".join(str(r["seed"]["head"]) for r in results)
     lines = [
         "## Ped2 (UCSD, 12 test videos)", "",
@@ -143,7 +170,8 @@ def ped2_block(results: list[dict]) -> tuple[str, dict[str, Any]]:
         f"{first['frames_note'].capitalize()}. The fusion and the records alone are AMMC-Net's (`cpu-lite` "
         "weighs no head record, so they are one score); n = distinct results.", "",
         HEADER.format(macro=f"two-class videos; {excluded} one-class left out"), *rows, "",
-        f"**Region head against the fairest baseline ({MODE_NAMES[best]}): {gain:+.2f} points causal micro AUC.**", "",
+        f"**Region head (the default) against the fairest baseline ({MODE_NAMES[best]}): {gain:+.2f} points causal "
+        "micro AUC.**", "",
         *appearance_line(results, means),
         "Runs (each row: the test command with `--score MODE`):", "",
     ]
@@ -152,8 +180,8 @@ def ped2_block(results: list[dict]) -> tuple[str, dict[str, Any]]:
               f"{' (dirty tree)' if r['dirty'] else ''}; {r['machine']}; {r['date']}" for r in results]
     lines.append(f"- the network: `{portable(results[0]['commands'][0])}` (commit `{results[0]['training']['commit'][:10]}`"
                  f"{', dirty tree' if results[0]['training'].get('dirty') else ''})")
-    return "\n".join(lines), {"head": means["region"], "baseline": means[best], "best": best, "gain": gain,
-                              "default": "region"}
+    return "\n".join(lines), {"head": means.get(head, means["region"]), "baseline": means[best], "best": best,
+                              "gain": gain, "default": "region"}
 
 
 def demo_block(results: list[dict]) -> tuple[str, dict[str, Any]]:
@@ -199,11 +227,13 @@ def real_block(result: dict) -> str:
         "| score | vtest frames 477-794 alarmed (causal) | tree.avi hand frames alarmed | tree.avi other frames alarmed |",
         "|---|---|---|---|",
     ]
+    names = {**MODE_NAMES, **(TRIED_NAMES if "try_appearance=true" in " ".join(result["commands"])
+                              or "--appearance" in " ".join(result["commands"]) else {})}
     for mode in ("region", "motion-head", *BASELINES):
         if mode not in vtest:
             continue
         v, t = vtest[mode], tree.get(mode) or tree["region"]  # tree.avi's defaults weigh motion parts only
-        lines.append(f"| {MODE_NAMES[mode]} | {100 * v['held_out_false_alarm_rate']:.1f} % | "
+        lines.append(f"| {names[mode]} | {100 * v['held_out_false_alarm_rate']:.1f} % | "
                      f"{t['hand_frames_alarmed']}/{t['hand_frames']} | {t['other_frames_alarmed']}/{t['other_frames']} |")
     looks = tree.get("defaults + appearance part (edges, x1)")
     if looks:
@@ -212,6 +242,27 @@ def real_block(result: dict) -> str:
                   f"{looks['hand_frames']} hand frames and {looks['other_frames_alarmed']}/{looks['other_frames']} others."]
     lines += ["", f"Run: `{portable(result['commands'][0])}`; commit `{result['commit'][:10]}`"
               f"{' (dirty tree)' if result['dirty'] else ''}; {result['machine']}; {result['date']}."]
+    return "\n".join(lines)
+
+
+def appearance_report_block(results: list[dict]) -> str:
+    """The report scenes once more with the appearance part tried: the head with it against the
+    head the defaults fit, per scene, with their mean and minimum (the issue's yardstick)."""
+    rows = sorted(results, key=lambda r: r["seed"]["scene"])
+    pairs = [(r["scoring_modes"]["modes"]["region"]["causal_micro"], r["scoring_modes"]["modes"]["motion-head"]["causal_micro"])
+             for r in rows]
+    with_part, without = (np.array(x) * 100 for x in zip(*pairs, strict=True))
+    lines = ["## The demo's report scenes with the appearance part tried", "",
+             "The same report scenes, each fitted once more with `--set scoring.regions.try_appearance=true`: causal micro "
+             "AUC % of the head (`--score region`: with the part where the label-free choice adopted it) and of the head "
+             "the defaults fit (`--score motion-head`), from the same test.", "",
+             "| scene | chosen | with the part tried | the default head |", "|---|---|---|---|"]
+    for r, a, b in zip(rows, with_part, without, strict=True):
+        lines.append(f"| {r['seed']['scene']} | {r['settings'].get('region_head_chosen')} | {a:.2f} | {b:.2f} |")
+    lines += [f"| **mean** | | **{with_part.mean():.2f}** | **{without.mean():.2f}** |",
+              f"| **minimum** | | **{with_part.min():.2f}** | **{without.min():.2f}** |", "",
+              f"Runs: `python benchmarks/leaderboard.py demo --prefix demo-report-appearance --appearance`; commit "
+              f"`{rows[0]['commit'][:10]}`{' (dirty tree)' if any(r['dirty'] for r in rows) else ''}."]
     return "\n".join(lines)
 
 
@@ -227,7 +278,7 @@ def design_block(results: list[dict]) -> str:
         modes = r["scoring_modes"]["modes"]
         lines.append(f"| {r['seed']['scene']} | {r['settings'].get('region_head_chosen')} | "
                      f"{100 * modes['region']['causal_micro']:.2f} | {100 * modes['motion-head']['causal_micro']:.2f} |")
-    lines += ["", f"Runs: `python benchmarks/leaderboard.py demo --seeds 0 1 2 3 4 5 6 7 8 --prefix demo-design`; commit "
+    lines += ["", f"Runs: `python benchmarks/leaderboard.py demo --seeds 0 1 2 3 4 5 6 7 8 --prefix demo-design --appearance`; commit "
               f"`{results[0]['commit'][:10]}`{' (dirty tree)' if any(r['dirty'] for r in results) else ''}."]
     return "\n".join(lines)
 
@@ -269,8 +320,9 @@ def summary_block(ped2: dict[str, Any] | None, demo: dict[str, Any] | None, real
                   "of the head's record with AMMC-Net's records (`presets/demo.yaml`)."]
     if real:
         v = real["vtest"]["results"]
+        head = "motion-head" if "motion-head" in v and "--appearance" in " ".join(real["commands"]) else "region"
         lines += ["", f"On unlabelled street footage (`vtest.avi`, fitted on its first 477 frames) the region head alarms on "
-                  f"{100 * v['region']['held_out_false_alarm_rate']:.1f} % of the later normal frames at its 1 % threshold, "
+                  f"{100 * v[head]['held_out_false_alarm_rate']:.1f} % of the later normal frames at its 1 % threshold, "
                   f"the max-local-speed baseline on {100 * v['max-speed']['held_out_false_alarm_rate']:.1f} % (lower is better)."]
     lines += ["", "Causal: the score a camera gets (its smoothing never looks ahead). No test label and no "
               "statistic of a test video is used by any score; the baselines get their window the way the head "
@@ -282,7 +334,7 @@ def summary_block(ped2: dict[str, Any] | None, demo: dict[str, Any] | None, real
 def blocks() -> dict[tuple[str, str], str]:
     """Every generated block, by (file, marker)."""
     ped2 = load("ped2-*.json")
-    demo = load("demo-report-seed*.json")
+    demo = load("demo-report-seed*.json")  # the defaults (the -appearance files are another block)
     board, p2, dm = ["# Leaderboards", "", "Generated by `python benchmarks/make_leaderboard_md.py` from "
                      "`benchmarks/results/leaderboard/*.json`. Headline: **causal micro AUC** (the smoothing looks "
                      "back only, as on a camera); operator figures at the threshold that gives 1 % false alarms on "
@@ -294,9 +346,10 @@ def blocks() -> dict[tuple[str, str], str]:
                      "from the training flows); n counts results that really differ; every result file records its "
                      "commit, whether the code differed from it (dirty), the commands, the machine, the library "
                      "versions, the seeds and every chosen setting, and this generator refuses one that does not. To "
-                     "rerun: `python benchmarks/leaderboard.py ped2 --run RUN` (a run trained by `python "
+                     "rerun: `python benchmarks/leaderboard.py ped2 --run RUN --appearance` (a run trained by `python "
                      "benchmarks/ped2.py --train-only`), `python benchmarks/leaderboard.py demo`, `python "
-                     "benchmarks/honest_head_real.py --json benchmarks/results/leaderboard/real-clips.json`, then "
+                     "benchmarks/honest_head_real.py --appearance --json benchmarks/results/leaderboard/real-clips.json`, "
+                     "the appearance part's demo runs (`benchmarks/leaderboard.py`'s docstring), then "
                      "`python benchmarks/make_leaderboard_md.py`."], None, None
     if ped2:
         text, p2 = ped2_block(ped2)
@@ -308,6 +361,9 @@ def blocks() -> dict[tuple[str, str], str]:
     real = load("real-clips.json")
     for r in real:
         board += ["", real_block(r)]
+    tried_report = load("demo-report-appearance-seed*.json")
+    if tried_report:
+        board += ["", appearance_report_block(tried_report)]
     design = load("demo-design-seed*.json")
     if design:
         board += ["", design_block(design)]

@@ -121,7 +121,8 @@ def test_teaching_a_look_as_normal_lowers_its_score(normal):
 
 
 def test_the_choice_tries_the_part_and_shares_the_motion_parts(normal):
-    base = RegionHeadConfig(window=0.25, flow_preset="ultrafast", height=H)
+    assert len(list(candidates(RegionHeadConfig(), [0.25], PART_SETS[:2]))) == 3  # not tried unless asked
+    base = RegionHeadConfig(window=0.25, flow_preset="ultrafast", height=H, try_appearance=True)
     configs = list(candidates(base, [0.25], PART_SETS[:2]))
     assert [c.weights["appearance"] for c, _ in configs[:1 + 2 * len(APPEARANCE_WEIGHTS)]] == [0.0, 0.5, 1.0, 0.5, 1.0]
     assert {c.appearance_descriptor for c, _ in configs} == {"edges", "edges+tone"}

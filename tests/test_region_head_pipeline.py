@@ -157,7 +157,8 @@ def test_detector_alarms_on_the_head_and_matches_offline(run):
 
 
 def test_settings_are_chosen_on_training_videos(run):
-    comp = fit_region_head(run["prepared"], config=RegionHeadConfig(flow_preset="ultrafast"), choose=True)
+    comp = fit_region_head(run["prepared"], config=RegionHeadConfig(flow_preset="ultrafast", try_appearance=True),
+                           choose=True)
     sel = comp.selection
     # the window is object-sized (measured on the training flows); the synthetic set picks the parts
     with_direction = sum(1 for s in PART_SETS if s.get("direction"))  # tried twice: the default and a lowered threshold
