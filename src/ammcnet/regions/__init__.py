@@ -11,7 +11,8 @@ depend on how well a generator predicts them, and asks how likely they are under
   things move where;
 * ``appearance``: the distance of the window's look (gradient energies by direction, and tone) to
   the normal looks kept at that place: what does not move unusually (a bag left behind, a person
-  lying down) but does not look like that place's normal either.
+  lying down) but does not look like that place's normal either (tried by the choice only when
+  asked: ``RegionHeadConfig.try_appearance``).
 
 Each part is scaled by its scores on normal training videos it was *not* fitted on
 (leave-videos-out), so 1.0 means "as high as the highest normal frames of unseen normal videos".
