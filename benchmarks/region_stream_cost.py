@@ -15,13 +15,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from provenance import save_result  # the sibling module
 
 from ammcnet.data.video import open_video
 from ammcnet.flow.analysis import AnalysisFlow, analysis_size
@@ -29,7 +27,6 @@ from ammcnet.regions import RegionHead, RegionHeadConfig
 from ammcnet.regions.footage import flows_of_frames
 from ammcnet.regions.head import features_of
 from ammcnet.utils.float16 import round_float16
-from ammcnet.utils.io import write_json_atomic
 
 FIT, START, STOP = 160, 170, 260
 
@@ -85,14 +82,12 @@ def main(argv: list[str] | None = None) -> int:
             runs[name].append(stage_times(head, frames[START:STOP]))
     stages = {k: {s: round(float(np.mean([r[s] for r in v])), 2) for s in v[0]} for k, v in runs.items()}
     totals = {k: round(sum(v.values()), 2) for k, v in stages.items()}
-    report = {"command": " ".join([Path(sys.executable).name, *sys.argv]),
-              "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-              "video": args.video, "source_size": list(frames.shape[1:3]), "analysis_grid": list(size),
-              "frames": STOP - START - 1, "rounds": ROUNDS, "ms_per_frame": stages, "total_ms": totals,
-              "ratio_with_appearance": round(totals["with the appearance part"] / totals["motion parts"], 3)}
+    report = save_result(args.json, {
+        "seed": configs["motion parts"].seed, "settings": {k: c.as_dict() for k, c in configs.items()},
+        "video": args.video, "source_size": list(frames.shape[1:3]), "analysis_grid": list(size),
+        "frames": STOP - START - 1, "rounds": ROUNDS, "ms_per_frame": stages, "total_ms": totals,
+        "ratio_with_appearance": round(totals["with the appearance part"] / totals["motion parts"], 3)})
     print(report)
-    if args.json:
-        write_json_atomic(args.json, report)
     return 0
 
 
