@@ -17,6 +17,7 @@ import argparse
 import json
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -283,6 +284,22 @@ def design_block(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def cost_block(result: dict) -> str:
+    """What the appearance part adds to a live frame: both heads timed in one run, interleaved."""
+    ms, total = result["ms_per_frame"], result["total_ms"]
+    a, b = "motion parts", "with the appearance part"
+    stages = ", ".join(f"{k} {ms[a][k]:.2f} -> {ms[b][k]:.2f}" for k in ms[a])
+    return "\n".join([
+        "## The appearance part's cost per live frame", "",
+        f"One run, the two heads interleaved {result['rounds']} rounds over the same {result['frames']} live frames of "
+        f"`{Path(result['video']).name}` ({result['source_size'][0]}x{result['source_size'][1]} to the "
+        f"{result['analysis_grid'][0]}x{result['analysis_grid'][1]} analysis grid; window 34/240; speed, place and "
+        f"direction): the head costs **{total[a]:.2f} ms a frame with the motion parts and {total[b]:.2f} ms with the "
+        f"appearance part too ({result['ratio_with_appearance']:.2f}x)**; by stage, ms: {stages}.", "",
+        f"Run: `{portable(result['command'])}`; commit `{result['commit'][:10]}`"
+        f"{' (dirty tree)' if result['dirty'] else ''}; {result['machine']}; {result['date']}."])
+
+
 def memory_block(results: list[dict]) -> str:
     """The region head's fitting and settings choice: peak memory and time against footage length."""
     lines = ["## Memory of the region head's fitting", "",
@@ -367,6 +384,9 @@ def blocks() -> dict[tuple[str, str], str]:
     design = load("demo-design-seed*.json")
     if design:
         board += ["", design_block(design)]
+    cost = RESULTS.parent / "region-stream-cost-appearance.json"
+    if cost.exists():
+        board += ["", cost_block(check_provenance(cost.name, json.loads(cost.read_text())))]
     if memory:
         board += ["", memory_block(memory)]
     summary = summary_block(p2, dm, real[0] if real else None)

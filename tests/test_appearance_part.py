@@ -174,3 +174,14 @@ def test_the_appearance_kinds_leave_the_motion_kinds_anomalies_as_they_were():
     mixed = [(i, e) for i, e in iter_synthetic_edits(videos, seed=3) if e.kind in MOTION_KINDS]
     assert len(alone) == len(mixed) == 2 * len(MOTION_KINDS)
     assert all(i == j and a.start == b.start and np.array_equal(a.frames, b.frames) for (i, a), (j, b) in zip(alone, mixed, strict=True))
+
+
+def test_the_default_choice_computes_no_looks(normal):
+    """Looks cost a pass over every frame and twice the stored features: only a choice that tries the part pays."""
+    with FeatureStore() as store:
+        plain = store.get(normal[0], RegionHeadConfig(window=0.25, height=H))
+        tried = store.get(normal[0], RegionHeadConfig(window=0.25, height=H, try_appearance=True))
+        weighed = store.get(normal[0], CONFIG)
+        assert "appearance" not in plain.fields and "appearance" in tried.fields
+        assert tried is weighed  # with and without the part, one set of features
+        np.testing.assert_array_equal(plain.read(0, 5).speed, tried.read(0, 5).speed)

@@ -44,6 +44,14 @@ def has_grey(flows: Any) -> bool:
     return int(np.shape(flows)[-1]) > GREY_CHANNEL
 
 
+def wants_looks(flows: Any, config: RegionHeadConfig) -> bool:
+    """Whether window features of ``flows`` for ``config`` keep the windows' looks: when it weighs the
+    appearance part, or when the choice tries it (``try_appearance``) and the records carry the frame,
+    so that candidates with and without the part share one set of features. The default choice,
+    which does not try it, computes no looks."""
+    return config.weights["appearance"] > 0 or (config.try_appearance and has_grey(flows))
+
+
 class StoredFeatures:
     """The window features of one video (or a stretch of it), on disk.
 
@@ -139,7 +147,7 @@ class FeatureStore:
         not ``config`` weighs the appearance part: candidates with and without it then read the
         same stored features, so the motion parts fitted on them are shared too
         (:class:`~ammcnet.regions.selection.validate.PartCache` keys parts by their features)."""
-        look = has_grey(flows)
+        look = wants_looks(flows, config)
         key = (id(flows), len(flows), *features_key(config, look))
         hit = self._store.get(key)
         if hit is None or hit[0] is not flows:
@@ -151,7 +159,7 @@ class FeatureStore:
         """Features of ``flows`` a stretch at a time (features of a frame depend on its flow alone),
         appended to one raw float32 file per field."""
         folder.mkdir()
-        look = has_grey(flows)
+        look = wants_looks(flows, config)
         template = features_of(np.zeros((1, *np.shape(flows)[1:3], ANALYSIS_CHANNELS), np.float32), config,
                                look).frames(0, 0)
         handles = {n: open(folder / f"{n}.f32", "wb") for n in FIELDS if getattr(template, n) is not None}

@@ -44,7 +44,7 @@ from ammcnet.regions.selection.synthetic import (
     iter_synthetic_edits,
     iter_validation_set,
 )
-from ammcnet.regions.store import FeatureStore, has_grey
+from ammcnet.regions.store import FeatureStore, has_grey, wants_looks
 from ammcnet.regions.teach import teach_head
 
 #: Largest false-alarm rate on held-out normal videos (at the 1 % threshold) a winner may have.
@@ -214,7 +214,8 @@ def _synthetic_scores(fitted: Sequence[_Fitted], synthetic: Iterable[SyntheticFl
     for s in synthetic:
         feats: dict[tuple, WindowFeatures] = {}
         memo: dict[int, np.ndarray] = {}
-        look = has_grey(s.flows)  # looks for every candidate: motion parts then share their maxima too
+        # looks for every candidate when any wants them: motion parts then share their maxima too
+        look = any(wants_looks(s.flows, c.head.config) for c in fitted)
         for c, out in zip(fitted, scores, strict=True):
             cfg = c.head.config
             key = features_key(cfg, look)
