@@ -76,7 +76,7 @@ class ValidationResult:
 
     def as_dict(self) -> dict:
         return {"label": self.label, "config": self.config.as_dict() if self.config else None, "auc": self.auc,
-                "mean_auc": self.mean_auc, "false_alarm": self.false_alarm, "spread": self.spread}
+                "mean_auc": self.mean_auc, "false_alarm": self.false_alarm, "spread": self.spread, **self.extra}
 
 
 def rank_key(r: ValidationResult) -> tuple[bool, float, float]:
@@ -256,7 +256,30 @@ def _result(c: _Fitted, scores: dict[str, list[np.ndarray]], labels: dict[str, l
         auc[kind] = float(roc_auc_score(y, np.concatenate([*kind_scores, pooled])))
     false_alarm = float((pooled > threshold).mean())
     return ValidationResult(c.label, c.head.config, auc, float(np.mean(list(auc.values()))), false_alarm,
-                            float(per_video.std()))
+                            float(per_video.std()), normal_footage_measures(c.head.normal_scores, normal))
+
+
+#: Alarm rates on held-out normal footage measured beside the 1 % one: at a 1 % threshold a
+#: held-out stretch of a hundred frames alarms on one frame or none, for every candidate alike.
+LOOSE_FALSE_ALARM_RATES: tuple[float, ...] = (0.05, 0.1)
+
+
+def normal_footage_measures(fold_scores: Sequence[np.ndarray], held_out: Sequence[np.ndarray]) -> dict[str, float]:
+    """How the held-out normal videos' scores sit among the fitting set's own held-out scores.
+
+    ``fold_scores``: the head's fold-held-out scores (what its thresholds are read from);
+    ``held_out``: the smoothed scores of the validation's held-out normal videos. Returned:
+    ``false_alarm_5`` / ``false_alarm_10``, the share of held-out frames above the fold scores'
+    95th / 90th percentile, and ``normal_rank``, the mean percentile of a held-out frame among the
+    fold scores (0.5 when unseen normal footage scores as the fitting set's own held-out footage).
+    A part that reacts to what normal footage varies in (clothing, light) raises them.
+    """
+    reference = np.sort(np.concatenate([_smoothed(s) for s in fold_scores]))
+    pooled = np.concatenate(held_out)
+    out = {f"false_alarm_{round(100 * rate)}": float((pooled > np.quantile(reference, 1.0 - rate)).mean())
+           for rate in LOOSE_FALSE_ALARM_RATES}
+    out["normal_rank"] = float(np.searchsorted(reference, pooled, side="right").mean() / max(len(reference), 1))
+    return out
 
 
 def choose(results: Sequence[ValidationResult]) -> ValidationResult:
@@ -557,8 +580,10 @@ def merged(results: Sequence[ValidationResult]) -> ValidationResult:
     kinds = dict.fromkeys(k for r in results for k in r.auc)
     auc = {k: float(np.mean([r.auc[k] for r in results if k in r.auc])) for k in kinds}
     alarms = [r.false_alarm for r in results]
+    extra = {k: float(np.mean([r.extra[k] for r in results])) for k in results[0].extra
+             if all(k in r.extra for r in results)}
     return ValidationResult(results[0].label, results[0].config, auc, float(np.mean(list(auc.values()))),
-                            float(np.mean(alarms)), float(np.std(alarms)))
+                            float(np.mean(alarms)), float(np.std(alarms)), extra)
 
 
 def choose_settings(videos: Sequence[Footage], base: RegionHeadConfig | None = None, *, seed: int = 0,
