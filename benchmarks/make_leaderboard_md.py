@@ -300,6 +300,72 @@ def cost_block(result: dict) -> str:
         f"{' (dirty tree)' if result['dirty'] else ''}; {result['machine']}; {result['date']}."])
 
 
+#: The synthetic kinds the motion parts are chosen on (``regions/selection/synthetic.py``).
+MOTION_KINDS = ("patch", "fast", "backwards", "against")
+
+
+def _validation_measures(candidate: dict) -> tuple[float, float, float, float]:
+    """(mean AUC over all kinds, over the motion kinds, false alarms at 10 %, normal rank)."""
+    motion = sum(candidate["auc"][k] for k in MOTION_KINDS) / len(MOTION_KINDS)
+    return candidate["mean_auc"], motion, candidate["false_alarm_10"], candidate["normal_rank"]
+
+
+def _test_figure(name: str) -> str:
+    """The leaderboard's test figure for one design set, without -> with the part: causal micro
+    AUC %, or for ``vtest.avi`` the share of frames 477-794 alarmed."""
+    kind, _, arg = name.partition(":")
+    if kind == "vtest":
+        v = json.loads((RESULTS / "real-clips.json").read_text())["vtest"]["results"]
+        return f"{100 * v['motion-head']['held_out_false_alarm_rate']:.1f} % -> {100 * v['region']['held_out_false_alarm_rate']:.1f} % alarmed"
+    file = RESULTS / (f"ped2-cpu-lite-net0-head{arg}.json" if kind == "ped2" else f"demo-design-seed{arg}.json")
+    if not file.exists():
+        return "not run"
+    modes = json.loads(file.read_text())["scoring_modes"]["modes"]
+    return f"{100 * modes['motion-head']['causal_micro']:.2f} -> {100 * modes['region']['causal_micro']:.2f}"
+
+
+def validation_table(result: dict) -> list[str]:
+    """Per design set: the choice's motion winner -> the variant that joined it, as the validation
+    measured them (no test label), beside the test figure the leaderboard measured for the two."""
+    rows = ["| set | joined | mean AUC, 7 kinds | motion kinds | false alarms at 10 % | normal rank | test (leaderboard) |",
+            "|---|---|---|---|---|---|---|"]
+    for name, done in result["sets"].items():
+        sel = done["selection"]
+        by_label = {c["label"]: c for c in sel["candidates"]}
+        motion, chosen = (_validation_measures(by_label[sel[k]]) for k in ("motion_chosen", "chosen"))
+        joined = sel["chosen"][len(sel["motion_chosen"]) + 2:] or "no"
+        cells = " | ".join(f"{a:.3f} -> {b:.3f}" for a, b in zip(motion, chosen, strict=True))
+        rows.append(f"| {name} | {joined} | {cells} | {_test_figure(name)} |")
+    return rows
+
+
+def validation_block(result: dict, moving: dict | None) -> str:
+    """What the label-free choice saw of the appearance part on each design set, and the probe of
+    moving windows' looks on Ped2 (both from ``benchmarks/probes``)."""
+    lines = ["## What the choice's validation saw of the appearance part (probe)", "",
+             "Design sets only. For each, the choice ran with the part tried; per set, its motion winner -> the "
+             "variant that joined it: mean synthetic AUC over the 7 kinds and over the 4 motion kinds, the share of "
+             "held-out normal frames above the 90th percentile of the fitting set's own held-out scores, and their "
+             "mean percentile among those scores (`normal_rank`; 0.5: unseen normal footage scores like the "
+             "fitting set's). No test label was read for them; the last column is the leaderboard's test figure "
+             "for the same two heads. Every validation measure favours the part on every set, the sets where it "
+             "cost the test figure included.", "", *validation_table(result), "",
+             f"Run: `{portable(result['command'])}`; commit `{result['commit'][:10]}`"
+             f"{' (dirty tree)' if result['dirty'] else ''}; {result['machine']}; {result['date']}."]
+    if moving:
+        auc = moving["causal_micro_auc"]
+        best = max(((k, v, r[v]) for k, r in auc.items() if isinstance(r, dict) for v in r if v != "alone"),
+                   key=lambda x: x[2])
+        alone = max(r["alone"] for r in auc.values() if isinstance(r, dict))
+        lines += ["", "The look of *moving* windows in one kNN over (look, position), as the direction part compares "
+                  f"directions (Ped2, test labels read; causal micro AUC %): the motion head {auc['motion head']:.2f}; "
+                  f"the look alone at most {alone:.2f}; combined, the best of 4 variants x 8 weightings "
+                  f"{best[2]:.2f} ({best[0]}, {best[1]}). Not built: no variant reaches 98.", "",
+                  f"Run: `{portable(moving['command'])}`; commit `{moving['commit'][:10]}`"
+                  f"{' (dirty tree)' if moving['dirty'] else ''}; {moving['machine']}; {moving['date']}."]
+    return "\n".join(lines)
+
+
 def memory_block(results: list[dict]) -> str:
     """The region head's fitting and settings choice: peak memory and time against footage length."""
     lines = ["## Memory of the region head's fitting", "",
@@ -387,6 +453,11 @@ def blocks() -> dict[tuple[str, str], str]:
     cost = RESULTS.parent / "region-stream-cost-appearance.json"
     if cost.exists():
         board += ["", cost_block(check_provenance(cost.name, json.loads(cost.read_text())))]
+    probe, moving = (RESULTS.parent / f for f in ("appearance-cost-probe.json", "moving-look-probe.json"))
+    if probe.exists():
+        board += ["", validation_block(check_provenance(probe.name, json.loads(probe.read_text())),
+                                       check_provenance(moving.name, json.loads(moving.read_text()))
+                                       if moving.exists() else None)]
     if memory:
         board += ["", memory_block(memory)]
     summary = summary_block(p2, dm, real[0] if real else None)

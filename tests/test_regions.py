@@ -32,6 +32,7 @@ from ammcnet.regions.selection.validate import (
     choose,
     choose_settings,
     merged,
+    normal_footage_measures,
     object_window,
     split_footage,
     stretches,
@@ -457,3 +458,27 @@ def test_analysis_flows_are_cached_per_source_grid_and_preset(tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     assert cached_flows(blocked / "x", src, (8, 8), "medium", lambda: compute(5.0))[0, 0, 0, 0] == 5.0  # unwritable: still scores
+
+
+def test_normal_footage_measures_place_held_out_scores_among_the_fold_scores():
+    """Held-out normal footage scored like the fitting set's own held-out footage sits at the middle
+    (rank 0.5, about 5 % and 10 % above those percentiles); scored higher, every measure rises; and
+    they are averaged over splits like the AUCs."""
+    from scipy.ndimage import gaussian_filter1d
+
+    rng = np.random.default_rng(0)
+    fold = [rng.normal(0, 1, 20000)]  # raw: the function smooths them as the threshold is read
+
+    def held(shift: float) -> list[np.ndarray]:  # already smoothed, as validation passes them
+        return [gaussian_filter1d(rng.normal(shift, 1, 20000), 3.0, mode="nearest")]
+
+    alike = normal_footage_measures(fold, held(0.0))
+    assert abs(alike["normal_rank"] - 0.5) < 0.03
+    assert abs(alike["false_alarm_5"] - 0.05) < 0.02 and abs(alike["false_alarm_10"] - 0.10) < 0.02
+    shifted = normal_footage_measures(fold, held(0.5))
+    assert shifted["normal_rank"] > 0.75 and shifted["false_alarm_10"] > 0.3 > alike["false_alarm_10"]
+    a = ValidationResult("a", None, {"fast": 0.8}, 0.8, 0.0, 0.0, alike)
+    b = ValidationResult("a", None, {"fast": 0.6}, 0.6, 0.0, 0.0, shifted)
+    both = merged([a, b])
+    assert both.extra["normal_rank"] == pytest.approx((alike["normal_rank"] + shifted["normal_rank"]) / 2)
+    assert both.as_dict()["false_alarm_10"] == both.extra["false_alarm_10"]

@@ -13,9 +13,9 @@ sets' test numbers are in the leaderboard. Design sets only (Ped2, ``vtest.avi``
     python benchmarks/probes/appearance_cost_probe.py --table benchmarks/results/appearance-cost-probe.json
 
 Results are kept per set in ``--work`` and the run resumes where it stopped. ``--table`` prints
-the markdown table of the docs: each set's motion winner and the variant that joined it, side by
-side, and (to show what the validation missed) the test numbers the leaderboard measured for the
-same two heads.
+the table ``make_leaderboard_md.py`` puts in BENCHMARKS.md: each set's motion winner and the
+variant that joined it, side by side, and (to show what the validation missed) the test numbers
+the leaderboard measured for the same two heads.
 """
 
 from __future__ import annotations
@@ -76,40 +76,15 @@ def selection_of(name: str, work: Path) -> dict:
     raise SystemExit(f"unknown set {name!r}: use ped2:SEED, vtest or demo:SEED")
 
 
-MOTION_KINDS = ("patch", "fast", "backwards", "against")
-LEADERBOARD = Path(__file__).resolve().parents[1] / "results" / "leaderboard"
-
-
-def measures(c: dict) -> tuple[float, float, float, float]:
-    """(mean AUC over all kinds, over the motion kinds, false alarms at 10 %, normal rank)."""
-    motion = sum(c["auc"][k] for k in MOTION_KINDS) / len(MOTION_KINDS)
-    return c["mean_auc"], motion, c["false_alarm_10"], c["normal_rank"]
-
-
-def test_numbers(name: str) -> str:
-    """The leaderboard's test figure for the head without and with the part (causal micro AUC;
-    for ``vtest.avi`` the share of frames 477-794 alarmed)."""
-    kind, _, arg = name.partition(":")
-    if kind == "vtest":
-        v = json.loads((LEADERBOARD / "real-clips.json").read_text())["vtest"]["results"]
-        return f"{100 * v['motion-head']['held_out_false_alarm_rate']:.1f} % -> {100 * v['region']['held_out_false_alarm_rate']:.1f} % alarmed"
-    file = LEADERBOARD / (f"ped2-cpu-lite-net0-head{arg}.json" if kind == "ped2" else f"demo-design-seed{arg}.json")
-    modes = json.loads(file.read_text())["scoring_modes"]["modes"]
-    return f"{100 * modes['motion-head']['causal_micro']:.2f} -> {100 * modes['region']['causal_micro']:.2f}"
-
-
-def table(result: Path) -> str:
-    """The docs' table from a result file of this probe."""
-    rows = ["| set | joined | mean AUC, 7 kinds | motion kinds | false alarms at 10 % | normal rank | test (leaderboard) |",
-            "|---|---|---|---|---|---|---|"]
-    for name, done in json.loads(result.read_text())["sets"].items():
-        sel = done["selection"]
-        by_label = {c["label"]: c for c in sel["candidates"]}
-        motion, chosen = measures(by_label[sel["motion_chosen"]]), measures(by_label[sel["chosen"]])
-        joined = sel["chosen"][len(sel["motion_chosen"]) + 2:] or "no"
-        cells = [f"{a:.3f} -> {b:.3f}" for a, b in zip(motion, chosen, strict=True)]
-        rows.append(f"| {name} | {joined} | {' | '.join(cells)} | {test_numbers(name)} |")
-    return "\n".join(rows)
+def kept(done: dict) -> dict:
+    """What the result file keeps of a set's choice: the chosen settings, and the numbers of the
+    motion winner and of its variants with the part (every candidate's are in ``--work``)."""
+    sel = dict(done["selection"])
+    winner = sel["motion_chosen"]
+    sel["candidates_tried"] = len(sel["candidates"])
+    sel["candidates"] = [{k: v for k, v in c.items() if k != "config"} for c in sel["candidates"]
+                         if c["label"] == winner or c["label"].startswith(f"{winner}, appearance")]
+    return {**done, "selection": sel}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     if args.table is not None:
-        print(table(args.table))
+        from make_leaderboard_md import validation_table  # the benchmarks' sibling module
+
+        print("\n".join(validation_table(json.loads(args.table.read_text()))))
         return 0
     if args.work is None:
         ap.error("--work is required to run the probe")
@@ -134,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             write_json_atomic(done, {"selection": sel, "seconds": round(time.time() - t0, 1)})
             print(f"{name}: chose {sel['chosen']} ({time.time() - t0:.0f} s)", flush=True)
         out[name] = json.loads(done.read_text())
-    save_result(args.json, {"sets": out, "seed": 0, "settings": {"try_appearance": True, "sets": args.sets}})
+    save_result(args.json, {"sets": {name: kept(done) for name, done in out.items()}, "seed": 0,
+                            "settings": {"try_appearance": True, "sets": args.sets}})
     return 0
 
 

@@ -9,7 +9,8 @@ energies over the whole window (``--cells 1``) or over each of its 2 x 2 quarter
 (the 99.9th percentile of frame maxima on training videos held out 4-fold) and combined with the
 motion head's frame score (window 34/240, perspective + direction + place: the head Ped2's choice
 makes) by the head's max at weight w, or added at weight w (as the strongest honest scorers sum
-their parts). Reported: causal micro AUC (sigma 3, the first 4 frames of each video left out).
+their parts). For comparison, the appearance part itself (the looks kept at each place, moving or
+not; edges, scaled as the head scales it) combined the same two ways. Reported: causal micro AUC (sigma 3, the first 4 frames of each video left out).
 Nothing here is used by the library; ``docs/decisions.md`` D33 records what it showed. Usage::
 
     python benchmarks/probes/moving_look_probe.py --work /tmp/moving-look --json benchmarks/results/moving-look-probe.json
@@ -35,7 +36,7 @@ from ammcnet.flow.analysis import GREY_CHANNEL, analysis_size  # noqa: E402
 from ammcnet.regions import RegionHead, RegionHeadConfig  # noqa: E402
 from ammcnet.regions.features import EDGE_SCALE, _chunk_features  # noqa: E402
 from ammcnet.regions.footage import flows_of_frames  # noqa: E402
-from ammcnet.regions.head import features_of  # noqa: E402
+from ammcnet.regions.head import features_of, frame_maxima  # noqa: E402
 
 SHARED = Path(os.environ.get("AMMCNET_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 CONFIG = RegionHeadConfig(window=34 / 240, weights={"speed": 0.0, "perspective": 1.0, "direction": 1.0, "place": 1.0})
@@ -79,7 +80,7 @@ def vectors(look: np.ndarray, feats, moving: np.ndarray, weight: float) -> np.nd
     return np.concatenate([look[moving], pos[moving]], -1)
 
 
-def frame_maxima(look, feats, index: NearestNeighbors, threshold: float, weight: float) -> np.ndarray:
+def look_maxima(look, feats, index: NearestNeighbors, threshold: float, weight: float) -> np.ndarray:
     out = np.zeros(len(feats), np.float32)
     pos = feats.positions() * weight
     for i in range(len(feats)):
@@ -88,6 +89,23 @@ def frame_maxima(look, feats, index: NearestNeighbors, threshold: float, weight:
             dist, _ = index.kneighbors(np.concatenate([look[i][moving], pos[moving]], -1), NEIGHBOURS)
             out[i] = dist.mean(1).max()
     return out
+
+
+def combined(motion, part, micro) -> dict[str, float]:
+    """Causal micro AUC of ``part`` alone, in the head's max and added to its score, at each weight."""
+    row = {"alone": micro(part)}
+    row.update({f"max x{w:g}": micro([np.maximum(m, w * p) for m, p in zip(motion, part, strict=True)])
+                for w in (0.25, 0.5, 0.75, 1.0)})
+    row.update({f"sum x{w:g}": micro([m + w * p for m, p in zip(motion, part, strict=True)]) for w in (0.1, 0.25, 0.5, 1.0)})
+    return row
+
+
+def place_bank(ftrain, ftest, train, test) -> list[np.ndarray]:
+    """The appearance part's scaled frame maxima on the test videos (fitted with the motion parts, as the head does)."""
+    config = RegionHeadConfig(window=CONFIG.window, weights={**CONFIG.weights, "appearance": 1.0})
+    head = RegionHead.fit_features([features_of(r, config, True) for r in train], config)
+    part, scale = head.parts["appearance"], head.scales["appearance"]
+    return [frame_maxima(part, features_of(r, config, True)) / scale for r in test]
 
 
 def causal(s: np.ndarray, sigma: float = 3.0) -> np.ndarray:
@@ -137,17 +155,15 @@ def main(argv=None) -> int:
             for g in range(4):
                 fold = list(range(g, len(ftrain), 4))
                 idx = index([i for i in range(len(ftrain)) if i not in fold])
-                held += [frame_maxima(ltrain[i], ftrain[i], idx, threshold, weight) for i in fold]
+                held += [look_maxima(ltrain[i], ftrain[i], idx, threshold, weight) for i in fold]
             scale = float(np.quantile(np.concatenate(held), CONFIG.scale_quantile))
             idx = index(range(len(ftrain)))
-            part = [frame_maxima(lk, f, idx, threshold, weight) / scale for lk, f in zip(ltest, ftest, strict=True)]
-            row = {"alone": micro(part)}
-            row.update({f"max x{w:g}": micro([np.maximum(m, w * p) for m, p in zip(motion, part, strict=True)])
-                        for w in (0.25, 0.5, 0.75, 1.0)})
-            row.update({f"sum x{w:g}": micro([m + w * p for m, p in zip(motion, part, strict=True)])
-                        for w in (0.1, 0.25, 0.5, 1.0)})
+            part = [look_maxima(lk, f, idx, threshold, weight) / scale for lk, f in zip(ltest, ftest, strict=True)]
+            row = combined(motion, part, micro)
             out[f"cells {cells}, position weight {weight:g}"] = row
             print(cells, weight, row, flush=True)
+    out["appearance part (place bank, edges)"] = combined(motion, place_bank(ftrain, ftest, train, test), micro)
+    print(out, flush=True)
     save_result(args.json, {"commands": [" ".join(["python", *sys.argv])], "seed": CONFIG.seed,
                             "settings": {"head": CONFIG.as_dict(), "bank": BANK, "neighbours": NEIGHBOURS,
                                          "first_frame": FIRST_FRAME, "smoothing": "causal, sigma 3"},

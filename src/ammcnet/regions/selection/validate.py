@@ -5,7 +5,10 @@ is fitted on the fitting set and measured on (a) the held-out normal videos: the
 frames above the fitting set's 1 % threshold (false alarms on unseen normal footage), and (b)
 synthetic anomalies made from the held-out videos (:mod:`ammcnet.regions.selection.synthetic`): the frame
 AUC of each kind, pooled with the held-out normal videos. The candidate with the best mean AUC
-among those whose false-alarm rate stays under a bound wins.
+among those whose false-alarm rate stays under a bound wins. Finer measures of the held-out normal
+footage (:func:`normal_footage_measures`) are kept beside them for every candidate: they rank no
+candidate, because on the design sets none of them foresaw a cost that the test footage showed
+(docs/decisions.md D33).
 
 Memory does not grow with the footage: window features wait on disk
 (:class:`ammcnet.regions.store.FeatureStore`), parts keep their statistics' top values only, the
@@ -64,6 +67,7 @@ class ValidationResult:
         mean_auc: mean over kinds.
         false_alarm: share of held-out normal frames above the fitting set's 1 % threshold.
         spread: standard deviation of the per-video false-alarm rates.
+        extra: finer measures of the held-out normal footage (:func:`normal_footage_measures`).
     """
 
     label: str
