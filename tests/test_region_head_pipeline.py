@@ -26,7 +26,12 @@ from ammcnet.models.info import format_info, model_info
 from ammcnet.regions import RegionHeadConfig
 from ammcnet.regions.config import APPEARANCE_DESCRIPTORS
 from ammcnet.regions.footage import flows_of_frames
-from ammcnet.regions.selection.validate import APPEARANCE_WEIGHTS, OBJECT_WINDOW_RANGE, PART_SETS
+from ammcnet.regions.selection.validate import (
+    APPEARANCE_WEIGHTS,
+    MOVING_LOOK_WEIGHTS,
+    OBJECT_WINDOW_RANGE,
+    PART_SETS,
+)
 from ammcnet.scoring import FusionWeights, calibrate
 from ammcnet.scoring.fusion import Smoothing, fuse_records, smooth
 from ammcnet.scoring.region_head import FLOW_CACHE, RegionHeadComponent, fit_region_head
@@ -163,12 +168,14 @@ def test_settings_are_chosen_on_training_videos(run):
     # the window is object-sized (measured on the training flows); the synthetic set picks the parts
     with_direction = sum(1 for s in PART_SETS if s.get("direction"))  # tried twice: the default and a lowered threshold
     motion = len(PART_SETS) + with_direction
-    # each motion candidate once more per appearance descriptor and weight (the records carry the frames)
-    assert sel is not None and len(sel["candidates"]) == motion * (1 + len(APPEARANCE_DESCRIPTORS) * len(APPEARANCE_WEIGHTS))
-    assert sum("appearance" not in c["label"] for c in sel["candidates"]) == motion
-    # two stages: the motion parts, then the appearance part joins their winner or not
-    assert "appearance" not in sel["motion_chosen"]
-    assert sel["chosen"] == sel["motion_chosen"] or sel["chosen"].startswith(sel["motion_chosen"] + ", appearance")
+    # each motion candidate once more per appearance descriptor and weight, and per moving-look weight
+    # (the records carry the frames)
+    looks = len(APPEARANCE_DESCRIPTORS) * len(APPEARANCE_WEIGHTS) + len(MOVING_LOOK_WEIGHTS)
+    assert sel is not None and len(sel["candidates"]) == motion * (1 + looks)
+    assert sum("appearance" not in c["label"] and "look" not in c["label"] for c in sel["candidates"]) == motion
+    # two stages: the motion parts, then a look part joins their winner or not
+    assert "appearance" not in sel["motion_chosen"] and "look" not in sel["motion_chosen"]
+    assert sel["chosen"] == sel["motion_chosen"] or sel["chosen"].startswith(sel["motion_chosen"] + ", ")
     assert sel["held_out"] and sel["object_px"] > 0
     lo, hi = OBJECT_WINDOW_RANGE
     assert len({c["config"]["window"] for c in sel["candidates"]}) == 1 and lo <= comp.head.config.window <= hi

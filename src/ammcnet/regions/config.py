@@ -13,7 +13,14 @@ from typing import Any
 from ammcnet.errors import ConfigError
 
 #: The parts a head can weigh, in report order.
-PARTS: tuple[str, ...] = ("speed", "place", "direction", "row", "relative", "perspective", "appearance")
+PARTS: tuple[str, ...] = ("speed", "place", "direction", "row", "relative", "perspective", "appearance", "moving_look")
+#: Parts whose frame score is *added* to the head's, not weighed in its max: a moving object's
+#: look (:class:`ammcnet.regions.parts.MovingLookPart`) rarely beats the motion parts on its own
+#: (in their max it changed nothing on Ped2), but it separates frames the motion parts rank alike,
+#: a cyclist in a crowd of walkers among them (docs/decisions.md D34).
+ADDED_PARTS: tuple[str, ...] = ("moving_look",)
+#: Parts that read the windows' looks (:func:`ammcnet.regions.features.window_appearance`).
+LOOK_PARTS: tuple[str, ...] = ("appearance", "moving_look")
 #: What the appearance part compares (:func:`ammcnet.regions.features.window_appearance`): the
 #: gradient energies alone (``edges``: blind to light changing over the day), or with the tone.
 APPEARANCE_DESCRIPTORS: tuple[str, ...] = ("edges", "edges+tone")
@@ -51,9 +58,10 @@ class RegionHeadConfig:
         appearance_descriptor: what the appearance part compares (:data:`APPEARANCE_DESCRIPTORS`).
         appearance_frames: training frames (evenly spaced) whose windows the appearance part keeps
             at each place as normal looks.
-        try_appearance: whether the choice of settings tries the appearance part (it then joins
-            the chosen motion parts only when the synthetic set says it pays). Off by default: on
-            every design set where settings could be chosen the synthetic set adopted it, and it
+        try_appearance: whether the choice of settings tries the look parts (:data:`LOOK_PARTS`: the
+            appearance part, and the moving objects' look added to the score; one joins the chosen
+            motion parts only when the synthetic set says it pays). Off by default: on every design
+            set where settings could be chosen the synthetic set adopted the appearance part, and it
             cost Ped2 0.46 points of causal AUC and raised ``vtest.avi``'s unseen frames alarmed from
             26.7 % to 65.7 % (decided after those test results: docs/decisions.md D32).
     """
@@ -82,8 +90,9 @@ class RegionHeadConfig:
         if unknown:
             raise ConfigError(f"scoring.regions.weights: unknown part(s) {unknown}; known: {list(PARTS)}")
         weights = {p: float(self.weights.get(p, 0.0)) for p in PARTS}
-        if not any(w > 0 for w in weights.values()) or any(w < 0 for w in weights.values()):
-            raise ConfigError(f"scoring.regions.weights: need weights >= 0 and one above 0, got {weights}")
+        if not any(w > 0 for p, w in weights.items() if p not in ADDED_PARTS) or any(w < 0 for w in weights.values()):
+            raise ConfigError(f"scoring.regions.weights: need weights >= 0 and one above 0 among the parts of the max "
+                              f"({', '.join(p for p in PARTS if p not in ADDED_PARTS)}), got {weights}")
         object.__setattr__(self, "weights", weights)
         checks = {
             "height": self.height >= 16, "window": 0 < self.window <= 1, "stride": 0 < self.stride <= 1,
@@ -112,3 +121,11 @@ class RegionHeadConfig:
 
     def active_parts(self) -> tuple[str, ...]:
         return tuple(p for p in PARTS if self.weights[p] > 0)
+
+    def reads_looks(self) -> bool:
+        """Whether a part it weighs reads the windows' looks (:data:`LOOK_PARTS`)."""
+        return any(self.weights[p] > 0 for p in LOOK_PARTS)
+
+    def maxed_parts(self) -> tuple[str, ...]:
+        """The weighed parts that compete in the head's max (all but :data:`ADDED_PARTS`)."""
+        return tuple(p for p in self.active_parts() if p not in ADDED_PARTS)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ammcnet.errors import CheckpointError, DataError
-from ammcnet.regions.config import PARTS, RegionHeadConfig
+from ammcnet.regions.config import ADDED_PARTS, PARTS, RegionHeadConfig
 from ammcnet.regions.features import WindowFeatures, window_features
 from ammcnet.regions.parts import PART_TYPES
 
@@ -129,7 +129,7 @@ class RegionHead:
         raw = {p: part.score(f) for p, part in self.parts.items()}
         if ignore is not None:
             raw = {p: np.where(ignore, np.float32(0), r) for p, r in raw.items()}
-        fused, winner_part = self._fuse(raw)
+        fused, winner_part = self._fuse({p: r for p, r in raw.items() if p not in ADDED_PARTS})
         t = len(f.speed)
         flat = fused.reshape(t, -1)
         best = flat.argmax(1) if flat.size else np.zeros(t, np.int64)
@@ -137,7 +137,11 @@ class RegionHead:
         boxes = np.array([f.box(r, c, f.size) for r, c in zip(rows, cols, strict=True)], np.int32).reshape(t, 4)
         winner = winner_part.reshape(t, -1)[np.arange(t), best] if flat.size else np.zeros(t, np.int64)
         parts = {p: self.config.weights[p] * raw[p].reshape(t, -1).max(1) / self.scales[p] for p in raw}
-        return FrameScores(flat.max(1) if flat.size else np.zeros(t), parts, boxes, winner)
+        score = flat.max(1) if flat.size else np.zeros(t)
+        for p in ADDED_PARTS:
+            if p in parts:
+                score = score + parts[p]
+        return FrameScores(score, parts, boxes, winner)
 
     def score_flows(self, flows: np.ndarray) -> FrameScores:
         """Scores of (T, H, W, 2) analysis-grid pixel flows."""
@@ -150,9 +154,14 @@ class RegionHead:
         numbers as :meth:`score_features`' ``score``, bit for bit. A frame's score is the largest
         over windows and parts of weight * raw / scale; rounding is monotonic, so the largest raw
         score of a part gives its largest scaled one, and the two maxima (over windows, over parts)
-        may be taken in either order."""
-        names = [p for p in PARTS if p in maxima]
-        return np.stack([self.config.weights[p] * maxima[p] / self.scales[p] for p in names]).max(0)
+        may be taken in either order. The added parts (:data:`~ammcnet.regions.config.ADDED_PARTS`)
+        then add their own frame score, weight * largest raw / scale, in the same order."""
+        scaled = {p: self.config.weights[p] * maxima[p] / self.scales[p] for p in PARTS if p in maxima}
+        score = np.stack([v for p, v in scaled.items() if p not in ADDED_PARTS]).max(0)
+        for p in ADDED_PARTS:
+            if p in scaled:
+                score = score + scaled[p]
+        return score
 
     def _fuse(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Per-window max over parts of weight * raw / scale, and which part won (index in PARTS)."""
@@ -222,7 +231,7 @@ def features_of(flows: np.ndarray, config: RegionHeadConfig, appearance: bool | 
     asks for the windows' looks whatever the weights (features shared by heads with and without
     the appearance part)."""
     side = max(2, int(round(config.window * np.shape(flows)[1])))
-    look = config.weights["appearance"] > 0 if appearance is None else appearance
+    look = config.reads_looks() if appearance is None else appearance
     return window_features(flows, side, max(1, int(round(config.stride * side))), relative=config.weights["relative"] > 0,
                            blob_floor=config.blob_floor, appearance=look)
 
@@ -230,7 +239,7 @@ def features_of(flows: np.ndarray, config: RegionHeadConfig, appearance: bool | 
 def features_key(config: RegionHeadConfig, appearance: bool | None = None) -> tuple:
     """What :func:`features_of` (with the same ``appearance``) depends on in ``config``: heads with
     the same key share features (the choice's candidates, a component's baselines, a stream's modes)."""
-    look = config.weights["appearance"] > 0 if appearance is None else appearance
+    look = config.reads_looks() if appearance is None else appearance
     return (config.window, config.stride, config.weights["relative"] > 0, config.blob_floor, look)
 
 

@@ -18,7 +18,7 @@ stream of window speeds), and the numbers are those of the whole arrays, bit for
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import cv2
@@ -225,6 +225,8 @@ class DirectionPart:
     """
 
     name = "direction"
+    #: Values a window's vector has before its position (what the bank's rows hold, less 2).
+    values = DIRECTIONS
 
     def __init__(self, bank: np.ndarray, threshold: float, position_weight: float, neighbours: int) -> None:
         self.bank = np.asarray(bank, np.float32)
@@ -235,18 +237,24 @@ class DirectionPart:
         # wrapper's checks and thread dispatch, which took half of a live frame's 1 ms query
         self._index = KDTree(self.bank) if len(self.bank) else None
 
+    @staticmethod
+    def vectors(f: WindowFeatures, position_weight: float) -> np.ndarray:
+        """(T, R, C, values + 2) what the kNN compares: the direction histogram beside the position."""
+        return _vectors(f, position_weight)
+
     @classmethod
     def fit(cls, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> DirectionPart:
         top = _moving_quantile(feats, config.static, 0.99)
         threshold = max(config.static, config.moving * float(top) if top is not None else config.static)
-        return cls(_bank(feats, threshold, config), threshold, config.position_weight, config.neighbours)
+        return cls(_bank(feats, threshold, config, cls.vectors, cls.values), threshold, config.position_weight,
+                   config.neighbours)
 
     def score(self, f: WindowFeatures) -> np.ndarray:
         out = np.zeros(f.speed.shape, np.float32)
         mask = f.speed >= self.threshold
         if self._index is None or not mask.any():
             return out
-        dist, _ = self._index.query(_vectors(f, self.position_weight)[mask], k=self.neighbours)
+        dist, _ = self._index.query(self.vectors(f, self.position_weight)[mask], k=self.neighbours)
         out[mask] = dist.mean(1)
         return out
 
@@ -257,9 +265,32 @@ class DirectionPart:
     @classmethod
     def from_state(cls, state: dict[str, np.ndarray]) -> DirectionPart:
         threshold, weight, k = (float(x) for x in np.asarray(state["meta"]).ravel())
-        if state["bank"].ndim != 2 or state["bank"].shape[1] != DIRECTIONS + 2:
-            raise CheckpointError(f"region head: direction bank of shape {state['bank'].shape}, expected (N, {DIRECTIONS + 2})")
+        if state["bank"].ndim != 2 or state["bank"].shape[1] != cls.values + 2:
+            raise CheckpointError(f"region head: {cls.name} bank of shape {state['bank'].shape}, expected (N, {cls.values + 2})")
         return cls(state["bank"], threshold, weight, int(k))
+
+
+class MovingLookPart(DirectionPart):
+    """kNN distance of a moving window's (look, position) to normal moving windows': what moves, where.
+
+    The direction part's kNN with the window's look (its 8 gradient-direction energies,
+    :func:`ammcnet.regions.features.window_appearance`) in place of its flow directions. Compared
+    with every normal moving window, not with the looks kept at its place (the appearance part):
+    a walker where nobody walked still looks like a walker, while a cart, a bicycle or a pram
+    pushed at walking speed looks like nothing that moved in training. Still windows score 0.
+    Its score is added to the head's rather than weighed in its max (:data:`~ammcnet.regions.config.ADDED_PARTS`).
+    """
+
+    name = "moving_look"
+    values = DIRECTIONS
+
+    @staticmethod
+    def vectors(f: WindowFeatures, position_weight: float) -> np.ndarray:
+        """(T, R, C, 10) the window's gradient energies beside its weighted position."""
+        if f.appearance is None:
+            raise DataError("region head: the moving-look part needs window features with appearance=True")
+        pos = np.broadcast_to(f.positions() * position_weight, f.speed.shape + (2,))
+        return np.concatenate([f.appearance[..., :DIRECTIONS], pos], -1)
 
 
 def _moving_quantile(feats: Sequence[Any], static: float, q: float) -> Any:
@@ -271,9 +302,11 @@ def _moving_quantile(feats: Sequence[Any], static: float, q: float) -> Any:
     return top.quantile(q) if top.count else None
 
 
-def _bank(feats: Sequence[Any], threshold: float, config: RegionHeadConfig) -> np.ndarray:
-    """The (direction histogram, position) vectors of the windows at least ``threshold`` fast, in
-    video order; beyond ``max_train_windows`` of them a seeded random subset of that many.
+def _bank(feats: Sequence[Any], threshold: float, config: RegionHeadConfig,
+          vectors: Callable[[WindowFeatures, float], np.ndarray], values: int) -> np.ndarray:
+    """The ``vectors`` ((values + 2) each: a description, then the position) of the windows at least
+    ``threshold`` fast, in video order; beyond ``max_train_windows`` of them a seeded random subset
+    of that many.
 
     The subset is the one drawing from all of them would give (the same ``rng.choice`` over their
     count), got in two passes: the first counts them and keeps them while they are few, the
@@ -285,7 +318,7 @@ def _bank(feats: Sequence[Any], threshold: float, config: RegionHeadConfig) -> n
         moving = c.speed >= threshold
         count += int(moving.sum())
         if count <= config.max_train_windows:
-            kept.append(_vectors(c, config.position_weight)[moving])
+            kept.append(vectors(c, config.position_weight)[moving])
     if count > config.max_train_windows:
         drawn = np.sort(np.random.default_rng(config.seed).choice(count, config.max_train_windows, replace=False))
         kept, start = [], 0
@@ -294,9 +327,9 @@ def _bank(feats: Sequence[Any], threshold: float, config: RegionHeadConfig) -> n
             n = int(moving.sum())
             pick = drawn[np.searchsorted(drawn, start):np.searchsorted(drawn, start + n)] - start
             if len(pick):
-                kept.append(_vectors(c, config.position_weight)[moving][pick])
+                kept.append(vectors(c, config.position_weight)[moving][pick])
             start += n
-    return np.concatenate(kept) if kept else np.zeros((0, DIRECTIONS + 2), np.float32)
+    return np.concatenate(kept) if kept else np.zeros((0, values + 2), np.float32)
 
 
 def _vectors(f: WindowFeatures, position_weight: float) -> np.ndarray:
@@ -404,4 +437,4 @@ def _neighbourhood(bank: np.ndarray) -> np.ndarray:
 
 #: Part classes by name.
 PART_TYPES: dict[str, type] = {p.name: p for p in (SpeedPart, PlacePart, DirectionPart, RowPart, RelativePart,
-                                                   PerspectivePart, AppearancePart)}
+                                                   PerspectivePart, AppearancePart, MovingLookPart)}

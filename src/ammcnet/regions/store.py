@@ -45,11 +45,11 @@ def has_grey(flows: Any) -> bool:
 
 
 def wants_looks(flows: Any, config: RegionHeadConfig) -> bool:
-    """Whether window features of ``flows`` for ``config`` keep the windows' looks: when it weighs the
-    appearance part, or when the choice tries it (``try_appearance``) and the records carry the frame,
-    so that candidates with and without the part share one set of features. The default choice,
-    which does not try it, computes no looks."""
-    return config.weights["appearance"] > 0 or (config.try_appearance and has_grey(flows))
+    """Whether window features of ``flows`` for ``config`` keep the windows' looks: when it weighs a
+    part that reads them, or when the choice tries them (``try_appearance``) and the records carry
+    the frame, so that candidates with and without them share one set of features. The default
+    choice, which does not try them, computes no looks."""
+    return config.reads_looks() or (config.try_appearance and has_grey(flows))
 
 
 class StoredFeatures:

@@ -7,7 +7,7 @@ normal, and only ever makes a part *more* tolerant where the taught footage show
 
 * the place, row and perspective parts take the larger of their scale and the taught footage's
   (at each place, in each row), so motion seen in the taught footage is normal there;
-* the direction part adds the taught footage's moving windows to its bank of normal windows;
+* the direction and moving-look parts add the taught footage's moving windows to their banks of normal windows;
 * the appearance part adds the looks of up to ``appearance_frames`` taught frames at every place;
 * speed and relative speed have nothing fitted, and each part's global scale is kept: raising it
   to the taught frames' scores would make the part less sensitive *everywhere*, which is not what
@@ -29,7 +29,7 @@ import numpy as np
 
 from ammcnet.errors import DataError
 from ammcnet.regions.config import RegionHeadConfig
-from ammcnet.regions.features import DIRECTIONS, WindowFeatures
+from ammcnet.regions.features import WindowFeatures
 from ammcnet.regions.head import RegionHead, frame_maxima
 from ammcnet.regions.parts import (
     TOP,
@@ -40,7 +40,6 @@ from ammcnet.regions.parts import (
     RowPart,
     _chunks,
     _frames,
-    _vectors,
 )
 from ammcnet.regions.stats import TopK, top_count
 
@@ -74,17 +73,17 @@ def taught_part(part: Any, feats: Sequence[WindowFeatures], config: RegionHeadCo
         return RowPart(np.maximum(part.scale, _row_tops(feats, TOP)))
     if isinstance(part, AppearancePart):
         return part.with_looks(feats, config.appearance_frames)
-    if isinstance(part, DirectionPart):
-        return DirectionPart(np.concatenate([part.bank, _taught_vectors(part, feats, config)]), part.threshold,
-                             part.position_weight, config.neighbours)
+    if isinstance(part, DirectionPart):  # the moving-look part too: the same kNN over other vectors
+        return type(part)(np.concatenate([part.bank, _taught_vectors(part, feats, config)]), part.threshold,
+                          part.position_weight, config.neighbours)
     return part
 
 
 def _taught_vectors(part: DirectionPart, feats: Sequence[WindowFeatures], config: RegionHeadConfig) -> np.ndarray:
     """The taught footage's moving windows as direction-bank vectors (a seeded subset beyond
     ``max_train_windows``)."""
-    kept = [_vectors(c, part.position_weight)[c.speed >= part.threshold] for c in _chunks(feats)]
-    vectors = np.concatenate(kept) if kept else np.zeros((0, DIRECTIONS + 2), np.float32)
+    kept = [part.vectors(c, part.position_weight)[c.speed >= part.threshold] for c in _chunks(feats)]
+    vectors = np.concatenate(kept) if kept else np.zeros((0, part.values + 2), np.float32)
     if len(vectors) > config.max_train_windows:
         pick = np.random.default_rng(config.seed).choice(len(vectors), config.max_train_windows, replace=False)
         vectors = vectors[np.sort(pick)]

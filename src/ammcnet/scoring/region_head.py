@@ -30,6 +30,7 @@ from ammcnet.data.video import open_video
 from ammcnet.errors import ConfigError, DataError, OutputError
 from ammcnet.metrics.records import ANOMALOUS, register_direction
 from ammcnet.regions import FrameScores, RegionHead, RegionHeadConfig, WindowFeatures, analysis_size
+from ammcnet.regions.config import LOOK_PARTS
 from ammcnet.regions.footage import AnalysisFrames, FlowFile, cached_flows, flow_file, flows_of_frames
 from ammcnet.regions.head import features_key, features_of
 from ammcnet.regions.online import RegionStream
@@ -254,15 +255,16 @@ def fit_region_head_on(footage: Sequence[FootageSpan], cache: Path, config: Regi
 
 def fit_motion_head(head: RegionHead, features: Callable[[RegionHeadConfig], Sequence[WindowFeatures]],
                     selection: Selection | None) -> RegionHead:
-    """The :data:`MOTION_MODE` head: ``head`` itself when it weighs no appearance part; else the
-    choice's motion winner (:func:`~ammcnet.regions.selection.validate.choose_in_two_stages`; ``head``'s parts less the appearance part when
-    the settings were given, not chosen), fitted on the same footage: ``features(config)`` gives
-    its window features (its window may differ from the head's when the choice tried several)."""
-    if head.config.weights["appearance"] == 0:
+    """The :data:`MOTION_MODE` head: ``head`` itself when it weighs no look part
+    (:data:`~ammcnet.regions.config.LOOK_PARTS`); else the choice's motion winner
+    (:func:`~ammcnet.regions.selection.validate.choose_in_two_stages`; ``head``'s parts less the look
+    parts when the settings were given, not chosen), fitted on the same footage: ``features(config)``
+    gives its window features (its window may differ from the head's when the choice tried several)."""
+    if not head.config.reads_looks():
         return head
     config = selection.motion.config if selection is not None and selection.motion is not None else None
     if config is None:
-        config = replace(head.config, weights={**head.config.weights, "appearance": 0.0})
+        config = replace(head.config, weights={**head.config.weights, **dict.fromkeys(LOOK_PARTS, 0.0)})
     return RegionHead.fit_features(features(config), config)
 
 

@@ -313,22 +313,23 @@ def choose_in_two_stages(results: Sequence[ValidationResult]) -> tuple[Validatio
        (:data:`~ammcnet.regions.selection.synthetic.MOTION_KINDS`): the choice as it was before the
        appearance kinds existed, so adding them does not move it (their anomalies are drawn from a
        random stream of their own).
-    2. That winner with the appearance part added, at each weight and descriptor tried: the best of
+    2. That winner with a look part added (:func:`appearance_variants`: the appearance part at each
+       weight and descriptor, the moving-look part at each weight): the best of
        them on every kind, if it stays within the false-alarm bound, gains at least
        :data:`APPEARANCE_MIN_GAIN` of mean AUC over every kind and costs the motion kinds at most
        :data:`APPEARANCE_MOTION_TOLERANCE`; else the motion winner alone.
     """
-    motion_view = choose([on_kinds(r, MOTION_KINDS) for r in results if not _weighs_appearance(r)])
+    motion_view = choose([on_kinds(r, MOTION_KINDS) for r in results if not _reads_looks(r)])
     motion = next(r for r in results if r.label == motion_view.label)
     floor = motion_view.mean_auc - APPEARANCE_MOTION_TOLERANCE
-    joined = [r for r in results if r.label.startswith(f"{motion.label}, appearance")
+    joined = [r for r in results if r.label.startswith(f"{motion.label}, ") and _reads_looks(r)
               and r.false_alarm <= MAX_FALSE_ALARM and r.mean_auc >= motion.mean_auc + APPEARANCE_MIN_GAIN
               and on_kinds(r, MOTION_KINDS).mean_auc >= floor]
     return (max(joined, key=rank_key) if joined else motion), motion
 
 
-def _weighs_appearance(result: ValidationResult) -> bool:
-    return bool(result.config and result.config.weights.get("appearance"))
+def _reads_looks(result: ValidationResult) -> bool:
+    return bool(result.config and result.config.reads_looks())
 
 
 #: Window sides (fractions of the analysis height) tried when the footage's object size cannot be
@@ -468,15 +469,23 @@ def candidates(base: RegionHeadConfig, windows: Sequence[float],
 #: whether it joins, and how loudly (0.5: only looks twice as far from normal as held-out normal
 #: footage's top frames count as much as a motion part at its scale).
 APPEARANCE_WEIGHTS: tuple[float, ...] = (0.5, 1.0)
+#: Weights the moving-look part is tried at: its frame score (1 = unseen normal footage's top
+#: moving look) is added to the head's, so 0.25 moves a frame by a quarter of the head's scale
+#: at most where a motion part alone would have to double.
+MOVING_LOOK_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0)
 
 
 def appearance_variants(config: RegionHeadConfig, label: str) -> Iterator[tuple[RegionHeadConfig, str]]:
-    """``config`` with the appearance part added, at each descriptor and each of :data:`APPEARANCE_WEIGHTS`."""
+    """``config`` with a look part added: the appearance part at each descriptor and each of
+    :data:`APPEARANCE_WEIGHTS`, then the moving-look part (added to the score) at each of
+    :data:`MOVING_LOOK_WEIGHTS`."""
     for descriptor in APPEARANCE_DESCRIPTORS:
         for weight in APPEARANCE_WEIGHTS:
             weights = {**config.weights, "appearance": weight}
             yield (replace(config, weights=weights, appearance_descriptor=descriptor),
                    f"{label}, appearance ({descriptor}) x{weight:g}")
+    for weight in MOVING_LOOK_WEIGHTS:
+        yield replace(config, weights={**config.weights, "moving_look": weight}), f"{label}, moving look (added) x{weight:g}"
 
 
 @dataclass
