@@ -28,7 +28,7 @@ RESULTS = REPO / "benchmarks" / "results" / "leaderboard"
 #: Row order and names of the scoring modes.
 MODE_NAMES = {
     "region": "region head",
-    "motion-head": "region head without its appearance part",
+    "motion-head": "region head without its look parts",
     "fusion": "calibrated fusion",
     "records": "AMMC-Net's records alone",
     "max-speed": "baseline: max local speed",
@@ -85,14 +85,14 @@ def _caught(ops: list[dict], pooled: bool) -> str:
     return f"{caught[0]}/{events[0]}" if len(set(caught)) == 1 else f"{np.mean(caught):.1f}/{events[0]} (mean)"
 
 
-#: Row names when the choice tried the appearance part (``leaderboard.py --appearance``): ``region``
+#: Row names when the choice tried the look parts (``leaderboard.py --appearance``): ``region``
 #: is then the head with it where it joined, ``motion-head`` the head the defaults fit.
-TRIED_NAMES = {"region": "region head, appearance part tried (`--appearance`)",
+TRIED_NAMES = {"region": "region head, look parts tried (`--appearance`)",
                "motion-head": "region head, the default (motion parts)"}
 
 
 def tried(results: list[dict]) -> bool:
-    """Whether these results' heads were chosen with the appearance part among the candidates."""
+    """Whether these results' heads were chosen with the look parts among the candidates."""
     return all("try_appearance=true" in " ".join(r["commands"]) for r in results)
 
 
@@ -145,14 +145,18 @@ def margin(means: dict[str, float], head: str = "region") -> tuple[float, str]:
 
 
 def appearance_line(results: list[dict], means: dict[str, float]) -> list[str]:
-    """What the appearance part adds: the head against the head without it (``motion-head``), and
+    """What the look parts add: the head against the head without them (``motion-head``), and
     how many of the heads chose it (none: the two rows are the same head)."""
     if "motion-head" not in means:
         return []
-    chose = sum(bool((r["settings"].get("region_head") or {}).get("weights", {}).get("appearance")) for r in results)
+    def weighs(r: dict, part: str) -> bool:
+        return bool((r["settings"].get("region_head") or {}).get("weights", {}).get(part))
+
+    chose = {p: sum(weighs(r, p) for r in results) for p in LOOK_PARTS}
     delta = 100 * (means["region"] - means["motion-head"])
-    return [f"**The appearance part: the label-free choice weighed it in {chose} of {len(results)} heads; the head "
-            f"with it against the head without it: {delta:+.2f} points causal micro AUC.**", ""]
+    return [f"**The look parts: the label-free choice weighed the appearance part in {chose['appearance']} and the "
+            f"moving look in {chose['moving_look']} of {len(results)} heads; the head with them against the head "
+            f"without: {delta:+.2f} points causal micro AUC.**", ""]
 
 
 def ped2_block(results: list[dict]) -> tuple[str, dict[str, Any]]:
@@ -247,17 +251,17 @@ def real_block(result: dict) -> str:
 
 
 def appearance_report_block(results: list[dict]) -> str:
-    """The report scenes once more with the appearance part tried: the head with it against the
+    """The report scenes once more with the look parts tried: the head with them against the
     head the defaults fit, per scene, with their mean and minimum (the issue's yardstick)."""
     rows = sorted(results, key=lambda r: r["seed"]["scene"])
     pairs = [(r["scoring_modes"]["modes"]["region"]["causal_micro"], r["scoring_modes"]["modes"]["motion-head"]["causal_micro"])
              for r in rows]
     with_part, without = (np.array(x) * 100 for x in zip(*pairs, strict=True))
-    lines = ["## The demo's report scenes with the appearance part tried", "",
+    lines = ["## The demo's report scenes with the look parts tried", "",
              "The same report scenes, each fitted once more with `--set scoring.regions.try_appearance=true`: causal micro "
-             "AUC % of the head (`--score region`: with the part where the label-free choice adopted it) and of the head "
+             "AUC % of the head (`--score region`: with a look part where the label-free choice adopted one) and of the head "
              "the defaults fit (`--score motion-head`), from the same test.", "",
-             "| scene | chosen | with the part tried | the default head |", "|---|---|---|---|"]
+             "| scene | chosen | with the look parts tried | the default head |", "|---|---|---|---|"]
     for r, a, b in zip(rows, with_part, without, strict=True):
         lines.append(f"| {r['seed']['scene']} | {r['settings'].get('region_head_chosen')} | {a:.2f} | {b:.2f} |")
     lines += [f"| **mean** | | **{with_part.mean():.2f}** | **{without.mean():.2f}** |",
@@ -268,13 +272,13 @@ def appearance_report_block(results: list[dict]) -> str:
 
 
 def design_block(results: list[dict]) -> str:
-    """The demo's design scenes: what the label-free choice did with the appearance part on each,
+    """The demo's design scenes: what the label-free choice did with the look parts on each,
     and each scene's head with and without it (design scenes: shown, never averaged into a claim)."""
-    lines = ["## The demo's design scenes: the appearance part", "",
+    lines = ["## The demo's design scenes: the look parts", "",
              "Design scenes 0-8 (looked at while designing; not a report). Per scene: the settings the label-free "
              "choice made, and the causal micro AUC % of the head (`--score region`) and of the head without its "
-             "appearance part (`--score motion-head`), from the same test.", "",
-             "| scene | chosen | region head | without the appearance part |", "|---|---|---|---|"]
+             "look parts (`--score motion-head`), from the same test.", "",
+             "| scene | chosen | region head | without the look parts |", "|---|---|---|---|"]
     for r in sorted(results, key=lambda r: r["seed"]["scene"]):
         modes = r["scoring_modes"]["modes"]
         lines.append(f"| {r['seed']['scene']} | {r['settings'].get('region_head_chosen')} | "
@@ -285,21 +289,26 @@ def design_block(results: list[dict]) -> str:
 
 
 def cost_block(result: dict) -> str:
-    """What the appearance part adds to a live frame: both heads timed in one run, interleaved."""
+    """What the look parts add to a live frame: the heads timed in one run, interleaved."""
     ms, total = result["ms_per_frame"], result["total_ms"]
-    a, b = "motion parts", "with the appearance part"
-    stages = ", ".join(f"{k} {ms[a][k]:.2f} -> {ms[b][k]:.2f}" for k in ms[a])
+    a, b, c = "motion parts", "with the appearance part", "with the moving look"
+    stages = ", ".join(f"{k} {ms[a][k]:.2f} -> {ms[b][k]:.2f}" + (f" / {ms[c][k]:.2f}" if c in ms else "") for k in ms[a])
+    look = (f", and {total[c]:.2f} ms with the moving look added instead ({result['ratio_with_moving_look']:.2f}x)"
+            if c in total else "")
     return "\n".join([
-        "## The appearance part's cost per live frame", "",
-        f"One run, the two heads interleaved {result['rounds']} rounds over the same {result['frames']} live frames of "
+        "## The look parts' cost per live frame", "",
+        f"One run, the heads interleaved {result['rounds']} rounds over the same {result['frames']} live frames of "
         f"`{Path(result['video']).name}` ({result['source_size'][0]}x{result['source_size'][1]} to the "
         f"{result['analysis_grid'][0]}x{result['analysis_grid'][1]} analysis grid; window 34/240; speed, place and "
-        f"direction): the head costs **{total[a]:.2f} ms a frame with the motion parts and {total[b]:.2f} ms with the "
-        f"appearance part too ({result['ratio_with_appearance']:.2f}x)**; by stage, ms: {stages}.", "",
+        f"direction): the head costs **{total[a]:.2f} ms a frame with the motion parts, {total[b]:.2f} ms with the "
+        f"appearance part too ({result['ratio_with_appearance']:.2f}x){look}**; by stage, ms (motion -> appearance"
+        f"{' / moving look' if c in ms else ''}): {stages}.", "",
         f"Run: `{portable(result['command'])}`; commit `{result['commit'][:10]}`"
         f"{' (dirty tree)' if result['dirty'] else ''}; {result['machine']}; {result['date']}."])
 
 
+#: The parts that read the windows' looks (``ammcnet.regions.config.LOOK_PARTS``).
+LOOK_PARTS = ("appearance", "moving_look")
 #: The moving-look probe's row for the appearance part itself.
 PLACE_BANK = "appearance part (place bank, edges)"
 #: The synthetic kinds the motion parts are chosen on (``regions/selection/synthetic.py``).

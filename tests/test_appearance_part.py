@@ -165,6 +165,12 @@ def test_the_motion_parts_are_chosen_first_then_the_appearance_part_joins_only_w
     assert choose_in_two_stages([a, b, slight])[0].label == "a"  # it gains too little
     other = _result("b, appearance (edges) x1", {**motion, "still": 1.0, "lying": 1.0, "texture": 1.0}, 1.0)
     assert choose_in_two_stages([a, b, other])[0].label == "a"  # only the motion winner's variants may join
+    # another motion candidate whose label begins with the winner's is not the winner's variant
+    sibling = _result("a, direction from 0.25 x static, moving look (added) x1",
+                      {**motion, "still": 1.0, "lying": 1.0, "texture": 1.0}, 1.0)
+    assert choose_in_two_stages([a, b, sibling])[0].label == "a"
+    moving = replace(sibling, label="a, moving look (added) x1")
+    assert choose_in_two_stages([a, b, moving])[0].label == moving.label
 
 
 def test_the_appearance_kinds_leave_the_motion_kinds_anomalies_as_they_were():

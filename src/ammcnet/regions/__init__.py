@@ -12,12 +12,15 @@ depend on how well a generator predicts them, and asks how likely they are under
 * ``appearance``: the distance of the window's look (gradient energies by direction, and tone) to
   the normal looks kept at that place: what does not move unusually (a bag left behind, a person
   lying down) but does not look like that place's normal either (tried by the choice only when
-  asked: ``RegionHeadConfig.try_appearance``).
+  asked: ``RegionHeadConfig.try_appearance``);
+* ``moving_look``: a kNN density over (look, position) of moving windows: what moves (a cart at
+  walking speed looks like nothing that moved in training); its score is added to the frame's,
+  not weighed in the max (tried with the appearance part).
 
 Each part is scaled by its scores on normal training videos it was *not* fitted on
 (leave-videos-out), so 1.0 means "as high as the highest normal frames of unseen normal videos".
-A frame's score is the largest weighted part over its windows; the winning window is the box to
-draw. Nothing here sees a test label or a test-video statistic.
+A frame's score is the largest weighted part over its windows (plus the added parts'); the
+winning window is the box to draw. Nothing here sees a test label or a test-video statistic.
 
 >>> import numpy as np
 >>> from ammcnet.regions import RegionHead, RegionHeadConfig

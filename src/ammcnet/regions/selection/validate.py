@@ -322,10 +322,16 @@ def choose_in_two_stages(results: Sequence[ValidationResult]) -> tuple[Validatio
     motion_view = choose([on_kinds(r, MOTION_KINDS) for r in results if not _reads_looks(r)])
     motion = next(r for r in results if r.label == motion_view.label)
     floor = motion_view.mean_auc - APPEARANCE_MOTION_TOLERANCE
-    joined = [r for r in results if r.label.startswith(f"{motion.label}, ") and _reads_looks(r)
+    joined = [r for r in results if any(r.label.startswith(motion.label + suffix) for suffix in LOOK_LABELS)
               and r.false_alarm <= MAX_FALSE_ALARM and r.mean_auc >= motion.mean_auc + APPEARANCE_MIN_GAIN
               and on_kinds(r, MOTION_KINDS).mean_auc >= floor]
     return (max(joined, key=rank_key) if joined else motion), motion
+
+
+#: How :func:`appearance_variants` labels a look part added to a candidate (after its label): a
+#: variant of the motion winner is its label followed by one of these, not any label it begins
+#: (``..., direction from 0.25 x static`` begins with ``...``'s label too).
+LOOK_LABELS: tuple[str, ...] = (", appearance (", ", moving look (")
 
 
 def _reads_looks(result: ValidationResult) -> bool:
