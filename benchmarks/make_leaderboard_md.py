@@ -311,6 +311,8 @@ def cost_block(result: dict) -> str:
 LOOK_PARTS = ("appearance", "moving_look")
 #: The moving-look probe's row for the appearance part itself.
 PLACE_BANK = "appearance part (place bank, edges)"
+#: ... and for the moving-look part as the library builds it.
+BUILT_PART = "moving_look part (the library's), added"
 #: The synthetic kinds the motion parts are chosen on (``regions/selection/synthetic.py``).
 MOTION_KINDS = ("patch", "fast", "backwards", "against")
 
@@ -367,7 +369,7 @@ def validation_block(result: dict, moving: dict | None) -> str:
              f"{' (dirty tree)' if result['dirty'] else ''}; {result['machine']}; {result['date']}."]
     if moving:
         auc = dict(moving["causal_micro_auc"])
-        head, place = auc.pop("motion head"), auc.pop(PLACE_BANK, None)
+        head, place, built = auc.pop("motion head"), auc.pop(PLACE_BANK, None), auc.pop(BUILT_PART, None)
 
         def span(kind: str, rows: list[dict]) -> str:
             values = [r[k] for r in rows for k in r if k.startswith(kind)]
@@ -382,7 +384,11 @@ def validation_block(result: dict, moving: dict | None) -> str:
                   f"{best[1]}: {best[2]:.2f})."
                   + (f" The appearance part itself (the looks kept at each place) alone {place['alone']:.2f}, in the "
                      f"max {span('max', [place])}, added {span('sum', [place])}." if place else "")
-                  + " Not built: the lead comes from Ped2's test labels (docs/decisions.md D33).", "",
+                  + (f" The moving-look part as built (`MovingLookPart`: the whole window, position weight 1) weighed "
+                     f"in the head by hand, added at 0.1 / 0.25 / 0.5 / 1: "
+                     f"{' / '.join(f'{v:.2f}' for v in built.values())}; the label-free choice did not adopt it on any "
+                     "design set (docs/decisions.md D33, D34)." if built else
+                     " Not built: the lead comes from Ped2's test labels (docs/decisions.md D33)."), "",
                   f"Run: `{portable(moving['command'])}`; commit `{moving['commit'][:10]}`"
                   f"{' (dirty tree)' if moving['dirty'] else ''}; {moving['machine']}; {moving['date']}."]
     return "\n".join(lines)

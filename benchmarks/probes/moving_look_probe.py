@@ -10,7 +10,9 @@ energies over the whole window (``--cells 1``) or over each of its 2 x 2 quarter
 motion head's frame score (window 34/240, perspective + direction + place: the head Ped2's choice
 makes) by the head's max at weight w, or added at weight w (as the strongest honest scorers sum
 their parts). For comparison, the appearance part itself (the looks kept at each place, moving or
-not; edges, scaled as the head scales it) combined the same two ways. Reported: causal micro AUC (sigma 3, the first 4 frames of each video left out).
+not; edges, scaled as the head scales it) combined the same two ways, and the library's moving-look
+part (``ammcnet.regions.parts.MovingLookPart``, which builds the whole-window variant at position
+weight 1) weighed in a head at each weight. Reported: causal micro AUC (sigma 3, the first 4 frames of each video left out).
 Nothing here is used by the library; ``docs/decisions.md`` D33 records what it showed. Usage::
 
     python benchmarks/probes/moving_look_probe.py --work /tmp/moving-look --json benchmarks/results/moving-look-probe.json
@@ -108,6 +110,17 @@ def place_bank(ftrain, ftest, train, test) -> list[np.ndarray]:
     return [frame_maxima(part, features_of(r, config, True)) / scale for r in test]
 
 
+def library_part(train, test, micro) -> dict[str, float]:
+    """The head with the library's moving-look part weighed at each weight (cells 1, position weight 1,
+    added): the same numbers as this probe's own variant, if the part does what the probe measured."""
+    out = {}
+    for w in (0.1, 0.25, 0.5, 1.0):
+        config = RegionHeadConfig(window=CONFIG.window, weights={**CONFIG.weights, "moving_look": w})
+        head = RegionHead.fit_features([features_of(r, config) for r in train], config)
+        out[f"sum x{w:g}"] = micro([head.score_features(features_of(r, config)).score for r in test])
+    return out
+
+
 def causal(s: np.ndarray, sigma: float = 3.0) -> np.ndarray:
     k = np.arange(-int(3 * sigma), 1, dtype=np.float64)
     taps = np.exp(-0.5 * (k / sigma) ** 2)
@@ -163,6 +176,7 @@ def main(argv=None) -> int:
             out[f"cells {cells}, position weight {weight:g}"] = row
             print(cells, weight, row, flush=True)
     out["appearance part (place bank, edges)"] = combined(motion, place_bank(ftrain, ftest, train, test), micro)
+    out["moving_look part (the library's), added"] = library_part(train, test, micro)
     print(out, flush=True)
     save_result(args.json, {"commands": [" ".join(["python", *sys.argv])], "seed": CONFIG.seed,
                             "settings": {"head": CONFIG.as_dict(), "bank": BANK, "neighbours": NEIGHBOURS,
