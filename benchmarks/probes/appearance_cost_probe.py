@@ -34,7 +34,7 @@ from ammcnet.data.layouts import discover_dataset  # noqa: E402
 from ammcnet.demo.config import refuse_report_seeds  # noqa: E402
 from ammcnet.demo.job import demo_scene  # noqa: E402
 from ammcnet.regions import RegionHeadConfig  # noqa: E402
-from ammcnet.regions.selection.validate import choose_settings  # noqa: E402
+from ammcnet.regions.selection.validate import LOOK_LABELS, choose_settings  # noqa: E402
 from ammcnet.scoring.region_head import FootageSpan, fit_region_head_on  # noqa: E402
 from ammcnet.utils.io import write_json_atomic  # noqa: E402
 
@@ -78,12 +78,12 @@ def selection_of(name: str, work: Path) -> dict:
 
 def kept(done: dict) -> dict:
     """What the result file keeps of a set's choice: the chosen settings, and the numbers of the
-    motion winner and of its variants with the part (every candidate's are in ``--work``)."""
+    motion winner and of its variants with a look part (every candidate's are in ``--work``)."""
     sel = dict(done["selection"])
     winner = sel["motion_chosen"]
     sel["candidates_tried"] = len(sel["candidates"])
     sel["candidates"] = [{k: v for k, v in c.items() if k != "config"} for c in sel["candidates"]
-                         if c["label"] == winner or c["label"].startswith(f"{winner}, appearance")]
+                         if c["label"] == winner or any(c["label"].startswith(winner + s) for s in LOOK_LABELS)]
     return {**done, "selection": sel}
 
 
