@@ -129,7 +129,8 @@ class RegionHead:
         raw = {p: part.score(f) for p, part in self.parts.items()}
         if ignore is not None:
             raw = {p: np.where(ignore, np.float32(0), r) for p, r in raw.items()}
-        fused, winner_part = self._fuse({p: r for p, r in raw.items() if p not in ADDED_PARTS})
+        maxed = self.config.maxed_parts()
+        fused, winner_part = self._fuse({p: r for p, r in raw.items() if p in maxed})
         t = len(f.speed)
         flat = fused.reshape(t, -1)
         best = flat.argmax(1) if flat.size else np.zeros(t, np.int64)
@@ -137,11 +138,7 @@ class RegionHead:
         boxes = np.array([f.box(r, c, f.size) for r, c in zip(rows, cols, strict=True)], np.int32).reshape(t, 4)
         winner = winner_part.reshape(t, -1)[np.arange(t), best] if flat.size else np.zeros(t, np.int64)
         parts = {p: self.config.weights[p] * raw[p].reshape(t, -1).max(1) / self.scales[p] for p in raw}
-        score = flat.max(1) if flat.size else np.zeros(t)
-        for p in ADDED_PARTS:
-            if p in parts:
-                score = score + parts[p]
-        return FrameScores(score, parts, boxes, winner)
+        return FrameScores(_plus_added(flat.max(1) if flat.size else np.zeros(t), parts), parts, boxes, winner)
 
     def score_flows(self, flows: np.ndarray) -> FrameScores:
         """Scores of (T, H, W, 2) analysis-grid pixel flows."""
@@ -157,11 +154,8 @@ class RegionHead:
         may be taken in either order. The added parts (:data:`~ammcnet.regions.config.ADDED_PARTS`)
         then add their own frame score, weight * largest raw / scale, in the same order."""
         scaled = {p: self.config.weights[p] * maxima[p] / self.scales[p] for p in PARTS if p in maxima}
-        score = np.stack([v for p, v in scaled.items() if p not in ADDED_PARTS]).max(0)
-        for p in ADDED_PARTS:
-            if p in scaled:
-                score = score + scaled[p]
-        return score
+        maxed = self.config.maxed_parts()
+        return _plus_added(np.stack([v for p, v in scaled.items() if p in maxed]).max(0), scaled)
 
     def _fuse(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Per-window max over parts of weight * raw / scale, and which part won (index in PARTS)."""
@@ -219,6 +213,17 @@ class RegionHead:
                    tuple(state["size"]), int(state.get("frames", 0)), state.get("normal_videos"))
         head.taught_scores = [_array(s) for s in state.get("taught_scores") or []]
         return head
+
+
+def _plus_added(score: np.ndarray, frame_parts: dict[str, np.ndarray]) -> np.ndarray:
+    """``score`` (the max over the other parts) plus each added part's weighted, scaled frame score
+    (:data:`~ammcnet.regions.config.ADDED_PARTS`, in that order): the one place both the window
+    path (:meth:`RegionHead.score_features`) and the maxima path (:meth:`RegionHead.fuse_maxima`)
+    add them, so the two stay equal bit for bit."""
+    for p in ADDED_PARTS:
+        if p in frame_parts:
+            score = score + frame_parts[p]
+    return score
 
 
 def _array(value: Any) -> np.ndarray:
