@@ -173,6 +173,21 @@ def test_the_motion_parts_are_chosen_first_then_the_appearance_part_joins_only_w
     assert choose_in_two_stages([a, b, moving])[0].label == moving.label
 
 
+def test_both_look_parts_join_only_when_each_earns_its_place():
+    motion = {"patch": 0.9, "fast": 0.8, "backwards": 0.7, "against": 0.6}
+    a = _result("a", {**motion, "still": 0.5, "texture": 0.5, "alongside": 0.5})
+    look = _result("a, appearance (edges) x1", {**motion, "still": 0.9, "texture": 0.6, "alongside": 0.6}, 1.0)
+    moving = _result("a, moving look (added) x0.5", {**motion, "still": 0.5, "texture": 0.6, "alongside": 0.9}, 1.0)
+    both = _result("a, appearance (edges) x1, moving look (added) x0.5",
+                   {**motion, "still": 0.9, "texture": 0.6, "alongside": 0.9}, 1.0)
+    assert choose_in_two_stages([a, look, moving, both])[0].label == both.label  # each part sees its own kind
+    # the moving look adds nothing the appearance part had not seen: the appearance part alone
+    echo = replace(both, auc={**look.auc, "alongside": 0.61}, mean_auc=look.mean_auc + 0.001)
+    assert choose_in_two_stages([a, look, moving, echo])[0].label == look.label
+    lonely = replace(both, label="a, appearance (edges+tone) x1, moving look (added) x0.5")
+    assert choose_in_two_stages([a, moving, lonely])[0].label == moving.label  # its parts alone were not measured
+
+
 def test_the_appearance_kinds_leave_the_motion_kinds_anomalies_as_they_were():
     rng = np.random.default_rng(0)
     videos = [rng.integers(0, 255, (50, 32, 40, 3), dtype=np.uint8) for _ in range(2)]

@@ -116,8 +116,12 @@ def test_the_part_alone_cannot_make_a_head():
 def test_the_choice_tries_it_at_each_weight_and_shares_it_between_them(normal, carted):
     base = RegionHeadConfig(window=0.25, flow_preset="ultrafast", height=H, try_appearance=True)
     configs = list(candidates(base, [0.25], PART_SETS[:1]))
-    looks = [c for c, label in configs if "moving look" in label]
+    looks = [c for c, label in configs if "moving look" in label and "appearance" not in label]
     assert [c.weights["moving_look"] for c in looks] == list(MOVING_LOOK_WEIGHTS)
+    both = [c for c, label in configs if "moving look" in label and "appearance" in label]
+    assert len(both) == len(MOVING_LOOK_WEIGHTS) * len([label for _, label in configs if label.endswith(
+        tuple(f"x{w:g}" for w in (0.5, 1.0))) and "appearance" in label and "moving" not in label])
+    assert all(c.weights["appearance"] > 0 and c.weights["moving_look"] > 0 for c in both)
     labels = np.zeros(16, bool)
     labels[8:] = True
     parts = PartCache()

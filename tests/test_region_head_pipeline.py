@@ -168,9 +168,10 @@ def test_settings_are_chosen_on_training_videos(run):
     # the window is object-sized (measured on the training flows); the synthetic set picks the parts
     with_direction = sum(1 for s in PART_SETS if s.get("direction"))  # tried twice: the default and a lowered threshold
     motion = len(PART_SETS) + with_direction
-    # each motion candidate once more per appearance descriptor and weight, and per moving-look weight
-    # (the records carry the frames)
-    looks = len(APPEARANCE_DESCRIPTORS) * len(APPEARANCE_WEIGHTS) + len(MOVING_LOOK_WEIGHTS)
+    # each motion candidate once more per appearance descriptor and weight, per moving-look weight,
+    # and per pair of the two (the records carry the frames)
+    appearance = len(APPEARANCE_DESCRIPTORS) * len(APPEARANCE_WEIGHTS)
+    looks = appearance + len(MOVING_LOOK_WEIGHTS) + appearance * len(MOVING_LOOK_WEIGHTS)
     assert sel is not None and len(sel["candidates"]) == motion * (1 + looks)
     assert sum("appearance" not in c["label"] and "look" not in c["label"] for c in sel["candidates"]) == motion
     # two stages: the motion parts, then a look part joins their winner or not

@@ -1,4 +1,4 @@
-"""The synthetic appearance anomalies (``still``, ``lying``, ``texture``): what a motion-only head cannot see."""
+"""The synthetic appearance anomalies (``still``, ``lying``, ``texture``, ``alongside``): what a motion-only head cannot see."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from ammcnet.regions.selection.synthetic import (
     BLEND_PX,
     KINDS,
     TEXTURE_TRIES,
+    iter_synthetic_edits,
     make_synthetic,
     synthetic_edit,
 )
 
 H, W, T = 40, 64, 50
-APPEARANCE = ("still", "lying", "texture")
+APPEARANCE = ("still", "lying", "texture", "alongside")
 
 
 def video(seed: int, frames: int = T) -> np.ndarray:
@@ -35,7 +36,7 @@ def right_flows(step: float, grid: tuple[int, int] = (H // 2, W // 2), channels:
 
 
 def test_the_appearance_kinds_follow_the_motion_kinds():
-    assert KINDS == ("patch", "fast", "backwards", "against", "still", "lying", "texture")
+    assert KINDS == ("patch", "fast", "backwards", "against", "still", "lying", "texture", "alongside")
 
 
 @pytest.mark.parametrize("kind", APPEARANCE)
@@ -140,6 +141,38 @@ def test_texture_without_flows_moves_along_the_footage_direction():
     b = BLEND_PX
     region = edit.frames[:, y0 + b:y1 - b, x0 + b:x1 - b, 0]
     np.testing.assert_array_equal(region[1:, 3:], region[:-1, :-3])  # 3 px down each frame
+
+
+def test_alongside_is_a_turned_object_moving_with_the_crowd_where_the_frames_move():
+    """Wider than tall, its rows the donor's columns, moving ``speed`` px a frame along the footage's
+    direction, from the half of the frame where things move."""
+    frames = still_scene(0, 60)
+    donor = video(1)
+    moving = np.zeros((60, H, W), np.float32)
+    moving[:, :, W // 2:] = 1.0  # only the right half moves
+    edit = synthetic_edit(frames, "alongside", np.random.default_rng(4), length=12, side=16, speed=2.0,
+                          direction=(0.0, 1.0), donor=donor, motion=moving)
+    x0, y0, x1, y1 = edit.box
+    assert (x1 - x0, y1 - y0) == (16, 8) and x0 >= W // 2 - 16  # turned: wider than tall; where it moves
+    stretch = frames[edit.start:edit.start + len(edit.frames)]
+    boxes = [_blob_box((f != n).any(-1)) for f, n in zip(edit.frames, stretch, strict=True)]
+    assert [b[1] - boxes[0][1] for b in boxes] == list(range(0, 24, 2))  # 2 px down each frame
+    assert {b[0] for b in boxes} == {boxes[0][0]}
+    b = BLEND_PX
+    inner = edit.frames[0, y0 + b:y1 - b, x0 + b:x1 - b].astype(int)
+    assert (inner != stretch[0, y0 + b:y1 - b, x0 + b:x1 - b]).any(-1).mean() > 0.9  # foreign pixels
+    assert y1 + 22 <= H and edit.labels.sum() == 12  # the whole path is inside the frame
+
+
+def test_alongside_draws_from_a_stream_of_its_own():
+    """Adding the kind leaves every earlier kind's anomalies as they were."""
+    videos = [video(0, 60), video(1, 60)]
+    earlier = KINDS[:-1]
+    before = list(iter_synthetic_edits(videos, seed=3, kinds=earlier))
+    after = [(i, e) for i, e in iter_synthetic_edits(videos, seed=3) if e.kind in earlier]
+    assert [(i, e.kind, e.start, e.box) for i, e in before] == [(i, e.kind, e.start, e.box) for i, e in after]
+    for (_, e), (_, f) in zip(before, after, strict=True):
+        np.testing.assert_array_equal(e.frames, f.frames)
 
 
 class Counting:

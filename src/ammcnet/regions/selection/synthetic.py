@@ -12,14 +12,20 @@ Each synthetic video is a copy of a held-out *normal* video with one anomalous s
   still background, sped up, is no anomaly at all and only adds noise to the choice);
 * ``against``: a person-sized blob moving against the footage's dominant direction.
 
-Three are anomalies of appearance, which a head that scores motion alone cannot see: without
+Four are anomalies of appearance, which a head that scores motion alone cannot see: without
 them the choice of settings could never prefer a setting that looks at what things are.
 
 * ``still``: a foreign textured patch that appears and stays still (a left object);
 * ``lying``: a person-sized blob that walks at the footage's normal speed, stops and lies down
   (a person lying on the floor);
 * ``texture``: a region where the frames move whose texture is swapped for another scene's while
-  its motion is kept (a cart-like thing at walking speed).
+  its motion is kept (a cart-like thing at walking speed);
+* ``alongside``: a foreign object moving with the crowd: a textured patch of the footage turned a
+  quarter (wider than tall, its edges turned across the way the footage's edges run), moving at
+  the footage's normal speed along its dominant direction from where the frames move (a cart or
+  a wheelchair among walkers). ``texture`` keeps a region's own motion but may swap in a texture
+  that moving things have (a walker's); this one moves as walkers move but looks like nothing
+  that moved.
 
 Settings of the region head are chosen on these and on held-out normal videos (false alarms),
 never on a test label. The generator is seeded, so a validation set is reproducible.
@@ -52,13 +58,16 @@ from ammcnet.regions.footage import flow_chunks
 from ammcnet.regions.stats import stream_median
 
 #: The kinds of synthetic anomaly, in report order.
-KINDS: tuple[str, ...] = ("patch", "fast", "backwards", "against", "still", "lying", "texture")
+KINDS: tuple[str, ...] = ("patch", "fast", "backwards", "against", "still", "lying", "texture", "alongside")
 #: The kinds a motion part can see, and the kinds made for the appearance part (what motion cannot see).
 MOTION_KINDS: tuple[str, ...] = KINDS[:4]
 APPEARANCE_KINDS: tuple[str, ...] = KINDS[4:]
 #: Added to the seed of the appearance kinds' random draws: the motion kinds keep the draws they had
 #: before the appearance kinds existed, so a motion-only choice is what it was (the same anomalies).
 APPEARANCE_STREAM = 1
+#: The random stream of each kind added after the first appearance kinds (its own, so adding it
+#: leaves every other kind's anomalies as they were).
+KIND_STREAMS: dict[str, int] = {"alongside": 2}
 #: Frame-rate factor of the ``fast`` region.
 SPEEDUP = 3
 #: Candidate donor patches drawn for ``still`` and ``texture``; the one with the most texture is kept.
@@ -362,6 +371,52 @@ def _texture(frames: Any, donor: Any, rng: np.random.Generator, *, length: int, 
     return SyntheticEdit(a, out, labels, "texture", (x0, y0, x1, y1))
 
 
+def _alongside(frames: Any, donor: Any, rng: np.random.Generator, *, length: int, side: int, speed: float,
+               direction: tuple[float, float], motion: Any) -> SyntheticEdit:
+    """A foreign object moving with the crowd: the most textured of a few person-shaped (``side`` x
+    ``side // 2``) patches of the footage (:func:`_textured_patch`), turned a quarter so that it is
+    wider than tall and its edges run across the way the footage's run, moving at the footage's
+    normal ``speed`` along its ``direction``.
+
+    Its path starts where the frames move over the stretch (:func:`_moving_region`, a square as wide
+    as the object) and is pulled back inside the frame: walkers' paths are where a cart would be
+    pushed. Its outer :data:`BLEND_PX` px are mixed with the frame it covers (:func:`_border_weights`),
+    so that the anomaly is the object, not a drawn edge around it.
+    """
+    n, h, w = frames.shape[:3]
+    upright = _textured_patch(frames if donor is None else donor, max(4, min(side, h, w)), max(4, min(side, h, w) // 2), rng)
+    sprite = np.ascontiguousarray(np.rot90(upright)).astype(np.float32)
+    sh, sw = sprite.shape[:2]
+    a, b = _stretch(n, length, rng)
+    ux, uy = _unit(direction)
+    vx, vy = ux * max(speed, 0.5), uy * max(speed, 0.5)
+    x0, y0, _, _ = _moving_region(motion, a, b, h, w, sw, rng)
+    ex, ey = vx * (b - a - 1), vy * (b - a - 1)  # the last corner, from the first
+    x = float(np.clip(x0, -min(0.0, ex), max(-min(0.0, ex), w - sw - max(0.0, ex))))
+    y = float(np.clip(y0 + (sw - sh) / 2, -min(0.0, ey), max(-min(0.0, ey), h - sh - max(0.0, ey))))
+    alpha = _border_weights(sh, sw)[..., None]
+    out = np.array(frames[a:b], np.uint8)
+    labels = np.zeros(n, bool)
+    for k in range(b - a):
+        labels[a + k] = _blend(out[k], sprite, alpha, int(round(x + vx * k)), int(round(y + vy * k)))
+    return SyntheticEdit(a, out, labels, "alongside", (int(round(x)), int(round(y)), int(round(x)) + sw, int(round(y)) + sh))
+
+
+def _blend(frame: np.ndarray, sprite: np.ndarray, alpha: np.ndarray, x: int, y: int) -> bool:
+    """Mix float ``sprite`` into ``frame`` by ``alpha`` with its top-left corner at (x, y), in place and
+    clipped to it; False when none of it falls inside the frame."""
+    h, w = frame.shape[:2]
+    sh, sw = sprite.shape[:2]
+    xa, ya, xb, yb = max(0, x), max(0, y), min(w, x + sw), min(h, y + sh)
+    if xb <= xa or yb <= ya:
+        return False
+    a = alpha[ya - y:yb - y, xa - x:xb - x]
+    under = frame[ya:yb, xa:xb].astype(np.float32)
+    mixed = a * sprite[ya - y:yb - y, xa - x:xb - x] + (1.0 - a) * under
+    frame[ya:yb, xa:xb] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    return True
+
+
 def make_synthetic(frames: np.ndarray, kind: str, rng: np.random.Generator, *, length: int = 40, side: int | None = None,
                    speed: float = 2.0, direction: tuple[float, float] = (1.0, 0.0),
                    donor: np.ndarray | None = None, motion: Any = None) -> SyntheticVideo:
@@ -371,14 +426,14 @@ def make_synthetic(frames: np.ndarray, kind: str, rng: np.random.Generator, *, l
         length: frames in the anomalous stretch.
         side: patch / blob side in pixels, a retimed or ``texture`` region's half side (default: a
             fifth of the frame height).
-        speed: normal moving speed in pixels per frame (the blobs walk at it, the patch at 3x, a
-            ``texture`` region's texture where no flow is given).
+        speed: normal moving speed in pixels per frame (the blobs and the ``alongside`` object move
+            at it, the patch at 3x, a ``texture`` region's texture where no flow is given).
         direction: the footage's dominant (u, v) direction; ``against``'s blob moves against it,
-            ``lying``'s along it (and a ``texture`` where no flow is given).
+            ``lying``'s and ``alongside``'s along it (and a ``texture`` where no flow is given).
         donor: frames to cut the foreign patches and textures from (default: ``frames`` itself).
         motion: (T, h, w) flow speed of ``frames`` on any grid, or a
             :class:`~ammcnet.regions.footage.FlowSpeeds` of their flows: ``fast``, ``backwards`` and
-            ``texture`` regions are drawn where it is large (default: anywhere), and a ``texture``
+            ``texture`` regions, and ``alongside``'s path, are drawn where it is large (default: anywhere), and a ``texture``
             moves with the mean flow of its region when flows are given.
     """
     frames = np.asarray(frames, np.uint8)
@@ -419,6 +474,9 @@ def synthetic_edit(frames: Any, kind: str, rng: np.random.Generator, *, length: 
     if kind == "texture":
         return _texture(frames, donor, rng, length=length, side=2 * side, speed=speed, direction=direction,
                         motion=motion)
+    if kind == "alongside":
+        return _alongside(frames, donor, rng, length=length, side=side, speed=speed, direction=direction,
+                          motion=motion)
     raise ConfigError(f"unknown synthetic anomaly kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
@@ -496,6 +554,15 @@ def iter_validation_set(videos: Sequence[np.ndarray], *, seed: int = 0, per_kind
         yield i, edit.apply(np.asarray(videos[i], np.uint8))
 
 
+def _stream_of(kind: str) -> int:
+    """The random stream ``kind`` draws from: 0 (the seed itself) for the motion kinds,
+    :data:`APPEARANCE_STREAM` for the first appearance kinds, a stream of its own for a later kind
+    (:data:`KIND_STREAMS`)."""
+    if kind in KIND_STREAMS:
+        return KIND_STREAMS[kind]
+    return APPEARANCE_STREAM if kind in APPEARANCE_KINDS else 0
+
+
 def iter_synthetic_edits(videos: Sequence[Any], *, seed: int = 0, per_kind: int = 1, length: int = 40,
                          speed: float = 1.0, direction: tuple[float, float] = (1.0, 0.0),
                          kinds: Sequence[str] = KINDS, motions: Sequence[Any] | None = None,
@@ -503,12 +570,14 @@ def iter_synthetic_edits(videos: Sequence[Any], *, seed: int = 0, per_kind: int 
     """:func:`iter_validation_set`'s anomalies as the stretches they change (:func:`synthetic_edit`:
     the same seed gives the same edits), from videos read only where a stretch is. The motion kinds
     and the appearance kinds draw from two random streams (:data:`APPEARANCE_STREAM`), so asking
-    for more or fewer appearance kinds leaves the motion kinds' anomalies as they are."""
-    streams = {False: np.random.default_rng(seed), True: np.random.default_rng([seed, APPEARANCE_STREAM])}
+    for more or fewer appearance kinds leaves the motion kinds' anomalies as they are; a kind added
+    later draws from a stream of its own (:func:`_stream_of`), so it moves no earlier kind's."""
+    streams: dict[int, np.random.Generator] = {}
     for i, frames in enumerate(videos):
         donor = videos[(i + 1) % len(videos)]
         for kind in kinds:
-            rng = streams[kind in APPEARANCE_KINDS]
+            key = _stream_of(kind)
+            rng = streams.setdefault(key, np.random.default_rng([seed, key] if key else seed))
             for _ in range(per_kind):
                 yield i, synthetic_edit(frames, kind, rng, length=length, side=side, speed=speed, direction=direction,
                                         donor=donor, motion=None if motions is None else motions[i])

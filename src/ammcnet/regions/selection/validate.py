@@ -313,19 +313,34 @@ def choose_in_two_stages(results: Sequence[ValidationResult]) -> tuple[Validatio
        (:data:`~ammcnet.regions.selection.synthetic.MOTION_KINDS`): the choice as it was before the
        appearance kinds existed, so adding them does not move it (their anomalies are drawn from a
        random stream of their own).
-    2. That winner with a look part added (:func:`appearance_variants`: the appearance part at each
-       weight and descriptor, the moving-look part at each weight): the best of
+    2. That winner with look parts added (:func:`appearance_variants`: the appearance part at each
+       weight and descriptor, the moving-look part at each weight, and both): the best of
        them on every kind, if it stays within the false-alarm bound, gains at least
-       :data:`APPEARANCE_MIN_GAIN` of mean AUC over every kind and costs the motion kinds at most
-       :data:`APPEARANCE_MOTION_TOLERANCE`; else the motion winner alone.
+       :data:`APPEARANCE_MIN_GAIN` of mean AUC over every kind, costs the motion kinds at most
+       :data:`APPEARANCE_MOTION_TOLERANCE` and, with both look parts, gains that much over each
+       alone (:func:`_each_look_earns`); else the motion winner alone.
     """
     motion_view = choose([on_kinds(r, MOTION_KINDS) for r in results if not _reads_looks(r)])
     motion = next(r for r in results if r.label == motion_view.label)
     floor = motion_view.mean_auc - APPEARANCE_MOTION_TOLERANCE
+    by_label = {r.label: r for r in results}
     joined = [r for r in results if any(r.label.startswith(motion.label + suffix) for suffix in LOOK_LABELS)
               and r.false_alarm <= MAX_FALSE_ALARM and r.mean_auc >= motion.mean_auc + APPEARANCE_MIN_GAIN
-              and on_kinds(r, MOTION_KINDS).mean_auc >= floor]
+              and on_kinds(r, MOTION_KINDS).mean_auc >= floor and _each_look_earns(r, by_label)]
     return (max(joined, key=rank_key) if joined else motion), motion
+
+
+def _each_look_earns(result: ValidationResult, by_label: dict[str, ValidationResult]) -> bool:
+    """Whether each look part of a candidate with both (appearance and moving look) lifts its mean
+    synthetic AUC by :data:`APPEARANCE_MIN_GAIN` over the same candidate with the other look part
+    alone: a part that adds nothing the other did not already see only adds its noise. True for a
+    candidate with one look part or none."""
+    label = result.label
+    appearance, moving = label.rfind(LOOK_LABELS[0]), label.rfind(LOOK_LABELS[1])
+    if appearance < 0 or moving < appearance:  # one look part (a combination labels appearance first)
+        return True
+    others = [by_label.get(label[:moving]), by_label.get(label[:appearance] + label[moving:])]
+    return all(o is not None and result.mean_auc >= o.mean_auc + APPEARANCE_MIN_GAIN for o in others)
 
 
 #: How :func:`appearance_variants` labels a look part added to a candidate (after its label): a
@@ -482,16 +497,28 @@ MOVING_LOOK_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0)
 
 
 def appearance_variants(config: RegionHeadConfig, label: str) -> Iterator[tuple[RegionHeadConfig, str]]:
-    """``config`` with a look part added: the appearance part at each descriptor and each of
-    :data:`APPEARANCE_WEIGHTS`, then the moving-look part (added to the score) at each of
-    :data:`MOVING_LOOK_WEIGHTS`."""
-    for descriptor in APPEARANCE_DESCRIPTORS:
-        for weight in APPEARANCE_WEIGHTS:
-            weights = {**config.weights, "appearance": weight}
-            yield (replace(config, weights=weights, appearance_descriptor=descriptor),
-                   f"{label}, appearance ({descriptor}) x{weight:g}")
+    """``config`` with look parts added: the appearance part at each descriptor and each of
+    :data:`APPEARANCE_WEIGHTS`, the moving-look part (added to the score) at each of
+    :data:`MOVING_LOOK_WEIGHTS`, then both together at each pair of those. The two see different
+    things (what is unusual *at a place*, and what is unusual *among moving things*), so the choice
+    may want either, neither or both (:func:`choose_in_two_stages` asks each to earn its place)."""
+    looks = [(replace(config, weights={**config.weights, "appearance": weight}, appearance_descriptor=descriptor),
+              _appearance_label(label, descriptor, weight))
+             for descriptor in APPEARANCE_DESCRIPTORS for weight in APPEARANCE_WEIGHTS]
+    yield from looks
     for weight in MOVING_LOOK_WEIGHTS:
-        yield replace(config, weights={**config.weights, "moving_look": weight}), f"{label}, moving look (added) x{weight:g}"
+        yield replace(config, weights={**config.weights, "moving_look": weight}), _moving_look_label(label, weight)
+    for look, look_label in looks:
+        for weight in MOVING_LOOK_WEIGHTS:
+            yield replace(look, weights={**look.weights, "moving_look": weight}), _moving_look_label(look_label, weight)
+
+
+def _appearance_label(label: str, descriptor: str, weight: float) -> str:
+    return f"{label}{LOOK_LABELS[0]}{descriptor}) x{weight:g}"
+
+
+def _moving_look_label(label: str, weight: float) -> str:
+    return f"{label}{LOOK_LABELS[1]}added) x{weight:g}"
 
 
 @dataclass
