@@ -20,10 +20,10 @@ them the choice of settings could never prefer a setting that looks at what thin
   (a person lying on the floor);
 * ``texture``: a region where the frames move whose texture is swapped for another scene's while
   its motion is kept (a cart-like thing at walking speed);
-* ``alongside``: a foreign object moving with the crowd: a textured patch of the footage turned a
-  quarter (wider than tall, its edges turned across the way the footage's edges run), moving at
-  the footage's normal speed along its dominant direction from where the frames move (a cart or
-  a wheelchair among walkers). ``texture`` keeps a region's own motion but may swap in a texture
+* ``alongside``: a foreign object moving with the crowd: a textured patch of the footage as tall
+  as its objects and as long, turned a quarter (its edges run across the way the footage's run),
+  moving at the footage's normal speed along its dominant direction from where the frames move
+  (a cart or a bicycle among walkers). ``texture`` keeps a region's own motion but may swap in a texture
   that moving things have (a walker's); this one moves as walkers move but looks like nothing
   that moved.
 
@@ -76,6 +76,9 @@ TEXTURE_TRIES = 4
 WALK_SHARE = 0.25
 #: Width in px of the ``texture`` region's border mixed linearly with the frame it covers.
 BLEND_PX = 2
+#: Length of the ``alongside`` object over its height (the footage's object height): as long as a
+#: walker is tall, a cart or a bicycle seen side-on.
+ALONGSIDE_LENGTH = 1.0
 #: Mean region flow (frame px per frame) under which a ``texture`` region counts as still.
 STILL_FLOW_PX = 0.25
 
@@ -373,18 +376,23 @@ def _texture(frames: Any, donor: Any, rng: np.random.Generator, *, length: int, 
 
 def _alongside(frames: Any, donor: Any, rng: np.random.Generator, *, length: int, side: int, speed: float,
                direction: tuple[float, float], motion: Any) -> SyntheticEdit:
-    """A foreign object moving with the crowd: the most textured of a few person-shaped (``side`` x
-    ``side // 2``) patches of the footage (:func:`_textured_patch`), turned a quarter so that it is
-    wider than tall and its edges run across the way the footage's run, moving at the footage's
-    normal ``speed`` along its ``direction``.
+    """A foreign object moving with the crowd: the most textured of a few patches of the footage
+    (:func:`_textured_patch`) as tall as its objects (``side``) and :data:`ALONGSIDE_LENGTH` times
+    as long, turned a quarter, so that its edges run across the way the footage's run, moving at
+    the footage's normal ``speed`` along its ``direction``: a cart or a bicycle seen side-on, as tall
+    as a walker and as long as a walker is tall.
 
     Its path starts where the frames move over the stretch (:func:`_moving_region`, a square as wide
     as the object) and is pulled back inside the frame: walkers' paths are where a cart would be
     pushed. Its outer :data:`BLEND_PX` px are mixed with the frame it covers (:func:`_border_weights`),
-    so that the anomaly is the object, not a drawn edge around it.
+    so that the anomaly is the object, not a drawn edge around it. Sized like a walker's width
+    instead (half as long), the moving-look part saw it little better than a walker on Ped2's
+    training videos: in a window an object's look weighs by its area.
     """
     n, h, w = frames.shape[:3]
-    upright = _textured_patch(frames if donor is None else donor, max(4, min(side, h, w)), max(4, min(side, h, w) // 2), rng)
+    tall = max(4, min(side, h, w))
+    long = max(4, min(int(round(ALONGSIDE_LENGTH * tall)), h, w))
+    upright = _textured_patch(frames if donor is None else donor, long, tall, rng)
     sprite = np.ascontiguousarray(np.rot90(upright)).astype(np.float32)
     sh, sw = sprite.shape[:2]
     a, b = _stretch(n, length, rng)
