@@ -291,10 +291,13 @@ def design_block(results: list[dict]) -> str:
 def cost_block(result: dict) -> str:
     """What the look parts add to a live frame: the heads timed in one run, interleaved."""
     ms, total = result["ms_per_frame"], result["total_ms"]
-    a, b, c = "motion parts", "with the appearance part", "with the moving look"
-    stages = ", ".join(f"{k} {ms[a][k]:.2f} -> {ms[b][k]:.2f}" + (f" / {ms[c][k]:.2f}" if c in ms else "") for k in ms[a])
-    look = (f", and {total[c]:.2f} ms with the moving look added instead ({result['ratio_with_moving_look']:.2f}x)"
+    a, b, c, d = "motion parts", "with the appearance part", "with the moving look", "with both look parts"
+    others = [x for x in (c, d) if x in ms]
+    stages = ", ".join(f"{k} {ms[a][k]:.2f} -> {ms[b][k]:.2f}" + "".join(f" / {ms[x][k]:.2f}" for x in others)
+                       for k in ms[a])
+    look = (f", {total[c]:.2f} ms with the moving look added instead ({result['ratio_with_moving_look']:.2f}x)"
             if c in total else "")
+    look += f", and {total[d]:.2f} ms with both ({result['ratio_with_both']:.2f}x)" if d in total else ""
     return "\n".join([
         "## The look parts' cost per live frame", "",
         f"One run, the heads interleaved {result['rounds']} rounds over the same {result['frames']} live frames of "
@@ -302,7 +305,7 @@ def cost_block(result: dict) -> str:
         f"{result['analysis_grid'][0]}x{result['analysis_grid'][1]} analysis grid; window 34/240; speed, place and "
         f"direction): the head costs **{total[a]:.2f} ms a frame with the motion parts, {total[b]:.2f} ms with the "
         f"appearance part too ({result['ratio_with_appearance']:.2f}x){look}**; by stage, ms (motion -> appearance"
-        f"{' / moving look' if c in ms else ''}): {stages}.", "",
+        f"{' / moving look' if c in ms else ''}{' / both' if d in ms else ''}): {stages}.", "",
         f"Run: `{portable(result['command'])}`; commit `{result['commit'][:10]}`"
         f"{' (dirty tree)' if result['dirty'] else ''}; {result['machine']}; {result['date']}."])
 
@@ -323,9 +326,11 @@ def _validation_measures(candidate: dict) -> tuple[float, float, float, float]:
     return candidate["mean_auc"], motion, candidate["false_alarm_10"], candidate["normal_rank"]
 
 
-def _test_figure(name: str) -> str:
+def _test_figure(name: str, chosen: dict | None = None) -> str:
     """The leaderboard's test figure for one design set, without -> with the part: causal micro
-    AUC %, or for ``vtest.avi`` the share of frames 477-794 alarmed."""
+    AUC %, or for ``vtest.avi`` the share of frames 477-794 alarmed. With the probe's ``chosen``
+    configuration, a leaderboard run whose head was fitted with other settings (an older choice)
+    is marked, since its figure is not the probe's head's."""
     kind, _, arg = name.partition(":")
     if kind == "vtest":
         v = json.loads((RESULTS / "real-clips.json").read_text())["vtest"]["results"]
@@ -333,22 +338,69 @@ def _test_figure(name: str) -> str:
     file = RESULTS / (f"ped2-cpu-lite-net0-head{arg}.json" if kind == "ped2" else f"demo-design-seed{arg}.json")
     if not file.exists():
         return "not run"
-    modes = json.loads(file.read_text())["scoring_modes"]["modes"]
-    return f"{100 * modes['motion-head']['causal_micro']:.2f} -> {100 * modes['region']['causal_micro']:.2f}"
+    run = json.loads(file.read_text())
+    modes = run["scoring_modes"]["modes"]
+    fitted = run.get("settings", {}).get("region_head")
+    other = bool(chosen and fitted and _head_settings(fitted) != _head_settings(chosen))
+    return (f"{100 * modes['motion-head']['causal_micro']:.2f} -> {100 * modes['region']['causal_micro']:.2f}"
+            + (" (another head: an older choice)" if other else ""))
+
+
+def _head_settings(config: dict) -> tuple:
+    """What makes two region heads' settings the same: the window, the moving threshold, the parts
+    weighed (and the appearance descriptor when that part is)."""
+    weights = tuple(sorted((k, v) for k, v in config["weights"].items() if v))
+    look = config.get("appearance_descriptor") if config["weights"].get("appearance") else None
+    return round(config["window"], 6), round(config["static"], 9), weights, look
+
+
+def _kinds(result: dict) -> int:
+    """How many synthetic kinds the probe's candidates were measured on."""
+    first = next(iter(result["sets"].values()))["selection"]["candidates"][0]
+    return len(first["auc"])
 
 
 def validation_table(result: dict) -> list[str]:
     """Per design set: the choice's motion winner -> the variant that joined it, as the validation
     measured them (no test label), beside the test figure the leaderboard measured for the two."""
-    rows = ["| set | joined | mean AUC, 7 kinds | motion kinds | false alarms at 10 % | normal rank | test (leaderboard) |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [f"| set | joined | mean AUC, {_kinds(result)} kinds | motion kinds | false alarms at 10 % | normal rank "
+            "| test (leaderboard) |", "|---|---|---|---|---|---|---|"]
     for name, done in result["sets"].items():
         sel = done["selection"]
         by_label = {c["label"]: c for c in sel["candidates"]}
         motion, chosen = (_validation_measures(by_label[sel[k]]) for k in ("motion_chosen", "chosen"))
         joined = sel["chosen"][len(sel["motion_chosen"]) + 2:] or "no"
         cells = " | ".join(f"{a:.3f} -> {b:.3f}" for a, b in zip(motion, chosen, strict=True))
-        rows.append(f"| {name} | {joined} | {cells} | {_test_figure(name)} |")
+        rows.append(f"| {name} | {joined} | {cells} | {_test_figure(name, sel.get('config'))} |")
+    return rows
+
+
+#: The appearance kinds, and the look variants of each set's motion winner compared on them.
+LOOK_KINDS = ("still", "lying", "texture", "alongside")
+LOOK_ROWS = (("the motion winner", "{motion}"), ("the appearance variant chosen", "{chosen}"),
+             ("moving look x0.5", "{motion}, moving look (added) x0.5"),
+             ("moving look x1", "{motion}, moving look (added) x1"),
+             ("both: the chosen appearance variant and moving look x0.5", "{chosen}, moving look (added) x0.5"))
+
+
+def look_kinds_table(result: dict) -> list[str]:
+    """Per look variant, each synthetic appearance kind's AUC averaged over the probe's design sets
+    (sets whose candidates lack a kind or a variant are left out of that cell)."""
+    kinds = [k for k in LOOK_KINDS if any(k in c["auc"] for d in result["sets"].values()
+                                        for c in d["selection"]["candidates"])]
+    rows = [f"| variant | {' | '.join(kinds)} | mean, all kinds |", "|---|" + "---|" * (len(kinds) + 1)]
+    for name, pattern in LOOK_ROWS:
+        cells: list[list[float]] = [[] for _ in range(len(kinds) + 1)]
+        for done in result["sets"].values():
+            sel = done["selection"]
+            by_label = {c["label"]: c for c in sel["candidates"]}
+            found = by_label.get(pattern.format(motion=sel["motion_chosen"], chosen=sel["chosen"]))
+            for i, kind in enumerate(kinds):
+                if found and kind in found["auc"]:
+                    cells[i].append(found["auc"][kind])
+            if found:
+                cells[-1].append(found["mean_auc"])
+        rows.append(f"| {name} | " + " | ".join(f"{sum(c) / len(c):.3f}" if c else "-" for c in cells) + " |")
     return rows
 
 
@@ -357,7 +409,7 @@ def validation_block(result: dict, moving: dict | None) -> str:
     moving windows' looks on Ped2 (both from ``benchmarks/probes``)."""
     lines = ["## What the choice's validation saw of the appearance part (probe)", "",
              "Design sets only. For each, the choice ran with the part tried; per set, its motion winner -> the "
-             "variant that joined it: mean synthetic AUC over the 7 kinds and over the 4 motion kinds, the share of "
+             f"variant that joined it: mean synthetic AUC over the {_kinds(result)} kinds and over the 4 motion kinds, the share of "
              "held-out normal frames above the 90th percentile of the fitting set's own held-out scores, and their "
              "mean percentile among those scores (`normal_rank`; 0.5: unseen normal footage scores like the "
              "fitting set's). No test label was read for them; the last column is the leaderboard's test figure "
@@ -365,6 +417,11 @@ def validation_block(result: dict, moving: dict | None) -> str:
              "7), every validation measure stayed level or favoured it; the only measures that moved against it "
              "(the normal rank on demo scenes 0 and 1, the motion kinds on scene 1) did so where the test figure "
              "rose.", "", *validation_table(result), "",
+             f"What each look part catches: each synthetic appearance kind's AUC, averaged over the {len(result['sets'])} "
+             "sets above (the same validation runs). `texture` and `alongside` are the kinds made for the moving "
+             "look (a foreign look that moves as the footage moves); the looks kept at each place (the appearance "
+             "part) catch them too, and the choice adds a look part only for what the other does not already see "
+             "(docs/decisions.md D35).", "", *look_kinds_table(result), "",
              f"Run: `{portable(result['command'])}`; commit `{result['commit'][:10]}`"
              f"{' (dirty tree)' if result['dirty'] else ''}; {result['machine']}; {result['date']}."]
     if moving:
@@ -387,7 +444,7 @@ def validation_block(result: dict, moving: dict | None) -> str:
                   + (f" The moving-look part as built (`MovingLookPart`: the whole window, position weight 1) weighed "
                      f"in the head by hand, added at 0.1 / 0.25 / 0.5 / 1: "
                      f"{' / '.join(f'{v:.2f}' for v in built.values())}; the label-free choice did not adopt it on any "
-                     "design set (docs/decisions.md D33, D34)." if built else
+                     "design set (docs/decisions.md D33-D35)." if built else
                      " Not built: the lead comes from Ped2's test labels (docs/decisions.md D33)."), "",
                   f"Run: `{portable(moving['command'])}`; commit `{moving['commit'][:10]}`"
                   f"{' (dirty tree)' if moving['dirty'] else ''}; {moving['machine']}; {moving['date']}."]

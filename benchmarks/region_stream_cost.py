@@ -1,10 +1,10 @@
 """Where the region head's online time goes: one live frame of ``vtest.avi``, stage by stage.
 
-Three heads are fitted on the clip's first 160 frames (the motion parts speed, place and direction
+Four heads are fitted on the clip's first 160 frames (the motion parts speed, place and direction
 at the object-sized window of Ped2, 34/240; the same with the appearance part; the same with the
-moving look added), then frames 170-259 are fed one at a time as ``ammcnet detect`` feeds them, to
-each head in turn, three rounds interleaved; the ratios of their totals are each look part's added
-cost per live frame. Each stage is timed on its own. torch (which rounds the flow to float16) runs on one
+moving look added; the same with both, as the choice may adopt them), then frames 170-259 are fed
+one at a time as ``ammcnet detect`` feeds them, to each head in turn, three rounds interleaved;
+the ratios of their totals are the look parts' added cost per live frame. Each stage is timed on its own. torch (which rounds the flow to float16) runs on one
 thread here: with two, its idle OpenMP threads spin after each tiny conversion and slow the DIS
 call that follows in this single-threaded loop, which would charge the flow for torch's spin.
 
@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     weights = {"speed": 1.0, "place": 1.0, "direction": 1.0, **({"relative": 1.0} if args.relative else {})}
     configs = {"motion parts": RegionHeadConfig(weights=weights, window=34 / 240),
                "with the appearance part": RegionHeadConfig(weights={**weights, "appearance": 1.0}, window=34 / 240),
-               "with the moving look": RegionHeadConfig(weights={**weights, "moving_look": 1.0}, window=34 / 240)}
+               "with the moving look": RegionHeadConfig(weights={**weights, "moving_look": 1.0}, window=34 / 240),
+               "with both look parts": RegionHeadConfig(weights={**weights, "appearance": 1.0, "moving_look": 1.0},
+                                                        window=34 / 240)}
     size = analysis_size(frames.shape[1:3], configs["motion parts"].height)
     flows = flows_of_frames(frames[:FIT], size, configs["motion parts"].flow_preset)
     heads = {k: RegionHead.fit([flows[: FIT // 2], flows[FIT // 2:]], c) for k, c in configs.items()}
@@ -89,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         "video": args.video, "source_size": list(frames.shape[1:3]), "analysis_grid": list(size),
         "frames": STOP - START - 1, "rounds": ROUNDS, "ms_per_frame": stages, "total_ms": totals,
         "ratio_with_appearance": round(totals["with the appearance part"] / totals["motion parts"], 3),
-        "ratio_with_moving_look": round(totals["with the moving look"] / totals["motion parts"], 3)})
+        "ratio_with_moving_look": round(totals["with the moving look"] / totals["motion parts"], 3),
+        "ratio_with_both": round(totals["with both look parts"] / totals["motion parts"], 3)})
     print(report)
     return 0
 

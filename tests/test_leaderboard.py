@@ -49,6 +49,23 @@ def test_a_result_without_provenance_is_refused(tmp_path, monkeypatch):
         board.load("ped2-*.json")
 
 
+def test_a_test_figure_of_another_head_than_the_probe_chose_is_marked(tmp_path, monkeypatch):
+    """The validation table quotes the leaderboard's figure beside the probe's choice: when the
+    leaderboard's head was fitted with other settings (an older choice), the cell says so."""
+    board = _bench_module("make_leaderboard_md", monkeypatch)
+    head = {"window": 0.14, "static": 0.002, "weights": {"place": 1.0, "appearance": 1.0, "moving_look": 0.0},
+            "appearance_descriptor": "edges+tone"}
+    modes = {"motion-head": {"causal_micro": 0.97}, "region": {"causal_micro": 0.96}}
+    (tmp_path / "ped2-cpu-lite-net0-head0.json").write_text(json.dumps(
+        {"scoring_modes": {"modes": modes}, "settings": {"region_head": head}}))
+    monkeypatch.setattr(board, "RESULTS", tmp_path)
+    assert board._test_figure("ped2:0", head) == "97.00 -> 96.00"
+    assert board._test_figure("ped2:0", {**head, "appearance_descriptor": "edges", "moving_look": 1.0}).endswith("an older choice)")
+    moved = {**head, "weights": {**head["weights"], "moving_look": 0.5}}
+    assert "another head" in board._test_figure("ped2:0", moved)
+    assert board._test_figure("ped2:0", {**head, "try_appearance": False}) == "97.00 -> 96.00"  # not a head setting
+
+
 def test_the_headline_is_causal_and_the_centred_score_looks_ahead():
     # an event at frames 20-29: a centred smoothing rises before it starts, a causal one cannot
     labels = np.zeros(60, int)

@@ -11,7 +11,7 @@ from it, as a dataset every command reads, so settings can be measured without a
 
 The split and the generator are those ``ammcnet train`` chooses the region head's settings with
 (:func:`ammcnet.regions.selection.validate.split_footage`, :mod:`ammcnet.regions.selection.synthetic`): every 4th
-training video held out whole, seven kinds of anomaly (four of motion, three of appearance) sized
+training video held out whole, eight kinds of anomaly (four of motion, four of appearance) sized
 by the footage's moving objects. Here
 they are made at the source resolution and in colour, so AMMC-Net itself can be trained on
 ``DIR/train`` and tested on ``DIR/test``: fusion weights, smoothing or a new record compared

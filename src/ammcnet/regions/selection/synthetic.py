@@ -1,7 +1,7 @@
 """Synthetic anomalies made from normal footage: a validation set that needs no test label.
 
 Each synthetic video is a copy of a held-out *normal* video with one anomalous stretch of
-``length`` frames, of one of seven kinds. Four are anomalies of motion:
+``length`` frames, of one of eight kinds. Four are anomalies of motion:
 
 * ``patch``: a foreign patch (cut from another place and time of the footage) pasted and moved
   across the frame, faster than most normal motion;
