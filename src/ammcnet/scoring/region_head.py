@@ -65,6 +65,15 @@ MOTION_MODE = "motion-head"
 #: fusion weights and score-file keys).
 MODE_RECORDS: dict[str, str] = {HEAD_MODE: RECORD, **{m: f"{RECORD}_{m.replace('-', '_')}"
                                                       for m in (*BASELINE_PARTS, MOTION_MODE)}}
+#: How the model file stores a baseline that is the head itself: by reference (files written
+#: before it hold a full copy, which loads as before).
+SAME_AS_HEAD: dict[str, str] = {"same_as": HEAD_MODE}
+
+
+def _is_same_as_head(state: Any) -> bool:
+    return isinstance(state, dict) and len(state) == 1 and state.get("same_as") == HEAD_MODE
+
+
 #: Columns of the ``region`` clip input's rows before the baselines' scores (:mod:`ammcnet.scoring.region_input`).
 ROW_COLUMNS: tuple[str, ...] = ("score", "x0", "y0", "x1", "y1")
 
@@ -90,13 +99,18 @@ class RegionHeadComponent(nn.Module):
         self.baselines = dict(baselines or {})
 
     def to_dict(self) -> dict[str, Any]:
+        """The head's state, the selection, and each baseline's state; a baseline that is the head
+        itself (the ``motion-head`` of a head without look parts) is stored as :data:`SAME_AS_HEAD`,
+        not as a second copy of its banks."""
         return {**self.head.to_state(), "selection": self.selection,
-                "baselines": {m: b.to_state() for m, b in self.baselines.items()}}
+                "baselines": {m: dict(SAME_AS_HEAD) if b is self.head else b.to_state() for m, b in self.baselines.items()}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RegionHeadComponent:
-        baselines = {m: RegionHead.from_state(b) for m, b in (data.get("baselines") or {}).items()}
-        return cls(RegionHead.from_state(data), data.get("selection"), baselines)
+        head = RegionHead.from_state(data)
+        baselines = {m: head if _is_same_as_head(b) else RegionHead.from_state(b)
+                     for m, b in (data.get("baselines") or {}).items()}
+        return cls(head, data.get("selection"), baselines)
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -162,7 +176,9 @@ class RegionHeadComponent(nn.Module):
         def teach(head: RegionHead) -> RegionHead:
             return teach_head(head, [features_of(np.asarray(f, np.float32), head.config) for f in flows])
 
-        return RegionHeadComponent(teach(self.head), self.selection, {m: teach(b) for m, b in self.baselines.items()})
+        head = teach(self.head)
+        return RegionHeadComponent(head, self.selection,
+                                   {m: head if b is self.head else teach(b) for m, b in self.baselines.items()})
 
     def stream(self, mode: str = HEAD_MODE) -> RegionStream:
         """An online scorer of one stream (frames of any size, one at a time) in scoring mode ``mode``."""
