@@ -208,16 +208,26 @@ def _moving_sprite(frames: Any, sprite: np.ndarray, mask: np.ndarray, rng: np.ra
     return SyntheticEdit(a, out, labels, kind, first)
 
 
-def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, x: int, y: int) -> bool:
-    """Paste ``sprite`` (where ``mask``) with its top-left corner at (x, y) into ``frame``, in place and
-    clipped to it; False when none of it falls inside the frame."""
+def _overlap(frame: np.ndarray, sprite: np.ndarray, x: int, y: int
+             ) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
+    """Where ``sprite`` with its top-left corner at (x, y) falls inside ``frame``: (the frame's rows
+    and columns, the sprite's), or None when none of it does."""
     h, w = frame.shape[:2]
     sh, sw = sprite.shape[:2]
     xa, ya, xb, yb = max(0, x), max(0, y), min(w, x + sw), min(h, y + sh)
     if xb <= xa or yb <= ya:
+        return None
+    return (slice(ya, yb), slice(xa, xb)), (slice(ya - y, yb - y), slice(xa - x, xb - x))
+
+
+def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, x: int, y: int) -> bool:
+    """Paste ``sprite`` (where ``mask``) with its top-left corner at (x, y) into ``frame``, in place and
+    clipped to it; False when none of it falls inside the frame."""
+    inside = _overlap(frame, sprite, x, y)
+    if inside is None:
         return False
-    m = mask[ya - y:yb - y, xa - x:xb - x, None]
-    frame[ya:yb, xa:xb] = np.where(m, sprite[ya - y:yb - y, xa - x:xb - x], frame[ya:yb, xa:xb])
+    at, of = inside
+    frame[at] = np.where(mask[of][..., None], sprite[of], frame[at])
     return True
 
 
@@ -413,15 +423,12 @@ def _alongside(frames: Any, donor: Any, rng: np.random.Generator, *, length: int
 def _blend(frame: np.ndarray, sprite: np.ndarray, alpha: np.ndarray, x: int, y: int) -> bool:
     """Mix float ``sprite`` into ``frame`` by ``alpha`` with its top-left corner at (x, y), in place and
     clipped to it; False when none of it falls inside the frame."""
-    h, w = frame.shape[:2]
-    sh, sw = sprite.shape[:2]
-    xa, ya, xb, yb = max(0, x), max(0, y), min(w, x + sw), min(h, y + sh)
-    if xb <= xa or yb <= ya:
+    inside = _overlap(frame, sprite, x, y)
+    if inside is None:
         return False
-    a = alpha[ya - y:yb - y, xa - x:xb - x]
-    under = frame[ya:yb, xa:xb].astype(np.float32)
-    mixed = a * sprite[ya - y:yb - y, xa - x:xb - x] + (1.0 - a) * under
-    frame[ya:yb, xa:xb] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    at, of = inside
+    mixed = alpha[of] * sprite[of] + (1.0 - alpha[of]) * frame[at].astype(np.float32)
+    frame[at] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     return True
 
 
