@@ -208,26 +208,18 @@ def _moving_sprite(frames: Any, sprite: np.ndarray, mask: np.ndarray, rng: np.ra
     return SyntheticEdit(a, out, labels, kind, first)
 
 
-def _overlap(frame: np.ndarray, sprite: np.ndarray, x: int, y: int
-             ) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
-    """Where ``sprite`` with its top-left corner at (x, y) falls inside ``frame``: (the frame's rows
-    and columns, the sprite's), or None when none of it does."""
+def _paste(frame: np.ndarray, sprite: np.ndarray, weight: np.ndarray, x: int, y: int) -> bool:
+    """Mix ``sprite`` into ``frame`` by ``weight`` ((sh, sw) in [0, 1]: 1 pastes the sprite, 0 keeps the
+    frame; a bool mask pastes it where True) with its top-left corner at (x, y), in place and clipped
+    to the frame; False when none of it falls inside the frame."""
     h, w = frame.shape[:2]
     sh, sw = sprite.shape[:2]
     xa, ya, xb, yb = max(0, x), max(0, y), min(w, x + sw), min(h, y + sh)
     if xb <= xa or yb <= ya:
-        return None
-    return (slice(ya, yb), slice(xa, xb)), (slice(ya - y, yb - y), slice(xa - x, xb - x))
-
-
-def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, x: int, y: int) -> bool:
-    """Paste ``sprite`` (where ``mask``) with its top-left corner at (x, y) into ``frame``, in place and
-    clipped to it; False when none of it falls inside the frame."""
-    inside = _overlap(frame, sprite, x, y)
-    if inside is None:
         return False
-    at, of = inside
-    frame[at] = np.where(mask[of][..., None], sprite[of], frame[at])
+    k = np.asarray(weight, np.float32)[ya - y:yb - y, xa - x:xb - x, None]
+    mixed = k * sprite[ya - y:yb - y, xa - x:xb - x] + (1.0 - k) * frame[ya:yb, xa:xb].astype(np.float32)
+    frame[ya:yb, xa:xb] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     return True
 
 
@@ -412,24 +404,12 @@ def _alongside(frames: Any, donor: Any, rng: np.random.Generator, *, length: int
     ex, ey = vx * (b - a - 1), vy * (b - a - 1)  # the last corner, from the first
     x = float(np.clip(x0, -min(0.0, ex), max(-min(0.0, ex), w - sw - max(0.0, ex))))
     y = float(np.clip(y0 + (sw - sh) / 2, -min(0.0, ey), max(-min(0.0, ey), h - sh - max(0.0, ey))))
-    alpha = _border_weights(sh, sw)[..., None]
+    alpha = _border_weights(sh, sw)
     out = np.array(frames[a:b], np.uint8)
     labels = np.zeros(n, bool)
     for k in range(b - a):
-        labels[a + k] = _blend(out[k], sprite, alpha, int(round(x + vx * k)), int(round(y + vy * k)))
+        labels[a + k] = _paste(out[k], sprite, alpha, int(round(x + vx * k)), int(round(y + vy * k)))
     return SyntheticEdit(a, out, labels, "alongside", (int(round(x)), int(round(y)), int(round(x)) + sw, int(round(y)) + sh))
-
-
-def _blend(frame: np.ndarray, sprite: np.ndarray, alpha: np.ndarray, x: int, y: int) -> bool:
-    """Mix float ``sprite`` into ``frame`` by ``alpha`` with its top-left corner at (x, y), in place and
-    clipped to it; False when none of it falls inside the frame."""
-    inside = _overlap(frame, sprite, x, y)
-    if inside is None:
-        return False
-    at, of = inside
-    mixed = alpha[of] * sprite[of] + (1.0 - alpha[of]) * frame[at].astype(np.float32)
-    frame[at] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-    return True
 
 
 def make_synthetic(frames: np.ndarray, kind: str, rng: np.random.Generator, *, length: int = 40, side: int | None = None,
