@@ -451,6 +451,22 @@ def validation_block(result: dict, moving: dict | None) -> str:
     return "\n".join(lines)
 
 
+def place_and_moving_block(result: dict) -> str:
+    """The probe of the place bank that leaves out what looks like a moving thing (Ped2, test labels)."""
+    auc = result["causal_micro_auc"]
+    head = auc["motion head"]
+    rows = [(name, r) for name, r in auc.items() if name != "motion head"]
+    cells = "; ".join(f"{name}: alone {r['alone']:.2f}, in the max at 0.5 / 1 {r['max x0.5']:.2f} / {r['max x1']:.2f}, "
+                      f"added at 0.1 / 0.5 {r['sum x0.1']:.2f} / {r['sum x0.5']:.2f}" for name, r in rows)
+    return "\n".join([
+        "## The place bank, less what looks like a moving thing (probe)", "",
+        "Ped2 (test labels read; causal micro AUC %). Per window, the smaller of the place bank's distance and the "
+        "distance to the nearest look that moved in training, so that a walker where nobody walked scores as a "
+        f"walker: the motion head {head:.2f}; {cells}. Not built (docs/decisions.md D36).", "",
+        f"Run: `{portable(result['command'])}`; commit `{result['commit'][:10]}`"
+        f"{' (dirty tree)' if result['dirty'] else ''}; {result['machine']}; {result['date']}."])
+
+
 def memory_block(results: list[dict]) -> str:
     """The region head's fitting and settings choice: peak memory and time against footage length."""
     lines = ["## Memory of the region head's fitting", "",
@@ -543,6 +559,9 @@ def blocks() -> dict[tuple[str, str], str]:
         board += ["", validation_block(check_provenance(probe.name, json.loads(probe.read_text())),
                                        check_provenance(moving.name, json.loads(moving.read_text()))
                                        if moving.exists() else None)]
+    unlike = RESULTS.parent / "place-and-moving-probe.json"
+    if unlike.exists():
+        board += ["", place_and_moving_block(check_provenance(unlike.name, json.loads(unlike.read_text())))]
     if memory:
         board += ["", memory_block(memory)]
     summary = summary_block(p2, dm, real[0] if real else None)
