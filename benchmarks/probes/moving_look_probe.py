@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -128,28 +129,35 @@ def causal(s: np.ndarray, sigma: float = 3.0) -> np.ndarray:
     return np.convolve(np.concatenate([np.full(len(taps) - 1, s[0]), s]), taps[::-1], "valid")
 
 
+def ped2(work: Path) -> tuple[list[np.ndarray], list[np.ndarray], Callable[[list[np.ndarray]], float]]:
+    """Ped2's training and test records (cached in ``work``), and the causal micro AUC % of per-frame
+    test scores (sigma 3, the first :data:`FIRST_FRAME` frames of each video left out)."""
+    work.mkdir(parents=True, exist_ok=True)
+    ds = discover_dataset(SHARED / "benchmarks" / "ped2")
+    train = [records(v, work, "train") for v in ds.train]
+    test = [records(v, work, "test") for v in ds.test]
+    gt = sio.loadmat(SHARED / "benchmarks" / "ped2" / "ped2.mat")["gt"]
+    labels = []
+    for i, r in enumerate(test):
+        a, b = gt[0, i].ravel()
+        y = np.zeros(len(r), int)
+        y[a - 1:b] = 1
+        labels.append(y[FIRST_FRAME:])
+
+    def micro(scores: list[np.ndarray]) -> float:
+        smooth = np.concatenate([causal(s)[FIRST_FRAME:] for s in scores])
+        return round(100 * float(roc_auc_score(np.concatenate(labels), smooth)), 2)
+
+    return train, test, micro
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    args.work.mkdir(parents=True, exist_ok=True)
-    ds = discover_dataset(SHARED / "benchmarks" / "ped2")
-    train = [records(v, args.work, "train") for v in ds.train]
-    test = [records(v, args.work, "test") for v in ds.test]
+    train, test, micro = ped2(args.work)
     ftrain, ftest = [features_of(r, CONFIG) for r in train], [features_of(r, CONFIG) for r in test]
-    gt = sio.loadmat(SHARED / "benchmarks" / "ped2" / "ped2.mat")["gt"]
-    labels = []
-    for i, f in enumerate(ftest):
-        a, b = gt[0, i].ravel()
-        y = np.zeros(len(f), int)
-        y[a - 1:b] = 1
-        labels.append(y[FIRST_FRAME:])
-
-    def micro(scores) -> float:
-        smooth = np.concatenate([causal(s)[FIRST_FRAME:] for s in scores])
-        return round(100 * float(roc_auc_score(np.concatenate(labels), smooth)), 2)
-
     head = RegionHead.fit_features(ftrain, CONFIG)
     motion = [head.score_features(f).score for f in ftest]
     threshold = head.parts["direction"].threshold

@@ -22,8 +22,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import scipy.io as sio
-from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import KDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import moving_look_probe as probe  # noqa: E402  (the sibling probe: records, scaling, combining)
 from provenance import save_result  # noqa: E402
 
-from ammcnet.data.layouts import discover_dataset  # noqa: E402
 from ammcnet.regions import RegionHead, RegionHeadConfig  # noqa: E402
 from ammcnet.regions.features import DIRECTIONS  # noqa: E402
 from ammcnet.regions.head import features_of  # noqa: E402
@@ -79,23 +76,8 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    args.work.mkdir(parents=True, exist_ok=True)
-    ds = discover_dataset(probe.SHARED / "benchmarks" / "ped2")
-    train = [probe.records(v, args.work, "train") for v in ds.train]
-    test = [probe.records(v, args.work, "test") for v in ds.test]
+    train, test, micro = probe.ped2(args.work)
     ftrain, ftest = [features_of(r, LOOKS, True) for r in train], [features_of(r, LOOKS, True) for r in test]
-    gt = sio.loadmat(probe.SHARED / "benchmarks" / "ped2" / "ped2.mat")["gt"]
-    labels = []
-    for i, f in enumerate(ftest):
-        a, b = gt[0, i].ravel()
-        y = np.zeros(len(f), int)
-        y[a - 1:b] = 1
-        labels.append(y[probe.FIRST_FRAME:])
-
-    def micro(scores) -> float:
-        smooth = np.concatenate([probe.causal(s)[probe.FIRST_FRAME:] for s in scores])
-        return round(100 * float(roc_auc_score(np.concatenate(labels), smooth)), 2)
-
     head = RegionHead.fit_features([features_of(r, probe.CONFIG) for r in train], probe.CONFIG)
     motion = [head.score_features(features_of(r, probe.CONFIG)).score for r in test]
     threshold = head.parts["direction"].threshold
