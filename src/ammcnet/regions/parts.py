@@ -289,8 +289,7 @@ class MovingLookPart(DirectionPart):
         """(T, R, C, 10) the window's gradient energies beside its weighted position."""
         if f.appearance is None:
             raise DataError("region head: the moving-look part needs window features with appearance=True")
-        pos = np.broadcast_to(f.positions() * position_weight, f.speed.shape + (2,))
-        return np.concatenate([f.appearance[..., :DIRECTIONS], pos], -1)
+        return _beside_position(f.appearance[..., :DIRECTIONS], f, position_weight)
 
 
 def _moving_quantile(feats: Sequence[Any], static: float, q: float) -> Any:
@@ -334,8 +333,14 @@ def _bank(feats: Sequence[Any], threshold: float, config: RegionHeadConfig,
 
 def _vectors(f: WindowFeatures, position_weight: float) -> np.ndarray:
     """(T, R, C, 10) direction histogram beside the weighted window position."""
+    return _beside_position(f.directions, f, position_weight)
+
+
+def _beside_position(values: np.ndarray, f: WindowFeatures, position_weight: float) -> np.ndarray:
+    """(T, R, C, V + 2) each window's ``values`` (T, R, C, V) beside its weighted position: what the
+    kNN parts compare."""
     pos = np.broadcast_to(f.positions() * position_weight, f.speed.shape + (2,))
-    return np.concatenate([f.directions, pos], -1)
+    return np.concatenate([values, pos], -1)
 
 
 #: Places on each side of a window whose normal looks it is also compared with (1: the 3 x 3
